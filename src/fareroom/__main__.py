@@ -1,0 +1,3 @@
+from fareroom.cli import main
+
+main()

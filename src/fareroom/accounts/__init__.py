@@ -1,0 +1,1 @@
+"""Businesses (tenants), users and roles, API keys, sign-in."""

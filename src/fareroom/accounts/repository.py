@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fareroom.models.business import ApiKey, Business, User, WebSession
+
+
+class AccountsRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, *objs: object) -> None:
+        self.session.add_all(objs)
+        await self.session.flush()
+
+    async def business(self, business_id: str) -> Business | None:
+        return await self.session.get(Business, business_id)
+
+    async def business_for_update(self, business_id: str) -> Business | None:
+        stmt = select(Business).where(Business.id == business_id).with_for_update()
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def user_by_email(self, email: str) -> User | None:
+        stmt = select(User).where(User.email == email)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def api_key_by_hash(self, key_hash: str) -> tuple[ApiKey, Business] | None:
+        stmt = (
+            select(ApiKey, Business)
+            .join(Business, Business.id == ApiKey.business_id)
+            .where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
+        )
+        row = (await self.session.execute(stmt)).first()
+        return (row[0], row[1]) if row else None
+
+    async def web_session(
+        self, token_hash: str, now: datetime
+    ) -> tuple[User, Business | None] | None:
+        stmt = (
+            select(User, Business)
+            .join(WebSession, WebSession.user_id == User.id)
+            .outerjoin(Business, Business.id == User.business_id)
+            .where(WebSession.token_hash == token_hash, WebSession.expires_at > now)
+        )
+        row = (await self.session.execute(stmt)).first()
+        return (row[0], row[1]) if row else None
+
+    async def delete_web_session(self, token_hash: str) -> None:
+        await self.session.execute(delete(WebSession).where(WebSession.token_hash == token_hash))

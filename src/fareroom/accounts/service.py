@@ -1,0 +1,188 @@
+"""Businesses, users, API keys and sign-in.
+
+Passwords are hashed with argon2. API keys and session tokens are 256-bit random secrets; we
+keep only their SHA-256 (a slow hash adds nothing to a secret with that much entropy, and
+every API request must look its key up).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fareroom.accounts.repository import AccountsRepository
+from fareroom.kit.clock import Clock
+from fareroom.kit.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
+from fareroom.kit.ids import new_id
+from fareroom.kit.money import normalise_currency
+from fareroom.models.business import ApiKey, Business, User, WebSession
+from fareroom.pricing.fees import FeePolicy, parse_rate
+
+ROLES = ("owner", "admin", "agent", "finance")
+FINANCE_ROLES = frozenset({"owner", "admin", "finance"})
+SESSION_LIFETIME = timedelta(days=14)
+_hasher = PasswordHasher()
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking: a business and, for a signed-in page, the user and role."""
+
+    business: Business
+    role: str
+    user: User | None = None
+
+    @property
+    def business_id(self) -> str:
+        return self.business.id
+
+
+@dataclass(frozen=True)
+class NewBusiness:
+    business: Business
+    owner: User
+    api_key: str
+
+
+class AccountsService:
+    def __init__(self, session: AsyncSession, clock: Clock, default_fees: FeePolicy) -> None:
+        self._repo = AccountsRepository(session)
+        self._clock = clock
+        self._default_fees = default_fees
+
+    async def create_business(
+        self, *, name: str, owner_email: str, owner_password: str, country: str = "DE",
+        currency: str = "EUR",
+    ) -> NewBusiness:  # fmt: skip
+        name, email = name.strip(), owner_email.strip().lower()
+        if not name:
+            raise ValidationFailed("A business needs a name.", code="name_required")
+        if "@" not in email:
+            raise ValidationFailed("The owner's email address is not valid.", code="invalid_email")
+        if len(owner_password) < 8:
+            raise ValidationFailed(
+                "The password needs at least 8 characters.", code="password_too_short"
+            )
+        if len(country.strip()) != 2 or not country.isalpha():
+            raise ValidationFailed("The country is a two-letter ISO code.", code="invalid_country")
+        if await self._repo.user_by_email(email) is not None:
+            raise Conflict("A user with this email already exists.", code="email_taken")
+        now = self._clock.now()
+        business = Business(id=new_id("biz"), name=name, country=country.upper(),
+                            default_currency=normalise_currency(currency),
+                            connect_status="none", created_at=now)  # fmt: skip
+        owner = User(
+            id=new_id("usr"),
+            business_id=business.id,
+            email=email,
+            name="",
+            role="owner",
+            password_hash=_hasher.hash(owner_password),
+            created_at=now,
+        )
+        await self._repo.add(business)
+        try:
+            await self._repo.add(owner)
+        except IntegrityError:
+            raise Conflict("A user with this email already exists.", code="email_taken") from None
+        key = await self.create_api_key(business.id, name="default")
+        return NewBusiness(business, owner, key)
+
+    async def create_operator(self, *, email: str, password: str) -> User:
+        user = User(id=new_id("usr"), business_id=None, email=email.lower(), name="Operator",
+                    role="operator", password_hash=_hasher.hash(password),
+                    created_at=self._clock.now())  # fmt: skip
+        await self._repo.add(user)
+        return user
+
+    async def create_api_key(self, business_id: str, *, name: str) -> str:
+        secret = "fr_" + secrets.token_urlsafe(32)
+        await self._repo.add(ApiKey(id=new_id("key"), business_id=business_id, name=name,
+                                    key_hash=sha256(secret), hint=secret[:7],
+                                    created_at=self._clock.now()))  # fmt: skip
+        return secret
+
+    async def authenticate_api_key(self, authorization: str | None) -> Caller:
+        scheme, _, key = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            raise Unauthenticated(
+                "Send your API key as 'Authorization: Bearer <key>'.", code="api_key_missing"
+            )
+        found = await self._repo.api_key_by_hash(sha256(key.strip()))
+        if found is None:
+            raise Unauthenticated("The API key is not valid.", code="api_key_invalid")
+        return Caller(business=found[1], role="api")
+
+    async def login(self, *, email: str, password: str) -> str:
+        """Check the password; returns a new session token for the cookie."""
+        user = await self._repo.user_by_email(email.strip().lower())
+        try:
+            if user is None:
+                raise VerificationError
+            _hasher.verify(user.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            raise Unauthenticated(
+                "The email or password is wrong.", code="invalid_credentials"
+            ) from None
+        token = secrets.token_urlsafe(32)
+        now = self._clock.now()
+        await self._repo.add(
+            WebSession(
+                token_hash=sha256(token),
+                user_id=user.id,
+                created_at=now,
+                expires_at=now + SESSION_LIFETIME,
+            )
+        )
+        return token
+
+    async def session_caller(self, token: str | None) -> Caller:
+        found = await self._repo.web_session(sha256(token), self._clock.now()) if token else None
+        if found is None or found[1] is None:
+            raise Unauthenticated("Please sign in.", code="not_signed_in")
+        user, business = found
+        assert business is not None
+        return Caller(business=business, role=user.role, user=user)
+
+    async def logout(self, token: str) -> None:
+        await self._repo.delete_web_session(sha256(token))
+
+    async def business(self, business_id: str) -> Business:
+        business = await self._repo.business(business_id)
+        if business is None:
+            raise NotFound("No such business.", code="business_not_found")
+        return business
+
+    async def user_by_email(self, email: str) -> User | None:
+        return await self._repo.user_by_email(email.strip().lower())
+
+    async def business_for_update(self, business_id: str) -> Business:
+        business = await self._repo.business_for_update(business_id)
+        if business is None:
+            raise NotFound("No such business.", code="business_not_found")
+        return business
+
+    def fee_policy(self, business: Business) -> FeePolicy:
+        return fee_policy_for(business, self._default_fees)
+
+
+def fee_policy_for(business: Business, default: FeePolicy) -> FeePolicy:
+    """The platform's fee policy with the business's overrides applied."""
+    return FeePolicy(
+        service_rate=parse_rate(business.fee_rate_service) if business.fee_rate_service
+        else default.service_rate,
+        goods_rate=parse_rate(business.fee_rate_goods) if business.fee_rate_goods
+        else default.goods_rate,
+        processing_bearer=business.processing_fee_bearer or default.processing_bearer,  # type: ignore[arg-type]
+    )  # fmt: skip

@@ -1,0 +1,142 @@
+"""create_app(): routers, error handlers, lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from fareroom import __version__
+from fareroom.bootstrap import Context, bootstrap
+from fareroom.clients.endpoints import router as clients_router
+from fareroom.config import Settings
+from fareroom.gateway.base import GatewayError, as_fareroom_error
+from fareroom.gateway.endpoints import router as sandbox_router
+from fareroom.http import PROBLEM
+from fareroom.kit.errors import FareroomError, Unauthenticated
+from fareroom.payments.endpoints import router as payments_router
+from fareroom.web.pages import router as pages_router
+from fareroom.web.render import templates
+from fareroom.webhooks.endpoints import router as webhooks_router
+from fareroom.worker.loop import run_worker
+
+log = logging.getLogger("fareroom")
+_JSON_PREFIXES = ("/api/", "/webhooks/", "/sandbox/tokens")
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith(_JSON_PREFIXES)
+
+
+def _problem(request: Request, error: FareroomError) -> Response:
+    if _wants_json(request):
+        return JSONResponse(error.problem(), error.status, media_type=PROBLEM)
+    if isinstance(error, Unauthenticated):
+        return RedirectResponse("/login", status_code=303)
+    return templates.TemplateResponse(
+        request, "error.html", {"error": error}, status_code=error.status
+    )
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(FareroomError)
+    async def on_error(request: Request, exc: FareroomError) -> Response:
+        return _problem(request, exc)
+
+    @app.exception_handler(GatewayError)
+    async def on_gateway_error(request: Request, exc: GatewayError) -> Response:
+        return _problem(request, as_fareroom_error(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid(request: Request, exc: RequestValidationError) -> Response:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            err = FareroomError("The request body is not valid JSON.", code="malformed_json")
+            return _problem(request, err)
+        detail = [
+            {
+                "field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"),
+                "message": e.get("msg", ""),
+                "type": e.get("type", ""),
+            }
+            for e in errors
+        ]
+        first = detail[0] if detail else {"field": "", "message": "invalid"}
+        err = FareroomError(
+            f"{first['field'] or 'The request'}: {first['message']}",
+            code="invalid_request",
+            errors=detail,
+        )
+        err.status = 422  # type: ignore[misc]
+        return _problem(request, err)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
+        err = FareroomError(
+            str(exc.detail),
+            code={404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error"),
+        )
+        err.status = exc.status_code  # type: ignore[misc]
+        return _problem(request, err)
+
+    @app.exception_handler(Exception)
+    async def on_crash(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        err = FareroomError(
+            "Something went wrong on our side; nothing was changed.", code="internal_error"
+        )
+        err.status = 500  # type: ignore[misc]
+        return _problem(request, err)
+
+
+def create_app(ctx: Context | None = None, *, settings: Settings | None = None,
+               worker: bool = False) -> FastAPI:  # fmt: skip
+    """The ASGI app. Tests pass their own ``ctx``; ``worker`` runs jobs in this process."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = ctx is None
+        app.state.ctx = ctx or bootstrap(settings)
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_worker(app.state.ctx, stop)) if worker else None
+        try:
+            yield
+        finally:
+            stop.set()
+            if task is not None:
+                with suppress(asyncio.CancelledError):
+                    await task
+            if own:
+                await app.state.ctx.close()
+
+    app = FastAPI(
+        title="Fareroom",
+        version=__version__,
+        lifespan=lifespan,
+        description="Meetings, paid chat and billing for businesses that sell "
+        "their time. Amounts are integers in minor units.",
+    )
+    if ctx is not None:
+        app.state.ctx = ctx
+    _install_error_handlers(app)
+    for router in (clients_router, payments_router, webhooks_router, sandbox_router, pages_router):
+        app.include_router(router)
+    app.mount(
+        "/static",
+        StaticFiles(directory=str(Path(__file__).parent / "web" / "static")),
+        name="static",
+    )
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,139 @@
+"""The composition root: settings → adapters → services. Nothing else picks an adapter."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from fareroom.accounts.service import AccountsService
+from fareroom.clients.service import ClientsService
+from fareroom.config import Settings
+from fareroom.gateway.base import PaymentGateway
+from fareroom.gateway.log import GatewayLog, LoggedGateway
+from fareroom.gateway.sandbox import ProcessingFee, SandboxGateway
+from fareroom.idempotency.service import IdempotencyService
+from fareroom.kit.clock import Clock, SystemClock
+from fareroom.kit.db import create_engine, is_sqlite, session_factory, transaction
+from fareroom.ledger.service import Ledger
+from fareroom.payments.service import PaymentsService
+from fareroom.pricing.fees import FeePolicy
+from fareroom.webhooks.service import WebhooksService
+
+
+def sandbox_database_url(url: str) -> str:
+    """The sandbox keeps its store beside ours: a sibling file on SQLite (a second writer
+    could not write while a request holds the main file's lock), the same database on
+    PostgreSQL."""
+    if not is_sqlite(url):
+        return url
+    base, dot, ext = url.rpartition(".")
+    return f"{base}-sandbox.{ext}" if dot and "/" not in ext else f"{url}-sandbox"
+
+
+@dataclass
+class Services:
+    """Services bound to one session (one unit of work)."""
+
+    session: AsyncSession
+    accounts: AccountsService
+    clients: ClientsService
+    payments: PaymentsService
+    ledger: Ledger
+    webhooks: WebhooksService
+
+
+@dataclass
+class Context:
+    settings: Settings
+    clock: Clock
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    gateway: PaymentGateway
+    gateway_log: GatewayLog
+    sandbox: SandboxGateway | None
+    sandbox_engine: AsyncEngine | None
+    fees: FeePolicy
+    idempotency: IdempotencyService
+
+    def services(self, session: AsyncSession) -> Services:
+        ledger = Ledger(session, self.clock)
+        clients = ClientsService(session, self.gateway, self.clock)
+        payments = PaymentsService(session, self.gateway, ledger, clients, self.clock, self.fees)
+        return Services(
+            session=session,
+            accounts=AccountsService(session, self.clock, self.fees),
+            clients=clients, payments=payments, ledger=ledger,
+            webhooks=WebhooksService(session, self.gateway, payments, self.clock),
+        )  # fmt: skip
+
+    @asynccontextmanager
+    async def unit_of_work(self, business_id: str | None = None) -> AsyncIterator[Services]:
+        """One transaction; gateway calls inside it are logged once it has ended."""
+        async with self.gateway_log.scope(business_id), transaction(self.sessions) as session:
+            yield self.services(session)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+        if self.sandbox_engine is not None:
+            await self.sandbox_engine.dispose()
+
+
+def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None) -> Context:
+    settings = settings or Settings()
+    clock = clock or SystemClock()
+    engine = create_engine(settings.database_url)
+    sessions = session_factory(engine)
+    log = GatewayLog(sessions, clock)
+    sandbox: SandboxGateway | None = None
+    sandbox_engine: AsyncEngine | None = None
+    inner: Any
+    if settings.gateway == "stripe":
+        from fareroom.gateway.stripe import StripeGateway, make_client
+
+        if settings.stripe_secret_key is None:
+            raise SystemExit("FAREROOM_GATEWAY=stripe needs FAREROOM_STRIPE_SECRET_KEY")
+        secret = settings.stripe_webhook_secret
+        inner = StripeGateway(
+            make_client(settings.stripe_secret_key.get_secret_value(),
+                        api_base=settings.stripe_api_base),
+            webhook_secret=secret.get_secret_value() if secret else None)  # fmt: skip
+    else:
+        sandbox_url = sandbox_database_url(settings.database_url)
+        sandbox_engine = (
+            engine if sandbox_url == settings.database_url else create_engine(sandbox_url)
+        )
+        sandbox = SandboxGateway(
+            session_factory(sandbox_engine), clock,
+            webhook_secret=settings.sandbox_webhook_secret.get_secret_value(),
+            fingerprint_secret=settings.secret_key.get_secret_value(),
+            processing_fee=ProcessingFee(Fraction(settings.processing_fee_rate),
+                                         settings.processing_fee_fixed),
+            base_url=settings.base_url)  # fmt: skip
+        if sandbox_engine is engine:
+            sandbox_engine = None
+        inner = sandbox
+    fees = FeePolicy(
+        settings.fee_rate_service, settings.fee_rate_goods, settings.processing_fee_bearer
+    )
+    ctx = Context(settings=settings, clock=clock, engine=engine, sessions=sessions,
+                  gateway=LoggedGateway(inner, log), gateway_log=log, sandbox=sandbox,
+                  sandbox_engine=sandbox_engine, fees=fees,
+                  idempotency=IdempotencyService(sessions, clock))  # fmt: skip
+    if sandbox is not None:
+        sandbox.event_sink = _inbox(ctx)
+    return ctx
+
+
+def _inbox(ctx: Context) -> Any:
+    """Sandbox events go through the same inbox as Stripe's webhooks."""
+
+    async def deliver(payload: bytes, signature: str) -> None:
+        async with ctx.unit_of_work() as services:
+            await services.webhooks.receive(payload, signature)
+
+    return deliver

@@ -1,0 +1,1 @@
+"""Clients of a business and their saved cards."""

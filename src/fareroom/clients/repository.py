@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fareroom.models.client import Card, Client
+
+
+class ClientsRepository:
+    """Every query is scoped to one business."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, *objs: object) -> None:
+        self.session.add_all(objs)
+        await self.session.flush()
+
+    async def client(self, business_id: str, client_id: str) -> Client | None:
+        stmt = select(Client).where(Client.id == client_id, Client.business_id == business_id)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def clients(
+        self, business_id: str, *, limit: int, starting_after: str | None
+    ) -> Sequence[Client]:
+        stmt = select(Client).where(Client.business_id == business_id)
+        if starting_after:
+            stmt = stmt.where(Client.id < starting_after)
+        stmt = stmt.order_by(Client.id.desc()).limit(limit)
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def cards(self, business_id: str, client_id: str) -> Sequence[Card]:
+        stmt = (
+            select(Card)
+            .where(Card.business_id == business_id, Card.client_id == client_id,
+                   Card.deleted_at.is_(None))
+            .order_by(Card.id)
+        )  # fmt: skip
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def card(self, business_id: str, client_id: str, card_id: str) -> Card | None:
+        stmt = select(Card).where(
+            Card.id == card_id, Card.business_id == business_id, Card.client_id == client_id,
+            Card.deleted_at.is_(None))  # fmt: skip
+        return (await self.session.execute(stmt)).scalar_one_or_none()

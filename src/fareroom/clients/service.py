@@ -1,0 +1,118 @@
+"""Clients and cards. A card is registered from a gateway token only; we keep brand, last 4,
+expiry and fingerprint, never the number."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fareroom.clients.repository import ClientsRepository
+from fareroom.gateway.base import PaymentGateway
+from fareroom.kit.clock import Clock
+from fareroom.kit.errors import NotFound, ValidationFailed
+from fareroom.kit.ids import new_id
+from fareroom.models.client import Card, Client
+
+
+@dataclass(frozen=True)
+class ClientView:
+    client: Client
+    cards: Sequence[Card]
+
+
+class ClientsService:
+    def __init__(self, session: AsyncSession, gateway: PaymentGateway, clock: Clock) -> None:
+        self._repo = ClientsRepository(session)
+        self._gateway = gateway
+        self._clock = clock
+
+    async def create(
+        self, business_id: str, *, name: str, email: str, client_id: str | None = None
+    ) -> Client:
+        name, email = name.strip(), email.strip().lower()
+        if not name:
+            raise ValidationFailed("A client needs a name.", code="name_required")
+        if "@" not in email or len(email) > 254:
+            raise ValidationFailed("The client's email address is not valid.", code="invalid_email")
+        client_id = client_id or new_id("cli")
+        # The key is derived from our id, so a retried request creates one customer.
+        customer_id = await self._gateway.create_customer(
+            email=email, name=name, idempotency_key=f"client:{client_id}:customer"
+        )
+        client = Client(
+            id=client_id,
+            business_id=business_id,
+            name=name,
+            email=email,
+            gateway_customer_id=customer_id,
+            created_at=self._clock.now(),
+        )
+        await self._repo.add(client)
+        return client
+
+    async def get(self, business_id: str, client_id: str) -> Client:
+        client = await self._repo.client(business_id, client_id)
+        if client is None:
+            raise NotFound(f"No client {client_id!r} in this business.", code="client_not_found")
+        return client
+
+    async def view(self, business_id: str, client_id: str) -> ClientView:
+        client = await self.get(business_id, client_id)
+        return ClientView(client, await self._repo.cards(business_id, client_id))
+
+    async def list(
+        self, business_id: str, *, limit: int, starting_after: str | None
+    ) -> Sequence[Client]:
+        return await self._repo.clients(business_id, limit=limit, starting_after=starting_after)
+
+    async def add_card(
+        self, business_id: str, client_id: str, *, token: str, recurring_authorised: bool = False,
+        card_id: str | None = None,
+    ) -> Card:  # fmt: skip
+        client = await self.get(business_id, client_id)
+        if not token.strip():
+            raise ValidationFailed("A card token is required.", code="token_required")
+        card_id = card_id or new_id("card")
+        details = await self._gateway.attach_card(
+            customer_id=str(client.gateway_customer_id),
+            token=token.strip(),
+            idempotency_key=f"card:{card_id}:attach",
+        )
+        card = Card(id=card_id, business_id=business_id, client_id=client.id,
+                    gateway_payment_method_id=details.payment_method_id, brand=details.brand,
+                    last4=details.last4, exp_month=details.exp_month, exp_year=details.exp_year,
+                    fingerprint=details.fingerprint, recurring_authorised=recurring_authorised,
+                    created_at=self._clock.now())  # fmt: skip
+        await self._repo.add(card)
+        if client.default_card_id is None:
+            client.default_card_id = card.id
+        return card
+
+    async def card(self, business_id: str, client_id: str, card_id: str) -> Card:
+        card = await self._repo.card(business_id, client_id, card_id)
+        if card is None:
+            raise NotFound(f"No card {card_id!r} for this client.", code="card_not_found")
+        return card
+
+    async def update_card(
+        self, business_id: str, client_id: str, card_id: str, *,
+        make_default: bool | None = None, recurring_authorised: bool | None = None,
+    ) -> Card:  # fmt: skip
+        client = await self.get(business_id, client_id)
+        card = await self.card(business_id, client_id, card_id)
+        if make_default:
+            client.default_card_id = card.id
+        if recurring_authorised is not None:
+            card.recurring_authorised = recurring_authorised
+        return card
+
+    async def delete_card(self, business_id: str, client_id: str, card_id: str) -> None:
+        client = await self.get(business_id, client_id)
+        card = await self.card(business_id, client_id, card_id)
+        await self._gateway.detach_card(payment_method_id=card.gateway_payment_method_id)
+        card.deleted_at = self._clock.now()
+        if client.default_card_id == card.id:
+            rest = [c for c in await self._repo.cards(business_id, client_id) if c.id != card.id]
+            client.default_card_id = rest[0].id if rest else None

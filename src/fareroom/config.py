@@ -1,0 +1,45 @@
+"""Settings: ``FAREROOM_*`` environment variables, with embedded defaults.
+
+Only ``bootstrap`` reads these; nothing else picks an adapter.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_VAR = Path("var")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FAREROOM_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default=f"sqlite+aiosqlite:///{DEFAULT_VAR}/fareroom.sqlite3",
+        description="sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db",
+    )
+    base_url: str = "http://127.0.0.1:8000"
+    secret_key: SecretStr = SecretStr("dev-only-change-me")
+
+    gateway: Literal["sandbox", "stripe"] = "sandbox"
+    stripe_secret_key: SecretStr | None = None
+    stripe_publishable_key: str | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_api_base: str | None = Field(
+        default=None, description="Override Stripe's API base (a local Stripe-compatible server)"
+    )
+    sandbox_webhook_secret: SecretStr = SecretStr("whsec_sandbox")
+
+    # Platform fee rates (fractions of the amount paid) and the sandbox processing fee.
+    fee_rate_service: Decimal = Decimal("0.10")
+    fee_rate_goods: Decimal = Decimal("0.04")
+    processing_fee_rate: Decimal = Decimal("0.029")
+    processing_fee_fixed: int = 30  # minor units
+    processing_fee_bearer: Literal["business", "platform"] = "business"
+
+    mail_dir: Path = DEFAULT_VAR / "mail"
+    log_level: str = "INFO"

@@ -1,0 +1,74 @@
+"""The sandbox's own pages and API: tokenising test cards, the simulated Connect onboarding."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from fareroom.gateway.base import GatewayInvalidRequest
+from fareroom.gateway.sandbox import SandboxGateway
+from fareroom.http import context
+from fareroom.kit.errors import NotFound
+from fareroom.web.render import templates
+
+router = APIRouter(prefix="/sandbox", tags=["sandbox"])
+
+
+class TokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    number: str = Field(min_length=12, max_length=23)
+    exp_month: StrictInt
+    exp_year: StrictInt
+    cvc: str = Field("", max_length=4)
+
+
+class TokenOut(BaseModel):
+    id: str
+
+
+def _sandbox(request: Request) -> SandboxGateway:
+    sandbox = context(request).sandbox
+    if sandbox is None:
+        raise NotFound(
+            "The sandbox gateway is off: this server uses Stripe.", code="sandbox_disabled"
+        )
+    return sandbox
+
+
+@router.post("/tokens", status_code=201, response_model=TokenOut)
+async def create_token(body: TokenCreate, request: Request) -> TokenOut:
+    """Stand-in for Stripe.js: a test card number in, a one-time token out."""
+    token = await _sandbox(request).tokenize(
+        number=body.number, exp_month=body.exp_month, exp_year=body.exp_year, cvc=body.cvc
+    )
+    return TokenOut(id=token)
+
+
+@router.get("/connect/{account_id}", response_class=HTMLResponse)
+async def onboarding_page(account_id: str, request: Request,
+                          return_url: str = "/dashboard") -> HTMLResponse:  # fmt: skip
+    account = await _sandbox(request).retrieve_account(account_id=account_id)
+    return templates.TemplateResponse(
+        request,
+        "sandbox/onboarding.html",
+        {
+            "account": account,
+            "return_url": return_url
+            if return_url.startswith("/")
+            or return_url.startswith(context(request).settings.base_url)
+            else "/dashboard",
+        },
+    )
+
+
+@router.post("/connect/{account_id}")
+async def complete_onboarding(
+    account_id: str, request: Request, return_url: str = Form("/dashboard")
+) -> RedirectResponse:
+    try:
+        await _sandbox(request).complete_onboarding(account_id)
+    except GatewayInvalidRequest:
+        raise NotFound("No such connected account.", code="account_not_found") from None
+    safe = return_url if return_url.startswith("/") else "/dashboard"
+    return RedirectResponse(safe, status_code=303)

@@ -1,0 +1,133 @@
+"""The gateway request log: every call, its outcome and latency; never a secret or card number.
+
+Records are collected per unit of work (``log_scope``) and written in their own transaction
+when the scope ends, after the caller's transaction committed or rolled back: a declined card
+rolls the request back, yet its attempt stays in the log. (On SQLite a second writer could not
+write while the request holds the database's write lock, so writing inline would deadlock.)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from dataclasses import asdict, is_dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from fareroom.gateway.base import GatewayError, PaymentDeclined, PaymentGateway
+from fareroom.kit.clock import Clock
+from fareroom.kit.ids import new_id
+from fareroom.models.gateway import GatewayRequest
+
+_PAN = re.compile(r"\d[\d -]{11,22}\d")
+_SECRET_KEYS = ("secret", "password", "number", "cvc", "api_key", "authorization")
+_scope: ContextVar[list[GatewayRequest] | None] = ContextVar("gateway_log_scope", default=None)
+_business: ContextVar[str | None] = ContextVar("gateway_log_business", default=None)
+
+
+def redact(value: Any) -> Any:
+    """Drop secret-looking keys and mask anything shaped like a card number."""
+    if isinstance(value, dict):
+        return {k: ("[redacted]" if any(s in k.lower() for s in _SECRET_KEYS) else redact(v))
+                for k, v in value.items()}  # fmt: skip
+    if isinstance(value, list | tuple):
+        return [redact(v) for v in value]
+    if isinstance(value, str):
+        return _PAN.sub("[redacted]", value)
+    return value
+
+
+class GatewayLog:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+        self._sessions = sessions
+        self._clock = clock
+
+    @asynccontextmanager
+    async def scope(self, business_id: str | None = None) -> AsyncIterator[None]:
+        records: list[GatewayRequest] = []
+        token = _scope.set(records)
+        btoken = _business.set(business_id)
+        try:
+            yield
+        finally:
+            _scope.reset(token)
+            _business.reset(btoken)
+            if records:
+                await self._write(records)
+
+    async def _write(self, records: list[GatewayRequest]) -> None:
+        async with self._sessions() as session, session.begin():
+            session.add_all(records)
+
+    async def record(self, record: GatewayRequest) -> None:
+        record.business_id = record.business_id or _business.get()
+        buffer = _scope.get()
+        if buffer is not None:
+            buffer.append(record)
+        else:
+            await self._write([record])
+
+    def new_record(self, **fields: Any) -> GatewayRequest:
+        return GatewayRequest(id=new_id("greq"), created_at=self._clock.now(), **fields)
+
+
+class LoggedGateway:
+    """Wraps any ``PaymentGateway`` and logs each call; behaves exactly like the inner one."""
+
+    _LOGGED = ("create_customer", "attach_card", "detach_card", "create_charge", "capture",
+               "cancel", "refund", "create_account", "onboarding_link", "retrieve_account",
+               "create_payout")  # fmt: skip
+
+    def __init__(self, inner: PaymentGateway, log: GatewayLog) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self._log = log
+
+    def __getattr__(self, attr: str) -> Any:
+        target = getattr(self.inner, attr)
+        if attr not in self._LOGGED:
+            return target
+        return self._wrap(attr, target)
+
+    def _wrap(self, operation: str, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            params: dict[str, Any] = {}
+            for arg in args:
+                params.update(asdict(arg) if is_dataclass(arg) else {})  # type: ignore[arg-type]
+            params.update(kwargs)
+            key = params.pop("idempotency_key", None)
+            metadata = params.get("metadata") or {}
+            reference = metadata.get("reference") or params.get("charge_id") or ""
+            started = time.perf_counter()
+            outcome, error, result = "ok", None, None
+            try:
+                result = await fn(*args, **kwargs)
+                return result
+            except GatewayError as exc:
+                outcome, error = "error", exc
+                raise
+            finally:
+                await self._log.record(self._log.new_record(
+                    gateway=self.name, operation=operation, reference=str(reference)[:120],
+                    idempotency_key=key, request_summary=json.dumps(redact(params),
+                                                                    default=str),
+                    outcome=outcome, gateway_object_id=_object_id(result),
+                    error_type=type(error).__name__ if error else None,
+                    error_code=error.code if error else None,
+                    decline_code=error.decline_code if isinstance(error, PaymentDeclined)
+                    else None,
+                    latency_ms=int((time.perf_counter() - started) * 1000)))  # fmt: skip
+
+        return call
+
+
+def _object_id(result: Any) -> str | None:
+    if isinstance(result, str):
+        return result[:64] if not result.startswith("http") else None
+    value = getattr(result, "id", None) or getattr(result, "payment_method_id", None)
+    return str(value) if value else None

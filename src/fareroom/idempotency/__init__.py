@@ -1,0 +1,1 @@
+"""``Idempotency-Key`` for our own money-moving API calls."""

@@ -1,0 +1,102 @@
+"""Idempotency of our own API (Stripe's model).
+
+A request with an ``Idempotency-Key`` first claims the key in its own short transaction. The
+claim allocates the id of the resource the request will create; every retry reuses it, so the
+gateway keys derived from it repeat and the gateway replays instead of charging again.
+
+- same key, same request, finished → the first response again (``Idempotent-Replayed``);
+- same key, another request → 422 ``idempotency_key_reused``;
+- same key while the first attempt still runs → 409 ``idempotency_key_in_use``;
+- the first attempt failed transiently (gateway timeout) → the claim is released and a retry
+  carries on with the same resource id; a final 4xx answer is stored and replayed.
+
+The response is stored in the same transaction as the effect it describes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from fareroom.idempotency.repository import IdempotencyRepository
+from fareroom.kit.clock import Clock
+from fareroom.kit.db import transaction
+from fareroom.kit.errors import Conflict, ValidationFailed
+from fareroom.kit.ids import new_id
+from fareroom.models.gateway import IdempotencyRecord
+
+LEASE = timedelta(seconds=60)  # an attempt that held the key longer than this has died
+
+
+@dataclass(frozen=True)
+class Claim:
+    record_id: str
+    resource_id: str
+    replay: tuple[int, Any] | None = None
+
+
+def request_hash(method: str, path: str, body: Any) -> str:
+    canonical = json.dumps([method.upper(), path, body], sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class IdempotencyService:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+        self._sessions = sessions
+        self._clock = clock
+
+    async def claim(self, business_id: str, key: str, digest: str, prefix: str) -> Claim:
+        key = key.strip()
+        if not key or len(key) > 255 or not key.isprintable():
+            raise ValidationFailed(
+                "The Idempotency-Key is 1 to 255 printable characters.",
+                code="invalid_idempotency_key",
+            )
+        now = self._clock.now()
+        record = IdempotencyRecord(id=new_id("idem"), business_id=business_id, key=key,
+                                   request_hash=digest, resource_id=new_id(prefix),
+                                   locked_at=now, created_at=now)  # fmt: skip
+        try:
+            async with transaction(self._sessions) as session:
+                await IdempotencyRepository(session).insert(record)
+            return Claim(record.id, record.resource_id)
+        except IntegrityError:
+            pass
+        async with transaction(self._sessions) as session:
+            found = await IdempotencyRepository(session).locked(business_id, key)
+            assert found is not None
+            if found.request_hash != digest:
+                raise ValidationFailed(
+                    "This Idempotency-Key was already used for a different request.",
+                    code="idempotency_key_reused",
+                )
+            if found.response_status is not None:
+                return Claim(
+                    found.id,
+                    found.resource_id,
+                    (found.response_status, json.loads(found.response_body or "null")),
+                )
+            if found.locked_at is not None and now - found.locked_at < LEASE:
+                raise Conflict(
+                    "A request with this Idempotency-Key is still in progress.",
+                    code="idempotency_key_in_use",
+                )
+            found.locked_at = now
+            return Claim(found.id, found.resource_id)
+
+    async def complete(self, session: AsyncSession, claim: Claim, status: int, body: Any) -> None:
+        """Store the response inside the request's own transaction."""
+        await IdempotencyRepository(session).finish(claim.record_id, status, json.dumps(body))
+
+    async def fail(self, claim: Claim, *, status: int | None, body: Any = None) -> None:
+        """After a rollback: store a final 4xx answer, or release the key (``status=None``)."""
+        async with transaction(self._sessions) as session:
+            await IdempotencyRepository(session).finish(
+                claim.record_id, status, json.dumps(body) if status is not None else None
+            )

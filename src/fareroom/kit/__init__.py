@@ -1,0 +1,1 @@
+"""Shared building blocks: money, clock, ids, errors, database base. Imports no domain."""

@@ -1,0 +1,1 @@
+"""Double-entry ledger: the only writer of balances."""

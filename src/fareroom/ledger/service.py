@@ -1,0 +1,176 @@
+"""The ledger service: balanced transfers between accounts; the only writer of balances.
+
+Invariants (tested with worked examples and property tests):
+- every transfer's entries sum to zero and share one currency;
+- an account's cached ``balance`` equals the sum of its entries (``verify``);
+- entries are append-only; nothing updates or deletes them;
+- accounts are locked in ascending id order, so concurrent postings never deadlock;
+- a posting may name accounts that must not fall below zero on their normal side
+  (``floors``); if one would, nothing is written (``InsufficientFunds``).
+
+Sign convention: debits positive, credits negative. ``normal`` says which side an account
+grows on: an asset or expense is debit-normal, a liability or revenue credit-normal.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fareroom.kit.clock import Clock
+from fareroom.kit.errors import Conflict, ValidationFailed
+from fareroom.kit.ids import new_id
+from fareroom.ledger.repository import LedgerRepository
+from fareroom.models.ledger import LedgerAccount
+
+# kind → normal side. Platform accounts have no business; business accounts do.
+ACCOUNT_KINDS: dict[str, str] = {
+    "gateway_funds": "debit",  # money held for us at the gateway (asset)
+    "processing_fees": "debit",  # fees the gateway kept (expense)
+    "processing_fees_recharged": "credit",  # the part of those fees businesses bore
+    "platform_fee_revenue": "credit",  # the platform's fee income
+    "business_balance": "credit",  # what the platform owes each business
+    "client_receivable": "debit",  # what a client owes
+    "client_wallet": "credit",  # a client's prepaid credit
+    "written_off_debt": "debit",  # debt given up
+}
+
+
+class InsufficientFunds(Conflict):
+    code = "insufficient_funds"
+
+
+@dataclass(frozen=True)
+class AccountRef:
+    kind: str
+    currency: str
+    business_id: str | None = None
+    owner_id: str | None = None  # a client, for client accounts
+
+    @property
+    def key(self) -> str:
+        scope = self.business_id or "platform"
+        owner = f":{self.owner_id}" if self.owner_id else ""
+        return f"{scope}:{self.kind}{owner}:{self.currency}"
+
+
+def platform(kind: str, currency: str) -> AccountRef:
+    return AccountRef(kind, currency)
+
+
+def business(kind: str, currency: str, business_id: str) -> AccountRef:
+    return AccountRef(kind, currency, business_id)
+
+
+def normal_balance(account: LedgerAccount | str, signed: int) -> int:
+    """A signed (debit-positive) balance seen from the account's normal side."""
+    normal = account if isinstance(account, str) else account.normal
+    return signed if normal == "debit" else -signed
+
+
+class Ledger:
+    def __init__(self, session: AsyncSession, clock: Clock) -> None:
+        self._repo = LedgerRepository(session)
+        self._clock = clock
+        self._accounts: dict[str, LedgerAccount] = {}
+
+    async def account(self, ref: AccountRef) -> LedgerAccount:
+        cached = self._accounts.get(ref.key)
+        if cached is not None:
+            return cached
+        if ref.kind not in ACCOUNT_KINDS:
+            raise ValueError(f"unknown account kind {ref.kind!r}")
+        account = await self._repo.account_by_key(ref.key) or await self._repo.ensure_account({
+            "key": ref.key, "business_id": ref.business_id, "kind": ref.kind,
+            "currency": ref.currency, "normal": ACCOUNT_KINDS[ref.kind], "balance": 0,
+            "created_at": self._clock.now()})  # fmt: skip
+        self._accounts[ref.key] = account
+        return account
+
+    async def post(
+        self,
+        *,
+        kind: str,
+        reference: str,
+        currency: str,
+        legs: Iterable[tuple[AccountRef, int]],
+        business_id: str | None = None,
+        event_at: datetime | None = None,
+        floors: Iterable[AccountRef] = (),
+    ) -> str:
+        """Write one balanced transfer; returns its id. Zero legs are dropped."""
+        per_account: dict[str, int] = defaultdict(int)
+        refs: dict[str, AccountRef] = {}
+        for ref, amount in legs:
+            if not isinstance(amount, int) or isinstance(amount, bool):
+                raise TypeError("ledger amounts are int minor units")
+            if ref.currency != currency:
+                raise ValidationFailed(
+                    "A transfer cannot mix currencies.", code="currency_mismatch"
+                )
+            per_account[ref.key] += amount
+            refs[ref.key] = ref
+        if sum(per_account.values()) != 0:
+            raise ValueError(f"unbalanced transfer {kind}: {dict(per_account)}")
+        moves = [(await self.account(refs[k]), amt) for k, amt in per_account.items() if amt]
+        if not moves:
+            raise ValueError("a transfer needs at least one non-zero leg")
+        floor_keys = {f.key for f in floors}
+        for account, amount in sorted(moves, key=lambda m: m[0].id):
+            new_balance = await self._repo.add_to_balance(account.id, amount)
+            if account.key in floor_keys and normal_balance(account, new_balance) < 0:
+                raise InsufficientFunds(
+                    "The balance is too low for this.", available=normal_balance(
+                        account, new_balance - amount), currency=currency)  # fmt: skip
+        transfer_id = new_id("tr")
+        now = self._clock.now()
+        await self._repo.insert_transfer(
+            {"id": transfer_id, "business_id": business_id, "kind": kind,
+             "reference": reference, "currency": currency, "event_at": event_at or now,
+             "created_at": now},
+            [(account.id, amount) for account, amount in moves],
+        )  # fmt: skip
+        return transfer_id
+
+    async def balance(self, ref: AccountRef) -> int:
+        """The account's balance on its normal side (0 for an account never used)."""
+        account = await self._repo.account_by_key(ref.key)
+        if account is None:
+            return 0
+        return normal_balance(account, await self._repo.cached_balance(account.id))
+
+    async def verify(self) -> list[str]:
+        """Problems found: unbalanced transfers, cached balances that disagree with entries."""
+        problems = [
+            f"transfer {t} does not balance" for t in await self._repo.unbalanced_transfers()
+        ]
+        problems += [f"account {k}: cached {b} != entries {s}"
+                     for k, b, s in await self._repo.mismatched_accounts()]  # fmt: skip
+        return problems
+
+    async def business_summary(self, business_id: str) -> dict[str, dict[str, int]]:
+        """Per currency: available balance and totals by what moved it, read from the ledger."""
+        out: dict[str, dict[str, int]] = {}
+        for currency in await self._repo.currencies_of(business_id):
+            rows = await self._repo.business_totals(business_id, currency)
+            total: dict[tuple[str, str], int] = {(a, t): s for a, t, s in rows}
+
+            def of(account_kind: str, *transfer_kinds: str, t: dict = total) -> int:
+                return sum(t.get((account_kind, k), 0) for k in transfer_kinds)
+
+            fees = of("processing_fees", "payment_captured")
+            out[currency] = {
+                "available": await self.balance(business("business_balance", currency,
+                                                         business_id)),
+                "gross": of("gateway_funds", "payment_captured") + fees,
+                "platform_fees": -of("platform_fee_revenue", "payment_captured"),
+                "processing_fees": fees,
+                "refunds": of("business_balance", "payment_refunded"),
+                "payouts": of("business_balance", "payout_paid"),
+            }  # fmt: skip
+            out[currency]["net"] = -of("business_balance", "payment_captured", "payment_refunded")
+        return out

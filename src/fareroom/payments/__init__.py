@@ -1,0 +1,1 @@
+"""Payments: charges, holds, captures, cancels, refunds, payouts, Connect onboarding."""

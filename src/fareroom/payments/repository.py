@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fareroom.models.business import Business
+from fareroom.models.gateway import GatewayRequest
+from fareroom.models.payment import Payment, Payout, Refund
+
+
+class PaymentsRepository:
+    """Every query is scoped to one business."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, *objs: object) -> None:
+        self.session.add_all(objs)
+        await self.session.flush()
+
+    async def payment(self, business_id: str, payment_id: str, *, lock: bool = False
+                      ) -> Payment | None:  # fmt: skip
+        stmt = select(Payment).where(Payment.id == payment_id, Payment.business_id == business_id)
+        if lock:
+            # Serialises concurrent captures / refunds of one payment (row lock on PostgreSQL;
+            # SQLite serialises every write transaction anyway).
+            stmt = stmt.with_for_update().execution_options(populate_existing=True)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def payment_by_charge(self, charge_id: str) -> Payment | None:
+        stmt = select(Payment).where(Payment.gateway_charge_id == charge_id)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def payments(
+        self, business_id: str, *, limit: int, starting_after: str | None = None,
+        client_id: str | None = None,
+    ) -> Sequence[Payment]:  # fmt: skip
+        stmt = select(Payment).where(Payment.business_id == business_id)
+        if client_id:
+            stmt = stmt.where(Payment.client_id == client_id)
+        if starting_after:
+            stmt = stmt.where(Payment.id < starting_after)
+        return (await self.session.execute(stmt.order_by(Payment.id.desc()).limit(limit))
+                ).scalars().all()  # fmt: skip
+
+    async def refunds(self, business_id: str, payment_ids: Sequence[str]) -> Sequence[Refund]:
+        if not payment_ids:
+            return []
+        stmt = (
+            select(Refund)
+            .where(Refund.business_id == business_id, Refund.payment_id.in_(payment_ids))
+            .order_by(Refund.id)
+        )
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def refund_by_gateway_id(self, gateway_refund_id: str) -> Refund | None:
+        stmt = select(Refund).where(Refund.gateway_refund_id == gateway_refund_id)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def payouts(self, business_id: str, *, limit: int) -> Sequence[Payout]:
+        stmt = (
+            select(Payout)
+            .where(Payout.business_id == business_id)
+            .order_by(Payout.id.desc())
+            .limit(limit)
+        )
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def payout_by_gateway_id(self, gateway_payout_id: str) -> Payout | None:
+        stmt = select(Payout).where(Payout.gateway_payout_id == gateway_payout_id)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def gateway_requests(
+        self, business_id: str, *, limit: int, starting_after: str | None = None
+    ) -> Sequence[GatewayRequest]:
+        stmt = select(GatewayRequest).where(GatewayRequest.business_id == business_id)
+        if starting_after:
+            stmt = stmt.where(GatewayRequest.id < starting_after)
+        return (await self.session.execute(stmt.order_by(GatewayRequest.id.desc()).limit(limit))
+                ).scalars().all()  # fmt: skip
+
+    async def business(self, business_id: str) -> Business:
+        found = await self.session.get(Business, business_id)
+        assert found is not None
+        return found
+
+    async def business_by_account(self, account_id: str) -> Business | None:
+        stmt = select(Business).where(Business.gateway_account_id == account_id)
+        return (await self.session.execute(stmt)).scalar_one_or_none()

@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+
+Strict = ConfigDict(extra="forbid")
+
+
+class PaymentCreate(BaseModel):
+    model_config = Strict
+    client_id: str = Field(max_length=64)
+    card_id: str | None = Field(None, max_length=64, description="Default card if omitted")
+    amount: StrictInt = Field(description="Minor units (cents), e.g. 1250 for 12.50")
+    currency: str = Field(max_length=8)
+    category: Literal["service", "goods"] = "service"
+    capture: StrictBool = Field(True, description="false places a hold to capture later")
+    description: str = Field("", max_length=500)
+
+
+class CaptureRequest(BaseModel):
+    model_config = Strict
+    amount: StrictInt | None = Field(None, description="Up to the held amount; all if omitted")
+
+
+class RefundCreate(BaseModel):
+    model_config = Strict
+    amount: StrictInt | None = Field(None, description="What is left to refund if omitted")
+    reason: str = Field("", max_length=200)
+
+
+class PayoutCreate(BaseModel):
+    model_config = Strict
+    amount: StrictInt
+    currency: str | None = Field(None, max_length=8)
+
+
+class OnboardingRequest(BaseModel):
+    model_config = Strict
+    email: str | None = Field(None, max_length=254)
+    return_url: str | None = Field(None, max_length=500)
+
+
+class RefundOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    payment_id: str
+    amount: int
+    currency: str
+    reason: str
+    status: str
+    created_at: datetime
+
+
+class PaymentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    client_id: str
+    card_id: str
+    status: str
+    amount: int
+    amount_captured: int
+    amount_refunded: int
+    currency: str
+    category: str
+    description: str
+    platform_fee: int
+    processing_fee: int
+    net: int = Field(0, description="What the business keeps: captured − fees it bears − refunded")
+    refunds: list[RefundOut] = []
+    created_at: datetime
+
+
+class PayoutOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    amount: int
+    currency: str
+    status: str
+    created_at: datetime
+
+
+class BalanceLine(BaseModel):
+    currency: str
+    available: int
+    gross: int
+    platform_fees: int
+    processing_fees: int
+    refunds: int
+    payouts: int
+    net: int
+
+
+class BalanceOut(BaseModel):
+    balances: list[BalanceLine]
+
+
+class GatewayRequestOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    gateway: str
+    operation: str
+    reference: str
+    idempotency_key: str | None
+    request_summary: str
+    outcome: str
+    gateway_object_id: str | None
+    error_type: str | None
+    error_code: str | None
+    decline_code: str | None
+    latency_ms: int
+    created_at: datetime
+
+
+class ConnectOut(BaseModel):
+    account_id: str | None
+    status: str
+    onboarding_url: str | None = None

@@ -1,0 +1,417 @@
+"""Payments: charge now, hold then capture once or cancel, refunds, payouts, Connect.
+
+Each state change and its ledger transfer are written in the caller's transaction. Gateway
+idempotency keys are derived from our own ids (``payment:{id}:create`` …): a retried request
+reuses the id (see ``idempotency``), so the gateway replays its first answer instead of
+charging again, even when that first answer was lost on the way back.
+
+Fees: the platform fee is a rate of the captured amount by category; the processing fee is
+what the gateway reports. Refunds come out of the business's balance in full: the platform
+keeps its fee and the gateway keeps its fee, as Stripe does by default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fareroom.accounts.service import fee_policy_for
+from fareroom.clients.service import ClientsService
+from fareroom.gateway.base import ChargeRequest, ChargeResult, PaymentGateway
+from fareroom.kit.clock import Clock
+from fareroom.kit.errors import Conflict, NotFound, ValidationFailed
+from fareroom.kit.ids import new_id
+from fareroom.kit.money import MAX_CHARGE_MINOR, normalise_currency
+from fareroom.ledger.service import Ledger, business, platform
+from fareroom.models.business import Business
+from fareroom.models.payment import Payment, Payout, Refund
+from fareroom.payments.repository import PaymentsRepository
+from fareroom.pricing.fees import CATEGORIES, FeePolicy
+
+# Stripe's smallest charge is 0.50 in most currencies (¥50); smaller ones would cost more in
+# fees than they bring.
+MIN_CHARGE_MINOR = 50
+
+
+@dataclass(frozen=True)
+class PaymentView:
+    payment: Payment
+    refunds: Sequence[Refund]
+
+
+def check_amount(amount: object, *, field: str = "amount", minimum: int = 1) -> int:
+    if not isinstance(amount, int) or isinstance(amount, bool):
+        raise ValidationFailed(
+            f"'{field}' is a whole number of minor units (cents).", code="invalid_amount"
+        )
+    if amount < minimum:
+        raise ValidationFailed(
+            f"'{field}' must be at least {minimum} minor units.",
+            code="amount_too_small",
+            minimum=minimum,
+        )
+    if amount > MAX_CHARGE_MINOR:
+        raise ValidationFailed(
+            f"'{field}' may be at most {MAX_CHARGE_MINOR} minor units.",
+            code="amount_too_large",
+            maximum=MAX_CHARGE_MINOR,
+        )
+    return amount
+
+
+class PaymentsService:
+    def __init__(
+        self, session: AsyncSession, gateway: PaymentGateway, ledger: Ledger,
+        clients: ClientsService, clock: Clock, default_fees: FeePolicy,
+    ) -> None:  # fmt: skip
+        self._repo = PaymentsRepository(session)
+        self._default_fees = default_fees
+        self._gateway = gateway
+        self._ledger = ledger
+        self._clients = clients
+        self._clock = clock
+
+    def _fees(self, biz: Business) -> FeePolicy:
+        return fee_policy_for(biz, self._default_fees)
+
+    # ------------------------------------------------------------ charges and holds
+
+    async def charge(
+        self, biz: Business, *, client_id: str, card_id: str | None,
+        amount: int, currency: str, category: str, capture: bool, description: str = "",
+        payment_id: str | None = None,
+    ) -> Payment:  # fmt: skip
+        fees = self._fees(biz)
+        amount = check_amount(amount, minimum=MIN_CHARGE_MINOR)
+        currency = normalise_currency(currency)
+        if currency != biz.default_currency:
+            raise ValidationFailed(
+                f"This business charges in {biz.default_currency}, not {currency}.",
+                code="currency_mismatch",
+            )
+        if category not in CATEGORIES:
+            raise ValidationFailed("'category' is 'service' or 'goods'.", code="invalid_category")
+        client = await self._clients.get(biz.id, client_id)
+        card_id = card_id or client.default_card_id
+        if card_id is None:
+            raise ValidationFailed(
+                "The client has no card; register one first.", code="card_required"
+            )
+        card = await self._clients.card(biz.id, client.id, card_id)
+        payment_id = payment_id or new_id("pay")
+        destination = biz.gateway_account_id if biz.connect_status == "enabled" else None
+        result = await self._gateway.create_charge(ChargeRequest(
+            amount=amount, currency=currency, customer_id=str(client.gateway_customer_id),
+            payment_method_id=card.gateway_payment_method_id, capture=capture,
+            idempotency_key=f"payment:{payment_id}:create", description=description,
+            destination_account_id=destination,
+            application_fee=fees.platform_fee(amount, category) if destination and capture
+            else None,
+            metadata={"reference": payment_id, "business": biz.id}))  # fmt: skip
+        now = self._clock.now()
+        payment = Payment(
+            id=payment_id,
+            business_id=biz.id,
+            client_id=client.id,
+            card_id=card.id,
+            currency=currency,
+            category=category,
+            description=description,
+            status=result.status,
+            amount=amount,
+            amount_captured=0,
+            amount_refunded=0,
+            platform_fee=0,
+            processing_fee=0,
+            business_net=0,
+            gateway_charge_id=result.id,
+            created_at=now,
+            updated_at=now,
+        )
+        await self._repo.add(payment)
+        if result.status == "succeeded":
+            await self._record_capture(biz, payment, result)
+        return payment
+
+    async def _record_capture(self, biz: Business, payment: Payment, result: ChargeResult) -> None:
+        fees = self._fees(biz)
+        captured = result.amount_captured
+        processing = result.processing_fee or 0
+        platform_fee = fees.platform_fee(captured, payment.category)
+        net = fees.business_net(captured, payment.category, processing)
+        payment.status = "succeeded"
+        payment.amount_captured = captured
+        payment.platform_fee = platform_fee
+        payment.processing_fee = processing
+        payment.business_net = net
+        payment.updated_at = self._clock.now()
+        cur = payment.currency
+        await self._ledger.post(
+            kind="payment_captured",
+            reference=payment.id,
+            currency=cur,
+            business_id=biz.id,
+            legs=[
+                (platform("gateway_funds", cur), captured - processing),
+                (platform("processing_fees", cur), processing),
+                (platform("platform_fee_revenue", cur), -platform_fee),
+                (business("business_balance", cur, biz.id), -net),
+                # The processing fee is the platform's expense at the gateway; when the
+                # business bears it, it is recharged to the business (net = A − PF − PR).
+                (platform("processing_fees_recharged", cur), net + platform_fee - captured),
+            ],
+        )
+
+    async def _locked(self, business_id: str, payment_id: str) -> Payment:
+        payment = await self._repo.payment(business_id, payment_id, lock=True)
+        if payment is None:
+            raise NotFound(f"No payment {payment_id!r} in this business.", code="payment_not_found")
+        return payment
+
+    async def capture(self, biz: Business, payment_id: str, *, amount: int | None = None
+                      ) -> Payment:  # fmt: skip
+        fees = self._fees(biz)
+        payment = await self._locked(biz.id, payment_id)
+        if payment.status != "requires_capture":
+            raise Conflict(
+                f"This payment is {payment.status}; only a hold can be captured, and only once.",
+                code="payment_not_capturable",
+                status=payment.status,
+            )
+        amount = payment.amount if amount is None else check_amount(amount)
+        if amount > payment.amount:
+            raise ValidationFailed(
+                f"Cannot capture {amount}: the hold is {payment.amount}.",
+                code="amount_exceeds_hold",
+                held=payment.amount,
+            )
+        destination = biz.gateway_account_id if biz.connect_status == "enabled" else None
+        result = await self._gateway.capture(
+            charge_id=str(payment.gateway_charge_id),
+            amount=amount,
+            idempotency_key=f"payment:{payment.id}:capture",
+            application_fee=fees.platform_fee(amount, payment.category) if destination else None,
+        )
+        await self._record_capture(biz, payment, result)
+        return payment
+
+    async def cancel(self, biz: Business, payment_id: str) -> Payment:
+        payment = await self._locked(biz.id, payment_id)
+        if payment.status != "requires_capture":
+            raise Conflict(
+                f"This payment is {payment.status}; only a hold can be cancelled.",
+                code="payment_not_cancelable",
+                status=payment.status,
+            )
+        await self._gateway.cancel(
+            charge_id=str(payment.gateway_charge_id), idempotency_key=f"payment:{payment.id}:cancel"
+        )
+        payment.status = "canceled"
+        payment.updated_at = self._clock.now()
+        return payment
+
+    # ------------------------------------------------------------ refunds
+
+    async def refund(
+        self, biz: Business, payment_id: str, *, amount: int | None = None, reason: str = "",
+        refund_id: str | None = None,
+    ) -> Refund:  # fmt: skip
+        payment = await self._locked(biz.id, payment_id)
+        if payment.status != "succeeded":
+            raise Conflict(
+                f"This payment is {payment.status}; only a captured payment can be refunded.",
+                code="payment_not_refundable",
+                status=payment.status,
+            )
+        left = payment.amount_captured - payment.amount_refunded
+        if left == 0:
+            raise Conflict(
+                "This payment is already refunded in full.", code="payment_fully_refunded"
+            )
+        amount = left if amount is None else check_amount(amount)
+        if amount > left:
+            raise ValidationFailed(
+                f"Cannot refund {amount}: {left} is left to refund.",
+                code="amount_exceeds_refundable",
+                refundable=left,
+            )
+        if len(reason) > 200:
+            raise ValidationFailed(
+                "The reason may be 200 characters at most.", code="reason_too_long"
+            )
+        refund_id = refund_id or new_id("re")
+        result = await self._gateway.refund(
+            charge_id=str(payment.gateway_charge_id),
+            amount=amount,
+            idempotency_key=f"refund:{refund_id}",
+            reason=reason,
+        )
+        refund = Refund(
+            id=refund_id,
+            business_id=biz.id,
+            payment_id=payment.id,
+            amount=amount,
+            currency=payment.currency,
+            reason=reason,
+            status=result.status,
+            gateway_refund_id=result.id,
+            created_at=self._clock.now(),
+        )
+        payment.amount_refunded += amount
+        payment.updated_at = self._clock.now()
+        await self._repo.add(refund)
+        cur = payment.currency
+        await self._ledger.post(
+            kind="payment_refunded",
+            reference=refund.id,
+            currency=cur,
+            business_id=biz.id,
+            legs=[
+                (business("business_balance", cur, biz.id), amount),
+                (platform("gateway_funds", cur), -amount),
+            ],
+        )
+        return refund
+
+    # ------------------------------------------------------------ reading
+
+    async def get(self, business_id: str, payment_id: str) -> PaymentView:
+        payment = await self._repo.payment(business_id, payment_id)
+        if payment is None:
+            raise NotFound(f"No payment {payment_id!r} in this business.", code="payment_not_found")
+        return PaymentView(payment, await self._repo.refunds(business_id, [payment.id]))
+
+    async def list(
+        self, business_id: str, *, limit: int, starting_after: str | None = None,
+        client_id: str | None = None,
+    ) -> list[PaymentView]:  # fmt: skip
+        payments = await self._repo.payments(
+            business_id, limit=limit, starting_after=starting_after, client_id=client_id
+        )
+        refunds = await self._repo.refunds(business_id, [p.id for p in payments])
+        return [PaymentView(p, [r for r in refunds if r.payment_id == p.id]) for p in payments]
+
+    async def gateway_requests(
+        self, business_id: str, *, limit: int, starting_after: str | None = None
+    ) -> Sequence[object]:
+        return await self._repo.gateway_requests(
+            business_id, limit=limit, starting_after=starting_after
+        )
+
+    # ------------------------------------------------------------ payouts and Connect
+
+    async def payout(
+        self, biz: Business, *, amount: int, currency: str | None = None,
+        payout_id: str | None = None,
+    ) -> Payout:  # fmt: skip
+        amount = check_amount(amount)
+        currency = normalise_currency(currency or biz.default_currency)
+        payout_id = payout_id or new_id("po")
+        balance = business("business_balance", currency, biz.id)
+        # The floor refuses a payout above the available balance before the gateway is asked.
+        await self._ledger.post(
+            kind="payout_paid",
+            reference=payout_id,
+            currency=currency,
+            business_id=biz.id,
+            legs=[(balance, amount), (platform("gateway_funds", currency), -amount)],
+            floors=[balance],
+        )
+        result = await self._gateway.create_payout(
+            account_id=biz.gateway_account_id if biz.connect_status == "enabled" else None,
+            amount=amount,
+            currency=currency,
+            idempotency_key=f"payout:{payout_id}",
+        )
+        payout = Payout(
+            id=payout_id,
+            business_id=biz.id,
+            amount=amount,
+            currency=currency,
+            status=result.status,
+            gateway_payout_id=result.id,
+            created_at=self._clock.now(),
+        )
+        await self._repo.add(payout)
+        return payout
+
+    async def payouts(self, business_id: str, *, limit: int) -> Sequence[Payout]:
+        return await self._repo.payouts(business_id, limit=limit)
+
+    async def start_onboarding(self, biz: Business, *, email: str, return_url: str) -> str:
+        """Create the business's connected account if needed; returns the onboarding URL."""
+        if biz.gateway_account_id is None:
+            account = await self._gateway.create_account(
+                country=biz.country, email=email, idempotency_key=f"business:{biz.id}:account"
+            )
+            biz.gateway_account_id = account.id
+            biz.connect_status = account.status
+        return await self._gateway.onboarding_link(
+            account_id=biz.gateway_account_id, return_url=return_url
+        )
+
+    async def refresh_account(self, biz: Business) -> Business:
+        if biz.gateway_account_id:
+            account = await self._gateway.retrieve_account(account_id=biz.gateway_account_id)
+            biz.connect_status = account.status
+        return biz
+
+    # ------------------------------------------------------------ gateway events
+
+    async def on_gateway_event(self, event_type: str, obj: dict[str, Any]) -> str:
+        """Apply a webhook's object; idempotent, and never moves a state backwards."""
+        object_id = str(obj.get("id", ""))
+        if event_type == "payment_intent.succeeded":
+            payment = await self._repo.payment_by_charge(object_id)
+            if payment is None:
+                return "ignored: unknown payment"
+            if payment.status != "requires_capture":
+                return f"no change: payment is {payment.status}"
+            payment = await self._locked(payment.business_id, payment.id)
+            biz = await self._repo.business(payment.business_id)
+            captured = int(obj.get("amount_captured") or obj.get("amount_received") or 0)
+            fee = obj.get("fee")
+            await self._record_capture(
+                biz,
+                payment,
+                ChargeResult(
+                    object_id,
+                    "succeeded",
+                    payment.amount,
+                    captured,
+                    payment.currency,
+                    int(fee) if fee is not None else None,
+                ),
+            )
+            return "capture recorded"
+        if event_type == "payment_intent.canceled":
+            payment = await self._repo.payment_by_charge(object_id)
+            if payment is None or payment.status != "requires_capture":
+                return "no change"
+            payment.status = "canceled"
+            return "hold cancelled"
+        if event_type == "charge.refund.updated":
+            refund = await self._repo.refund_by_gateway_id(object_id)
+            if refund is None:
+                return "ignored: unknown refund"
+            refund.status = str(obj.get("status", refund.status))
+            return f"refund {refund.status}"
+        if event_type in ("payout.paid", "payout.failed"):
+            payout = await self._repo.payout_by_gateway_id(object_id)
+            if payout is None:
+                return "ignored: unknown payout"
+            payout.status = event_type.split(".")[1]
+            return f"payout {payout.status}"
+        if event_type == "account.updated":
+            owner = await self._repo.business_by_account(object_id)
+            if owner is None:
+                return "ignored: unknown account"
+            enabled = obj.get("status") == "enabled" or (
+                bool(obj.get("charges_enabled")) and bool(obj.get("payouts_enabled"))
+            )
+            owner.connect_status = "enabled" if enabled else str(obj.get("status") or "pending")
+            return f"account {owner.connect_status}"
+        return "ignored: event type not handled"

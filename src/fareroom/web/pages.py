@@ -1,0 +1,141 @@
+"""Sign-in and the first dashboard page: payments with fees, refunds, the gateway log.
+
+Forms carry a CSRF token derived from the session token (HMAC with the secret key); the
+cookie is HttpOnly and SameSite=Lax.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from fareroom.accounts.service import FINANCE_ROLES, Caller
+from fareroom.http import context
+from fareroom.kit.errors import FareroomError, Forbidden, Unauthenticated
+from fareroom.kit.money import parse_major
+from fareroom.web.render import money, templates
+
+router = APIRouter(include_in_schema=False)
+COOKIE = "fareroom_session"
+
+
+def _csrf(request: Request, token: str) -> str:
+    secret = context(request).settings.secret_key.get_secret_value().encode()
+    return hmac.new(secret, token.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+async def _caller(request: Request) -> Caller:
+    ctx = context(request)
+    async with ctx.unit_of_work() as services:
+        return await services.accounts.session_caller(request.cookies.get(COOKIE))
+
+
+async def _checked(request: Request, csrf: str, *, manage: bool = False) -> Caller:
+    caller = await _caller(request)
+    if not hmac.compare_digest(csrf, _csrf(request, request.cookies.get(COOKIE, ""))):
+        raise Forbidden("The form expired; reload the page and try again.", code="csrf_failed")
+    if manage and caller.role not in FINANCE_ROLES:
+        raise Forbidden("Your role may not do this.", code="role_forbidden")
+    return caller
+
+
+def _back(path: str, **message: str) -> RedirectResponse:
+    query = f"?{urlencode(message)}" if message else ""
+    return RedirectResponse(path + query, status_code=303)
+
+
+@router.get("/")
+async def home() -> RedirectResponse:
+    return RedirectResponse("/dashboard", status_code=303)
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_page(request: Request, error: str | None = None) -> HTMLResponse:
+    return templates.TemplateResponse(request, "login.html", {"error": error})
+
+
+@router.post("/login")
+async def login(request: Request, email: str = Form(""), password: str = Form("")) -> Response:
+    try:
+        async with context(request).unit_of_work() as services:
+            token = await services.accounts.login(email=email, password=password)
+    except Unauthenticated as exc:
+        return templates.TemplateResponse(request, "login.html",
+                                          {"error": exc.message, "email": email},
+                                          status_code=401)  # fmt: skip
+    response = RedirectResponse("/dashboard", status_code=303)
+    secure = context(request).settings.base_url.startswith("https")
+    response.set_cookie(
+        COOKIE, token, httponly=True, samesite="lax", secure=secure, max_age=14 * 24 * 3600
+    )
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request, csrf: str = Form("")) -> Response:
+    await _checked(request, csrf)
+    async with context(request).unit_of_work() as services:
+        await services.accounts.logout(request.cookies.get(COOKIE, ""))
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE)
+    return response
+
+
+@router.get("/dashboard", response_class=HTMLResponse)
+async def dashboard(request: Request, notice: str | None = None,
+                    error: str | None = None) -> Response:  # fmt: skip
+    try:
+        caller = await _caller(request)
+    except Unauthenticated:
+        return RedirectResponse("/login", status_code=303)
+    if caller.role not in FINANCE_ROLES:
+        raise Forbidden(
+            "The dashboard is for owners, admins and finance users.", code="role_forbidden"
+        )
+    bid = caller.business_id
+    async with context(request).unit_of_work(bid) as s:
+        payments = await s.payments.list(bid, limit=50)
+        clients = await s.clients.list(bid, limit=500, starting_after=None)
+        log = await s.payments.gateway_requests(bid, limit=50)
+        balances = await s.ledger.business_summary(bid)
+    data: dict[str, Any] = {
+        "caller": caller, "csrf": _csrf(request, request.cookies.get(COOKIE, "")),
+        "payments": payments, "client_names": {c.id: c.name for c in clients},
+        "gateway_requests": log, "balances": balances, "notice": notice, "error": error,
+        "can_manage": True,
+    }  # fmt: skip
+    return templates.TemplateResponse(request, "dashboard/index.html", data)
+
+
+@router.post("/dashboard/payments/{payment_id}/refund")
+async def refund(request: Request, payment_id: str, csrf: str = Form(""),
+                 amount: str = Form(""), reason: str = Form("")) -> Response:  # fmt: skip
+    caller = await _checked(request, csrf, manage=True)
+    try:
+        async with context(request).unit_of_work(caller.business_id) as s:
+            payment = (await s.payments.get(caller.business_id, payment_id)).payment
+            minor = parse_major(amount, payment.currency) if amount.strip() else None
+            done = await s.payments.refund(
+                caller.business, payment_id, amount=minor, reason=reason.strip()
+            )
+    except FareroomError as exc:
+        return _back("/dashboard", error=exc.message)
+    return _back("/dashboard", notice=f"Refunded {money(done.amount, done.currency)}.")
+
+
+@router.post("/dashboard/connect")
+async def connect(request: Request, csrf: str = Form("")) -> Response:
+    caller = await _checked(request, csrf, manage=True)
+    async with context(request).unit_of_work(caller.business_id) as s:
+        biz = await s.accounts.business_for_update(caller.business_id)
+        url = await s.payments.start_onboarding(
+            biz,
+            email=caller.user.email if caller.user else "",
+            return_url=f"{context(request).settings.base_url}/dashboard",
+        )
+    return RedirectResponse(url, status_code=303)

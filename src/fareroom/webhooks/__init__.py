@@ -1,0 +1,1 @@
+"""Gateway webhooks: verified, stored once per event id, applied idempotently."""

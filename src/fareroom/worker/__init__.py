@@ -1,0 +1,1 @@
+"""Background work: today the sandbox's webhook delivery; jobs come with later issues."""

@@ -1,0 +1,54 @@
+"""Real servers the tests and benchmarks start on 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, *, timeout: float = 20.0, proc: subprocess.Popen[bytes] | None = None
+              ) -> None:  # fmt: skip
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            httpx.get(url, timeout=1.0)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {timeout}s")
+
+
+class LocalStripe:
+    def __init__(self, *, save: bool = False) -> None:
+        self.port = free_port()
+        args = [sys.executable, str(HERE / "localstripe_server.py"), str(self.port)]
+        if not save:
+            args.append("--no-save")
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.url = f"http://127.0.0.1:{self.port}"
+        wait_http(f"{self.url}/v1/customers", proc=self.proc)
+
+    def wipe(self) -> None:
+        httpx.delete(f"{self.url}/_config/data", timeout=5.0).raise_for_status()
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
