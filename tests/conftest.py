@@ -60,8 +60,12 @@ def clock() -> FrozenClock:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings(_env_file=None, database_url=database_url,  # type: ignore[call-arg]
-                    base_url="http://testserver", secret_key="test-secret")
+    return Settings(
+        _env_file=None,
+        database_url=database_url,  # type: ignore[call-arg]
+        base_url="http://testserver",
+        secret_key="test-secret",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -111,21 +115,36 @@ class Tenant:
         return client
 
     async def token(self, number: str) -> str:
-        r = await self.api.post("/sandbox/tokens", json={"number": number, "exp_month": 12,
-                                                         "exp_year": 2035, "cvc": "123"})
+        r = await self.api.post(
+            "/sandbox/tokens",
+            json={"number": number, "exp_month": 12, "exp_year": 2035, "cvc": "123"},
+        )
         assert r.status_code == 201, r.text
         return str(r.json()["id"])
 
     async def card(self, client_id: str, number: str = "4242424242424242") -> dict:
-        r = await self.api.post(f"/api/v1/clients/{client_id}/cards",
-                                json={"token": await self.token(number)})
+        r = await self.api.post(
+            f"/api/v1/clients/{client_id}/cards", json={"token": await self.token(number)}
+        )
         assert r.status_code == 201, r.text
         return dict(r.json())
 
-    async def pay(self, client_id: str, amount: int = 10_000, *, capture: bool = True,
-                  headers: dict[str, str] | None = None, **extra: Any) -> httpx.Response:
-        body = {"client_id": client_id, "amount": amount, "currency": "EUR",
-                "capture": capture, **extra}
+    async def pay(
+        self,
+        client_id: str,
+        amount: int = 10_000,
+        *,
+        capture: bool = True,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> httpx.Response:
+        body = {
+            "client_id": client_id,
+            "amount": amount,
+            "currency": "EUR",
+            "capture": capture,
+            **extra,
+        }
         return await self.api.post("/api/v1/payments", json=body, headers=headers or {})
 
     async def balance(self) -> dict:
@@ -142,11 +161,17 @@ async def make_tenant(ctx: Context, app: Any, **kwargs: Any) -> AsyncIterator[Te
     password = "correct horse battery"
     async with ctx.unit_of_work() as s:
         made = await s.accounts.create_business(
-            name=f"Tenant {n}", owner_email=f"owner{n}-{os.getpid()}-{id(ctx)}@example.com",
-            owner_password=password, **kwargs)
+            name=f"Tenant {n}",
+            owner_email=f"owner{n}-{os.getpid()}-{id(ctx)}@example.com",
+            owner_password=password,
+            **kwargs,
+        )
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver",
-                                 headers={"Authorization": f"Bearer {made.api_key}"}) as api:
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://testserver",
+        headers={"Authorization": f"Bearer {made.api_key}"},
+    ) as api:
         yield Tenant(made, api, password)
 
 

@@ -41,11 +41,13 @@ async def test_hold_then_partial_capture_then_partial_refunds(tenant: Tenant) ->
     assert again.status_code == 409 and again.json()["code"] == "payment_not_capturable"
 
     for amount in (3_000, 4_000):
-        r = await tenant.api.post(f"/api/v1/payments/{hold['id']}/refunds",
-                                  json={"amount": amount, "reason": "partial"})
+        r = await tenant.api.post(
+            f"/api/v1/payments/{hold['id']}/refunds", json={"amount": amount, "reason": "partial"}
+        )
         assert r.status_code == 201, r.text
-    too_much = await tenant.api.post(f"/api/v1/payments/{hold['id']}/refunds",
-                                     json={"amount": 1_001})
+    too_much = await tenant.api.post(
+        f"/api/v1/payments/{hold['id']}/refunds", json={"amount": 1_001}
+    )
     assert too_much.status_code == 422
     assert too_much.json()["code"] == "amount_exceeds_refundable"
     assert too_much.json()["refundable"] == 1_000
@@ -84,8 +86,11 @@ async def test_lists_are_paginated_newest_first(tenant: Tenant) -> None:
     made = [(await tenant.pay(client["id"], 1_000 + i)).json()["id"] for i in range(5)]
     first = (await tenant.api.get("/api/v1/payments", params={"limit": 2})).json()
     assert [p["id"] for p in first["data"]] == made[::-1][:2] and first["has_more"]
-    second = (await tenant.api.get("/api/v1/payments", params={
-        "limit": 2, "starting_after": first["next_starting_after"]})).json()
+    second = (
+        await tenant.api.get(
+            "/api/v1/payments", params={"limit": 2, "starting_after": first["next_starting_after"]}
+        )
+    ).json()
     assert [p["id"] for p in second["data"]] == made[::-1][2:4]
     bad = await tenant.api.get("/api/v1/payments", params={"limit": 1000})
     assert bad.status_code == 422
@@ -109,14 +114,23 @@ async def test_every_gateway_call_is_in_the_request_log(tenant: Tenant) -> None:
     hold = (await tenant.pay(client["id"], 5_000, capture=False)).json()
     await tenant.api.post(f"/api/v1/payments/{hold['id']}/capture")
     declined_client = await tenant.client("Bea", number=None)
-    r = await tenant.api.post(f"/api/v1/clients/{declined_client['id']}/cards",
-                              json={"token": await tenant.token("4000000000000002")})
+    r = await tenant.api.post(
+        f"/api/v1/clients/{declined_client['id']}/cards",
+        json={"token": await tenant.token("4000000000000002")},
+    )
     assert r.status_code == 402
-    log: list[dict[str, Any]] = (await tenant.api.get("/api/v1/gateway-requests",
-                                                      params={"limit": 100})).json()["data"]
+    log: list[dict[str, Any]] = (
+        await tenant.api.get("/api/v1/gateway-requests", params={"limit": 100})
+    ).json()["data"]
     ops = [g["operation"] for g in reversed(log)]
-    assert ops == ["create_customer", "attach_card", "create_charge", "capture",
-                   "create_customer", "attach_card"]
+    assert ops == [
+        "create_customer",
+        "attach_card",
+        "create_charge",
+        "capture",
+        "create_customer",
+        "attach_card",
+    ]
     declined = log[0]
     assert declined["outcome"] == "error" and declined["decline_code"] == "generic_decline"
     capture = log[2]

@@ -1,4 +1,5 @@
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 from hypothesis import given
@@ -6,7 +7,6 @@ from hypothesis import strategies as st
 
 from fareroom.gateway.sandbox import ProcessingFee
 from fareroom.pricing.fees import FeePolicy, parse_rate
-from fractions import Fraction
 
 POLICY = FeePolicy(Decimal("0.10"), Decimal("0.04"))
 

@@ -20,8 +20,14 @@ def test_a_signature_verifies_within_tolerance_and_not_after() -> None:
 
 
 def test_redaction_masks_card_numbers_and_secret_keys() -> None:
-    out = redact({"description": "card 4242 4242 4242 4242 please", "api_key": "sk_live_x",
-                  "nested": [{"number": "4000000000000002"}], "amount": 100})
+    out = redact(
+        {
+            "description": "card 4242 4242 4242 4242 please",
+            "api_key": "sk_live_x",
+            "nested": [{"number": "4000000000000002"}],
+            "amount": 100,
+        }
+    )
     assert "4242" not in str(out) and "sk_live" not in str(out)
     assert "4000000000000002" not in str(out)
     assert out["amount"] == 100
