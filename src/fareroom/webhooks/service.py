@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fareroom.gateway.base import GatewayInvalidRequest, PaymentGateway
 from fareroom.kit.clock import Clock
-from fareroom.kit.errors import ValidationFailed
+from fareroom.kit.errors import FareroomError
 from fareroom.models.gateway import WebhookEvent
 from fareroom.payments.service import PaymentsService
 from fareroom.webhooks.repository import WebhooksRepository
@@ -31,7 +31,7 @@ class WebhooksService:
         try:
             event = self._gateway.parse_webhook(payload, signature)
         except GatewayInvalidRequest as exc:
-            raise ValidationFailed(exc.message, code=exc.code or "invalid_webhook") from None
+            raise FareroomError(exc.message, code=exc.code or "invalid_webhook") from None
         if await self._repo.event(event.id) is not None:
             return event.id, "duplicate"
         outcome = await self._payments.on_gateway_event(event.type, event.data)
