@@ -120,12 +120,20 @@ class Ledger:
         if not moves:
             raise ValueError("a transfer needs at least one non-zero leg")
         floor_keys = {f.key for f in floors}
+        applied: list[tuple[LedgerAccount, int]] = []
         for account, amount in sorted(moves, key=lambda m: m[0].id):
             new_balance = await self._repo.add_to_balance(account.id, amount)
+            applied.append((account, amount))
             if account.key in floor_keys and normal_balance(account, new_balance) < 0:
+                # Undo what this posting moved (we hold the row locks), so a caller that
+                # handles the error inside its transaction is left with consistent books.
+                for done, moved in applied:
+                    await self._repo.add_to_balance(done.id, -moved)
                 raise InsufficientFunds(
-                    "The balance is too low for this.", available=normal_balance(
-                        account, new_balance - amount), currency=currency)  # fmt: skip
+                    "The balance is too low for this.",
+                    available=normal_balance(account, new_balance - amount),
+                    currency=currency,
+                )
         transfer_id = new_id("tr")
         now = self._clock.now()
         await self._repo.insert_transfer(
