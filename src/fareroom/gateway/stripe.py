@@ -30,10 +30,17 @@ from fareroom.gateway.base import (
 )
 
 T = TypeVar("T")
+# One round trip gives the charge and its balance transaction (the real processing fee).
+EXPAND = ["latest_charge.balance_transaction"]
 
 
-def make_client(secret_key: str, *, api_base: str | None = None) -> stripe.StripeClient:
+def make_client(
+    secret_key: str, *, api_base: str | None = None, http_client: Any = None
+) -> stripe.StripeClient:
+    """No SDK retries: our callers retry with the same idempotency key, and say so in the log."""
     kwargs: dict[str, Any] = {"max_network_retries": 0}
+    if http_client is not None:
+        kwargs["http_client"] = http_client
     if api_base:
         kwargs["base_addresses"] = {"api": api_base}
     return stripe.StripeClient(secret_key, **kwargs)
@@ -60,6 +67,19 @@ def _translate(exc: stripe.StripeError) -> GatewayError:
     if status >= 500 or isinstance(exc, stripe.APIError):
         return GatewayUnavailable(message, code=code or "api_error")
     return GatewayInvalidRequest(message, code=code or "invalid_request")
+
+
+def _captured(intent: Any, charge: Any) -> int:
+    """Captured amount: the charge's ``amount_captured``, else the intent's
+    ``amount_received``; else, for the legacy model (a partial capture refunds the rest, as
+    localstripe does), ``amount − amount_refunded`` of a captured charge."""
+    for value in (getattr(charge, "amount_captured", None),
+                  getattr(intent, "amount_received", None)):  # fmt: skip
+        if value:
+            return int(value)
+    if charge is not None and getattr(charge, "captured", False):
+        return int(charge.amount) - int(getattr(charge, "amount_refunded", 0) or 0)
+    return 0
 
 
 class StripeGateway:
@@ -105,8 +125,8 @@ class StripeGateway:
 
     # ------------------------------------------------------------ charges
 
-    async def _fee(self, intent: Any) -> int | None:
-        """The processing fee, from the latest charge's balance transaction, if Stripe has it."""
+    async def _latest_charge(self, intent: Any) -> Any:
+        """The intent's charge with its balance transaction (expanded, or fetched)."""
         charge = getattr(intent, "latest_charge", None)
         if isinstance(charge, str):
             charge = await self._call(
@@ -114,9 +134,7 @@ class StripeGateway:
                     charge, {"expand": ["balance_transaction"]}
                 )
             )
-        bt = getattr(charge, "balance_transaction", None) if charge else None
-        fee = getattr(bt, "fee", None) if bt is not None and not isinstance(bt, str) else None
-        return int(fee) if fee is not None else None
+        return charge
 
     async def _result(self, intent: Any) -> ChargeResult:
         status = intent.status
@@ -128,10 +146,16 @@ class StripeGateway:
             raise PaymentDeclined(
                 f"The payment did not go through ({status}).", decline_code=str(status)
             )
-        captured = int(getattr(intent, "amount_received", 0) or 0)
-        fee = await self._fee(intent) if status == "succeeded" else None
-        return ChargeResult(str(intent.id), status, int(intent.amount), captured,
-                            str(intent.currency).upper(), fee)  # fmt: skip
+        captured, fee = 0, None
+        if status == "succeeded":
+            charge = await self._latest_charge(intent)
+            captured = _captured(intent, charge)
+            bt = getattr(charge, "balance_transaction", None)
+            if bt is not None and not isinstance(bt, str) and getattr(bt, "fee", None) is not None:
+                fee = int(bt.fee)
+        return ChargeResult(
+            str(intent.id), status, int(intent.amount), captured, str(intent.currency).upper(), fee
+        )
 
     async def create_charge(self, request: ChargeRequest) -> ChargeResult:
         params: Any = {
@@ -140,6 +164,7 @@ class StripeGateway:
             "confirm": True, "capture_method": "automatic" if request.capture else "manual",
             "description": request.description or None, "metadata": request.metadata,
             "payment_method_types": ["card"],
+            "expand": EXPAND,
         }  # fmt: skip
         if request.off_session:
             params["off_session"] = True
@@ -159,7 +184,7 @@ class StripeGateway:
         self, *, charge_id: str, amount: int, idempotency_key: str,
         application_fee: int | None = None,
     ) -> ChargeResult:  # fmt: skip
-        params: Any = {"amount_to_capture": amount}
+        params: Any = {"amount_to_capture": amount, "expand": EXPAND}
         if application_fee is not None:
             params["application_fee_amount"] = application_fee
         intent = await self._call(
@@ -273,10 +298,5 @@ class StripeGateway:
             raise GatewayInvalidRequest(
                 "The event is not valid JSON.", code="invalid_payload"
             ) from None
-        obj = event.data.object
-        return GatewayEvent(
-            str(event.id),
-            str(event.type),
-            str(obj.get("id", "")),
-            obj.to_dict() if hasattr(obj, "to_dict") else dict(obj),
-        )
+        data = event.data.object.to_dict()
+        return GatewayEvent(str(event.id), str(event.type), str(data.get("id", "")), data)
