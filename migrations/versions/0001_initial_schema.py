@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 13:07:56.719712
+Create Date: 2026-11-21 13:18:42.070715
 """
 
 from collections.abc import Sequence
@@ -145,7 +145,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=32), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("normal", sa.String(length=6), nullable=False),
-        sa.Column("balance", sa.BigInteger(), nullable=False),
+        sa.Column("shards", sa.Integer(), nullable=False),
         sa.Column("created_at", fareroom.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["business_id"],
@@ -243,6 +243,20 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_cards_business_id"), ["business_id"], unique=False)
         batch_op.create_index("ix_cards_client", ["client_id"], unique=False)
 
+    op.create_table(
+        "ledger_balances",
+        sa.Column(
+            "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("shard", sa.Integer(), nullable=False),
+        sa.Column("balance", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["ledger_accounts.id"],
+            name=op.f("fk_ledger_balances_account_id_ledger_accounts"),
+        ),
+        sa.PrimaryKeyConstraint("account_id", "shard", name=op.f("pk_ledger_balances")),
+    )
     op.create_table(
         "ledger_entries",
         sa.Column(
@@ -367,6 +381,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_ledger_entries_account")
 
     op.drop_table("ledger_entries")
+    op.drop_table("ledger_balances")
     with op.batch_alter_table("cards", schema=None) as batch_op:
         batch_op.drop_index("ix_cards_client")
         batch_op.drop_index(batch_op.f("ix_cards_business_id"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
@@ -19,7 +19,7 @@ from fareroom.gateway.sandbox import ProcessingFee, SandboxGateway
 from fareroom.idempotency.service import IdempotencyService
 from fareroom.kit.clock import Clock, SystemClock
 from fareroom.kit.db import create_engine, is_sqlite, session_factory, transaction
-from fareroom.ledger.service import Ledger
+from fareroom.ledger.service import Account, Ledger
 from fareroom.payments.service import PaymentsService
 from fareroom.pricing.fees import FeePolicy
 from fareroom.webhooks.service import WebhooksService
@@ -59,9 +59,10 @@ class Context:
     sandbox_engine: AsyncEngine | None
     fees: FeePolicy
     idempotency: IdempotencyService
+    ledger_accounts: dict[str, Account] = field(default_factory=dict)
 
     def services(self, session: AsyncSession) -> Services:
-        ledger = Ledger(session, self.clock)
+        ledger = Ledger(session, self.clock, self.ledger_accounts)
         clients = ClientsService(session, self.gateway, self.clock)
         payments = PaymentsService(session, self.gateway, ledger, clients, self.clock, self.fees)
         return Services(

@@ -7,6 +7,7 @@ business's balance is what its payments say it should be.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -30,8 +31,7 @@ async def _run(ctx: Context, steps: list[tuple[Any, ...]]) -> None:
     async with ctx.unit_of_work() as s:
         made = await s.accounts.create_business(
             name="Prop",
-            owner_email=f"prop-{id(steps)}-{len(steps)}-{steps!r}"[:60].replace(" ", "")
-            + "@x.test",
+            owner_email=f"prop-{uuid.uuid4().hex}@x.test",
             owner_password="long password",
         )
         biz = made.business

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fareroom.gateway.base import GatewayError, PaymentDeclined, PaymentGateway
 from fareroom.kit.clock import Clock
+from fareroom.kit.db import transaction
 from fareroom.kit.ids import new_id
 from fareroom.models.gateway import GatewayRequest
 
@@ -61,7 +62,7 @@ class GatewayLog:
                 await self._write(records)
 
     async def _write(self, records: list[GatewayRequest]) -> None:
-        async with self._sessions() as session, session.begin():
+        async with transaction(self._sessions) as session:
             session.add_all(records)
 
     async def record(self, record: GatewayRequest) -> None:

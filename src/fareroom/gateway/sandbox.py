@@ -42,6 +42,7 @@ from fareroom.gateway.base import (
 from fareroom.gateway.signature import SignatureInvalid, sign, verify
 from fareroom.gateway.testcards import TEST_CARDS, luhn_ok
 from fareroom.kit.clock import Clock
+from fareroom.kit.db import transaction
 from fareroom.kit.ids import new_id
 from fareroom.kit.money import round_half_up
 from fareroom.models.gateway import SandboxObject
@@ -83,6 +84,7 @@ class _Store:
                                            amount=obj.get("amount", 0),
                                            created_at=self.clock.now()))  # fmt: skip
         else:
+            row.kind = kind
             row.data = data
             row.amount = obj.get("amount", 0)
         await self.session.flush()
@@ -132,7 +134,7 @@ class SandboxGateway:
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[_Store]:
-        async with self._sessions() as session, session.begin():
+        async with transaction(self._sessions) as session:
             yield _Store(session, self._clock)
 
     async def _idempotent(
@@ -465,34 +467,34 @@ class SandboxGateway:
             "type": event_type,
             "created": int(time.time()),
             "data": {"object": obj},
-            "delivered": False,
         }
         await store.put("event", event)
 
-    async def pending_events(self) -> list[dict[str, Any]]:
-        async with self._sessions() as session:
+    async def pending_events(self, limit: int = 100) -> list[dict[str, Any]]:
+        async with transaction(self._sessions) as session:
             rows = (
                 await session.execute(
                     select(SandboxObject)
                     .where(SandboxObject.kind == "event")
                     .order_by(SandboxObject.id)
+                    .limit(limit)
                 )
             ).scalars()
-            events = [json.loads(r.data) for r in rows]
-        return [e for e in events if not e["delivered"]]
+            return [json.loads(r.data) for r in rows]
 
     async def deliver_events(self) -> int:
-        """Send undelivered events, signed, to the webhook inbox (as Stripe would POST them)."""
+        """Send pending events, signed, to the webhook inbox (as Stripe would POST them);
+        a delivered event is kept as ``event_sent``."""
         if self.event_sink is None:
             return 0
         sent = 0
-        for event in await self.pending_events():
-            body = json.dumps({k: v for k, v in event.items() if k != "delivered"}).encode()
-            await self.event_sink(body, sign(self._webhook_secret, body, int(time.time())))
-            async with self._tx() as store:
-                event["delivered"] = True
-                await store.put("event", event)
-            sent += 1
+        while batch := await self.pending_events():
+            for event in batch:
+                body = json.dumps(event).encode()
+                await self.event_sink(body, sign(self._webhook_secret, body, int(time.time())))
+                async with self._tx() as store:
+                    await store.put("event_sent", event)
+                sent += 1
         return sent
 
     def parse_webhook(self, payload: bytes, signature_header: str) -> GatewayEvent:

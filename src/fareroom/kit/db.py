@@ -9,10 +9,13 @@ SQLite notes (the embedded default):
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Dialect
@@ -92,10 +95,36 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+_write_locks: WeakKeyDictionary[Any, asyncio.Lock] = WeakKeyDictionary()
+_held: ContextVar[frozenset[int]] = ContextVar("fareroom_sqlite_locks_held", default=frozenset())
+
+
+@asynccontextmanager
+async def _sqlite_turn(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[None]:
+    """On SQLite, transactions of this process queue here, first come first served, instead
+    of polling SQLite's busy handler (which sleeps between tries). Other processes still
+    wait on ``busy_timeout``. A task may not open a second transaction while it holds one:
+    it would wait for itself."""
+    engine = factory.kw.get("bind")
+    if engine is None or engine.dialect.name != "sqlite":
+        yield
+        return
+    held = _held.get()
+    if id(engine) in held:
+        raise RuntimeError("nested transaction on one SQLite database would deadlock")
+    lock = _write_locks.setdefault(engine.sync_engine, asyncio.Lock())
+    async with lock:
+        token = _held.set(held | {id(engine)})
+        try:
+            yield
+        finally:
+            _held.reset(token)
+
+
 @asynccontextmanager
 async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     """One unit of work: commit on success, roll back on any error."""
-    async with factory() as session:
+    async with _sqlite_turn(factory), factory() as session:
         try:
             yield session
             await session.commit()

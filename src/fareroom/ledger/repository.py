@@ -2,73 +2,127 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fareroom.models.ledger import LedgerAccount, LedgerEntry, LedgerTransfer
+from fareroom.models.ledger import LedgerAccount, LedgerBalance, LedgerEntry, LedgerTransfer
+
+_balances: Table = LedgerBalance.__table__  # type: ignore[assignment]
+_MOVE = (
+    update(_balances)
+    .where(_balances.c.account_id == bindparam("b_account"),
+           _balances.c.shard == bindparam("b_shard"))
+    .values(balance=_balances.c.balance + bindparam("b_delta"))
+    .returning(_balances.c.balance)
+)  # fmt: skip
+_MOVE_MANY = (
+    update(_balances)
+    .where(_balances.c.account_id == bindparam("b_account"),
+           _balances.c.shard == bindparam("b_shard"))
+    .values(balance=_balances.c.balance + bindparam("b_delta"))
+)  # fmt: skip
+_BALANCE = select(func.coalesce(func.sum(_balances.c.balance), 0)).where(
+    _balances.c.account_id == bindparam("b_account")
+)
+_TRANSFER = insert(cast(Table, LedgerTransfer.__table__))
+_ENTRY = insert(cast(Table, LedgerEntry.__table__))
 
 
 class LedgerRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def ensure_account(self, values: dict[str, Any]) -> LedgerAccount:
-        """Insert the account if its key is new (safe under concurrency), then read it."""
+    def _insert(self) -> Any:
         dialect = self.session.bind.dialect.name if self.session.bind else "sqlite"
-        ins = pg_insert if dialect == "postgresql" else sqlite_insert
-        await self.session.execute(
+        return pg_insert if dialect == "postgresql" else sqlite_insert
+
+    async def ensure_account(self, values: dict[str, Any]) -> bool:
+        """Insert the account and its balance stripes unless they exist (safe under
+        concurrency). True when this transaction inserted it (so it is not yet committed)."""
+        ins = self._insert()
+        result = await self.session.execute(
             ins(LedgerAccount).values(**values).on_conflict_do_nothing(index_elements=["key"])
         )
+        inserted = bool(getattr(result, "rowcount", 0))
         account = await self.account_by_key(values["key"])
         assert account is not None
-        return account
+        await self.session.execute(
+            ins(LedgerBalance)
+            .values([{"account_id": account[0], "shard": n, "balance": 0}
+                     for n in range(values["shards"])])
+            .on_conflict_do_nothing(index_elements=["account_id", "shard"])
+        )  # fmt: skip
+        return inserted
 
-    async def account_by_key(self, key: str) -> LedgerAccount | None:
-        stmt = select(LedgerAccount).where(LedgerAccount.key == key)
-        return (await self.session.execute(stmt)).scalar_one_or_none()
-
-    async def add_to_balance(self, account_id: int, delta: int) -> int:
-        """Lock the row and move its cached balance in one statement; returns the new balance."""
-        stmt = (
-            update(LedgerAccount)
-            .where(LedgerAccount.id == account_id)
-            .values(balance=LedgerAccount.balance + delta)
-            .returning(LedgerAccount.balance)
+    async def account_by_key(self, key: str) -> tuple[int, str, int] | None:
+        """(id, normal side, shards) of the account with this key."""
+        stmt = select(LedgerAccount.id, LedgerAccount.normal, LedgerAccount.shards).where(
+            LedgerAccount.key == key
         )
-        return int((await self.session.execute(stmt)).scalar_one())
+        row = (await self.session.execute(stmt)).first()
+        return (int(row[0]), str(row[1]), int(row[2])) if row else None
+
+    async def add_to_balance(self, account_id: int, shard: int, delta: int) -> int:
+        """Lock one stripe and move it in one statement; returns the stripe's new balance."""
+        result = await self.session.execute(
+            _MOVE, {"b_account": account_id, "b_shard": shard, "b_delta": delta}
+        )
+        return int(result.scalar_one())
+
+    async def move_many(self, moves: list[tuple[int, int, int]]) -> None:
+        """Move several stripes in one executemany, in the order given (the lock order)."""
+        await self.session.execute(
+            _MOVE_MANY, [{"b_account": a, "b_shard": s, "b_delta": d} for a, s, d in moves]
+        )
 
     async def insert_transfer(self, values: dict[str, Any], legs: list[tuple[int, int]]) -> None:
-        await self.session.execute(insert(LedgerTransfer).values(**values))
+        # Core statements on the tables, compiled once: the ORM's bulk path costs more than
+        # the database's own work here.
+        await self.session.execute(_TRANSFER, values)
         await self.session.execute(
-            insert(LedgerEntry),
-            [{"transfer_id": values["id"], "account_id": a, "amount": amt} for a, amt in legs],
-        )
+            _ENTRY, [{"transfer_id": values["id"], "account_id": a, "amount": amt}
+                     for a, amt in legs]
+        )  # fmt: skip
 
-    async def cached_balance(self, account_id: int) -> int:
-        stmt = select(LedgerAccount.balance).where(LedgerAccount.id == account_id)
-        return int((await self.session.execute(stmt)).scalar_one())
+    async def balance_of(self, account_id: int) -> int:
+        """The sum of one account's stripes (at most ``shards`` rows, whatever its history)."""
+        result = await self.session.execute(_BALANCE, {"b_account": account_id})
+        return int(result.scalar_one())
 
-    async def entries_sum(self, account_id: int) -> int:
-        stmt = select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
-            LedgerEntry.account_id == account_id
+    async def balance_by_key(self, key: str) -> tuple[str, int] | None:
+        """(normal side, signed balance) in one query: the sum of at most ``shards`` rows."""
+        stmt = (
+            select(LedgerAccount.normal, func.coalesce(func.sum(LedgerBalance.balance), 0))
+            .join(LedgerBalance, LedgerBalance.account_id == LedgerAccount.id)
+            .where(LedgerAccount.key == key)
+            .group_by(LedgerAccount.normal)
         )
-        return int((await self.session.execute(stmt)).scalar_one())
+        row = (await self.session.execute(stmt)).first()
+        return (str(row[0]), int(row[1])) if row else None
 
     async def mismatched_accounts(self) -> list[tuple[str, int, int]]:
-        """Accounts whose cached balance differs from the sum of their entries."""
-        sums = (
+        """Accounts whose balance stripes do not add up to the sum of their entries."""
+        entries = (
             select(LedgerEntry.account_id, func.sum(LedgerEntry.amount).label("total"))
             .group_by(LedgerEntry.account_id)
             .subquery()
         )
+        stripes = (
+            select(LedgerBalance.account_id, func.sum(LedgerBalance.balance).label("cached"))
+            .group_by(LedgerBalance.account_id)
+            .subquery()
+        )
+        cached = func.coalesce(stripes.c.cached, 0)
+        total = func.coalesce(entries.c.total, 0)
         stmt = (
-            select(LedgerAccount.key, LedgerAccount.balance, func.coalesce(sums.c.total, 0))
-            .outerjoin(sums, sums.c.account_id == LedgerAccount.id)
-            .where(LedgerAccount.balance != func.coalesce(sums.c.total, 0))
+            select(LedgerAccount.key, cached, total)
+            .outerjoin(stripes, stripes.c.account_id == LedgerAccount.id)
+            .outerjoin(entries, entries.c.account_id == LedgerAccount.id)
+            .where(cached != total)
         )
         return [(k, int(b), int(t)) for k, b, t in (await self.session.execute(stmt)).all()]
 

@@ -2,9 +2,14 @@
 
 Invariants (tested with worked examples and property tests):
 - every transfer's entries sum to zero and share one currency;
-- an account's cached ``balance`` equals the sum of its entries (``verify``);
+- an account's balance (the sum of its stripes in ``ledger_balances``) equals the sum of
+  its entries (``verify``);
 - entries are append-only; nothing updates or deletes them;
-- accounts are locked in ascending id order, so concurrent postings never deadlock;
+- balance stripes are locked in ascending (account, stripe) order, so concurrent postings
+  never deadlock; a posting writes its transfer and entries first and moves balances last,
+  so row locks are held only for the end of the transaction;
+- platform accounts, which every payment touches, are striped over ``PLATFORM_SHARDS`` rows
+  and a posting moves one stripe at random: concurrent payments do not queue on one row;
 - a posting may name accounts that must not fall below zero on their normal side
   (``floors``); if one would, nothing is written (``InsufficientFunds``).
 
@@ -14,6 +19,7 @@ grows on: an asset or expense is debit-normal, a liability or revenue credit-nor
 
 from __future__ import annotations
 
+import random
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -25,7 +31,8 @@ from fareroom.kit.clock import Clock
 from fareroom.kit.errors import Conflict, ValidationFailed
 from fareroom.kit.ids import new_id
 from fareroom.ledger.repository import LedgerRepository
-from fareroom.models.ledger import LedgerAccount
+
+PLATFORM_SHARDS = 16
 
 # kind → normal side. Platform accounts have no business; business accounts do.
 ACCOUNT_KINDS: dict[str, str] = {
@@ -58,6 +65,10 @@ class AccountRef:
         return f"{scope}:{self.kind}{owner}:{self.currency}"
 
 
+def _stripe(account: Account) -> int:
+    return random.randrange(account.shards) if account.shards > 1 else 0
+
+
 def platform(kind: str, currency: str) -> AccountRef:
     return AccountRef(kind, currency)
 
@@ -66,29 +77,54 @@ def business(kind: str, currency: str, business_id: str) -> AccountRef:
     return AccountRef(kind, currency, business_id)
 
 
-def normal_balance(account: LedgerAccount | str, signed: int) -> int:
+@dataclass(frozen=True)
+class Account:
+    id: int
+    key: str
+    normal: str
+    shards: int
+
+
+def normal_balance(normal: str, signed: int) -> int:
     """A signed (debit-positive) balance seen from the account's normal side."""
-    normal = account if isinstance(account, str) else account.normal
     return signed if normal == "debit" else -signed
 
 
 class Ledger:
-    def __init__(self, session: AsyncSession, clock: Clock) -> None:
+    """Posts transfers in the caller's transaction.
+
+    ``accounts`` is a cache of account ids shared by the process (accounts are never changed
+    or deleted). Only accounts read back as already existing go in it, never one this
+    transaction inserted, which a rollback could still undo.
+    """
+
+    def __init__(
+        self, session: AsyncSession, clock: Clock, accounts: dict[str, Account] | None = None
+    ) -> None:
         self._repo = LedgerRepository(session)
         self._clock = clock
-        self._accounts: dict[str, LedgerAccount] = {}
+        self._shared = accounts if accounts is not None else {}
+        self._local: dict[str, Account] = {}
 
-    async def account(self, ref: AccountRef) -> LedgerAccount:
-        cached = self._accounts.get(ref.key)
-        if cached is not None:
-            return cached
+    async def account(self, ref: AccountRef) -> Account:
+        found = self._local.get(ref.key) or self._shared.get(ref.key)
+        if found is not None:
+            return found
         if ref.kind not in ACCOUNT_KINDS:
             raise ValueError(f"unknown account kind {ref.kind!r}")
-        account = await self._repo.account_by_key(ref.key) or await self._repo.ensure_account({
-            "key": ref.key, "business_id": ref.business_id, "kind": ref.kind,
-            "currency": ref.currency, "normal": ACCOUNT_KINDS[ref.kind], "balance": 0,
-            "created_at": self._clock.now()})  # fmt: skip
-        self._accounts[ref.key] = account
+        row = await self._repo.account_by_key(ref.key)
+        committed = row is not None
+        if row is None:
+            shards = PLATFORM_SHARDS if ref.business_id is None and ref.owner_id is None else 1
+            inserted = await self._repo.ensure_account({
+                "key": ref.key, "business_id": ref.business_id, "kind": ref.kind,
+                "currency": ref.currency, "normal": ACCOUNT_KINDS[ref.kind], "shards": shards,
+                "created_at": self._clock.now()})  # fmt: skip
+            committed = not inserted
+            row = await self._repo.account_by_key(ref.key)
+            assert row is not None
+        account = Account(row[0], ref.key, row[1], row[2])
+        (self._shared if committed else self._local)[ref.key] = account
         return account
 
     async def post(
@@ -102,7 +138,11 @@ class Ledger:
         event_at: datetime | None = None,
         floors: Iterable[AccountRef] = (),
     ) -> str:
-        """Write one balanced transfer; returns its id. Zero legs are dropped."""
+        """Write one balanced transfer; returns its id. Zero legs are dropped.
+
+        ``floors`` name accounts that must not fall below zero on their normal side; they
+        must be unstriped (a floor needs the whole balance under one lock).
+        """
         per_account: dict[str, int] = defaultdict(int)
         refs: dict[str, AccountRef] = {}
         for ref, amount in legs:
@@ -119,21 +159,10 @@ class Ledger:
         moves = [(await self.account(refs[k]), amt) for k, amt in per_account.items() if amt]
         if not moves:
             raise ValueError("a transfer needs at least one non-zero leg")
+        moves.sort(key=lambda m: m[0].id)
         floor_keys = {f.key for f in floors}
-        applied: list[tuple[LedgerAccount, int]] = []
-        for account, amount in sorted(moves, key=lambda m: m[0].id):
-            new_balance = await self._repo.add_to_balance(account.id, amount)
-            applied.append((account, amount))
-            if account.key in floor_keys and normal_balance(account, new_balance) < 0:
-                # Undo what this posting moved (we hold the row locks), so a caller that
-                # handles the error inside its transaction is left with consistent books.
-                for done, moved in applied:
-                    await self._repo.add_to_balance(done.id, -moved)
-                raise InsufficientFunds(
-                    "The balance is too low for this.",
-                    available=normal_balance(account, new_balance - amount),
-                    currency=currency,
-                )
+        if floor_keys:
+            await self._move_checked(moves, floor_keys, currency)
         transfer_id = new_id("tr")
         now = self._clock.now()
         await self._repo.insert_transfer(
@@ -142,22 +171,48 @@ class Ledger:
              "created_at": now},
             [(account.id, amount) for account, amount in moves],
         )  # fmt: skip
+        if not floor_keys:
+            await self._repo.move_many([(a.id, _stripe(a), amount) for a, amount in moves])
         return transfer_id
+
+    async def _move_checked(
+        self, moves: list[tuple[Account, int]], floor_keys: set[str], currency: str
+    ) -> None:
+        applied: list[tuple[Account, int, int]] = []
+        for account, amount in moves:
+            if account.key in floor_keys and account.shards != 1:
+                raise ValueError("a floor needs an unstriped account")
+            shard = _stripe(account)
+            new_balance = await self._repo.add_to_balance(account.id, shard, amount)
+            applied.append((account, shard, amount))
+            if account.key in floor_keys and normal_balance(account.normal, new_balance) < 0:
+                # Undo what this posting moved (we hold the row locks), so a caller that
+                # handles the error inside its transaction is left with consistent books.
+                for done, done_shard, moved in applied:
+                    await self._repo.add_to_balance(done.id, done_shard, -moved)
+                raise InsufficientFunds(
+                    "The balance is too low for this.",
+                    available=normal_balance(account.normal, new_balance - amount),
+                    currency=currency,
+                )
 
     async def balance(self, ref: AccountRef) -> int:
         """The account's balance on its normal side (0 for an account never used)."""
-        account = await self._repo.account_by_key(ref.key)
-        if account is None:
-            return 0
-        return normal_balance(account, await self._repo.cached_balance(account.id))
+        known = self._local.get(ref.key) or self._shared.get(ref.key)
+        if known is not None:
+            return normal_balance(known.normal, await self._repo.balance_of(known.id))
+        found = await self._repo.balance_by_key(ref.key)
+        return normal_balance(*found) if found else 0
 
     async def verify(self) -> list[str]:
-        """Problems found: unbalanced transfers, cached balances that disagree with entries."""
+        """Problems found: unbalanced transfers, balances that disagree with their entries."""
         problems = [
             f"transfer {t} does not balance" for t in await self._repo.unbalanced_transfers()
         ]
-        problems += [f"account {k}: cached {b} != entries {s}"
-                     for k, b, s in await self._repo.mismatched_accounts()]  # fmt: skip
+        problems += [
+            f"account {k}: balance {b} != entries {s}"
+            for k, b, s in await self._repo.mismatched_accounts()
+        ]
         return problems
 
     async def business_summary(self, business_id: str) -> dict[str, dict[str, int]]:

@@ -3,11 +3,11 @@
 from fareroom.models.business import ApiKey, Business, User, WebSession
 from fareroom.models.client import Card, Client
 from fareroom.models.gateway import GatewayRequest, IdempotencyRecord, SandboxObject, WebhookEvent
-from fareroom.models.ledger import LedgerAccount, LedgerEntry, LedgerTransfer
+from fareroom.models.ledger import LedgerAccount, LedgerBalance, LedgerEntry, LedgerTransfer
 from fareroom.models.payment import Payment, Payout, Refund
 
 __all__ = [
     "ApiKey", "Business", "Card", "Client", "GatewayRequest", "IdempotencyRecord",
-    "LedgerAccount", "LedgerEntry", "LedgerTransfer", "Payment", "Payout", "Refund",
-    "SandboxObject", "User", "WebSession", "WebhookEvent",
+    "LedgerAccount", "LedgerBalance", "LedgerEntry", "LedgerTransfer", "Payment", "Payout",
+    "Refund", "SandboxObject", "User", "WebSession", "WebhookEvent",
 ]  # fmt: skip

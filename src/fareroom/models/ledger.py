@@ -12,11 +12,10 @@ BIGID = BigInteger().with_variant(Integer, "sqlite")
 
 
 class LedgerAccount(Base):
-    """One ledger account in one currency.
+    """One ledger account in one currency. Sign convention: debits positive, credits negative.
 
-    ``balance`` is a cache of the sum of the account's entries, written only by the ledger's
-    posting code in the same statement that locks the row; ``verify`` recomputes it.
-    Sign convention: debits positive, credits negative.
+    Its balance lives in ``ledger_balances``, striped over ``shards`` rows: a platform account
+    that every payment touches would otherwise be one row lock that serialises every posting.
     """
 
     __tablename__ = "ledger_accounts"
@@ -28,8 +27,19 @@ class LedgerAccount(Base):
     kind: Mapped[str] = mapped_column(String(32))
     currency: Mapped[str] = mapped_column(String(3))
     normal: Mapped[str] = mapped_column(String(6))  # "debit" or "credit"
-    balance: Mapped[int] = mapped_column(BigInteger, default=0)
+    shards: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LedgerBalance(Base):
+    """One stripe of an account's balance. The sum of an account's stripes is the sum of its
+    entries: a cache written only by the ledger's posting code, checked by ``verify``."""
+
+    __tablename__ = "ledger_balances"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"), primary_key=True)
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True)
+    balance: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class LedgerTransfer(Base):

@@ -1,0 +1,73 @@
+"""Shared set-up for the benchmarks: fresh databases on PostgreSQL and SQLite, migrated."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from fareroom.cli import migrate  # noqa: E402
+
+PG_ADMIN = os.environ.get("FAREROOM_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+async def _recreate_pg(name: str) -> str:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN)
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await conn.execute(f"CREATE DATABASE {name}")
+    finally:
+        await conn.close()
+    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    return f"{base}/{name}"
+
+
+def fresh_databases(tag: str) -> dict[str, str]:
+    """{"postgresql": url, "sqlite": url}, each migrated and empty. PostgreSQL is skipped
+    (with a note) when it does not answer."""
+    urls: dict[str, str] = {}
+    try:
+        urls["postgresql"] = asyncio.run(_recreate_pg(f"fareroom_bench_{tag}"))
+    except OSError as exc:
+        print(f"# PostgreSQL not reachable ({exc}); measuring SQLite only")
+    folder = tempfile.mkdtemp(prefix=f"fareroom-bench-{tag}-")
+    urls["sqlite"] = f"sqlite+aiosqlite:///{folder}/bench.sqlite3"
+    for url in urls.values():
+        migrate(url)
+    return urls
+
+
+async def run_for(seconds: float, workers: int, op: Callable[[int, int], Awaitable[None]]
+                  ) -> tuple[int, float]:  # fmt: skip
+    """Run ``op(worker, i)`` in ``workers`` concurrent loops for ``seconds``; (count, elapsed)."""
+    stop = time.perf_counter() + seconds
+    counts = [0] * workers
+
+    async def loop(w: int) -> None:
+        i = 0
+        while time.perf_counter() < stop:
+            await op(w, i)
+            i += 1
+        counts[w] = i
+
+    start = time.perf_counter()
+    await asyncio.gather(*(loop(w) for w in range(workers)))
+    return sum(counts), time.perf_counter() - start
+
+
+def median_time(samples: list[float]) -> float:
+    return statistics.median(samples)
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "NOT met"
