@@ -75,8 +75,12 @@ class Context:
     @asynccontextmanager
     async def unit_of_work(self, business_id: str | None = None) -> AsyncIterator[Services]:
         """One transaction; gateway calls inside it are logged once it has ended."""
-        async with self.gateway_log.scope(business_id), transaction(self.sessions) as session:
+        async with (
+            self.gateway_log.scope(business_id) as log_records,
+            transaction(self.sessions) as session,
+        ):
             yield self.services(session)
+            self.gateway_log.flush_into(session, log_records)
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -69,6 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--no-worker", action="store_true", help="run jobs in `worker` only")
+    serve.add_argument("--quiet", action="store_true", help="no access log")
     sub.add_parser("worker", help="run background jobs")
     sub.add_parser("migrate", help="upgrade the database schema")
     demo = sub.add_parser("demo", help="seed a demo business; prints its login and API key")
@@ -94,7 +95,8 @@ def main(argv: list[str] | None = None) -> None:
                 create_app(worker=not args.no_worker),
                 host=args.host,
                 port=args.port,
-                log_level="info",
+                log_level="warning" if args.quiet else "info",
+                access_log=not args.quiet,
             )
         elif args.command == "worker":
             from fareroom.bootstrap import bootstrap

@@ -136,3 +136,12 @@ async def test_every_gateway_call_is_in_the_request_log(tenant: Tenant) -> None:
     capture = log[2]
     assert capture["idempotency_key"] == f"payment:{hold['id']}:capture"
     assert all(g["latency_ms"] >= 0 for g in log)
+
+
+async def test_a_capture_below_the_smallest_charge_is_refused(tenant: Tenant) -> None:
+    client = await tenant.client()
+    hold = (await tenant.pay(client["id"], 5_000, capture=False)).json()
+    r = await tenant.api.post(f"/api/v1/payments/{hold['id']}/capture", json={"amount": 49})
+    assert r.status_code == 422 and r.json()["code"] == "amount_too_small"
+    ok = await tenant.api.post(f"/api/v1/payments/{hold['id']}/capture", json={"amount": 50})
+    assert ok.status_code == 200 and ok.json()["net"] >= 0

@@ -1,9 +1,10 @@
 """The gateway request log: every call, its outcome and latency; never a secret or card number.
 
-Records are collected per unit of work (``log_scope``) and written in their own transaction
-when the scope ends, after the caller's transaction committed or rolled back: a declined card
-rolls the request back, yet its attempt stays in the log. (On SQLite a second writer could not
-write while the request holds the database's write lock, so writing inline would deadlock.)
+Records are collected per unit of work (``scope``). When the unit of work commits, they are
+written in its own transaction (``flush_into``); when it rolls back, they are written in a
+transaction of their own afterwards: a declined card rolls the request back, yet its attempt
+stays in the log. (On SQLite a second writer could not write while the request holds the
+database's write lock, so the log is never written beside an open transaction.)
 """
 
 from __future__ import annotations
@@ -49,17 +50,25 @@ class GatewayLog:
         self._clock = clock
 
     @asynccontextmanager
-    async def scope(self, business_id: str | None = None) -> AsyncIterator[None]:
+    async def scope(self, business_id: str | None = None) -> AsyncIterator[list[GatewayRequest]]:
+        """Collect this unit of work's records; whatever is not flushed into its transaction
+        is written when the scope ends."""
         records: list[GatewayRequest] = []
         token = _scope.set(records)
         btoken = _business.set(business_id)
         try:
-            yield
+            yield records
         finally:
             _scope.reset(token)
             _business.reset(btoken)
             if records:
                 await self._write(records)
+
+    @staticmethod
+    def flush_into(session: AsyncSession, records: list[GatewayRequest]) -> None:
+        """Add the collected records to the committing transaction."""
+        session.add_all(records)
+        records.clear()
 
     async def _write(self, records: list[GatewayRequest]) -> None:
         async with transaction(self._sessions) as session:

@@ -181,7 +181,11 @@ class PaymentsService:
                 code="payment_not_capturable",
                 status=payment.status,
             )
-        amount = payment.amount if amount is None else check_amount(amount)
+        # The smallest charge applies to what is captured too: capturing 0.01 would cost the
+        # business more in processing fees than it brings.
+        amount = (
+            payment.amount if amount is None else check_amount(amount, minimum=MIN_CHARGE_MINOR)
+        )
         if amount > payment.amount:
             raise ValidationFailed(
                 f"Cannot capture {amount}: the hold is {payment.amount}.",

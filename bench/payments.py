@@ -1,0 +1,214 @@
+"""The payment flow through Fareroom's HTTP API, beside the same flow through localstripe.
+
+One flow = create a client, register a card, hold, capture, partial refund, read the
+payment: the six calls of issue 2, plus the card tokenisation that both sides need (Fareroom:
+POST /sandbox/tokens, standing in for Stripe.js; localstripe: POST /v1/payment_methods).
+Both servers run as their own process on 127.0.0.1, measured in this run with the same
+client concurrency. Figures, for each database:
+
+1. flows/s on a fresh store, Fareroom and localstripe (disk save off);
+2. flows/s after 5 000 clients exist in each;
+3. Fareroom's flows/s after 100 000 payments exist (seeded in bulk, with their ledger
+   entries, gateway log rows and sandbox objects), against its starting rate;
+4. Fareroom's flows/s when every POST carries an Idempotency-Key, against without.
+
+Targets: (1) >= 1x localstripe; (2) >= 10x; (3) >= 0.9x start; (4) cost <= 15 %.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import uuid
+
+import httpx
+
+from common import ROOT, fresh_databases, run_for, verdict
+
+sys.path.insert(0, str(ROOT))
+from tests.support.servers import LocalStripe, free_port, wait_http  # noqa: E402
+
+CONCURRENCY = 8
+SECONDS = float(sys.argv[1]) if len(sys.argv) > 1 else 8.0
+LS_AUTH = {"Authorization": "Bearer sk_test_bench"}
+CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2035, "cvc": "123"}
+
+
+class Fareroom:
+    def __init__(self, url: str) -> None:
+        self.env = {**os.environ, "FAREROOM_DATABASE_URL": url}
+        made = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "fareroom",
+                "create-business",
+                "Bench",
+                "--owner-email",
+                f"bench-{uuid.uuid4().hex}@example.com",
+                "--owner-password",
+                "bench password",
+                "--json",
+            ],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        info = json.loads(made.stdout)
+        self.business_id, key = info["business_id"], info["api_key"]
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "fareroom",
+                "serve",
+                "--port",
+                str(self.port),
+                "--no-worker",
+                "--quiet",
+            ],
+            env=self.env,
+        )
+        self.base = f"http://127.0.0.1:{self.port}"
+        wait_http(f"{self.base}/healthz", proc=self.proc)
+        self.headers = {"Authorization": f"Bearer {key}"}
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+async def fareroom_flow(http: httpx.AsyncClient, *, keys: bool) -> None:
+    def k() -> dict[str, str]:
+        return {"Idempotency-Key": uuid.uuid4().hex} if keys else {}
+
+    r = await http.post(
+        "/api/v1/clients", json={"name": "B", "email": "b@example.com"}, headers=k()
+    )
+    client = r.json()["id"]
+    token = (await http.post("/sandbox/tokens", json=CARD)).json()["id"]
+    r = await http.post(f"/api/v1/clients/{client}/cards", json={"token": token}, headers=k())
+    r = await http.post(
+        "/api/v1/payments",
+        headers=k(),
+        json={"client_id": client, "amount": 10_000, "currency": "EUR", "capture": False},
+    )
+    pay = r.json()["id"]
+    r = await http.post(f"/api/v1/payments/{pay}/capture", json={"amount": 8_000}, headers=k())
+    r = await http.post(f"/api/v1/payments/{pay}/refunds", json={"amount": 1_000}, headers=k())
+    r = await http.get(f"/api/v1/payments/{pay}")
+    assert r.status_code == 200 and r.json()["amount_refunded"] == 1_000, r.text
+
+
+async def localstripe_flow(http: httpx.AsyncClient) -> None:
+    customer = (await http.post("/v1/customers", data={"email": "b@example.com"})).json()["id"]
+    pm = (
+        await http.post(
+            "/v1/payment_methods",
+            data={"type": "card", **{f"card[{k}]": v for k, v in CARD.items()}},
+        )
+    ).json()["id"]
+    await http.post(f"/v1/payment_methods/{pm}/attach", data={"customer": customer})
+    pi = (
+        await http.post(
+            "/v1/payment_intents",
+            data={
+                "amount": 10_000,
+                "currency": "eur",
+                "customer": customer,
+                "payment_method": pm,
+                "confirm": "true",
+                "capture_method": "manual",
+            },
+        )
+    ).json()["id"]
+    await http.post(f"/v1/payment_intents/{pi}/capture", data={"amount_to_capture": 8_000})
+    await http.post("/v1/refunds", data={"payment_intent": pi, "amount": 1_000})
+    r = await http.get(f"/v1/payment_intents/{pi}")
+    assert r.status_code == 200 and r.json()["status"] == "succeeded", r.text
+
+
+async def rate(base: str, headers: dict[str, str], flow: object, **kw: bool) -> float:
+    limits = httpx.Limits(max_connections=CONCURRENCY)
+    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=60) as http:
+
+        async def op(w: int, i: int) -> None:
+            await flow(http, **kw)  # type: ignore[operator]
+
+        await run_for(1.0, CONCURRENCY, op)  # warm-up
+        count, elapsed = await run_for(SECONDS, CONCURRENCY, op)
+    return count / elapsed
+
+
+async def add_clients(base: str, headers: dict[str, str], path: str, n: int,
+                      form: bool) -> None:  # fmt: skip
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as http:
+        sem = asyncio.Semaphore(CONCURRENCY)
+
+        async def one(i: int) -> None:
+            async with sem:
+                body = {"name": f"c{i}", "email": f"c{i}@example.com"}
+                r = await (http.post(path, data=body) if form else http.post(path, json=body))
+                r.raise_for_status()
+
+        await asyncio.gather(*(one(i) for i in range(n)))
+
+
+def seed_payments(url: str, business_id: str, n: int) -> None:
+    """Bulk-insert ``n`` captured payments for the business, with what a real payment leaves
+    behind: a ledger transfer and its entries, gateway log rows, sandbox charge objects."""
+    from seed import seed
+
+    asyncio.run(seed(url, business_id, n))
+
+
+def main() -> None:
+    print(
+        f"# bench/payments.py: {CONCURRENCY} concurrent clients, {SECONDS:.0f} s per figure;"
+        " one flow = 7 HTTP calls on each side"
+    )
+    for kind, url in fresh_databases("payments").items():
+        ls = LocalStripe(save=False)
+        app = Fareroom(url)
+        try:
+            ls_fresh = asyncio.run(rate(ls.url, LS_AUTH, localstripe_flow))
+            fr_fresh = asyncio.run(rate(app.base, app.headers, fareroom_flow, keys=False))
+            asyncio.run(add_clients(ls.url, LS_AUTH, "/v1/customers", 5_000, True))
+            asyncio.run(add_clients(app.base, app.headers, "/api/v1/clients", 5_000, False))
+            ls_5k = asyncio.run(rate(ls.url, LS_AUTH, localstripe_flow))
+            fr_5k = asyncio.run(rate(app.base, app.headers, fareroom_flow, keys=False))
+            seed_payments(url, app.business_id, 100_000)
+            fr_100k = asyncio.run(rate(app.base, app.headers, fareroom_flow, keys=False))
+            fr_keys = asyncio.run(rate(app.base, app.headers, fareroom_flow, keys=True))
+            fr_nokeys = asyncio.run(rate(app.base, app.headers, fareroom_flow, keys=False))
+        finally:
+            ls.stop()
+            app.stop()
+        r1, r2, r3 = fr_fresh / ls_fresh, fr_5k / ls_5k, fr_100k / fr_fresh
+        cost = 1 - fr_keys / fr_nokeys
+        print(f"\n[{kind}]")
+        print(
+            f"  fresh store:        Fareroom {fr_fresh:7.1f} flows/s, localstripe "
+            f"{ls_fresh:7.1f}  ratio {r1:5.2f}  (target >= 1: {verdict(r1 >= 1)})"
+        )
+        print(
+            f"  after 5 000 clients: Fareroom {fr_5k:7.1f} flows/s, localstripe "
+            f"{ls_5k:7.1f}  ratio {r2:5.2f}  (target >= 10: {verdict(r2 >= 10)})"
+        )
+        print(
+            f"  after 100 000 payments: Fareroom {fr_100k:7.1f} flows/s vs start "
+            f"{fr_fresh:7.1f}  ratio {r3:5.2f}  (target >= 0.9: {verdict(r3 >= 0.9)})"
+        )
+        print(
+            f"  with Idempotency-Key: {fr_keys:7.1f} flows/s vs {fr_nokeys:7.1f} without: "
+            f"cost {cost * 100:4.1f} %  (target <= 15 %: {verdict(cost <= 0.15)})"
+        )
+
+
+if __name__ == "__main__":
+    main()
