@@ -14,7 +14,7 @@ from fareroom.accounts.service import AccountsService
 from fareroom.clients.service import ClientsService
 from fareroom.config import Settings
 from fareroom.gateway.base import PaymentGateway
-from fareroom.gateway.log import GatewayLog, LoggedGateway
+from fareroom.gateway.log import GatewayLog, LoggedGateway, LogScope
 from fareroom.gateway.sandbox import ProcessingFee, SandboxGateway
 from fareroom.idempotency.service import IdempotencyService
 from fareroom.kit.clock import Clock, SystemClock
@@ -45,6 +45,7 @@ class Services:
     payments: PaymentsService
     ledger: Ledger
     webhooks: WebhooksService
+    log: LogScope
 
 
 @dataclass
@@ -61,7 +62,7 @@ class Context:
     idempotency: IdempotencyService
     ledger_accounts: dict[str, Account] = field(default_factory=dict)
 
-    def services(self, session: AsyncSession) -> Services:
+    def services(self, session: AsyncSession, log: LogScope | None = None) -> Services:
         ledger = Ledger(session, self.clock, self.ledger_accounts)
         clients = ClientsService(session, self.gateway, self.clock)
         payments = PaymentsService(session, self.gateway, ledger, clients, self.clock, self.fees)
@@ -70,17 +71,18 @@ class Context:
             accounts=AccountsService(session, self.clock, self.fees),
             clients=clients, payments=payments, ledger=ledger,
             webhooks=WebhooksService(session, self.gateway, payments, self.clock),
+            log=log or LogScope(),
         )  # fmt: skip
 
     @asynccontextmanager
     async def unit_of_work(self, business_id: str | None = None) -> AsyncIterator[Services]:
         """One transaction; gateway calls inside it are logged once it has ended."""
         async with (
-            self.gateway_log.scope(business_id) as log_records,
+            self.gateway_log.scope(business_id) as log,
             transaction(self.sessions) as session,
         ):
-            yield self.services(session)
-            self.gateway_log.flush_into(session, log_records)
+            yield self.services(session, log)
+            self.gateway_log.flush_into(session, log)
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -1,25 +1,31 @@
-"""Shared pieces of the HTTP layer: who is asking, idempotent writes, pagination."""
+"""Shared pieces of the HTTP layer: who is asking, idempotent writes, pagination.
+
+The API key is checked inside the request's own transaction (one indexed query), so a
+request costs one transaction, not two.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from fastapi import Query, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from fareroom.accounts.service import AccountsService, Caller
 from fareroom.gateway.base import GatewayError, as_fareroom_error
 from fareroom.idempotency.service import request_hash
 from fareroom.kit.db import transaction
-from fareroom.kit.errors import FareroomError
+from fareroom.kit.errors import FareroomError, Unauthenticated
 
 if TYPE_CHECKING:
     from fareroom.bootstrap import Context, Services
 
 T = TypeVar("T")
 PROBLEM = "application/problem+json"
+_bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer fr_…`")
 
 
 def context(request: Request) -> Context:
@@ -27,12 +33,20 @@ def context(request: Request) -> Context:
     return ctx
 
 
-async def api_caller(request: Request) -> Caller:
-    """The business behind ``Authorization: Bearer <API key>``; 401 otherwise."""
-    ctx = context(request)
-    async with transaction(ctx.sessions) as session:
-        accounts = AccountsService(session, ctx.clock, ctx.fees)
-        return await accounts.authenticate_api_key(request.headers.get("authorization"))
+def api_key(
+    credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
+) -> str:
+    """The API key sent as ``Authorization: Bearer <key>``; 401 when there is none."""
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise Unauthenticated("Send your API key as 'Authorization: Bearer <key>'.",
+                              code="api_key_missing")  # fmt: skip
+    return credentials.credentials.strip()
+
+
+async def _caller(services: Services, key: str) -> Caller:
+    caller = await services.accounts.authenticate_api_key(key)
+    services.log.business_id = caller.business_id
+    return caller
 
 
 class Page(BaseModel):
@@ -42,14 +56,16 @@ class Page(BaseModel):
 
 def page_params(
     limit: int = Query(20, ge=1, le=100, description="Items per page, 1 to 100"),
-    starting_after: str | None = Query(None, max_length=64,
-                                       description="The last id of the previous page"),
-) -> Page:  # fmt: skip
+    starting_after: str | None = Query(
+        None, max_length=64, description="The last id of the previous page"
+    ),
+) -> Page:
     return Page(limit=limit, starting_after=starting_after)
 
 
-def paginated(items: Sequence[T], page: Page, render: Callable[[T], BaseModel],
-              ident: Callable[[T], str]) -> dict[str, Any]:  # fmt: skip
+def paginated(
+    items: Sequence[T], page: Page, render: Callable[[T], BaseModel], ident: Callable[[T], str]
+) -> dict[str, Any]:
     """One page (services are asked for ``limit + 1`` items to know whether more exist)."""
     shown = list(items[: page.limit])
     return {
@@ -59,40 +75,43 @@ def paginated(items: Sequence[T], page: Page, render: Callable[[T], BaseModel],
     }
 
 
-async def read(request: Request, caller: Caller,
-               fn: Callable[[Services], Awaitable[T]]) -> T:  # fmt: skip
-    async with context(request).unit_of_work(caller.business_id) as services:
-        return await fn(services)
+async def read(request: Request, key: str, fn: Callable[[Services, Caller], Awaitable[T]]) -> T:
+    async with context(request).unit_of_work() as services:
+        return await fn(services, await _caller(services, key))
 
 
 async def write(
-    request: Request, caller: Caller, body: BaseModel | None, *, prefix: str,
-    fn: Callable[[Services, str | None], Awaitable[BaseModel | dict[str, Any]]],
+    request: Request,
+    key: str,
+    body: BaseModel | None,
+    *,
+    prefix: str,
+    fn: Callable[[Services, Caller, str | None], Awaitable[BaseModel | dict[str, Any]]],
     status: int = 201,
-) -> JSONResponse:  # fmt: skip
+) -> JSONResponse:
     """Run a write in one transaction, honouring ``Idempotency-Key`` (see ``idempotency``).
 
-    ``fn`` gets the services and the resource id reserved by the key (or None).
+    ``fn`` gets the services, the caller and the resource id reserved by the key (or None).
     """
     ctx = context(request)
-    key = request.headers.get("idempotency-key")
+    idem_key = request.headers.get("idempotency-key")
     claim = None
-    if key is not None:
+    if idem_key is not None:
+        async with transaction(ctx.sessions) as session:
+            accounts = AccountsService(session, ctx.clock, ctx.fees)
+            business_id = (await accounts.authenticate_api_key(key)).business_id
         payload = body.model_dump(mode="json") if body is not None else None
         claim = await ctx.idempotency.claim(
-            caller.business_id, key, request_hash(request.method, request.url.path, payload), prefix
+            business_id, idem_key, request_hash(request.method, request.url.path, payload), prefix
         )
         if claim.replay is not None:
             status_, stored = claim.replay
-            return JSONResponse(
-                stored,
-                status_,
-                headers={"Idempotent-Replayed": "true"},
-                media_type=PROBLEM if status_ >= 400 else None,
-            )
+            return JSONResponse(stored, status_, headers={"Idempotent-Replayed": "true"},
+                                media_type=PROBLEM if status_ >= 400 else None)  # fmt: skip
     try:
-        async with ctx.unit_of_work(caller.business_id) as services:
-            result = await fn(services, claim.resource_id if claim else None)
+        async with ctx.unit_of_work() as services:
+            caller = await _caller(services, key)
+            result = await fn(services, caller, claim.resource_id if claim else None)
             content = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
             if claim is not None:
                 await ctx.idempotency.complete(services.session, claim, status, content)

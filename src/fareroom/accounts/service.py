@@ -113,13 +113,8 @@ class AccountsService:
                                     created_at=self._clock.now()))  # fmt: skip
         return secret
 
-    async def authenticate_api_key(self, authorization: str | None) -> Caller:
-        scheme, _, key = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not key.strip():
-            raise Unauthenticated(
-                "Send your API key as 'Authorization: Bearer <key>'.", code="api_key_missing"
-            )
-        found = await self._repo.api_key_by_hash(sha256(key.strip()))
+    async def authenticate_api_key(self, key: str) -> Caller:
+        found = await self._repo.api_key_by_hash(sha256(key))
         if found is None:
             raise Unauthenticated("The API key is not valid.", code="api_key_invalid")
         return Caller(business=found[1], role="api")

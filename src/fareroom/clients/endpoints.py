@@ -9,7 +9,7 @@ from fareroom.accounts.service import Caller
 from fareroom.bootstrap import Services
 from fareroom.clients.schemas import CardCreate, CardOut, CardUpdate, ClientCreate, ClientOut
 from fareroom.clients.service import ClientView
-from fareroom.http import Page, api_caller, page_params, paginated, read, write
+from fareroom.http import Page, api_key, page_params, paginated, read, write
 
 router = APIRouter(prefix="/api/v1/clients", tags=["clients"])
 
@@ -27,23 +27,23 @@ def render(view: ClientView) -> ClientOut:
 
 @router.post("", status_code=201, response_model=ClientOut)
 async def create_client(body: ClientCreate, request: Request,
-                        caller: Caller = Depends(api_caller)) -> JSONResponse:  # fmt: skip
-    async def run(s: Services, rid: str | None) -> ClientOut:
+                        key: str = Depends(api_key)) -> JSONResponse:  # fmt: skip
+    async def run(s: Services, caller: Caller, rid: str | None) -> ClientOut:
         client = await s.clients.create(
             caller.business_id, name=body.name, email=body.email, client_id=rid
         )
         return render(ClientView(client, []))
 
-    return await write(request, caller, body, prefix="cli", fn=run)
+    return await write(request, key, body, prefix="cli", fn=run)
 
 
 @router.get("", response_model=dict[str, Any])
 async def list_clients(request: Request, page: Page = Depends(page_params),
-                       caller: Caller = Depends(api_caller)) -> dict[str, Any]:  # fmt: skip
+                       key: str = Depends(api_key)) -> dict[str, Any]:  # fmt: skip
     items = await read(
         request,
-        caller,
-        lambda s: s.clients.list(
+        key,
+        lambda s, caller: s.clients.list(
             caller.business_id, limit=page.limit + 1, starting_after=page.starting_after
         ),
     )
@@ -52,16 +52,16 @@ async def list_clients(request: Request, page: Page = Depends(page_params),
 
 @router.get("/{client_id}", response_model=ClientOut)
 async def get_client(client_id: str, request: Request,
-                     caller: Caller = Depends(api_caller)) -> ClientOut:  # fmt: skip
+                     key: str = Depends(api_key)) -> ClientOut:  # fmt: skip
     return render(
-        await read(request, caller, lambda s: s.clients.view(caller.business_id, client_id))
+        await read(request, key, lambda s, caller: s.clients.view(caller.business_id, client_id))
     )
 
 
 @router.post("/{client_id}/cards", status_code=201, response_model=CardOut)
 async def add_card(client_id: str, body: CardCreate, request: Request,
-                   caller: Caller = Depends(api_caller)) -> JSONResponse:  # fmt: skip
-    async def run(s: Services, rid: str | None) -> CardOut:
+                   key: str = Depends(api_key)) -> JSONResponse:  # fmt: skip
+    async def run(s: Services, caller: Caller, rid: str | None) -> CardOut:
         card = await s.clients.add_card(
             caller.business_id,
             client_id,
@@ -74,13 +74,13 @@ async def add_card(client_id: str, body: CardCreate, request: Request,
             update={"default": client.default_card_id == card.id}
         )
 
-    return await write(request, caller, body, prefix="card", fn=run)
+    return await write(request, key, body, prefix="card", fn=run)
 
 
 @router.patch("/{client_id}/cards/{card_id}", response_model=CardOut)
 async def update_card(client_id: str, card_id: str, body: CardUpdate, request: Request,
-                      caller: Caller = Depends(api_caller)) -> JSONResponse:  # fmt: skip
-    async def run(s: Services, _: str | None) -> CardOut:
+                      key: str = Depends(api_key)) -> JSONResponse:  # fmt: skip
+    async def run(s: Services, caller: Caller, _: str | None) -> CardOut:
         card = await s.clients.update_card(
             caller.business_id,
             client_id,
@@ -93,13 +93,15 @@ async def update_card(client_id: str, card_id: str, body: CardUpdate, request: R
             update={"default": client.default_card_id == card.id}
         )
 
-    return await write(request, caller, body, prefix="card", fn=run, status=200)
+    return await write(request, key, body, prefix="card", fn=run, status=200)
 
 
 @router.delete("/{client_id}/cards/{card_id}", status_code=204)
 async def delete_card(client_id: str, card_id: str, request: Request,
-                      caller: Caller = Depends(api_caller)) -> Response:  # fmt: skip
+                      key: str = Depends(api_key)) -> Response:  # fmt: skip
     await read(
-        request, caller, lambda s: s.clients.delete_card(caller.business_id, client_id, card_id)
+        request,
+        key,
+        lambda s, caller: s.clients.delete_card(caller.business_id, client_id, card_id),
     )
     return Response(status_code=204)

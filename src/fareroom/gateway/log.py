@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from dataclasses import asdict, is_dataclass
+from dataclasses import asdict, dataclass, field, is_dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -28,8 +28,18 @@ from fareroom.models.gateway import GatewayRequest
 
 _PAN = re.compile(r"\d[\d -]{11,22}\d")
 _SECRET_KEYS = ("secret", "password", "number", "cvc", "api_key", "authorization")
-_scope: ContextVar[list[GatewayRequest] | None] = ContextVar("gateway_log_scope", default=None)
-_business: ContextVar[str | None] = ContextVar("gateway_log_business", default=None)
+
+
+@dataclass
+class LogScope:
+    """One unit of work's records, and the business they belong to (known once the caller
+    is authenticated, which happens inside the unit of work)."""
+
+    business_id: str | None = None
+    records: list[GatewayRequest] = field(default_factory=list)
+
+
+_scope: ContextVar[LogScope | None] = ContextVar("gateway_log_scope", default=None)
 
 
 def redact(value: Any) -> Any:
@@ -50,37 +60,36 @@ class GatewayLog:
         self._clock = clock
 
     @asynccontextmanager
-    async def scope(self, business_id: str | None = None) -> AsyncIterator[list[GatewayRequest]]:
+    async def scope(self, business_id: str | None = None) -> AsyncIterator[LogScope]:
         """Collect this unit of work's records; whatever is not flushed into its transaction
         is written when the scope ends."""
-        records: list[GatewayRequest] = []
-        token = _scope.set(records)
-        btoken = _business.set(business_id)
+        scope = LogScope(business_id)
+        token = _scope.set(scope)
         try:
-            yield records
+            yield scope
         finally:
             _scope.reset(token)
-            _business.reset(btoken)
-            if records:
-                await self._write(records)
+            if scope.records:
+                await self._write(scope)
 
     @staticmethod
-    def flush_into(session: AsyncSession, records: list[GatewayRequest]) -> None:
+    def flush_into(session: AsyncSession, scope: LogScope) -> None:
         """Add the collected records to the committing transaction."""
-        session.add_all(records)
-        records.clear()
+        _stamp(scope)
+        session.add_all(scope.records)
+        scope.records.clear()
 
-    async def _write(self, records: list[GatewayRequest]) -> None:
+    async def _write(self, scope: LogScope) -> None:
+        _stamp(scope)
         async with transaction(self._sessions) as session:
-            session.add_all(records)
+            session.add_all(scope.records)
 
     async def record(self, record: GatewayRequest) -> None:
-        record.business_id = record.business_id or _business.get()
-        buffer = _scope.get()
-        if buffer is not None:
-            buffer.append(record)
+        scope = _scope.get()
+        if scope is not None:
+            scope.records.append(record)
         else:
-            await self._write([record])
+            await self._write(LogScope(record.business_id, [record]))
 
     def new_record(self, **fields: Any) -> GatewayRequest:
         return GatewayRequest(id=new_id("greq"), created_at=self._clock.now(), **fields)
@@ -134,6 +143,11 @@ class LoggedGateway:
                     latency_ms=int((time.perf_counter() - started) * 1000)))  # fmt: skip
 
         return call
+
+
+def _stamp(scope: LogScope) -> None:
+    for record in scope.records:
+        record.business_id = record.business_id or scope.business_id
 
 
 def _object_id(result: Any) -> str | None:

@@ -20,9 +20,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fractions import Fraction
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fareroom.gateway.base import (
@@ -62,32 +62,37 @@ class ProcessingFee:
         return round_half_up(Fraction(amount) * self.rate + self.fixed) if amount else 0
 
 
+_objects = cast(Table, SandboxObject.__table__)
+
+
 class _Store:
-    """The sandbox's own transactions; never the caller's."""
+    """The sandbox's own transactions; never the caller's. Core statements, one per write:
+    the sandbox is on the path of every payment."""
 
     def __init__(self, session: AsyncSession, clock: Clock) -> None:
         self.session = session
         self.clock = clock
 
     async def get(self, kind: str, obj_id: str, *, lock: bool = False) -> dict[str, Any] | None:
-        stmt = select(SandboxObject).where(SandboxObject.id == obj_id, SandboxObject.kind == kind)
+        stmt = select(_objects.c.data).where(_objects.c.id == obj_id, _objects.c.kind == kind)
         if lock:
             stmt = stmt.with_for_update()
-        row = (await self.session.execute(stmt)).scalar_one_or_none()
-        return json.loads(row.data) if row else None
+        data = (await self.session.execute(stmt)).scalar_one_or_none()
+        return json.loads(data) if data is not None else None
+
+    async def add(self, kind: str, obj: dict[str, Any]) -> dict[str, Any]:
+        """Store a new object (its id is new)."""
+        await self.session.execute(insert(_objects).values(
+            id=obj["id"], kind=kind, data=json.dumps(obj, sort_keys=True),
+            amount=obj.get("amount", 0), created_at=self.clock.now()))  # fmt: skip
+        return obj
 
     async def put(self, kind: str, obj: dict[str, Any]) -> dict[str, Any]:
-        row = await self.session.get(SandboxObject, obj["id"])
-        data = json.dumps(obj, sort_keys=True)
-        if row is None:
-            self.session.add(SandboxObject(id=obj["id"], kind=kind, data=data,
-                                           amount=obj.get("amount", 0),
-                                           created_at=self.clock.now()))  # fmt: skip
-        else:
-            row.kind = kind
-            row.data = data
-            row.amount = obj.get("amount", 0)
-        await self.session.flush()
+        """Replace a stored object (and possibly its kind)."""
+        await self.session.execute(
+            update(_objects).where(_objects.c.id == obj["id"])
+            .values(kind=kind, data=json.dumps(obj, sort_keys=True), amount=obj.get("amount", 0))
+        )  # fmt: skip
         return obj
 
 
@@ -165,7 +170,7 @@ class SandboxGateway:
                     outcome = {"declined": [exc.message, exc.decline_code, exc.code]}
                 except PaymentActionRequired as exc:
                     outcome = {"action": exc.message}
-                await store.put("idempotency", {"id": idem_id, "digest": digest,
+                await store.add("idempotency", {"id": idem_id, "digest": digest,
                                                 "outcome": outcome})  # fmt: skip
         if fault == "lost_response":
             raise GatewayUnavailable("The response was lost (injected fault).", code="timeout")
@@ -209,12 +214,12 @@ class SandboxGateway:
             "decline_code": card.decline_code, "used": False,
         }  # fmt: skip
         async with self._tx() as store:
-            await store.put("token", token)
+            await store.add("token", token)
         return str(token["id"])
 
     async def create_customer(self, *, email: str, name: str, idempotency_key: str) -> str:
         async def work(store: _Store) -> dict[str, Any]:
-            return await store.put("customer", {"id": new_id("cus"), "email": email,
+            return await store.add("customer", {"id": new_id("cus"), "email": email,
                                                 "name": name})  # fmt: skip
 
         customer = await self._idempotent("create_customer", idempotency_key,
@@ -239,7 +244,7 @@ class SandboxGateway:
             pm = {k: tok[k] for k in ("brand", "last4", "exp_month", "exp_year", "fingerprint",
                                       "behaviour", "decline_code")}  # fmt: skip
             pm.update(id=new_id("pm"), customer=customer_id, detached=False)
-            return await store.put("payment_method", pm)
+            return await store.add("payment_method", pm)
 
         pm = await self._idempotent(
             "attach_card", idempotency_key, {"customer": customer_id, "token": token}, work
@@ -295,7 +300,7 @@ class SandboxGateway:
                 "customer": request.customer_id, "payment_method": pm["id"],
                 "created": self._clock.now().isoformat(), "metadata": request.metadata,
             }  # fmt: skip
-            await store.put("charge", ch)
+            await store.add("charge", ch)
             if request.capture:
                 await self._emit(store, "payment_intent.succeeded", ch)
             return ch
@@ -384,7 +389,7 @@ class SandboxGateway:
                 "status": "succeeded",
                 "reason": reason,
             }
-            await store.put("refund", re)
+            await store.add("refund", re)
             await self._emit(store, "charge.refund.updated", re)
             return re
 
@@ -403,7 +408,7 @@ class SandboxGateway:
         self, *, country: str, email: str, idempotency_key: str
     ) -> AccountResult:
         async def work(store: _Store) -> dict[str, Any]:
-            return await store.put(
+            return await store.add(
                 "account",
                 {"id": new_id("acct"), "country": country, "email": email, "status": "pending"},
             )
@@ -450,7 +455,7 @@ class SandboxGateway:
                 "account": account_id,
                 "status": "paid",
             }
-            await store.put("payout", po)
+            await store.add("payout", po)
             await self._emit(store, "payout.paid", po)
             return po
 
@@ -468,7 +473,7 @@ class SandboxGateway:
             "created": int(time.time()),
             "data": {"object": obj},
         }
-        await store.put("event", event)
+        await store.add("event", event)
 
     async def pending_events(self, limit: int = 100) -> list[dict[str, Any]]:
         async with transaction(self._sessions) as session:

@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 
 from fareroom.accounts.service import Caller
 from fareroom.bootstrap import Services
-from fareroom.http import Page, api_caller, page_params, paginated, read, write
+from fareroom.http import Page, api_key, page_params, paginated, read, write
 from fareroom.payments.schemas import (
     BalanceLine,
     BalanceOut,
@@ -39,8 +39,8 @@ def render(view: PaymentView) -> PaymentOut:
 
 @router.post("/payments", status_code=201, response_model=PaymentOut)
 async def create_payment(body: PaymentCreate, request: Request,
-                         caller: Caller = Depends(api_caller)) -> JSONResponse:  # fmt: skip
-    async def run(s: Services, rid: str | None) -> PaymentOut:
+                         key: str = Depends(api_key)) -> JSONResponse:  # fmt: skip
+    async def run(s: Services, caller: Caller, rid: str | None) -> PaymentOut:
         payment = await s.payments.charge(
             caller.business,
             client_id=body.client_id,
@@ -54,17 +54,17 @@ async def create_payment(body: PaymentCreate, request: Request,
         )
         return render(PaymentView(payment, []))
 
-    return await write(request, caller, body, prefix="pay", fn=run)
+    return await write(request, key, body, prefix="pay", fn=run)
 
 
 @router.get("/payments", response_model=dict[str, Any])
 async def list_payments(request: Request, page: Page = Depends(page_params),
                         client_id: str | None = None,
-                        caller: Caller = Depends(api_caller)) -> dict[str, Any]:  # fmt: skip
+                        key: str = Depends(api_key)) -> dict[str, Any]:  # fmt: skip
     views = await read(
         request,
-        caller,
-        lambda s: s.payments.list(
+        key,
+        lambda s, caller: s.payments.list(
             caller.business_id,
             limit=page.limit + 1,
             starting_after=page.starting_after,
@@ -76,96 +76,96 @@ async def list_payments(request: Request, page: Page = Depends(page_params),
 
 @router.get("/payments/{payment_id}", response_model=PaymentOut)
 async def get_payment(payment_id: str, request: Request,
-                      caller: Caller = Depends(api_caller)) -> PaymentOut:  # fmt: skip
+                      key: str = Depends(api_key)) -> PaymentOut:  # fmt: skip
     return render(
-        await read(request, caller, lambda s: s.payments.get(caller.business_id, payment_id))
+        await read(request, key, lambda s, caller: s.payments.get(caller.business_id, payment_id))
     )
 
 
 @router.post("/payments/{payment_id}/capture", response_model=PaymentOut)
 async def capture_payment(payment_id: str, request: Request, body: CaptureRequest | None = None,
-                          caller: Caller = Depends(api_caller)) -> JSONResponse:  # fmt: skip
+                          key: str = Depends(api_key)) -> JSONResponse:  # fmt: skip
     body = body or CaptureRequest()
 
-    async def run(s: Services, _: str | None) -> PaymentOut:
+    async def run(s: Services, caller: Caller, _: str | None) -> PaymentOut:
         await s.payments.capture(caller.business, payment_id, amount=body.amount)
         return render(await s.payments.get(caller.business_id, payment_id))
 
-    return await write(request, caller, body, prefix="cap", fn=run, status=200)
+    return await write(request, key, body, prefix="cap", fn=run, status=200)
 
 
 @router.post("/payments/{payment_id}/cancel", response_model=PaymentOut)
 async def cancel_payment(payment_id: str, request: Request,
-                         caller: Caller = Depends(api_caller)) -> JSONResponse:  # fmt: skip
-    async def run(s: Services, _: str | None) -> PaymentOut:
+                         key: str = Depends(api_key)) -> JSONResponse:  # fmt: skip
+    async def run(s: Services, caller: Caller, _: str | None) -> PaymentOut:
         await s.payments.cancel(caller.business, payment_id)
         return render(await s.payments.get(caller.business_id, payment_id))
 
-    return await write(request, caller, None, prefix="can", fn=run, status=200)
+    return await write(request, key, None, prefix="can", fn=run, status=200)
 
 
 @router.post("/payments/{payment_id}/refunds", status_code=201, response_model=RefundOut)
 async def refund_payment(payment_id: str, request: Request, body: RefundCreate | None = None,
-                         caller: Caller = Depends(api_caller)) -> JSONResponse:  # fmt: skip
+                         key: str = Depends(api_key)) -> JSONResponse:  # fmt: skip
     body = body or RefundCreate()
 
-    async def run(s: Services, rid: str | None) -> RefundOut:
+    async def run(s: Services, caller: Caller, rid: str | None) -> RefundOut:
         refund = await s.payments.refund(
             caller.business, payment_id, amount=body.amount, reason=body.reason, refund_id=rid
         )
         return RefundOut.model_validate(refund)
 
-    return await write(request, caller, body, prefix="re", fn=run)
+    return await write(request, key, body, prefix="re", fn=run)
 
 
 @router.get("/balance", response_model=BalanceOut)
-async def balance(request: Request, caller: Caller = Depends(api_caller)) -> BalanceOut:
-    summary = await read(request, caller, lambda s: s.ledger.business_summary(caller.business_id))
-    lines = [BalanceLine(currency=cur, **values) for cur, values in summary.items()]
-    if not lines:
-        lines = [
-            BalanceLine(
-                currency=caller.business.default_currency,
-                available=0,
-                gross=0,
-                platform_fees=0,
-                processing_fees=0,
-                refunds=0,
-                payouts=0,
-                net=0,
-            )
-        ]
-    return BalanceOut(balances=lines)
+async def balance(request: Request, key: str = Depends(api_key)) -> BalanceOut:
+    async def run(s: Services, caller: Caller) -> BalanceOut:
+        summary = await s.ledger.business_summary(caller.business_id)
+        lines = [BalanceLine(currency=cur, **values) for cur, values in summary.items()]
+        zero = BalanceLine(
+            currency=caller.business.default_currency,
+            available=0,
+            gross=0,
+            platform_fees=0,
+            processing_fees=0,
+            refunds=0,
+            payouts=0,
+            net=0,
+        )
+        return BalanceOut(balances=lines or [zero])
+
+    return await read(request, key, run)
 
 
 @router.post("/payouts", status_code=201, response_model=PayoutOut)
 async def create_payout(body: PayoutCreate, request: Request,
-                        caller: Caller = Depends(api_caller)) -> JSONResponse:  # fmt: skip
-    async def run(s: Services, rid: str | None) -> PayoutOut:
+                        key: str = Depends(api_key)) -> JSONResponse:  # fmt: skip
+    async def run(s: Services, caller: Caller, rid: str | None) -> PayoutOut:
         payout = await s.payments.payout(
             caller.business, amount=body.amount, currency=body.currency, payout_id=rid
         )
         return PayoutOut.model_validate(payout)
 
-    return await write(request, caller, body, prefix="po", fn=run)
+    return await write(request, key, body, prefix="po", fn=run)
 
 
 @router.get("/payouts", response_model=dict[str, Any])
 async def list_payouts(request: Request, page: Page = Depends(page_params),
-                       caller: Caller = Depends(api_caller)) -> dict[str, Any]:  # fmt: skip
+                       key: str = Depends(api_key)) -> dict[str, Any]:  # fmt: skip
     items = await read(
-        request, caller, lambda s: s.payments.payouts(caller.business_id, limit=page.limit + 1)
+        request, key, lambda s, caller: s.payments.payouts(caller.business_id, limit=page.limit + 1)
     )
     return paginated(items, page, PayoutOut.model_validate, lambda p: p.id)
 
 
 @router.get("/gateway-requests", response_model=dict[str, Any])
 async def gateway_requests(request: Request, page: Page = Depends(page_params),
-                           caller: Caller = Depends(api_caller)) -> dict[str, Any]:  # fmt: skip
+                           key: str = Depends(api_key)) -> dict[str, Any]:  # fmt: skip
     items = await read(
         request,
-        caller,
-        lambda s: s.payments.gateway_requests(
+        key,
+        lambda s, caller: s.payments.gateway_requests(
             caller.business_id, limit=page.limit + 1, starting_after=page.starting_after
         ),
     )
@@ -174,10 +174,10 @@ async def gateway_requests(request: Request, page: Page = Depends(page_params),
 
 @router.post("/connect/onboarding", response_model=ConnectOut)
 async def connect_onboarding(request: Request, body: OnboardingRequest | None = None,
-                             caller: Caller = Depends(api_caller)) -> JSONResponse:  # fmt: skip
+                             key: str = Depends(api_key)) -> JSONResponse:  # fmt: skip
     body = body or OnboardingRequest()
 
-    async def run(s: Services, _: str | None) -> ConnectOut:
+    async def run(s: Services, caller: Caller, _: str | None) -> ConnectOut:
         biz = await s.accounts.business_for_update(caller.business_id)
         ctx_url = str(request.base_url).rstrip("/")
         url = await s.payments.start_onboarding(
@@ -189,16 +189,16 @@ async def connect_onboarding(request: Request, body: OnboardingRequest | None = 
             account_id=biz.gateway_account_id, status=biz.connect_status, onboarding_url=url
         )
 
-    return await write(request, caller, body, prefix="acct", fn=run, status=200)
+    return await write(request, key, body, prefix="acct", fn=run, status=200)
 
 
 @router.get("/connect", response_model=ConnectOut)
 async def connect_status(request: Request,
-                         caller: Caller = Depends(api_caller)) -> ConnectOut:  # fmt: skip
-    async def run(s: Services) -> ConnectOut:
+                         key: str = Depends(api_key)) -> ConnectOut:  # fmt: skip
+    async def run(s: Services, caller: Caller) -> ConnectOut:
         biz = await s.payments.refresh_account(
             await s.accounts.business_for_update(caller.business_id)
         )
         return ConnectOut(account_id=biz.gateway_account_id, status=biz.connect_status)
 
-    return await read(request, caller, run)
+    return await read(request, key, run)
