@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fareroom import __version__
+from fareroom.accounts.endpoints import router as users_router
 from fareroom.bootstrap import Context, bootstrap
 from fareroom.clients.endpoints import router as clients_router
 from fareroom.config import Settings
@@ -127,7 +128,9 @@ def create_app(ctx: Context | None = None, *, settings: Settings | None = None,
     if ctx is not None:
         app.state.ctx = ctx
     _install_error_handlers(app)
-    for router in (clients_router, payments_router, webhooks_router, sandbox_router, pages_router):
+    routers = (users_router, clients_router, payments_router, webhooks_router, sandbox_router,
+               pages_router)  # fmt: skip
+    for router in routers:
         app.include_router(router)
     app.mount(
         "/static",

@@ -13,11 +13,11 @@ from fastapi import Depends, Query, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from fareroom.accounts.service import AccountsService, Caller
 from fareroom.gateway.base import GatewayError, as_fareroom_error
 from fareroom.idempotency.service import request_hash
-from fareroom.kit.db import transaction
 from fareroom.kit.errors import FareroomError, Unauthenticated
 
 if TYPE_CHECKING:
@@ -97,12 +97,14 @@ async def write(
     idem_key = request.headers.get("idempotency-key")
     claim = None
     if idem_key is not None:
-        async with transaction(ctx.sessions) as session:
+
+        async def authenticate(session: AsyncSession) -> str:
             accounts = AccountsService(session, ctx.clock, ctx.fees)
-            business_id = (await accounts.authenticate_api_key(key)).business_id
+            return (await accounts.authenticate_api_key(key)).business_id
+
         payload = body.model_dump(mode="json") if body is not None else None
         claim = await ctx.idempotency.claim(
-            business_id, idem_key, request_hash(request.method, request.url.path, payload), prefix
+            authenticate, idem_key, request_hash(request.method, request.url.path, payload), prefix
         )
         if claim.replay is not None:
             status_, stored = claim.replay

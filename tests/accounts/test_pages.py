@@ -64,3 +64,45 @@ async def test_sign_out_ends_the_session(http: Any, tenant: Tenant) -> None:
     csrf = _csrf((await http.get("/dashboard")).text)
     assert (await http.post("/logout", data={"csrf": csrf})).status_code == 303
     assert (await http.get("/dashboard")).status_code == 303
+
+
+async def test_users_with_roles_sign_in_and_the_dashboard_follows_their_role(
+    http: Any, tenant: Tenant
+) -> None:
+    for role in ("agent", "finance"):
+        r = await tenant.api.post(
+            "/api/v1/users",
+            json={
+                "email": f"{role}-{tenant.id}@example.com",
+                "password": "long password",
+                "role": role,
+            },
+        )
+        assert r.status_code == 201 and r.json()["role"] == role
+        assert "password" not in r.text
+    bad = await tenant.api.post(
+        "/api/v1/users",
+        json={"email": "x@example.com", "password": "long password", "role": "owner"},
+    )
+    assert bad.status_code == 422
+    taken = await tenant.api.post(
+        "/api/v1/users",
+        json={
+            "email": f"agent-{tenant.id}@example.com",
+            "password": "long password",
+            "role": "admin",
+        },
+    )
+    assert taken.status_code == 409 and taken.json()["code"] == "email_taken"
+    roles = sorted(u["role"] for u in (await tenant.api.get("/api/v1/users")).json()["data"])
+    assert roles == ["agent", "finance", "owner"]
+
+    await http.post(
+        "/login", data={"email": f"agent-{tenant.id}@example.com", "password": "long password"}
+    )
+    assert (await http.get("/dashboard")).status_code == 403
+    http.cookies.clear()
+    await http.post(
+        "/login", data={"email": f"finance-{tenant.id}@example.com", "password": "long password"}
+    )
+    assert (await http.get("/dashboard")).status_code == 200

@@ -118,8 +118,11 @@ async def test_a_key_still_in_progress_is_a_409(tenant: Tenant, ctx: Context) ->
     }
     from fareroom.idempotency.service import request_hash
 
+    async def as_tenant(_: object) -> str:
+        return tenant.id
+
     await ctx.idempotency.claim(
-        tenant.id, "busy-1", request_hash("POST", "/api/v1/payments", body), "pay"
+        as_tenant, "busy-1", request_hash("POST", "/api/v1/payments", body), "pay"
     )
     r = await tenant.pay(client["id"], 1_000, headers={"Idempotency-Key": "busy-1"})
     assert r.status_code == 409 and r.json()["code"] == "idempotency_key_in_use"

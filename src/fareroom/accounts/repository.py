@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, select
@@ -26,6 +27,10 @@ class AccountsRepository:
     async def user_by_email(self, email: str) -> User | None:
         stmt = select(User).where(User.email == email)
         return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def users(self, business_id: str) -> Sequence[User]:
+        stmt = select(User).where(User.business_id == business_id).order_by(User.id)
+        return (await self.session.execute(stmt)).scalars().all()
 
     async def api_key_by_hash(self, key_hash: str) -> tuple[ApiKey, Business] | None:
         stmt = (

@@ -99,6 +99,31 @@ class AccountsService:
         key = await self.create_api_key(business.id, name="default")
         return NewBusiness(business, owner, key)
 
+    async def add_user(
+        self, business_id: str, *, email: str, password: str, role: str, name: str = ""
+    ) -> User:
+        email = email.strip().lower()
+        if role not in ROLES or role == "owner":
+            raise ValidationFailed("'role' is one of admin, agent, finance.", code="invalid_role")
+        if "@" not in email or len(email) > 254:
+            raise ValidationFailed("The email address is not valid.", code="invalid_email")
+        if len(password) < 8:
+            raise ValidationFailed("The password needs at least 8 characters.",
+                                   code="password_too_short")  # fmt: skip
+        if await self._repo.user_by_email(email) is not None:
+            raise Conflict("A user with this email already exists.", code="email_taken")
+        user = User(id=new_id("usr"), business_id=business_id, email=email, name=name.strip(),
+                    role=role, password_hash=_hasher.hash(password),
+                    created_at=self._clock.now())  # fmt: skip
+        try:
+            await self._repo.add(user)
+        except IntegrityError:
+            raise Conflict("A user with this email already exists.", code="email_taken") from None
+        return user
+
+    async def users(self, business_id: str) -> list[User]:
+        return list(await self._repo.users(business_id))
+
     async def create_operator(self, *, email: str, password: str) -> User:
         user = User(id=new_id("usr"), business_id=None, email=email.lower(), name="Operator",
                     role="operator", password_hash=_hasher.hash(password),

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fareroom.models.gateway import IdempotencyRecord
@@ -10,9 +14,16 @@ class IdempotencyRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def insert(self, record: IdempotencyRecord) -> None:
-        self.session.add(record)
-        await self.session.flush()
+    async def insert_new(self, values: dict[str, Any]) -> bool:
+        """Insert unless the key exists (no error, no savepoint needed); True if inserted."""
+        dialect = self.session.bind.dialect.name if self.session.bind else "sqlite"
+        ins = pg_insert if dialect == "postgresql" else sqlite_insert
+        stmt = (
+            ins(IdempotencyRecord).values(**values)
+            .on_conflict_do_nothing(index_elements=["business_id", "key"])
+            .returning(IdempotencyRecord.id)
+        )  # fmt: skip
+        return (await self.session.execute(stmt)).first() is not None
 
     async def locked(self, business_id: str, key: str) -> IdempotencyRecord | None:
         stmt = (select(IdempotencyRecord)

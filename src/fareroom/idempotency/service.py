@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fareroom.idempotency.repository import IdempotencyRepository
@@ -29,7 +29,6 @@ from fareroom.kit.clock import Clock
 from fareroom.kit.db import transaction
 from fareroom.kit.errors import Conflict, ValidationFailed
 from fareroom.kit.ids import new_id
-from fareroom.models.gateway import IdempotencyRecord
 
 LEASE = timedelta(seconds=60)  # an attempt that held the key longer than this has died
 
@@ -51,7 +50,15 @@ class IdempotencyService:
         self._sessions = sessions
         self._clock = clock
 
-    async def claim(self, business_id: str, key: str, digest: str, prefix: str) -> Claim:
+    async def claim(
+        self,
+        authenticate: Callable[[AsyncSession], Awaitable[str]],
+        key: str,
+        digest: str,
+        prefix: str,
+    ) -> Claim:
+        """Authenticate (``authenticate`` returns the business id) and claim the key, in one
+        short transaction committed before the work starts."""
         key = key.strip()
         if not key or len(key) > 255 or not key.isprintable():
             raise ValidationFailed(
@@ -59,17 +66,16 @@ class IdempotencyService:
                 code="invalid_idempotency_key",
             )
         now = self._clock.now()
-        record = IdempotencyRecord(id=new_id("idem"), business_id=business_id, key=key,
-                                   request_hash=digest, resource_id=new_id(prefix),
-                                   locked_at=now, created_at=now)  # fmt: skip
-        try:
-            async with transaction(self._sessions) as session:
-                await IdempotencyRepository(session).insert(record)
-            return Claim(record.id, record.resource_id)
-        except IntegrityError:
-            pass
         async with transaction(self._sessions) as session:
-            found = await IdempotencyRepository(session).locked(business_id, key)
+            business_id = await authenticate(session)
+            repo = IdempotencyRepository(session)
+            record_id, resource_id = new_id("idem"), new_id(prefix)
+            values = {"id": record_id, "business_id": business_id, "key": key,
+                      "request_hash": digest, "resource_id": resource_id, "locked_at": now,
+                      "created_at": now}  # fmt: skip
+            if await repo.insert_new(values):
+                return Claim(record_id, resource_id)
+            found = await repo.locked(business_id, key)
             assert found is not None
             if found.request_hash != digest:
                 raise ValidationFailed(
@@ -77,11 +83,8 @@ class IdempotencyService:
                     code="idempotency_key_reused",
                 )
             if found.response_status is not None:
-                return Claim(
-                    found.id,
-                    found.resource_id,
-                    (found.response_status, json.loads(found.response_body or "null")),
-                )
+                body = json.loads(found.response_body or "null")
+                return Claim(found.id, found.resource_id, (found.response_status, body))
             if found.locked_at is not None and now - found.locked_at < LEASE:
                 raise Conflict(
                     "A request with this Idempotency-Key is still in progress.",

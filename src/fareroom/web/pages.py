@@ -107,7 +107,6 @@ async def dashboard(request: Request, notice: str | None = None,
         "caller": caller, "csrf": _csrf(request, request.cookies.get(COOKIE, "")),
         "payments": payments, "client_names": {c.id: c.name for c in clients},
         "gateway_requests": log, "balances": balances, "notice": notice, "error": error,
-        "can_manage": True,
     }  # fmt: skip
     return templates.TemplateResponse(request, "dashboard/index.html", data)
 
