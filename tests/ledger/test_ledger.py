@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from fareroom.bootstrap import Context
-from fareroom.ledger.service import InsufficientFunds, business, platform
+from fareroom.ledger.service import AccountRef, InsufficientFunds, business, platform
 from tests.conftest import Tenant
 
 
@@ -90,4 +92,31 @@ async def test_worked_example_charge_refund_payout(ctx: Context, tenant: Tenant)
             "payouts": 5_000,
             "net": 5_680,
         }
+        assert await s.ledger.verify() == []
+
+
+async def test_concurrent_postings_on_shared_accounts_all_land(
+    ctx: Context, tenant: Tenant
+) -> None:
+    """40 transfers at once over the same accounts (one of them striped, as platform accounts
+    are): none is lost, nothing deadlocks, every balance equals its entries."""
+    eur = "EUR"
+    a = business("business_balance", eur, tenant.id)
+    b = AccountRef("client_wallet", eur, tenant.id, "conc")
+    fee = platform("platform_fee_revenue", eur)
+    async with ctx.unit_of_work() as s:
+        start_fee = await s.ledger.balance(fee)
+
+    async def one(i: int) -> None:
+        legs = [(a, -100), (b, 90), (fee, 10)] if i % 2 else [(b, -50), (a, 45), (fee, 5)]
+        async with ctx.unit_of_work() as s:
+            await s.ledger.post(
+                kind="test", reference=f"c{i}", currency=eur, business_id=tenant.id, legs=legs
+            )
+
+    await asyncio.gather(*(one(i) for i in range(40)))
+    async with ctx.unit_of_work() as s:
+        assert await s.ledger.balance(a) == 20 * 100 - 20 * 45  # credit-normal
+        assert await s.ledger.balance(b) == -(20 * 90 - 20 * 50)  # credit-normal wallet
+        assert await s.ledger.balance(fee) - start_fee == -(20 * 10 + 20 * 5)
         assert await s.ledger.verify() == []

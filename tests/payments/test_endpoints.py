@@ -145,3 +145,26 @@ async def test_a_capture_below_the_smallest_charge_is_refused(tenant: Tenant) ->
     assert r.status_code == 422 and r.json()["code"] == "amount_too_small"
     ok = await tenant.api.post(f"/api/v1/payments/{hold['id']}/capture", json={"amount": 50})
     assert ok.status_code == 200 and ok.json()["net"] >= 0
+
+
+async def test_the_api_is_documented_by_its_openapi_schema(tenant: Tenant) -> None:
+    schema = (await tenant.api.get("/openapi.json")).json()
+    paths = schema["paths"]
+    for path, method in [
+        ("/api/v1/clients", "post"),
+        ("/api/v1/clients/{client_id}", "get"),
+        ("/api/v1/clients/{client_id}/cards", "post"),
+        ("/api/v1/clients/{client_id}/cards/{card_id}", "delete"),
+        ("/api/v1/payments", "post"),
+        ("/api/v1/payments/{payment_id}", "get"),
+        ("/api/v1/payments/{payment_id}/capture", "post"),
+        ("/api/v1/payments/{payment_id}/cancel", "post"),
+        ("/api/v1/payments/{payment_id}/refunds", "post"),
+        ("/api/v1/balance", "get"),
+        ("/api/v1/gateway-requests", "get"),
+        ("/webhooks/stripe", "post"),
+        ("/sandbox/tokens", "post"),
+    ]:
+        assert method in paths[path], f"{method.upper()} {path} undocumented"
+    assert "HTTPBearer" in schema["components"]["securitySchemes"]
+    assert (await tenant.api.get("/docs")).status_code == 200

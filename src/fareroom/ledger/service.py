@@ -5,8 +5,8 @@ Invariants (tested with worked examples and property tests):
 - an account's balance (the sum of its stripes in ``ledger_balances``) equals the sum of
   its entries (``verify``);
 - entries are append-only; nothing updates or deletes them;
-- balance stripes are locked in ascending (account, stripe) order, so concurrent postings
-  never deadlock; a posting writes its transfer and entries first and moves balances last,
+- new accounts are created in key order and balance stripes are locked in ascending
+  (account, stripe) order, so concurrent postings never deadlock; a posting writes its transfer and entries first and moves balances last,
   so row locks are held only for the end of the transaction;
 - platform accounts, which every payment touches, are striped over ``PLATFORM_SHARDS`` rows
   and a posting moves one stripe at random: concurrent payments do not queue on one row;
@@ -156,7 +156,10 @@ class Ledger:
             refs[ref.key] = ref
         if sum(per_account.values()) != 0:
             raise ValueError(f"unbalanced transfer {kind}: {dict(per_account)}")
-        moves = [(await self.account(refs[k]), amt) for k, amt in per_account.items() if amt]
+        # Accounts are looked up (and created, the first time) in key order: two transfers
+        # creating the same new accounts would otherwise lock them in opposite orders.
+        moves = [(await self.account(refs[k]), per_account[k]) for k in sorted(per_account)
+                 if per_account[k]]  # fmt: skip
         if not moves:
             raise ValueError("a transfer needs at least one non-zero leg")
         moves.sort(key=lambda m: m[0].id)
