@@ -6,8 +6,9 @@ Invariants (tested with worked examples and property tests):
   its entries (``verify``);
 - entries are append-only; nothing updates or deletes them;
 - new accounts are created in key order and balance stripes are locked in ascending
-  (account, stripe) order, so concurrent postings never deadlock; a posting writes its transfer and entries first and moves balances last,
-  so row locks are held only for the end of the transaction;
+  (account, stripe) order, so concurrent postings never deadlock;
+- a posting writes its transfer and entries first and moves balances last, so row locks
+  are held only for the end of the transaction;
 - platform accounts, which every payment touches, are striped over ``PLATFORM_SHARDS`` rows
   and a posting moves one stripe at random: concurrent payments do not queue on one row;
 - a posting may name accounts that must not fall below zero on their normal side
