@@ -65,7 +65,10 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> AsyncEngine:
+    """``pool_size`` covers two connections per concurrent request (the request's own, and
+    the sandbox gateway's on PostgreSQL): overflow connections are closed on return, and
+    opening one per request would cost more than the request."""
     if is_sqlite(url):
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
         _configure_sqlite(engine)
