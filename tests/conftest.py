@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +24,7 @@ from fareroom.bootstrap import Context, bootstrap
 from fareroom.cli import migrate
 from fareroom.config import Settings
 from fareroom.kit.clock import FrozenClock
+from tests.support.servers import LocalStripe
 
 PG_ENV = "FAREROOM_TEST_DATABASE_URL"
 
@@ -51,6 +52,14 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 def is_postgres(url: str) -> bool:
     return url.startswith("postgresql")
+
+
+@pytest.fixture(scope="session")
+def localstripe() -> Iterator[LocalStripe]:
+    """localstripe on 127.0.0.1, started once per run; tests wipe its store."""
+    server = LocalStripe()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,13 +14,6 @@ from fareroom.gateway.stripe import StripeGateway, make_client
 from tests.support.servers import LocalStripe
 
 STRIPE_WEBHOOK_SECRET = "whsec_contract"
-
-
-@pytest.fixture(scope="session")
-def localstripe() -> Iterator[LocalStripe]:
-    server = LocalStripe()
-    yield server
-    server.stop()
 
 
 @dataclass
