@@ -3,10 +3,9 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fareroom.kit.db import insert_or_ignore
 from fareroom.models.gateway import IdempotencyRecord
 
 
@@ -16,13 +15,9 @@ class IdempotencyRepository:
 
     async def insert_new(self, values: dict[str, Any]) -> bool:
         """Insert unless the key exists (no error, no savepoint needed); True if inserted."""
-        dialect = self.session.bind.dialect.name if self.session.bind else "sqlite"
-        ins = pg_insert if dialect == "postgresql" else sqlite_insert
-        stmt = (
-            ins(IdempotencyRecord).values(**values)
-            .on_conflict_do_nothing(index_elements=["business_id", "key"])
-            .returning(IdempotencyRecord.id)
-        )  # fmt: skip
+        stmt = insert_or_ignore(
+            self.session, IdempotencyRecord, ["business_id", "key"], values
+        ).returning(IdempotencyRecord.id)
         return (await self.session.execute(stmt)).first() is not None
 
     async def locked(self, business_id: str, key: str) -> IdempotencyRecord | None:

@@ -18,6 +18,8 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -59,6 +61,14 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def insert_or_ignore(session: AsyncSession, model: Any, conflict: list[str], values: Any) -> Any:
+    """``INSERT … ON CONFLICT (conflict) DO NOTHING`` for the session's database (PostgreSQL
+    and SQLite spell it alike, but SQLAlchemy builds it per dialect)."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return insert(model).values(values).on_conflict_do_nothing(index_elements=conflict)
 
 
 def is_sqlite(url: str) -> bool:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fareroom.kit.db import insert_or_ignore
 from fareroom.models.ledger import LedgerAccount, LedgerBalance, LedgerEntry, LedgerTransfer
 
 _balances: Table = LedgerBalance.__table__  # type: ignore[assignment]
@@ -36,26 +35,20 @@ class LedgerRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def _insert(self) -> Any:
-        dialect = self.session.bind.dialect.name if self.session.bind else "sqlite"
-        return pg_insert if dialect == "postgresql" else sqlite_insert
-
     async def ensure_account(self, values: dict[str, Any]) -> bool:
         """Insert the account and its balance stripes unless they exist (safe under
         concurrency). True when this transaction inserted it (so it is not yet committed)."""
-        ins = self._insert()
         result = await self.session.execute(
-            ins(LedgerAccount).values(**values).on_conflict_do_nothing(index_elements=["key"])
+            insert_or_ignore(self.session, LedgerAccount, ["key"], values)
         )
         inserted = bool(getattr(result, "rowcount", 0))
         account = await self.account_by_key(values["key"])
         assert account is not None
+        stripes = [{"account_id": account[0], "shard": n, "balance": 0}
+                   for n in range(values["shards"])]  # fmt: skip
         await self.session.execute(
-            ins(LedgerBalance)
-            .values([{"account_id": account[0], "shard": n, "balance": 0}
-                     for n in range(values["shards"])])
-            .on_conflict_do_nothing(index_elements=["account_id", "shard"])
-        )  # fmt: skip
+            insert_or_ignore(self.session, LedgerBalance, ["account_id", "shard"], stripes)
+        )
         return inserted
 
     async def account_by_key(self, key: str) -> tuple[int, str, int] | None:
