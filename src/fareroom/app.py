@@ -22,7 +22,7 @@ from fareroom.config import Settings
 from fareroom.gateway.base import GatewayError, as_fareroom_error
 from fareroom.gateway.endpoints import router as sandbox_router
 from fareroom.http import PROBLEM
-from fareroom.kit.errors import FareroomError, Unauthenticated
+from fareroom.kit.errors import FareroomError, Unauthenticated, ValidationFailed
 from fareroom.payments.endpoints import router as payments_router
 from fareroom.web.pages import router as pages_router
 from fareroom.web.render import templates
@@ -43,7 +43,7 @@ def _problem(request: Request, error: FareroomError) -> Response:
     if isinstance(error, Unauthenticated):
         return RedirectResponse("/login", status_code=303)
     return templates.TemplateResponse(
-        request, "error.html", {"error": error}, status_code=error.status
+        request, "error.html", {"problem": error}, status_code=error.status
     )
 
 
@@ -71,30 +71,25 @@ def _install_error_handlers(app: FastAPI) -> None:
             for e in errors
         ]
         first = detail[0] if detail else {"field": "", "message": "invalid"}
-        err = FareroomError(
+        err = ValidationFailed(
             f"{first['field'] or 'The request'}: {first['message']}",
             code="invalid_request",
             errors=detail,
         )
-        err.status = 422  # type: ignore[misc]
         return _problem(request, err)
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
-        err = FareroomError(
-            str(exc.detail),
-            code={404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error"),
-        )
-        err.status = exc.status_code  # type: ignore[misc]
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        err = FareroomError(str(exc.detail), code=code, status=exc.status_code,
+                            title=str(exc.detail))  # fmt: skip
         return _problem(request, err)
 
     @app.exception_handler(Exception)
     async def on_crash(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        err = FareroomError(
-            "Something went wrong on our side; nothing was changed.", code="internal_error"
-        )
-        err.status = 500  # type: ignore[misc]
+        err = FareroomError("Something went wrong on our side; nothing was changed.",
+                            code="internal_error", status=500, title="Internal error")  # fmt: skip
         return _problem(request, err)
 
 

@@ -39,6 +39,7 @@ async def test_hold_then_partial_capture_then_partial_refunds(tenant: Tenant) ->
 
     again = await tenant.api.post(f"/api/v1/payments/{hold['id']}/capture", json={})
     assert again.status_code == 409 and again.json()["code"] == "payment_not_capturable"
+    assert again.json()["status"] == 409 and again.json()["payment_status"] == "succeeded"
 
     for amount in (3_000, 4_000):
         r = await tenant.api.post(

@@ -14,11 +14,20 @@ class FareroomError(Exception):
     code: ClassVar[str] = "bad_request"
     title: ClassVar[str] = "Bad request"
 
-    def __init__(self, message: str, *, code: str | None = None, **details: Any) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        title: str | None = None,
+        **details: Any,
+    ) -> None:
         super().__init__(message)
         self.message = message
-        if code is not None:
-            self.code = code  # type: ignore[misc]
+        self.code: str = code or type(self).code  # type: ignore[misc]
+        self.status: int = status or type(self).status  # type: ignore[misc]
+        self.title: str = title or type(self).title  # type: ignore[misc]
         self.details = details
 
     def problem(self) -> dict[str, Any]:

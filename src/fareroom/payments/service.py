@@ -179,7 +179,7 @@ class PaymentsService:
             raise Conflict(
                 f"This payment is {payment.status}; only a hold can be captured, and only once.",
                 code="payment_not_capturable",
-                status=payment.status,
+                payment_status=payment.status,
             )
         # The smallest charge applies to what is captured too: capturing 0.01 would cost the
         # business more in processing fees than it brings.
@@ -208,7 +208,7 @@ class PaymentsService:
             raise Conflict(
                 f"This payment is {payment.status}; only a hold can be cancelled.",
                 code="payment_not_cancelable",
-                status=payment.status,
+                payment_status=payment.status,
             )
         await self._gateway.cancel(
             charge_id=str(payment.gateway_charge_id), idempotency_key=f"payment:{payment.id}:cancel"
@@ -228,7 +228,7 @@ class PaymentsService:
             raise Conflict(
                 f"This payment is {payment.status}; only a captured payment can be refunded.",
                 code="payment_not_refundable",
-                status=payment.status,
+                payment_status=payment.status,
             )
         left = payment.amount_captured - payment.amount_refunded
         if left == 0:
