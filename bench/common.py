@@ -47,6 +47,31 @@ def fresh_databases(tag: str) -> dict[str, str]:
     return urls
 
 
+async def _settle(url: str) -> None:
+    from sqlalchemy import text
+
+    from fareroom.kit.db import create_engine
+
+    engine = create_engine(url)
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        if url.startswith("postgresql"):
+            await conn.execute(text("VACUUM ANALYZE"))
+        else:
+            await conn.execute(text("ANALYZE"))
+            await conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+    await engine.dispose()
+
+
+def settle(url: str) -> None:
+    """Bring a database to a steady state before a figure (statistics fresh, no vacuum or
+    WAL checkpoint pending), so figures taken at different sizes compare like with like."""
+    from fareroom.bootstrap import sandbox_database_url
+
+    for target in dict.fromkeys([url, sandbox_database_url(url)]):
+        asyncio.run(_settle(target))
+
+
 async def run_for(seconds: float, workers: int, op: Callable[[int, int], Awaitable[None]]
                   ) -> tuple[int, float]:  # fmt: skip
     """Run ``op(worker, i)`` in ``workers`` concurrent loops for ``seconds``; (count, elapsed)."""

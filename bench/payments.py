@@ -10,6 +10,8 @@ client concurrency. Figures, for each database:
 2. flows/s after 5 000 clients exist in each;
 3. Fareroom's flows/s after 100 000 payments exist (seeded in bulk, with their ledger
    entries, gateway log rows and sandbox objects), against its starting rate;
+Before each Fareroom figure the databases are settled (``common.settle``: statistics,
+vacuum, WAL checkpoint), so figures at different sizes are taken in like conditions.
 4. Fareroom's flows/s when every POST carries an Idempotency-Key, against without.
 
 Targets: (1) >= 1x localstripe; (2) >= 10x; (3) >= 0.9x start; (4) cost <= 15 %.
@@ -26,7 +28,7 @@ import uuid
 
 import httpx
 
-from common import ROOT, fresh_databases, run_for, verdict
+from common import ROOT, fresh_databases, run_for, settle, verdict
 
 sys.path.insert(0, str(ROOT))
 from tests.support.servers import LocalStripe, free_port, wait_http  # noqa: E402
@@ -177,12 +179,15 @@ def main() -> None:
         app = Fareroom(url)
         try:
             ls_fresh = asyncio.run(rate(ls.url, LS_AUTH, localstripe_flow))
+            settle(url)
             fr_fresh = asyncio.run(rate(app.base, app.headers, fareroom_flow, keys=False))
             asyncio.run(add_clients(ls.url, LS_AUTH, "/v1/customers", 5_000, True))
             asyncio.run(add_clients(app.base, app.headers, "/api/v1/clients", 5_000, False))
             ls_5k = asyncio.run(rate(ls.url, LS_AUTH, localstripe_flow))
+            settle(url)
             fr_5k = asyncio.run(rate(app.base, app.headers, fareroom_flow, keys=False))
             seed_payments(url, app.business_id, 100_000)
+            settle(url)
             fr_100k = asyncio.run(rate(app.base, app.headers, fareroom_flow, keys=False))
             fr_keys = asyncio.run(rate(app.base, app.headers, fareroom_flow, keys=True))
             fr_nokeys = asyncio.run(rate(app.base, app.headers, fareroom_flow, keys=False))

@@ -62,6 +62,11 @@ def check_amount(amount: object, *, field: str = "amount", minimum: int = 1) -> 
     return amount
 
 
+def _destination(biz: Business) -> str | None:
+    """The connected account that receives the business's charges, once it can."""
+    return biz.gateway_account_id if biz.connect_status == "enabled" else None
+
+
 class PaymentsService:
     def __init__(
         self, session: AsyncSession, gateway: PaymentGateway, ledger: Ledger,
@@ -102,7 +107,7 @@ class PaymentsService:
             )
         card = await self._clients.card(biz.id, client.id, card_id)
         payment_id = payment_id or new_id("pay")
-        destination = biz.gateway_account_id if biz.connect_status == "enabled" else None
+        destination = _destination(biz)
         result = await self._gateway.create_charge(ChargeRequest(
             amount=amount, currency=currency, customer_id=str(client.gateway_customer_id),
             payment_method_id=card.gateway_payment_method_id, capture=capture,
@@ -192,7 +197,7 @@ class PaymentsService:
                 code="amount_exceeds_hold",
                 held=payment.amount,
             )
-        destination = biz.gateway_account_id if biz.connect_status == "enabled" else None
+        destination = _destination(biz)
         result = await self._gateway.capture(
             charge_id=str(payment.gateway_charge_id),
             amount=amount,
