@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -34,14 +35,18 @@ async def _recreate_pg(name: str) -> str:
 
 def fresh_databases(tag: str) -> dict[str, str]:
     """{"postgresql": url, "sqlite": url}, each migrated and empty. PostgreSQL is skipped
-    (with a note) when it does not answer."""
+    (with a note) when it does not answer. ``FAREROOM_BENCH_DATABASES=sqlite`` (or
+    ``postgresql``) measures one only."""
+    wanted = os.environ.get("FAREROOM_BENCH_DATABASES", "postgresql,sqlite").split(",")
     urls: dict[str, str] = {}
-    try:
-        urls["postgresql"] = asyncio.run(_recreate_pg(f"fareroom_bench_{tag}"))
-    except OSError as exc:
-        print(f"# PostgreSQL not reachable ({exc}); measuring SQLite only")
-    folder = tempfile.mkdtemp(prefix=f"fareroom-bench-{tag}-")
-    urls["sqlite"] = f"sqlite+aiosqlite:///{folder}/bench.sqlite3"
+    if "postgresql" in wanted:
+        try:
+            urls["postgresql"] = asyncio.run(_recreate_pg(f"fareroom_bench_{tag}"))
+        except OSError as exc:
+            print(f"# PostgreSQL not reachable ({exc}); measuring SQLite only")
+    if "sqlite" in wanted:
+        folder = tempfile.mkdtemp(prefix=f"fareroom-bench-{tag}-")
+        urls["sqlite"] = f"sqlite+aiosqlite:///{folder}/bench.sqlite3"
     for url in urls.values():
         migrate(url)
     return urls
@@ -55,12 +60,13 @@ async def _settle(url: str) -> None:
     engine = create_engine(url)
     async with engine.connect() as conn:
         conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        if url.startswith("postgresql"):
-            await conn.execute(text("VACUUM ANALYZE"))
-        else:
-            await conn.execute(text("ANALYZE"))
-            await conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        await conn.execute(text("VACUUM ANALYZE" if url.startswith("postgresql") else "ANALYZE"))
     await engine.dispose()
+    if not url.startswith("postgresql"):
+        # Outside any transaction (our engine begins every one); PASSIVE copies what it can
+        # without waiting for the server's open connections.
+        with sqlite3.connect(url.split("///", 1)[1]) as raw:
+            raw.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 def settle(url: str) -> None:
