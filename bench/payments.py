@@ -34,6 +34,8 @@ sys.path.insert(0, str(ROOT))
 from tests.support.servers import LocalStripe, free_port, wait_http  # noqa: E402
 
 CONCURRENCY = 8
+# Server processes (FAREROOM_BENCH_WORKERS); 1 unless asked: the targets are for one process.
+WORKERS = int(os.environ.get("FAREROOM_BENCH_WORKERS", "1"))
 SECONDS = float(sys.argv[1]) if len(sys.argv) > 1 else 8.0
 LS_AUTH = {"Authorization": "Bearer sk_test_bench"}
 CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2035, "cvc": "123"}
@@ -73,6 +75,8 @@ class Fareroom:
                 str(self.port),
                 "--no-worker",
                 "--quiet",
+                "--workers",
+                str(WORKERS),
             ],
             env=self.env,
         )

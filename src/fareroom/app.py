@@ -138,3 +138,13 @@ def create_app(ctx: Context | None = None, *, settings: Settings | None = None,
         return {"status": "ok"}
 
     return app
+
+
+def served_app() -> FastAPI:
+    """``fareroom serve --no-worker``: the app alone (jobs run in ``fareroom worker``)."""
+    return create_app()
+
+
+def app_with_worker() -> FastAPI:
+    """``fareroom serve``: the app with the job worker in the same process (embedded mode)."""
+    return create_app(worker=True)

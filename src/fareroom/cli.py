@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--no-worker", action="store_true", help="run jobs in `worker` only")
     serve.add_argument("--quiet", action="store_true", help="no access log")
+    serve.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
     sub.add_parser("worker", help="run background jobs")
     sub.add_parser("migrate", help="upgrade the database schema")
     demo = sub.add_parser("demo", help="seed a demo business; prints its login and API key")
@@ -89,10 +90,14 @@ def main(argv: list[str] | None = None) -> None:
         if args.command == "serve":
             import uvicorn
 
-            from fareroom.app import create_app
-
+            # Several processes need the app as an import string; each builds its own.
+            factory = (
+                "fareroom.app:served_app" if args.no_worker else "fareroom.app:app_with_worker"
+            )
             uvicorn.run(
-                create_app(worker=not args.no_worker),
+                factory,
+                factory=True,
+                workers=args.workers,
                 host=args.host,
                 port=args.port,
                 log_level="warning" if args.quiet else "info",
