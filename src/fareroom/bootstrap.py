@@ -111,8 +111,12 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None) -
             webhook_secret=secret.get_secret_value() if secret else None)  # fmt: skip
     else:
         sandbox_url = sandbox_database_url(settings.database_url)
-        sandbox_engine = (
-            engine if sandbox_url == settings.database_url else create_engine(sandbox_url)
+        # The sandbox has its own engine (and pool). On PostgreSQL its commits need not wait
+        # for the disk: it is test-mode state, and the log is written in order, so any later
+        # durable commit of ours (which may refer to it) makes it durable first.
+        sandbox_engine = create_engine(
+            sandbox_url,
+            server_settings=None if is_sqlite(sandbox_url) else {"synchronous_commit": "off"},
         )
         sandbox = SandboxGateway(
             session_factory(sandbox_engine), clock,
@@ -121,8 +125,6 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None) -
             processing_fee=ProcessingFee(Fraction(settings.processing_fee_rate),
                                          settings.processing_fee_fixed),
             base_url=settings.base_url)  # fmt: skip
-        if sandbox_engine is engine:
-            sandbox_engine = None
         inner = sandbox
     fees = FeePolicy(
         settings.fee_rate_service, settings.fee_rate_goods, settings.processing_fee_bearer

@@ -32,14 +32,14 @@ class AccountsRepository:
         stmt = select(User).where(User.business_id == business_id).order_by(User.id)
         return (await self.session.execute(stmt)).scalars().all()
 
-    async def api_key_by_hash(self, key_hash: str) -> tuple[ApiKey, Business] | None:
+    async def business_by_key_hash(self, key_hash: str) -> Business | None:
+        """The business of a live API key (one entity loaded: this runs on every request)."""
         stmt = (
-            select(ApiKey, Business)
-            .join(Business, Business.id == ApiKey.business_id)
+            select(Business)
+            .join(ApiKey, ApiKey.business_id == Business.id)
             .where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
         )
-        row = (await self.session.execute(stmt)).first()
-        return (row[0], row[1]) if row else None
+        return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def web_session(
         self, token_hash: str, now: datetime

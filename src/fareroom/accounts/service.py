@@ -139,10 +139,10 @@ class AccountsService:
         return secret
 
     async def authenticate_api_key(self, key: str) -> Caller:
-        found = await self._repo.api_key_by_hash(sha256(key))
-        if found is None:
+        business = await self._repo.business_by_key_hash(sha256(key))
+        if business is None:
             raise Unauthenticated("The API key is not valid.", code="api_key_invalid")
-        return Caller(business=found[1], role="api")
+        return Caller(business=business, role="api")
 
     async def login(self, *, email: str, password: str) -> str:
         """Check the password; returns a new session token for the cookie."""

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from fractions import Fraction
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, text, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fareroom.gateway.base import (
@@ -140,11 +140,6 @@ class SandboxGateway:
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[_Store]:
         async with transaction(self._sessions) as session:
-            if session.bind is not None and session.bind.dialect.name == "postgresql":
-                # Test-mode state need not wait for the disk: the log is written in order,
-                # so any later durable commit of ours (which may refer to this state) makes
-                # it durable first.
-                await session.execute(text("SET LOCAL synchronous_commit TO OFF"))
             yield _Store(session, self._clock)
 
     async def _idempotent(

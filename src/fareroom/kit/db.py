@@ -75,7 +75,13 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def create_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> AsyncEngine:
+def create_engine(
+    url: str,
+    *,
+    pool_size: int = 20,
+    echo: bool = False,
+    server_settings: dict[str, str] | None = None,
+) -> AsyncEngine:
     """``pool_size`` covers two connections per concurrent request (the request's own, and
     the sandbox gateway's on PostgreSQL): overflow connections are closed on return, and
     opening one per request would cost more than the request."""
@@ -85,8 +91,14 @@ def create_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> Async
         return engine
     # No pre-ping (it costs a round trip per transaction); connections are recycled instead,
     # and a connection found dead is discarded by the pool on its first error.
+    connect_args = {"server_settings": server_settings} if server_settings else {}
     return create_async_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_recycle=1800,
+        connect_args=connect_args,
     )
 
 
