@@ -3,10 +3,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fareroom.models.business import ApiKey, Business, User, WebSession
+
+_BY_KEY = (
+    select(Business)
+    .join(ApiKey, ApiKey.business_id == Business.id)
+    .where(ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None))
+)
 
 
 class AccountsRepository:
@@ -34,12 +40,7 @@ class AccountsRepository:
 
     async def business_by_key_hash(self, key_hash: str) -> Business | None:
         """The business of a live API key (one entity loaded: this runs on every request)."""
-        stmt = (
-            select(Business)
-            .join(ApiKey, ApiKey.business_id == Business.id)
-            .where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
-        )
-        return (await self.session.execute(stmt)).scalar_one_or_none()
+        return (await self.session.execute(_BY_KEY, {"key_hash": key_hash})).scalar()
 
     async def web_session(
         self, token_hash: str, now: datetime

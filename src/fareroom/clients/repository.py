@@ -2,10 +2,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fareroom.models.client import Card, Client
+
+_CLIENT = select(Client).where(
+    Client.id == bindparam("client_id"), Client.business_id == bindparam("business_id")
+)
+_CARD = select(Card).where(
+    Card.id == bindparam("card_id"),
+    Card.business_id == bindparam("business_id"),
+    Card.client_id == bindparam("client_id"),
+    Card.deleted_at.is_(None),
+)
 
 
 class ClientsRepository:
@@ -19,8 +29,8 @@ class ClientsRepository:
         await self.session.flush()
 
     async def client(self, business_id: str, client_id: str) -> Client | None:
-        stmt = select(Client).where(Client.id == client_id, Client.business_id == business_id)
-        return (await self.session.execute(stmt)).scalar_one_or_none()
+        params = {"client_id": client_id, "business_id": business_id}
+        return (await self.session.execute(_CLIENT, params)).scalar()
 
     async def clients(
         self, business_id: str, *, limit: int, starting_after: str | None
@@ -41,7 +51,5 @@ class ClientsRepository:
         return (await self.session.execute(stmt)).scalars().all()
 
     async def card(self, business_id: str, client_id: str, card_id: str) -> Card | None:
-        stmt = select(Card).where(
-            Card.id == card_id, Card.business_id == business_id, Card.client_id == client_id,
-            Card.deleted_at.is_(None))  # fmt: skip
-        return (await self.session.execute(stmt)).scalar_one_or_none()
+        params = {"card_id": card_id, "business_id": business_id, "client_id": client_id}
+        return (await self.session.execute(_CARD, params)).scalar()

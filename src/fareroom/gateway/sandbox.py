@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from fractions import Fraction
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fareroom.gateway.base import (
@@ -63,36 +63,44 @@ class ProcessingFee:
 
 
 _objects = cast(Table, SandboxObject.__table__)
+# Built once: the sandbox is on the path of every payment, and a statement object reused
+# keeps its compiled form and cache key.
+_GET = select(_objects.c.data).where(
+    _objects.c.id == bindparam("b_id"), _objects.c.kind == bindparam("b_kind")
+)
+_GET_LOCKED = _GET.with_for_update()
+_ADD = insert(_objects)
+_PUT = (
+    update(_objects)
+    .where(_objects.c.id == bindparam("b_id"))
+    .values(kind=bindparam("b_kind"), data=bindparam("b_data"), amount=bindparam("b_amount"))
+)
 
 
 class _Store:
-    """The sandbox's own transactions; never the caller's. Core statements, one per write:
-    the sandbox is on the path of every payment."""
+    """The sandbox's own transactions; never the caller's. Core statements, one per write."""
 
     def __init__(self, session: AsyncSession, clock: Clock) -> None:
         self.session = session
         self.clock = clock
 
     async def get(self, kind: str, obj_id: str, *, lock: bool = False) -> dict[str, Any] | None:
-        stmt = select(_objects.c.data).where(_objects.c.id == obj_id, _objects.c.kind == kind)
-        if lock:
-            stmt = stmt.with_for_update()
-        data = (await self.session.execute(stmt)).scalar_one_or_none()
+        stmt = _GET_LOCKED if lock else _GET
+        data = (await self.session.execute(stmt, {"b_id": obj_id, "b_kind": kind})).scalar()
         return json.loads(data) if data is not None else None
 
     async def add(self, kind: str, obj: dict[str, Any]) -> dict[str, Any]:
         """Store a new object (its id is new)."""
-        await self.session.execute(insert(_objects).values(
-            id=obj["id"], kind=kind, data=json.dumps(obj, sort_keys=True),
-            amount=obj.get("amount", 0), created_at=self.clock.now()))  # fmt: skip
+        await self.session.execute(_ADD, {
+            "id": obj["id"], "kind": kind, "data": json.dumps(obj, sort_keys=True),
+            "amount": obj.get("amount", 0), "created_at": self.clock.now()})  # fmt: skip
         return obj
 
     async def put(self, kind: str, obj: dict[str, Any]) -> dict[str, Any]:
         """Replace a stored object (and possibly its kind)."""
-        await self.session.execute(
-            update(_objects).where(_objects.c.id == obj["id"])
-            .values(kind=kind, data=json.dumps(obj, sort_keys=True), amount=obj.get("amount", 0))
-        )  # fmt: skip
+        await self.session.execute(_PUT, {
+            "b_id": obj["id"], "b_kind": kind, "b_data": json.dumps(obj, sort_keys=True),
+            "b_amount": obj.get("amount", 0)})  # fmt: skip
         return obj
 
 

@@ -2,12 +2,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fareroom.models.business import Business
 from fareroom.models.gateway import GatewayRequest
 from fareroom.models.payment import Payment, Payout, Refund
+
+_PAYMENT = select(Payment).where(
+    Payment.id == bindparam("payment_id"), Payment.business_id == bindparam("business_id")
+)
+_PAYMENT_LOCKED = _PAYMENT.with_for_update().execution_options(populate_existing=True)
 
 
 class PaymentsRepository:
@@ -20,14 +25,14 @@ class PaymentsRepository:
         self.session.add_all(objs)
         await self.session.flush()
 
-    async def payment(self, business_id: str, payment_id: str, *, lock: bool = False
-                      ) -> Payment | None:  # fmt: skip
-        stmt = select(Payment).where(Payment.id == payment_id, Payment.business_id == business_id)
-        if lock:
-            # Serialises concurrent captures / refunds of one payment (row lock on PostgreSQL;
-            # SQLite serialises every write transaction anyway).
-            stmt = stmt.with_for_update().execution_options(populate_existing=True)
-        return (await self.session.execute(stmt)).scalar_one_or_none()
+    async def payment(
+        self, business_id: str, payment_id: str, *, lock: bool = False
+    ) -> Payment | None:
+        # Locking serialises concurrent captures / refunds of one payment (a row lock on
+        # PostgreSQL; SQLite serialises every write transaction anyway).
+        stmt = _PAYMENT_LOCKED if lock else _PAYMENT
+        params = {"payment_id": payment_id, "business_id": business_id}
+        return (await self.session.execute(stmt, params)).scalar()
 
     async def payment_by_charge(self, charge_id: str) -> Payment | None:
         stmt = select(Payment).where(Payment.gateway_charge_id == charge_id)
