@@ -68,7 +68,7 @@ class Context:
         payments = PaymentsService(session, self.gateway, ledger, clients, self.clock, self.fees)
         return Services(
             session=session,
-            accounts=AccountsService(session, self.clock, self.fees),
+            accounts=AccountsService(session, self.clock),
             clients=clients, payments=payments, ledger=ledger,
             webhooks=WebhooksService(session, self.gateway, payments, self.clock),
             log=log or LogScope(),

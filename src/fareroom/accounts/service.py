@@ -56,10 +56,9 @@ class NewBusiness:
 
 
 class AccountsService:
-    def __init__(self, session: AsyncSession, clock: Clock, default_fees: FeePolicy) -> None:
+    def __init__(self, session: AsyncSession, clock: Clock) -> None:
         self._repo = AccountsRepository(session)
         self._clock = clock
-        self._default_fees = default_fees
 
     async def create_business(
         self, *, name: str, owner_email: str, owner_password: str, country: str = "DE",
@@ -124,13 +123,6 @@ class AccountsService:
     async def users(self, business_id: str) -> list[User]:
         return list(await self._repo.users(business_id))
 
-    async def create_operator(self, *, email: str, password: str) -> User:
-        user = User(id=new_id("usr"), business_id=None, email=email.lower(), name="Operator",
-                    role="operator", password_hash=_hasher.hash(password),
-                    created_at=self._clock.now())  # fmt: skip
-        await self._repo.add(user)
-        return user
-
     async def create_api_key(self, business_id: str, *, name: str) -> str:
         secret = "fr_" + secrets.token_urlsafe(32)
         await self._repo.add(ApiKey(id=new_id("key"), business_id=business_id, name=name,
@@ -192,9 +184,6 @@ class AccountsService:
         if business is None:
             raise NotFound("No such business.", code="business_not_found")
         return business
-
-    def fee_policy(self, business: Business) -> FeePolicy:
-        return fee_policy_for(business, self._default_fees)
 
 
 def fee_policy_for(business: Business, default: FeePolicy) -> FeePolicy:
