@@ -35,9 +35,10 @@ class LedgerRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def ensure_account(self, values: dict[str, Any]) -> bool:
+    async def ensure_account(self, values: dict[str, Any]) -> tuple[bool, tuple[int, str, int]]:
         """Insert the account and its balance stripes unless they exist (safe under
-        concurrency). True when this transaction inserted it (so it is not yet committed)."""
+        concurrency). Returns (whether this transaction inserted it, so it is not yet
+        committed; the account's (id, normal side, shards))."""
         result = await self.session.execute(
             insert_or_ignore(self.session, LedgerAccount, ["key"], values)
         )
@@ -49,7 +50,7 @@ class LedgerRepository:
         await self.session.execute(
             insert_or_ignore(self.session, LedgerBalance, ["account_id", "shard"], stripes)
         )
-        return inserted
+        return inserted, account
 
     async def account_by_key(self, key: str) -> tuple[int, str, int] | None:
         """(id, normal side, shards) of the account with this key."""

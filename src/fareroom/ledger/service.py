@@ -117,13 +117,11 @@ class Ledger:
         committed = row is not None
         if row is None:
             shards = PLATFORM_SHARDS if ref.business_id is None and ref.owner_id is None else 1
-            inserted = await self._repo.ensure_account({
+            inserted, row = await self._repo.ensure_account({
                 "key": ref.key, "business_id": ref.business_id, "kind": ref.kind,
                 "currency": ref.currency, "normal": ACCOUNT_KINDS[ref.kind], "shards": shards,
                 "created_at": self._clock.now()})  # fmt: skip
             committed = not inserted
-            row = await self._repo.account_by_key(ref.key)
-            assert row is not None
         account = Account(row[0], ref.key, row[1], row[2])
         (self._shared if committed else self._local)[ref.key] = account
         return account

@@ -88,8 +88,12 @@ async def capture_payment(payment_id: str, request: Request, body: CaptureReques
     body = body or CaptureRequest()
 
     async def run(s: Services, caller: Caller, _: str | None) -> PaymentOut:
-        await s.payments.capture(caller.business, payment_id, amount=body.amount)
-        return render(await s.payments.get(caller.business_id, payment_id))
+        # A hold has no refunds, so the captured payment is the whole answer.
+        return render(
+            PaymentView(
+                await s.payments.capture(caller.business, payment_id, amount=body.amount), []
+            )
+        )
 
     return await write(request, key, body, prefix="cap", fn=run, status=200)
 
@@ -98,8 +102,7 @@ async def capture_payment(payment_id: str, request: Request, body: CaptureReques
 async def cancel_payment(payment_id: str, request: Request,
                          key: str = Depends(api_key)) -> JSONResponse:  # fmt: skip
     async def run(s: Services, caller: Caller, _: str | None) -> PaymentOut:
-        await s.payments.cancel(caller.business, payment_id)
-        return render(await s.payments.get(caller.business_id, payment_id))
+        return render(PaymentView(await s.payments.cancel(caller.business, payment_id), []))
 
     return await write(request, key, None, prefix="can", fn=run, status=200)
 
