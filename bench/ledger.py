@@ -24,6 +24,7 @@ from fareroom.bootstrap import bootstrap
 from fareroom.config import Settings
 from fareroom.kit.db import transaction
 from fareroom.ledger.service import AccountRef, Ledger, platform
+from seed import series_sql
 
 WRITERS = 8
 SECONDS = float(sys.argv[1]) if len(sys.argv) > 1 else 6.0
@@ -84,12 +85,7 @@ async def _bulk_entries(ctx: object, account_id: int, other_id: int, n: int, kin
     engine = ctx.engine  # type: ignore[attr-defined]
     when = datetime(2026, 1, 1) if kind == "sqlite" else datetime(2026, 1, 1, tzinfo=UTC)
     tid = f"tr_bulk_{account_id}"
-    series = (
-        "SELECT generate_series(1, :n) AS i"
-        if kind == "postgresql"
-        else "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < :n)"
-        " SELECT i FROM s"
-    )
+    series = series_sql(kind)
     async with engine.begin() as conn:
         await conn.execute(
             text(

@@ -17,7 +17,7 @@ from fareroom.bootstrap import sandbox_database_url
 from fareroom.kit.db import create_engine
 
 
-def _series(dialect: str) -> str:
+def series_sql(dialect: str) -> str:
     if dialect == "postgresql":
         return "SELECT generate_series(1, :n) AS i"
     return (
@@ -38,7 +38,7 @@ async def seed(url: str, business_id: str, n: int) -> None:
     engine = create_engine(url)
     dialect = engine.dialect.name
     when = datetime(2026, 1, 1, tzinfo=UTC) if dialect == "postgresql" else datetime(2026, 1, 1)
-    series, pad = _series(dialect), _pad(dialect, "g.i")
+    series, pad = series_sql(dialect), _pad(dialect, "g.i")
     async with engine.begin() as conn:
         client_id, card_id = (
             await conn.execute(
