@@ -25,8 +25,9 @@ import os
 import subprocess
 import sys
 import uuid
+from typing import Any
 
-import httpx
+import aiohttp
 
 from common import ROOT, fresh_databases, run_for, settle, verdict
 
@@ -89,59 +90,59 @@ class Fareroom:
         self.proc.wait(timeout=10)
 
 
-async def fareroom_flow(http: httpx.AsyncClient, *, keys: bool) -> None:
+async def call(http: aiohttp.ClientSession, method: str, path: str, **kw: Any) -> Any:
+    """One request; its JSON answer. Anything but a 2xx stops the benchmark."""
+    async with http.request(method, path, **kw) as r:
+        body = await r.json(content_type=None)
+        assert r.status < 300, (method, path, r.status, body)
+        return body
+
+
+async def fareroom_flow(http: aiohttp.ClientSession, *, keys: bool) -> None:
     def k() -> dict[str, str]:
         return {"Idempotency-Key": uuid.uuid4().hex} if keys else {}
 
-    r = await http.post(
-        "/api/v1/clients", json={"name": "B", "email": "b@example.com"}, headers=k()
-    )
-    client = r.json()["id"]
-    token = (await http.post("/sandbox/tokens", json=CARD)).json()["id"]
-    r = await http.post(f"/api/v1/clients/{client}/cards", json={"token": token}, headers=k())
-    r = await http.post(
-        "/api/v1/payments",
-        headers=k(),
-        json={"client_id": client, "amount": 10_000, "currency": "EUR", "capture": False},
-    )
-    pay = r.json()["id"]
-    r = await http.post(f"/api/v1/payments/{pay}/capture", json={"amount": 8_000}, headers=k())
-    r = await http.post(f"/api/v1/payments/{pay}/refunds", json={"amount": 1_000}, headers=k())
-    r = await http.get(f"/api/v1/payments/{pay}")
-    assert r.status_code == 200 and r.json()["amount_refunded"] == 1_000, r.text
+    body = {"name": "B", "email": "b@example.com"}
+    client = (await call(http, "POST", "/api/v1/clients", json=body, headers=k()))["id"]
+    token = (await call(http, "POST", "/sandbox/tokens", json=CARD))["id"]
+    await call(http, "POST", f"/api/v1/clients/{client}/cards", json={"token": token},
+               headers=k())  # fmt: skip
+    body = {"client_id": client, "amount": 10_000, "currency": "EUR", "capture": False}
+    pay = (await call(http, "POST", "/api/v1/payments", json=body, headers=k()))["id"]
+    await call(http, "POST", f"/api/v1/payments/{pay}/capture", json={"amount": 8_000},
+               headers=k())  # fmt: skip
+    await call(http, "POST", f"/api/v1/payments/{pay}/refunds", json={"amount": 1_000},
+               headers=k())  # fmt: skip
+    payment = await call(http, "GET", f"/api/v1/payments/{pay}")
+    assert payment["amount_refunded"] == 1_000, payment
 
 
-async def localstripe_flow(http: httpx.AsyncClient) -> None:
-    customer = (await http.post("/v1/customers", data={"email": "b@example.com"})).json()["id"]
-    pm = (
-        await http.post(
-            "/v1/payment_methods",
-            data={"type": "card", **{f"card[{k}]": v for k, v in CARD.items()}},
-        )
-    ).json()["id"]
-    await http.post(f"/v1/payment_methods/{pm}/attach", data={"customer": customer})
-    pi = (
-        await http.post(
-            "/v1/payment_intents",
-            data={
-                "amount": 10_000,
-                "currency": "eur",
-                "customer": customer,
-                "payment_method": pm,
-                "confirm": "true",
-                "capture_method": "manual",
-            },
-        )
-    ).json()["id"]
-    await http.post(f"/v1/payment_intents/{pi}/capture", data={"amount_to_capture": 8_000})
-    await http.post("/v1/refunds", data={"payment_intent": pi, "amount": 1_000})
-    r = await http.get(f"/v1/payment_intents/{pi}")
-    assert r.status_code == 200 and r.json()["status"] == "succeeded", r.text
+async def localstripe_flow(http: aiohttp.ClientSession) -> None:
+    customer = (await call(http, "POST", "/v1/customers", data={"email": "b@example.com"}))["id"]
+    card = {"type": "card", **{f"card[{k}]": str(v) for k, v in CARD.items()}}
+    pm = (await call(http, "POST", "/v1/payment_methods", data=card))["id"]
+    await call(http, "POST", f"/v1/payment_methods/{pm}/attach", data={"customer": customer})
+    intent = {"amount": "10000", "currency": "eur", "customer": customer,
+              "payment_method": pm, "confirm": "true", "capture_method": "manual"}  # fmt: skip
+    pi = (await call(http, "POST", "/v1/payment_intents", data=intent))["id"]
+    await call(http, "POST", f"/v1/payment_intents/{pi}/capture",
+               data={"amount_to_capture": "8000"})  # fmt: skip
+    await call(http, "POST", "/v1/refunds", data={"payment_intent": pi, "amount": "1000"})
+    intent = await call(http, "GET", f"/v1/payment_intents/{pi}")
+    assert intent["status"] == "succeeded", intent
+
+
+def session(base: str, headers: dict[str, str]) -> aiohttp.ClientSession:
+    """The load generator: aiohttp, CONCURRENCY keep-alive connections. It shares the two
+    cores with the servers, so a cheap client (httpx cost each flow about three times as
+    much CPU) leaves more of the machine to what is measured."""
+    connector = aiohttp.TCPConnector(limit=CONCURRENCY)
+    timeout = aiohttp.ClientTimeout(total=60)
+    return aiohttp.ClientSession(base, headers=headers, connector=connector, timeout=timeout)
 
 
 async def rate(base: str, headers: dict[str, str], flow: object, **kw: bool) -> float:
-    limits = httpx.Limits(max_connections=CONCURRENCY)
-    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=60) as http:
+    async with session(base, headers) as http:
 
         async def op(w: int, i: int) -> None:
             await flow(http, **kw)  # type: ignore[operator]
@@ -153,14 +154,14 @@ async def rate(base: str, headers: dict[str, str], flow: object, **kw: bool) -> 
 
 async def add_clients(base: str, headers: dict[str, str], path: str, n: int,
                       form: bool) -> None:  # fmt: skip
-    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as http:
+    async with session(base, headers) as http:
         sem = asyncio.Semaphore(CONCURRENCY)
 
         async def one(i: int) -> None:
             async with sem:
                 body = {"name": f"c{i}", "email": f"c{i}@example.com"}
-                r = await (http.post(path, data=body) if form else http.post(path, json=body))
-                r.raise_for_status()
+                await (call(http, "POST", path, data=body) if form
+                       else call(http, "POST", path, json=body))  # fmt: skip
 
         await asyncio.gather(*(one(i) for i in range(n)))
 
