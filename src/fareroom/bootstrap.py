@@ -82,7 +82,7 @@ class Context:
             transaction(self.sessions) as session,
         ):
             yield self.services(session, log)
-            self.gateway_log.flush_into(session, log)
+            await self.gateway_log.flush_into(session, log)
 
     async def close(self) -> None:
         await self.engine.dispose()

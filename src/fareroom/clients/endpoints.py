@@ -62,17 +62,14 @@ async def get_client(client_id: str, request: Request,
 async def add_card(client_id: str, body: CardCreate, request: Request,
                    key: str = Depends(api_key)) -> JSONResponse:  # fmt: skip
     async def run(s: Services, caller: Caller, rid: str | None) -> CardOut:
-        card = await s.clients.add_card(
+        added = await s.clients.add_card(
             caller.business_id,
             client_id,
             token=body.token,
             recurring_authorised=body.recurring_authorised,
             card_id=rid,
         )
-        client = await s.clients.get(caller.business_id, client_id)
-        return CardOut.model_validate(card).model_copy(
-            update={"default": client.default_card_id == card.id}
-        )
+        return CardOut.model_validate(added.card).model_copy(update={"default": added.default})
 
     return await write(request, key, body, prefix="card", fn=run)
 

@@ -22,6 +22,12 @@ class ClientView:
     cards: Sequence[Card]
 
 
+@dataclass(frozen=True)
+class CardView:
+    card: Card
+    default: bool
+
+
 class ClientsService:
     def __init__(self, session: AsyncSession, gateway: PaymentGateway, clock: Clock) -> None:
         self._repo = ClientsRepository(session)
@@ -70,7 +76,8 @@ class ClientsService:
     async def add_card(
         self, business_id: str, client_id: str, *, token: str, recurring_authorised: bool = False,
         card_id: str | None = None,
-    ) -> Card:  # fmt: skip
+    ) -> CardView:  # fmt: skip
+        """Attach the tokenised card; the client's first card becomes the default."""
         client = await self.get(business_id, client_id)
         if not token.strip():
             raise ValidationFailed("A card token is required.", code="token_required")
@@ -88,7 +95,7 @@ class ClientsService:
         await self._repo.add(card)
         if client.default_card_id is None:
             client.default_card_id = card.id
-        return card
+        return CardView(card, client.default_card_id == card.id)
 
     async def card(self, business_id: str, client_id: str, card_id: str) -> Card:
         card = await self._repo.card(business_id, client_id, card_id)

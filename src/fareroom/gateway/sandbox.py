@@ -65,8 +65,8 @@ class ProcessingFee:
 _objects = cast(Table, SandboxObject.__table__)
 # Built once: the sandbox is on the path of every payment, and a statement object reused
 # keeps its compiled form and cache key.
-_GET = select(_objects.c.data).where(
-    _objects.c.id == bindparam("b_id"), _objects.c.kind == bindparam("b_kind")
+_GET = select(_objects.c.id, _objects.c.kind, _objects.c.data).where(
+    _objects.c.id.in_(bindparam("b_ids", expanding=True))
 )
 _GET_LOCKED = _GET.with_for_update()
 _ADD = insert(_objects)
@@ -78,30 +78,53 @@ _PUT = (
 
 
 class _Store:
-    """The sandbox's own transactions; never the caller's. Core statements, one per write."""
+    """One of the sandbox's own transactions (never the caller's), in few round trips.
+
+    ``load`` reads every object an operation needs in one query; ``add`` and ``put`` are
+    kept until ``flush``, which writes them as one statement each just before the commit.
+    An operation's reads all come before its writes, so nothing reads what is unwritten.
+    """
 
     def __init__(self, session: AsyncSession, clock: Clock) -> None:
         self.session = session
         self.clock = clock
+        self._read: dict[str, tuple[str, str] | None] = {}
+        self._adds: list[dict[str, Any]] = []
+        self._puts: list[dict[str, Any]] = []
+
+    async def load(self, ids: list[str], *, lock: bool = False) -> None:
+        """Read these objects (locking them with ``lock``); later ``get``s use what was read."""
+        result = await self.session.execute(_GET_LOCKED if lock else _GET, {"b_ids": ids})
+        found = {row.id: (row.kind, row.data) for row in result}
+        for obj_id in ids:
+            self._read[obj_id] = found.get(obj_id)
 
     async def get(self, kind: str, obj_id: str, *, lock: bool = False) -> dict[str, Any] | None:
-        stmt = _GET_LOCKED if lock else _GET
-        data = (await self.session.execute(stmt, {"b_id": obj_id, "b_kind": kind})).scalar()
-        return json.loads(data) if data is not None else None
+        if obj_id not in self._read:
+            await self.load([obj_id], lock=lock)
+        found = self._read[obj_id]
+        return json.loads(found[1]) if found is not None and found[0] == kind else None
 
-    async def add(self, kind: str, obj: dict[str, Any]) -> dict[str, Any]:
-        """Store a new object (its id is new)."""
-        await self.session.execute(_ADD, {
+    def add(self, kind: str, obj: dict[str, Any]) -> dict[str, Any]:
+        """Store a new object (its id is new) at the flush."""
+        self._adds.append({
             "id": obj["id"], "kind": kind, "data": json.dumps(obj, sort_keys=True),
             "amount": obj.get("amount", 0), "created_at": self.clock.now()})  # fmt: skip
         return obj
 
-    async def put(self, kind: str, obj: dict[str, Any]) -> dict[str, Any]:
-        """Replace a stored object (and possibly its kind)."""
-        await self.session.execute(_PUT, {
+    def put(self, kind: str, obj: dict[str, Any]) -> dict[str, Any]:
+        """Replace a stored object (and possibly its kind) at the flush."""
+        self._puts.append({
             "b_id": obj["id"], "b_kind": kind, "b_data": json.dumps(obj, sort_keys=True),
             "b_amount": obj.get("amount", 0)})  # fmt: skip
         return obj
+
+    async def flush(self) -> None:
+        if self._puts:
+            await self.session.execute(_PUT, self._puts)
+        if self._adds:
+            await self.session.execute(_ADD, self._adds)
+        self._puts, self._adds = [], []
 
 
 class SandboxGateway:
@@ -148,13 +171,19 @@ class SandboxGateway:
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[_Store]:
         async with transaction(self._sessions) as session:
-            yield _Store(session, self._clock)
+            store = _Store(session, self._clock)
+            yield store
+            await store.flush()
 
     async def _idempotent(
         self, operation: str, key: str, params: dict[str, Any],
-        work: Callable[[_Store], Awaitable[dict[str, Any]]],
+        work: Callable[[_Store], Awaitable[dict[str, Any]]], *, reads: tuple[str, ...] = (),
     ) -> dict[str, Any]:  # fmt: skip
-        """Run ``work`` once per key; a replay returns the first outcome (success or error)."""
+        """Run ``work`` once per key; a replay returns the first outcome (success or error).
+
+        ``reads`` are the ids ``work`` will read: they are locked and read in the same query
+        as the key's record.
+        """
         fault = self._take_fault(operation)
         if fault == "timeout":
             raise GatewayUnavailable("The sandbox timed out (injected fault).", code="timeout")
@@ -163,7 +192,8 @@ class SandboxGateway:
         digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
         idem_id = f"idem:{operation}:{key}"
         async with self._tx() as store:
-            seen = await store.get("idempotency", idem_id, lock=True)
+            await store.load([idem_id, *reads], lock=True)
+            seen = await store.get("idempotency", idem_id)
             if seen is not None:
                 if seen["digest"] != digest:
                     raise GatewayInvalidRequest(
@@ -178,8 +208,7 @@ class SandboxGateway:
                     outcome = {"declined": [exc.message, exc.decline_code, exc.code]}
                 except PaymentActionRequired as exc:
                     outcome = {"action": exc.message}
-                await store.add("idempotency", {"id": idem_id, "digest": digest,
-                                                "outcome": outcome})  # fmt: skip
+                store.add("idempotency", {"id": idem_id, "digest": digest, "outcome": outcome})
         if fault == "lost_response":
             raise GatewayUnavailable("The response was lost (injected fault).", code="timeout")
         if "declined" in outcome:
@@ -222,12 +251,12 @@ class SandboxGateway:
             "decline_code": card.decline_code, "used": False,
         }  # fmt: skip
         async with self._tx() as store:
-            await store.add("token", token)
+            store.add("token", token)
         return str(token["id"])
 
     async def create_customer(self, *, email: str, name: str, idempotency_key: str) -> str:
         async def work(store: _Store) -> dict[str, Any]:
-            return await store.add("customer", {"id": new_id("cus"), "email": email,
+            return store.add("customer", {"id": new_id("cus"), "email": email,
                                                 "name": name})  # fmt: skip
 
         customer = await self._idempotent("create_customer", idempotency_key,
@@ -246,17 +275,17 @@ class SandboxGateway:
             if tok["used"]:
                 raise GatewayInvalidRequest("This token was already used.", code="token_used")
             tok["used"] = True
-            await store.put("token", tok)
+            store.put("token", tok)
             if tok["behaviour"] == "decline_on_attach":
                 raise PaymentDeclined("Your card was declined.", decline_code=tok["decline_code"])
             pm = {k: tok[k] for k in ("brand", "last4", "exp_month", "exp_year", "fingerprint",
                                       "behaviour", "decline_code")}  # fmt: skip
             pm.update(id=new_id("pm"), customer=customer_id, detached=False)
-            return await store.add("payment_method", pm)
+            return store.add("payment_method", pm)
 
-        pm = await self._idempotent(
-            "attach_card", idempotency_key, {"customer": customer_id, "token": token}, work
-        )
+        pm = await self._idempotent("attach_card", idempotency_key,
+                                    {"customer": customer_id, "token": token}, work,
+                                    reads=(customer_id, token))  # fmt: skip
         return CardDetails(pm["id"], pm["brand"], pm["last4"], pm["exp_month"], pm["exp_year"],
                            pm["fingerprint"])  # fmt: skip
 
@@ -266,7 +295,7 @@ class SandboxGateway:
             if pm is None:
                 raise GatewayInvalidRequest("No such payment method.", code="resource_missing")
             pm["detached"] = True
-            await store.put("payment_method", pm)
+            store.put("payment_method", pm)
 
     # ------------------------------------------------------------ charges
 
@@ -308,13 +337,14 @@ class SandboxGateway:
                 "customer": request.customer_id, "payment_method": pm["id"],
                 "created": self._clock.now().isoformat(), "metadata": request.metadata,
             }  # fmt: skip
-            await store.add("charge", ch)
+            store.add("charge", ch)
             if request.capture:
-                await self._emit(store, "payment_intent.succeeded", ch)
+                self._emit(store, "payment_intent.succeeded", ch)
             return ch
 
-        return self._result(await self._idempotent("create_charge", request.idempotency_key,
-                                                   params, work))  # fmt: skip
+        return self._result(await self._idempotent(
+            "create_charge", request.idempotency_key, params, work,
+            reads=(request.payment_method_id,)))  # fmt: skip
 
     async def _held(self, store: _Store, charge_id: str) -> dict[str, Any]:
         ch = await store.get("charge", charge_id, lock=True)
@@ -349,8 +379,8 @@ class SandboxGateway:
                 fee=self._fee.of(amount),
                 application_fee=application_fee,
             )
-            await store.put("charge", ch)
-            await self._emit(store, "payment_intent.succeeded", ch)
+            store.put("charge", ch)
+            self._emit(store, "payment_intent.succeeded", ch)
             return ch
 
         return self._result(
@@ -359,6 +389,7 @@ class SandboxGateway:
                 idempotency_key,
                 {"charge": charge_id, "amount": amount, "fee": application_fee},
                 work,
+                reads=(charge_id,),
             )
         )
 
@@ -366,12 +397,14 @@ class SandboxGateway:
         async def work(store: _Store) -> dict[str, Any]:
             ch = await self._held(store, charge_id)
             ch.update(status="canceled")
-            await store.put("charge", ch)
-            await self._emit(store, "payment_intent.canceled", ch)
+            store.put("charge", ch)
+            self._emit(store, "payment_intent.canceled", ch)
             return ch
 
         return self._result(
-            await self._idempotent("cancel", idempotency_key, {"charge": charge_id}, work)
+            await self._idempotent(
+                "cancel", idempotency_key, {"charge": charge_id}, work, reads=(charge_id,)
+            )  # fmt: skip
         )
 
     async def refund(
@@ -388,7 +421,7 @@ class SandboxGateway:
                     code="amount_too_large" if left else "charge_already_refunded",
                 )
             ch["amount_refunded"] += amount
-            await store.put("charge", ch)
+            store.put("charge", ch)
             re = {
                 "id": new_id("re"),
                 "amount": amount,
@@ -397,13 +430,13 @@ class SandboxGateway:
                 "status": "succeeded",
                 "reason": reason,
             }
-            await store.add("refund", re)
-            await self._emit(store, "charge.refund.updated", re)
+            store.add("refund", re)
+            self._emit(store, "charge.refund.updated", re)
             return re
 
-        re = await self._idempotent(
-            "refund", idempotency_key, {"charge": charge_id, "amount": amount}, work
-        )
+        re = await self._idempotent("refund", idempotency_key,
+                                    {"charge": charge_id, "amount": amount}, work,
+                                    reads=(charge_id,))  # fmt: skip
         return RefundResult(re["id"], re["amount"], re["currency"], re["status"])
 
     # ------------------------------------------------------------ Connect
@@ -416,7 +449,7 @@ class SandboxGateway:
         self, *, country: str, email: str, idempotency_key: str
     ) -> AccountResult:
         async def work(store: _Store) -> dict[str, Any]:
-            return await store.add(
+            return store.add(
                 "account",
                 {"id": new_id("acct"), "country": country, "email": email, "status": "pending"},
             )
@@ -447,8 +480,8 @@ class SandboxGateway:
             if acct is None:
                 raise GatewayInvalidRequest("No such account.", code="resource_missing")
             acct["status"] = "enabled"
-            await store.put("account", acct)
-            await self._emit(store, "account.updated", acct)
+            store.put("account", acct)
+            self._emit(store, "account.updated", acct)
         await self.deliver_events()
         return self._account(acct)
 
@@ -463,8 +496,8 @@ class SandboxGateway:
                 "account": account_id,
                 "status": "paid",
             }
-            await store.add("payout", po)
-            await self._emit(store, "payout.paid", po)
+            store.add("payout", po)
+            self._emit(store, "payout.paid", po)
             return po
 
         po = await self._idempotent(
@@ -474,14 +507,14 @@ class SandboxGateway:
 
     # ------------------------------------------------------------ events
 
-    async def _emit(self, store: _Store, event_type: str, obj: dict[str, Any]) -> None:
+    def _emit(self, store: _Store, event_type: str, obj: dict[str, Any]) -> None:
         event = {
             "id": new_id("evt"),
             "type": event_type,
             "created": int(time.time()),
             "data": {"object": obj},
         }
-        await store.add("event", event)
+        store.add("event", event)
 
     async def pending_events(self, limit: int = 100) -> list[dict[str, Any]]:
         async with transaction(self._sessions) as session:
@@ -506,7 +539,7 @@ class SandboxGateway:
                 body = json.dumps(event).encode()
                 await self.event_sink(body, sign(self._webhook_secret, body, int(time.time())))
                 async with self._tx() as store:
-                    await store.put("event_sent", event)
+                    store.put("event_sent", event)
                 sent += 1
         return sent
 

@@ -1,12 +1,44 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import String, Table, bindparam, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from fareroom.kit.db import insert_or_ignore
+from fareroom.kit.db import UTCDateTime, insert_or_ignore
+from fareroom.models.business import ApiKey
 from fareroom.models.gateway import IdempotencyRecord
+
+
+def _claim_for_key(insert: Any) -> Any:
+    """One statement that authenticates and claims: insert the record for the business of
+    the live API key with this hash, unless the business already has the key. Returns the
+    business id when it inserted, nothing otherwise (key taken, or API key not valid)."""
+    now = bindparam("now", type_=UTCDateTime())
+    live_key = select(
+        bindparam("id", type_=String()), ApiKey.business_id, bindparam("key", type_=String()),
+        bindparam("request_hash", type_=String()), bindparam("resource_id", type_=String()),
+        now, now,
+    ).where(ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None))  # fmt: skip
+    cols = ["id", "business_id", "key", "request_hash", "resource_id", "locked_at", "created_at"]
+    table = cast(Table, IdempotencyRecord.__table__)  # Core: not the ORM's bulk insert
+    return (
+        insert(table)
+        .from_select(cols, live_key)
+        .on_conflict_do_nothing(index_elements=["business_id", "key"])
+        .returning(table.c.business_id)
+    )
+
+
+_CLAIM = {"postgresql": _claim_for_key(pg_insert), "sqlite": _claim_for_key(sqlite_insert)}
+
+
+async def claim_for_key(conn: AsyncConnection, values: dict[str, Any]) -> bool:
+    """Run the claim above; True when this call inserted the record."""
+    stmt = _CLAIM[conn.dialect.name]
+    return (await conn.execute(stmt, values)).first() is not None
 
 
 class IdempotencyRepository:

@@ -24,9 +24,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from fareroom.idempotency.repository import IdempotencyRepository
+from fareroom.idempotency.repository import IdempotencyRepository, claim_for_key
 from fareroom.kit.clock import Clock
-from fareroom.kit.db import transaction
+from fareroom.kit.db import one_statement, transaction
 from fareroom.kit.errors import Conflict, ValidationFailed
 from fareroom.kit.ids import new_id
 
@@ -56,9 +56,15 @@ class IdempotencyService:
         key: str,
         digest: str,
         prefix: str,
+        *,
+        key_hash: str | None = None,
     ) -> Claim:
         """Authenticate (``authenticate`` returns the business id) and claim the key, in one
-        short transaction committed before the work starts."""
+        short transaction committed before the work starts.
+
+        With ``key_hash`` (the API key's SHA-256) a first use of the key is claimed in one
+        statement that also checks the API key; a key seen before, or an API key that is
+        not valid, takes the full path, which answers each case."""
         key = key.strip()
         if not key or len(key) > 255 or not key.isprintable():
             raise ValidationFailed(
@@ -66,10 +72,17 @@ class IdempotencyService:
                 code="invalid_idempotency_key",
             )
         now = self._clock.now()
+        record_id, resource_id = new_id("idem"), new_id(prefix)
+        if key_hash is not None:
+            async with one_statement(self._sessions) as conn:
+                if await claim_for_key(conn, {
+                    "id": record_id, "key": key, "request_hash": digest,
+                    "resource_id": resource_id, "now": now, "key_hash": key_hash,
+                }):  # fmt: skip
+                    return Claim(record_id, resource_id)
         async with transaction(self._sessions) as session:
             business_id = await authenticate(session)
             repo = IdempotencyRepository(session)
-            record_id, resource_id = new_id("idem"), new_id(prefix)
             values = {"id": record_id, "business_id": business_id, "key": key,
                       "request_hash": digest, "resource_id": resource_id, "locked_at": now,
                       "created_at": now}  # fmt: skip
