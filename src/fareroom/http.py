@@ -19,6 +19,7 @@ from fareroom.accounts.service import AccountsService, Caller, sha256
 from fareroom.gateway.base import GatewayError, as_fareroom_error
 from fareroom.idempotency.service import request_hash
 from fareroom.kit.errors import FareroomError, Unauthenticated
+from fareroom.models.business import Business
 
 if TYPE_CHECKING:
     from fareroom.bootstrap import Context, Services
@@ -45,8 +46,13 @@ async def api_key(
     return credentials.credentials.strip()
 
 
-async def _caller(services: Services, key: str) -> Caller:
-    caller = await services.accounts.authenticate_api_key(key)
+async def _caller(services: Services, key: str, business: Business | None = None) -> Caller:
+    """The API key's caller; ``business`` when the key was checked already (by a claim)."""
+    caller = (
+        Caller(business=business, role="api")
+        if business is not None
+        else await services.accounts.authenticate_api_key(key)
+    )
     services.log.business_id = caller.business_id
     return caller
 
@@ -114,7 +120,7 @@ async def write(
                                 media_type=PROBLEM if status_ >= 400 else None)  # fmt: skip
     try:
         async with ctx.unit_of_work() as services:
-            caller = await _caller(services, key)
+            caller = await _caller(services, key, claim.business if claim else None)
             result = await fn(services, caller, claim.resource_id if claim else None)
             content = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
             if claim is not None:

@@ -40,6 +40,18 @@ async def test_keys_are_scoped_to_the_business(tenant: Tenant, other_tenant: Ten
     assert (await other_tenant.pay(theirs["id"], 1_000, headers=key)).status_code == 201
 
 
+async def test_a_wrong_api_key_claims_nothing(tenant: Tenant) -> None:
+    client = await tenant.client()
+    body = {"client_id": client["id"], "amount": 2_000, "currency": "EUR"}
+    wrong = {"Idempotency-Key": "order-7", "Authorization": "Bearer fr_wrong"}
+    r = await tenant.api.post("/api/v1/payments", json=body, headers=wrong)
+    assert r.status_code == 401 and r.json()["code"] == "api_key_invalid"
+    # The key is still free for the business whose API key is right.
+    r = await tenant.pay(client["id"], 2_000, headers={"Idempotency-Key": "order-7"})
+    assert r.status_code == 201 and "idempotent-replayed" not in r.headers
+    assert len(await _payments(tenant)) == 1
+
+
 async def test_a_charge_whose_response_was_lost_is_charged_once_on_retry(
     tenant: Tenant, ctx: Context
 ) -> None:

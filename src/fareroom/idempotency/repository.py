@@ -5,17 +5,17 @@ from typing import Any, cast
 from sqlalchemy import String, Table, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from fareroom.kit.db import UTCDateTime, insert_or_ignore
-from fareroom.models.business import ApiKey
+from fareroom.models.business import ApiKey, Business
 from fareroom.models.gateway import IdempotencyRecord
 
 
 def _claim_for_key(insert: Any) -> Any:
-    """One statement that authenticates and claims: insert the record for the business of
-    the live API key with this hash, unless the business already has the key. Returns the
-    business id when it inserted, nothing otherwise (key taken, or API key not valid)."""
+    """Insert the record for the business of the live API key with this hash, unless the
+    business already has the key; returns the business id when it inserted, nothing
+    otherwise (the key was seen before, or the API key is not valid)."""
     now = bindparam("now", type_=UTCDateTime())
     live_key = select(
         bindparam("id", type_=String()), ApiKey.business_id, bindparam("key", type_=String()),
@@ -32,13 +32,30 @@ def _claim_for_key(insert: Any) -> Any:
     )
 
 
-_CLAIM = {"postgresql": _claim_for_key(pg_insert), "sqlite": _claim_for_key(sqlite_insert)}
+# PostgreSQL claims and loads the business in one statement (the insert as a CTE); SQLite,
+# whose round trips cost nothing, in two.
+_CLAIMED = _claim_for_key(pg_insert).cte("claimed")
+_CLAIM_PG = select(Business).join(_CLAIMED, _CLAIMED.c.business_id == Business.id)
+_CLAIM_SQLITE = _claim_for_key(sqlite_insert)
+_BUSINESS = select(Business).where(Business.id == bindparam("b_business"))
+_FINISH = (
+    update(cast(Table, IdempotencyRecord.__table__))
+    .where(IdempotencyRecord.id == bindparam("b_id"))
+    .values(response_status=bindparam("b_status"), response_body=bindparam("b_body"),
+            locked_at=None)
+)  # fmt: skip
 
 
-async def claim_for_key(conn: AsyncConnection, values: dict[str, Any]) -> bool:
-    """Run the claim above; True when this call inserted the record."""
-    stmt = _CLAIM[conn.dialect.name]
-    return (await conn.execute(stmt, values)).first() is not None
+async def claim_for_key(session: AsyncSession, values: dict[str, Any]) -> Business | None:
+    """Authenticate and claim a key not seen before, in one statement on PostgreSQL.
+    Returns the API key's business when this call inserted the record, else None."""
+    assert session.bind is not None
+    if session.bind.dialect.name == "postgresql":
+        return (await session.execute(_CLAIM_PG, values)).scalar()
+    business_id = (await session.execute(_CLAIM_SQLITE, values)).scalar()
+    if business_id is None:
+        return None
+    return (await session.execute(_BUSINESS, {"b_business": business_id})).scalar()
 
 
 class IdempotencyRepository:
@@ -60,8 +77,4 @@ class IdempotencyRepository:
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def finish(self, record_id: str, status: int | None, body: str | None) -> None:
-        await self.session.execute(
-            update(IdempotencyRecord)
-            .where(IdempotencyRecord.id == record_id)
-            .values(response_status=status, response_body=body, locked_at=None)
-        )
+        await self.session.execute(_FINISH, {"b_id": record_id, "b_status": status, "b_body": body})

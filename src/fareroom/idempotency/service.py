@@ -29,6 +29,7 @@ from fareroom.kit.clock import Clock
 from fareroom.kit.db import one_statement, transaction
 from fareroom.kit.errors import Conflict, ValidationFailed
 from fareroom.kit.ids import new_id
+from fareroom.models.business import Business
 
 LEASE = timedelta(seconds=60)  # an attempt that held the key longer than this has died
 
@@ -38,6 +39,8 @@ class Claim:
     record_id: str
     resource_id: str
     replay: tuple[int, Any] | None = None
+    # The API key's business, when the claim authenticated the request already.
+    business: Business | None = None
 
 
 def request_hash(method: str, path: str, body: Any) -> str:
@@ -63,8 +66,9 @@ class IdempotencyService:
         short transaction committed before the work starts.
 
         With ``key_hash`` (the API key's SHA-256) a first use of the key is claimed in one
-        statement that also checks the API key; a key seen before, or an API key that is
-        not valid, takes the full path, which answers each case."""
+        statement that also checks the API key and loads its business (``Claim.business``,
+        so the request need not authenticate again); a key seen before, or an API key that
+        is not valid, takes the full path, which answers each case."""
         key = key.strip()
         if not key or len(key) > 255 or not key.isprintable():
             raise ValidationFailed(
@@ -74,12 +78,13 @@ class IdempotencyService:
         now = self._clock.now()
         record_id, resource_id = new_id("idem"), new_id(prefix)
         if key_hash is not None:
-            async with one_statement(self._sessions) as conn:
-                if await claim_for_key(conn, {
+            async with one_statement(self._sessions) as session:
+                business = await claim_for_key(session, {
                     "id": record_id, "key": key, "request_hash": digest,
                     "resource_id": resource_id, "now": now, "key_hash": key_hash,
-                }):  # fmt: skip
-                    return Claim(record_id, resource_id)
+                })  # fmt: skip
+            if business is not None:
+                return Claim(record_id, resource_id, business=business)
         async with transaction(self._sessions) as session:
             business_id = await authenticate(session)
             repo = IdempotencyRepository(session)

@@ -22,7 +22,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -164,14 +163,16 @@ async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterato
 @asynccontextmanager
 async def one_statement(
     factory: async_sessionmaker[AsyncSession],
-) -> AsyncIterator[AsyncConnection]:
-    """Somewhere to run one statement that is a transaction by itself. On PostgreSQL it runs
+) -> AsyncIterator[AsyncSession]:
+    """A session for one statement that is a transaction by itself. On PostgreSQL it runs
     in autocommit, which spares the BEGIN and COMMIT round trips; on SQLite it is an
     ordinary write transaction, taken in turn with the others."""
     engine = factory.kw["bind"]
     if engine.dialect.name == "sqlite":
         async with transaction(factory) as session:
-            yield await session.connection()
+            yield session
         return
     async with engine.connect() as conn:
-        yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+        autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        async with factory(bind=autocommit) as session:
+            yield session
