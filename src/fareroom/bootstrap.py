@@ -111,13 +111,12 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None) -
             webhook_secret=secret.get_secret_value() if secret else None)  # fmt: skip
     else:
         sandbox_url = sandbox_database_url(settings.database_url)
-        # The sandbox has its own engine (and pool). On PostgreSQL its commits need not wait
-        # for the disk: it is test-mode state, and the log is written in order, so any later
-        # durable commit of ours (which may refer to it) makes it durable first.
-        sandbox_engine = create_engine(
-            sandbox_url,
-            server_settings=None if is_sqlite(sandbox_url) else {"synchronous_commit": "off"},
-        )
+        # The sandbox has its own engine (and pool), whose commits need not wait for the
+        # disk: it is test-mode state. On PostgreSQL the log is written in order, so any
+        # later durable commit of ours (which may refer to it) makes it durable first; on
+        # SQLite (a file of its own) a power cut may lose its last moments, and a payment
+        # made then would later meet "no such charge" from the sandbox.
+        sandbox_engine = create_engine(sandbox_url, durable=False)
         sandbox = SandboxGateway(
             session_factory(sandbox_engine), clock,
             webhook_secret=settings.sandbox_webhook_secret.get_secret_value(),

@@ -42,7 +42,7 @@ from fareroom.gateway.base import (
 from fareroom.gateway.signature import SignatureInvalid, sign, verify
 from fareroom.gateway.testcards import TEST_CARDS, luhn_ok
 from fareroom.kit.clock import Clock
-from fareroom.kit.db import transaction
+from fareroom.kit.db import one_statement, transaction
 from fareroom.kit.ids import new_id
 from fareroom.kit.money import round_half_up
 from fareroom.models.gateway import SandboxObject
@@ -250,8 +250,10 @@ class SandboxGateway:
             "fingerprint": fingerprint, "behaviour": card.behaviour,
             "decline_code": card.decline_code, "used": False,
         }  # fmt: skip
-        async with self._tx() as store:
+        async with one_statement(self._sessions) as session:
+            store = _Store(session, self._clock)
             store.add("token", token)
+            await store.flush()
         return str(token["id"])
 
     async def create_customer(self, *, email: str, name: str, idempotency_key: str) -> str:

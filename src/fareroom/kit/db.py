@@ -80,18 +80,22 @@ def create_engine(
     *,
     pool_size: int = 20,
     echo: bool = False,
-    server_settings: dict[str, str] | None = None,
+    durable: bool = True,
 ) -> AsyncEngine:
     """``pool_size`` covers two connections per concurrent request (the request's own, and
     the sandbox gateway's on PostgreSQL): overflow connections are closed on return, and
-    opening one per request would cost more than the request."""
+    opening one per request would cost more than the request.
+
+    ``durable=False`` lets commits return before they reach the disk (PostgreSQL's
+    ``synchronous_commit=off``, SQLite's ``synchronous=NORMAL`` in WAL mode): a crash of the
+    process loses nothing, a crash of the machine may lose the last moments of commits."""
     if is_sqlite(url):
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, "FULL" if durable else "NORMAL")
         return engine
     # No pre-ping (it costs a round trip per transaction); connections are recycled instead,
     # and a connection found dead is discarded by the pool on its first error.
-    connect_args = {"server_settings": server_settings} if server_settings else {}
+    connect_args = {} if durable else {"server_settings": {"synchronous_commit": "off"}}
     return create_async_engine(
         url,
         echo=echo,
@@ -102,13 +106,13 @@ def create_engine(
     )
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, synchronous: str) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
