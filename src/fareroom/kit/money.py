@@ -24,6 +24,9 @@ CURRENCY_EXPONENTS: dict[str, int] = {
 # Stripe refuses a single charge above 99,999,999 minor units for most currencies; so do we,
 # which also keeps every sum of a few amounts far inside a 64-bit column.
 MAX_CHARGE_MINOR = 99_999_999
+# Stripe's smallest charge is 0.50 in most currencies (¥50); smaller ones would cost more in
+# fees than they bring.
+MIN_CHARGE_MINOR = 50
 
 
 class CurrencyMismatch(ValidationFailed):

@@ -24,16 +24,12 @@ from fareroom.gateway.base import ChargeRequest, ChargeResult, PaymentGateway
 from fareroom.kit.clock import Clock
 from fareroom.kit.errors import Conflict, NotFound, ValidationFailed
 from fareroom.kit.ids import new_id
-from fareroom.kit.money import MAX_CHARGE_MINOR, normalise_currency
+from fareroom.kit.money import MAX_CHARGE_MINOR, MIN_CHARGE_MINOR, normalise_currency
 from fareroom.ledger.service import Ledger, business, platform
 from fareroom.models.business import Business
 from fareroom.models.payment import Payment, Payout, Refund
 from fareroom.payments.repository import PaymentsRepository
 from fareroom.pricing.fees import CATEGORIES, FeePolicy
-
-# Stripe's smallest charge is 0.50 in most currencies (¥50); smaller ones would cost more in
-# fees than they bring.
-MIN_CHARGE_MINOR = 50
 
 
 @dataclass(frozen=True)
