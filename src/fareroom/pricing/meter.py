@@ -61,10 +61,6 @@ class Reading:
     end_reason: str | None = None
     last_at: datetime | None = None  # the latest ``at`` of the events read
 
-    @property
-    def running(self) -> bool:
-        return self.state == "running"
-
 
 def _state(started: bool, paused: bool, offline: frozenset[str], ended: bool) -> str:
     if ended:

@@ -43,20 +43,19 @@ class Tariff:
 
     def seconds_until_change(self, seconds: int) -> int | None:
         """How many more chargeable seconds until the price rises (None: it never does)."""
-        free = 60 * self.free_minutes
         if self.block_price == 0:
             return None
-        if seconds <= free:
-            return free + 1 - seconds
-        block = 60 * self.block_minutes
-        b = seconds - free
-        k = self._increments(max(0, b - block))  # 0 inside the first block
+        beyond = self._beyond_block(seconds)
+        if beyond is None:  # free time: the first block is charged one second after it
+            return 60 * self.free_minutes + 1 - seconds
+        k = self._increments(beyond)  # 0 inside the first block
         charged = round_half_up(k * self._per_increment)
         # round_half_up(x) exceeds ``charged`` from x = charged + ½ on (an increment may be
         # worth less than half a cent, so that can take several); the increment that gets
         # there begins one second after the one before it ends.
         k_next = max(k + 1, ceil((charged + Fraction(1, 2)) / self._per_increment))
-        return block + (k_next - 1) * self.increment_seconds + 1 - b
+        block_ends = 60 * (self.free_minutes + self.block_minutes)
+        return block_ends + (k_next - 1) * self.increment_seconds + 1 - seconds
 
     def _beyond_block(self, seconds: int) -> int | None:
         """Seconds past the free minutes and the first block (0 inside the block); None
