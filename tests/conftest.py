@@ -112,6 +112,7 @@ class Tenant:
         self.owner_email: str = made.owner.email
         self.password = password
         self.api_key: str = made.api_key
+        self.owner_id: str = made.owner.id
         self.api = api
 
     async def client(self, name: str = "Ada", number: str | None = "4242424242424242") -> dict:

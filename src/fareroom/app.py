@@ -17,12 +17,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from fareroom import __version__
 from fareroom.accounts.endpoints import router as users_router
 from fareroom.bootstrap import Context, bootstrap
+from fareroom.chat.endpoints import router as chat_router
 from fareroom.clients.endpoints import router as clients_router
 from fareroom.config import Settings
 from fareroom.gateway.base import GatewayError, as_fareroom_error
 from fareroom.gateway.endpoints import router as sandbox_router
 from fareroom.http import PROBLEM
 from fareroom.kit.errors import FareroomError, Unauthenticated, ValidationFailed
+from fareroom.metering.endpoints import router as metering_router
 from fareroom.payments.endpoints import router as payments_router
 from fareroom.web.pages import router as pages_router
 from fareroom.web.render import templates
@@ -123,8 +125,8 @@ def create_app(ctx: Context | None = None, *, settings: Settings | None = None,
     if ctx is not None:
         app.state.ctx = ctx
     _install_error_handlers(app)
-    routers = (users_router, clients_router, payments_router, webhooks_router, sandbox_router,
-               pages_router)  # fmt: skip
+    routers = (users_router, clients_router, payments_router, chat_router, metering_router,
+               webhooks_router, sandbox_router, pages_router)  # fmt: skip
     for router in routers:
         app.include_router(router)
     app.mount(

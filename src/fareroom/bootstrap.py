@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from fractions import Fraction
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from fareroom.accounts.service import AccountsService
+from fareroom.chat.service import ChatService
 from fareroom.clients.service import ClientsService
 from fareroom.config import Settings
 from fareroom.gateway.base import PaymentGateway
@@ -20,8 +22,11 @@ from fareroom.idempotency.service import IdempotencyService
 from fareroom.kit.clock import Clock, SystemClock
 from fareroom.kit.db import create_engine, is_sqlite, session_factory, transaction
 from fareroom.ledger.service import Account, Ledger
+from fareroom.mail.outbox import FileSender, Sender, SmtpSender
+from fareroom.metering.service import MeteringService
 from fareroom.payments.service import PaymentsService
 from fareroom.pricing.fees import FeePolicy
+from fareroom.realtime.hub import InMemoryHub
 from fareroom.webhooks.service import WebhooksService
 
 
@@ -43,6 +48,8 @@ class Services:
     accounts: AccountsService
     clients: ClientsService
     payments: PaymentsService
+    chat: ChatService
+    metering: MeteringService
     ledger: Ledger
     webhooks: WebhooksService
     log: LogScope
@@ -61,15 +68,25 @@ class Context:
     fees: FeePolicy
     idempotency: IdempotencyService
     ledger_accounts: dict[str, Account] = field(default_factory=dict)
+    hub: InMemoryHub = field(default_factory=InMemoryHub)
+
+    @property
+    def processing_fee(self) -> tuple[Fraction, int]:
+        """The gateway's processing fee per charge (rate, fixed), for tariff warnings."""
+        return Fraction(self.settings.processing_fee_rate), self.settings.processing_fee_fixed
 
     def services(self, session: AsyncSession, log: LogScope | None = None) -> Services:
         ledger = Ledger(session, self.clock, self.ledger_accounts)
         clients = ClientsService(session, self.gateway, self.clock)
         payments = PaymentsService(session, self.gateway, ledger, clients, self.clock, self.fees)
+        chat = ChatService(session, self.clock, clients, payments, self.processing_fee)
+        metering = MeteringService(
+            session, self.clock, chat, clients, payments, ledger,
+            timeout=timedelta(seconds=self.settings.presence_timeout_seconds))  # fmt: skip
         return Services(
             session=session,
             accounts=AccountsService(session, self.clock),
-            clients=clients, payments=payments, ledger=ledger,
+            clients=clients, payments=payments, chat=chat, metering=metering, ledger=ledger,
             webhooks=WebhooksService(session, self.gateway, payments, self.clock),
             log=log or LogScope(),
         )  # fmt: skip
@@ -83,6 +100,14 @@ class Context:
         ):
             yield self.services(session, log)
             await self.gateway_log.flush_into(session, log)
+
+    def mail_sender(self) -> Sender:
+        st = self.settings
+        if st.smtp_host:
+            return SmtpSender(st.smtp_host, st.smtp_port, username=st.smtp_username,
+                              password=st.smtp_password.get_secret_value()
+                              if st.smtp_password else None, starttls=st.smtp_starttls)  # fmt: skip
+        return FileSender(st.mail_dir)
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -41,5 +41,17 @@ class Settings(BaseSettings):
     processing_fee_fixed: int = 30  # minor units
     processing_fee_bearer: Literal["business", "platform"] = "business"
 
+    # Mail: written as .eml files into mail_dir unless an SMTP host is set.
     mail_dir: Path = DEFAULT_VAR / "mail"
+    mail_from: str = "Fareroom <no-reply@fareroom.local>"
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+
+    # The taxi meter: a party offline longer than this ends the session.
+    presence_timeout_seconds: int = Field(default=90, ge=5, le=3600)
+    # A collection still pending this long after it was planned is taken over by the worker.
+    reconcile_after_seconds: int = Field(default=60, ge=1)
     log_level: str = "INFO"

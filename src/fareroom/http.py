@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fareroom.accounts.service import AccountsService, Caller, sha256
 from fareroom.gateway.base import GatewayError, as_fareroom_error
 from fareroom.idempotency.service import request_hash
+from fareroom.kit.db import transaction
 from fareroom.kit.errors import FareroomError, Unauthenticated
 from fareroom.models.business import Business
 
@@ -94,12 +95,16 @@ async def write(
     body: BaseModel | None,
     *,
     prefix: str,
-    fn: Callable[[Services, Caller, str | None], Awaitable[BaseModel | dict[str, Any]]],
+    fn: Callable[[Services, Caller, str | None], Awaitable[Any]],
     status: int = 201,
+    then: Callable[[Any], Awaitable[BaseModel]] | None = None,
 ) -> JSONResponse:
     """Run a write in one transaction, honouring ``Idempotency-Key`` (see ``idempotency``).
 
     ``fn`` gets the services, the caller and the resource id reserved by the key (or None).
+    ``then`` runs after that transaction committed (a collection it planned, carried out in
+    transactions of its own) and gives the answer; it must not fail on a business error,
+    for what ``fn`` did is done.
     """
     ctx = context(request)
     idem_key = request.headers.get("idempotency-key")
@@ -123,8 +128,13 @@ async def write(
             caller = await _caller(services, key, claim.business if claim else None)
             result = await fn(services, caller, claim.resource_id if claim else None)
             content = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
-            if claim is not None:
+            if claim is not None and then is None:
                 await ctx.idempotency.complete(services.session, claim, status, content)
+        if then is not None:
+            content = (await then(result)).model_dump(mode="json")
+            if claim is not None:
+                async with transaction(ctx.sessions) as session:
+                    await ctx.idempotency.complete(session, claim, status, content)
     except (FareroomError, GatewayError) as exc:
         if claim is not None:
             err = as_fareroom_error(exc) if isinstance(exc, GatewayError) else exc

@@ -45,6 +45,7 @@ ACCOUNT_KINDS: dict[str, str] = {
     "client_receivable": "debit",  # what a client owes
     "client_wallet": "credit",  # a client's prepaid credit
     "written_off_debt": "debit",  # debt given up
+    "abandoned_debt": "credit",  # what clients left unpaid when an agent gave up collecting
 }
 
 

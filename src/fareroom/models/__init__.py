@@ -1,13 +1,26 @@
 """ORM models, one module per aggregate. Importing this package registers every table."""
 
 from fareroom.models.business import ApiKey, Business, User, WebSession
+from fareroom.models.chat import (
+    AgentTariff,
+    ChatRoom,
+    ChatSession,
+    Collection,
+    MeterEventRow,
+    PaymentRequest,
+    RoomAgent,
+    TariffRow,
+)  # fmt: skip
 from fareroom.models.client import Card, Client
 from fareroom.models.gateway import GatewayRequest, IdempotencyRecord, SandboxObject, WebhookEvent
 from fareroom.models.ledger import LedgerAccount, LedgerBalance, LedgerEntry, LedgerTransfer
+from fareroom.models.mail import OutboxMail
 from fareroom.models.payment import Payment, Payout, Refund
 
 __all__ = [
-    "ApiKey", "Business", "Card", "Client", "GatewayRequest", "IdempotencyRecord",
-    "LedgerAccount", "LedgerBalance", "LedgerEntry", "LedgerTransfer", "Payment", "Payout",
-    "Refund", "SandboxObject", "User", "WebSession", "WebhookEvent",
+    "AgentTariff", "ApiKey", "Business", "Card", "ChatRoom", "ChatSession", "Client",
+    "Collection", "GatewayRequest", "IdempotencyRecord", "LedgerAccount", "LedgerBalance",
+    "LedgerEntry", "LedgerTransfer", "MeterEventRow", "OutboxMail", "Payment",
+    "PaymentRequest", "Payout", "Refund", "RoomAgent", "SandboxObject", "TariffRow", "User",
+    "WebSession", "WebhookEvent",
 ]  # fmt: skip

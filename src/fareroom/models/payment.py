@@ -34,6 +34,10 @@ class Payment(Base):
     # What the business was credited at capture (captured − platform fee − fee it bears).
     business_net: Mapped[int] = mapped_column(BigInteger, default=0)
     gateway_charge_id: Mapped[str | None] = mapped_column(String(64))
+    # What the payment was for, when it came from a chat: revenue is reported by these.
+    room_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    agent_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    source_id: Mapped[str | None] = mapped_column(String(40))  # a session or payment request
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

@@ -33,6 +33,15 @@ from fareroom.pricing.fees import CATEGORIES, FeePolicy
 
 
 @dataclass(frozen=True)
+class PaymentSource:
+    """What a payment was for, when it came from a chat (revenue is reported by these)."""
+
+    id: str  # a session or a payment request
+    room_id: str
+    agent_id: str
+
+
+@dataclass(frozen=True)
 class PaymentView:
     payment: Payment
     refunds: Sequence[Refund]
@@ -83,7 +92,8 @@ class PaymentsService:
     async def charge(
         self, biz: Business, *, client_id: str, card_id: str | None,
         amount: int, currency: str, category: str, capture: bool, description: str = "",
-        payment_id: str | None = None,
+        payment_id: str | None = None, off_session: bool = False,
+        source: PaymentSource | None = None,
     ) -> Payment:  # fmt: skip
         fees = self._fees(biz)
         amount = check_amount(amount, minimum=MIN_CHARGE_MINOR)
@@ -108,7 +118,7 @@ class PaymentsService:
             amount=amount, currency=currency, customer_id=str(client.gateway_customer_id),
             payment_method_id=card.gateway_payment_method_id, capture=capture,
             idempotency_key=f"payment:{payment_id}:create", description=description,
-            destination_account_id=destination,
+            off_session=off_session, destination_account_id=destination,
             application_fee=fees.platform_fee(amount, category) if destination and capture
             else None,
             metadata={"reference": payment_id, "business": biz.id}))  # fmt: skip
@@ -129,6 +139,9 @@ class PaymentsService:
             processing_fee=0,
             business_net=0,
             gateway_charge_id=result.id,
+            room_id=source.room_id if source else None,
+            agent_id=source.agent_id if source else None,
+            source_id=source.id if source else None,
             created_at=now,
             updated_at=now,
         )
@@ -282,6 +295,9 @@ class PaymentsService:
         return refund
 
     # ------------------------------------------------------------ reading
+
+    async def business(self, business_id: str) -> Business:
+        return await self._repo.business(business_id)
 
     async def get(self, business_id: str, payment_id: str) -> PaymentView:
         payment = await self._repo.payment(business_id, payment_id)

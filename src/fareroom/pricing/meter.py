@@ -60,6 +60,16 @@ class Reading:
     ended_at: datetime | None = None
     end_reason: str | None = None
     last_at: datetime | None = None  # the latest ``at`` of the events read
+    # While running: the moment from which the chargeable time counts without a break, so
+    # ``seconds_at(t)`` is exact later without replaying the events.
+    origin: datetime | None = None
+    offline_since: datetime | None = None  # since when a party (the first one) is offline
+
+    def seconds_at(self, t: datetime) -> int:
+        """Chargeable seconds at ``t`` (not before the reading), if nothing happens meanwhile."""
+        if self.origin is None:
+            return self.seconds
+        return int((t - self.origin).total_seconds())
 
 
 def _state(started: bool, paused: bool, offline: frozenset[str], ended: bool) -> str:
@@ -78,7 +88,7 @@ def read_meter(
     """The meter as it stands at ``at`` (events after ``at`` are not yet known to it)."""
     ordered = sorted((e for e in events if e.at <= at), key=lambda e: e.at)  # stable
     started, paused, ended = not controls.agent_may_start, False, False
-    offline: set[str] = set()
+    offline: dict[str, datetime] = {}
     ended_at, reason, last = None, None, None
     running_since: datetime | None = opened_at if started else None
     total = timedelta(0)
@@ -94,9 +104,9 @@ def read_meter(
         elif event.kind == Kind.RESUMED:
             paused = False
         elif event.kind == Kind.WENT_OFFLINE and event.party:
-            offline.add(event.party)
+            offline.setdefault(event.party, moment)
         elif event.kind == Kind.CAME_ONLINE and event.party:
-            offline.discard(event.party)
+            offline.pop(event.party, None)
         elif event.kind in ENDINGS:
             ended, ended_at, reason = True, moment, event.kind.value
         runs = started and not paused and not offline and not ended
@@ -105,13 +115,16 @@ def read_meter(
             running_since = None
         elif running_since is None and runs:
             running_since = moment
+    origin = None
     if running_since is not None:
         total += max(at - running_since, timedelta(0))
+        origin = at - total
     return Reading(
         seconds=int(total.total_seconds()),
         state=_state(started, paused, frozenset(offline), ended),
         started=started, paused=paused, offline=frozenset(offline),
-        ended_at=ended_at, end_reason=reason, last_at=last,
+        ended_at=ended_at, end_reason=reason, last_at=last, origin=origin,
+        offline_since=min(offline.values()) if offline and not ended else None,
     )  # fmt: skip
 
 

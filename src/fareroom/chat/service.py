@@ -1,0 +1,317 @@
+"""Chat rooms (tariff, meter controls, agents, terms) and payment requests in chat.
+
+A room has a standard tariff; when it allows agents their own tariff, an agent who has one
+is charged by it instead (``tariff_for``). Tariff rows are never changed: changing a tariff
+makes a new row, so an open session keeps the tariff its client accepted.
+
+Payment requests (DESIGN §6): category service or goods, line items whose sum is the total,
+paid by the client with a card; the platform fee is by category (10 % / 4 % by default).
+For a service, the agent marks when it starts and when it is finished.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fareroom.chat.repository import ChatRepository
+from fareroom.clients.service import ClientsService
+from fareroom.kit.clock import Clock
+from fareroom.kit.errors import Conflict, NotFound, ValidationFailed
+from fareroom.kit.ids import new_id
+from fareroom.kit.money import MAX_CHARGE_MINOR, MIN_CHARGE_MINOR
+from fareroom.mail.outbox import Outbox
+from fareroom.mail.receipts import queue_receipts
+from fareroom.models.business import Business, User
+from fareroom.models.chat import AgentTariff, ChatRoom, PaymentRequest, TariffRow
+from fareroom.payments.service import PaymentSource, PaymentsService
+from fareroom.pricing.fees import CATEGORIES
+from fareroom.pricing.tariff import Tariff, TariffWarning, make_tariff, tariff_warnings
+
+AGENT_ROLES = ("owner", "admin", "agent")
+MAX_ITEMS = 50
+
+
+@dataclass(frozen=True)
+class RoomView:
+    room: ChatRoom
+    tariff: Tariff
+    agent_ids: list[str]
+    warnings: list[TariffWarning]
+
+
+def as_tariff(row: TariffRow | Any) -> Tariff:
+    """A tariff from its row (or any row with its columns)."""
+    return Tariff(currency=row.currency, free_minutes=row.free_minutes,
+                  block_minutes=row.block_minutes, block_price=row.block_price,
+                  increment_seconds=row.increment_seconds, split_threshold=row.split_threshold,
+                  preauth_amount=row.preauth_amount)  # fmt: skip
+
+
+class ChatService:
+    def __init__(
+        self, session: AsyncSession, clock: Clock, clients: ClientsService,
+        payments: PaymentsService, processing_fee: tuple[Fraction, int],
+    ) -> None:  # fmt: skip
+        self._repo = ChatRepository(session)
+        self._clock = clock
+        self._clients = clients
+        self._payments = payments
+        self._processing_fee = processing_fee
+        self._outbox = Outbox(session, clock)
+
+    # ------------------------------------------------------------ tariffs
+
+    async def _new_tariff(self, biz: Business, fields: dict[str, Any]) -> tuple[TariffRow, Tariff]:
+        tariff = make_tariff(**{"currency": biz.default_currency, **fields})
+        if tariff.currency != biz.default_currency:
+            raise ValidationFailed(f"This business charges in {biz.default_currency}.",
+                                   code="currency_mismatch")  # fmt: skip
+        row = TariffRow(id=new_id("trf"), business_id=biz.id, currency=tariff.currency,
+                        free_minutes=tariff.free_minutes, block_minutes=tariff.block_minutes,
+                        block_price=tariff.block_price, increment_seconds=tariff.increment_seconds,
+                        split_threshold=tariff.split_threshold,
+                        preauth_amount=tariff.preauth_amount,
+                        created_at=self._clock.now())  # fmt: skip
+        await self._repo.add(row)
+        return row, tariff
+
+    def warnings(self, tariff: Tariff) -> list[TariffWarning]:
+        rate, fixed = self._processing_fee
+        return tariff_warnings(tariff, fee_rate=rate, fee_fixed=fixed)
+
+    async def tariff(self, tariff_id: str) -> Tariff:
+        row = await self._repo.tariff(tariff_id)
+        if row is None:
+            raise NotFound("No such tariff.", code="tariff_not_found")
+        return as_tariff(row)
+
+    async def set_agent_tariff(self, biz: Business, user_id: str,
+                               fields: dict[str, Any] | None) -> Tariff | None:  # fmt: skip
+        """An agent's own tariff (None removes it)."""
+        await self._agents(biz.id, [user_id])
+        current = await self._repo.agent_tariff(biz.id, user_id)
+        if fields is None:
+            if current is not None:
+                await self._repo.session.delete(current)
+            return None
+        row, tariff = await self._new_tariff(biz, fields)
+        if current is None:
+            await self._repo.add(AgentTariff(user_id=user_id, business_id=biz.id,
+                                             tariff_id=row.id))  # fmt: skip
+        else:
+            current.tariff_id = row.id
+        return tariff
+
+    async def tariff_for(self, room: ChatRoom, agent_id: str) -> str:
+        """The id of the tariff a session with ``agent_id`` in ``room`` is charged by."""
+        if room.agents_own_tariff:
+            own = await self._repo.agent_tariff(room.business_id, agent_id)
+            if own is not None:
+                return own.tariff_id
+        return room.tariff_id
+
+    # ------------------------------------------------------------ rooms
+
+    async def _agents(self, business_id: str, user_ids: Sequence[str]) -> list[User]:
+        ids = list(dict.fromkeys(user_ids))
+        found = {u.id: u for u in await self._repo.users(business_id, ids)}
+        for uid in ids:
+            user = found.get(uid)
+            if user is None:
+                raise ValidationFailed(f"No user {uid!r} in this business.",
+                                       code="agent_not_found", agent_id=uid)  # fmt: skip
+            if user.role not in AGENT_ROLES:
+                raise ValidationFailed(f"User {uid!r} is {user.role}; agents are owners, "
+                                       "admins or agents.", code="not_an_agent")  # fmt: skip
+        return [found[uid] for uid in ids]
+
+    async def create_room(
+        self, biz: Business, *, name: str, terms: str, tariff: dict[str, Any],
+        agent_may_start: bool = False, agent_may_pause: bool = False,
+        agents_own_tariff: bool = False, agent_ids: Sequence[str] = (),
+        room_id: str | None = None,
+    ) -> RoomView:  # fmt: skip
+        if not name.strip() or not terms.strip():
+            raise ValidationFailed("A room needs a name and terms for the client to accept.",
+                                   code="invalid_room")  # fmt: skip
+        agents = await self._agents(biz.id, agent_ids)
+        row, checked = await self._new_tariff(biz, tariff)
+        room = ChatRoom(id=room_id or new_id("room"), business_id=biz.id, name=name.strip(),
+                        terms=terms.strip(), tariff_id=row.id, agent_may_start=agent_may_start,
+                        agent_may_pause=agent_may_pause, agents_own_tariff=agents_own_tariff,
+                        created_at=self._clock.now())  # fmt: skip
+        await self._repo.add(room)
+        await self._repo.set_room_agents(room.id, [a.id for a in agents])
+        return RoomView(room, checked, [a.id for a in agents], self.warnings(checked))
+
+    async def room(self, business_id: str, room_id: str) -> ChatRoom:
+        room = await self._repo.room(business_id, room_id)
+        if room is None:
+            raise NotFound(f"No chat room {room_id!r} in this business.", code="room_not_found")
+        return room
+
+    async def view(self, business_id: str, room_id: str) -> RoomView:
+        room = await self.room(business_id, room_id)
+        tariff = await self.tariff(room.tariff_id)
+        return RoomView(room, tariff, await self._repo.room_agents(room.id),
+                        self.warnings(tariff))  # fmt: skip
+
+    async def rooms(self, business_id: str) -> list[RoomView]:
+        return [await self.view(business_id, r.id) for r in await self._repo.rooms(business_id)]
+
+    async def update_room(
+        self, biz: Business, room_id: str, *, tariff: dict[str, Any] | None = None,
+        agent_ids: Sequence[str] | None = None, **settings: Any,
+    ) -> RoomView:  # fmt: skip
+        """Change a room; sessions already open keep what their client accepted."""
+        room = await self.room(biz.id, room_id)
+        if agent_ids is not None:
+            agents = await self._agents(biz.id, agent_ids)
+            await self._repo.set_room_agents(room.id, [a.id for a in agents])
+        if tariff is not None:
+            room.tariff_id = (await self._new_tariff(biz, tariff))[0].id
+        for key, value in settings.items():
+            if value is not None:
+                if key in ("name", "terms") and not str(value).strip():
+                    raise ValidationFailed(f"'{key}' may not be empty.", code="invalid_room")
+                setattr(room, key, value.strip() if isinstance(value, str) else value)
+        return await self.view(biz.id, room.id)
+
+    async def user(self, business_id: str, user_id: str) -> User | None:
+        found = await self._repo.users(business_id, [user_id])
+        return found[0] if found else None
+
+    async def agent_of(self, room: ChatRoom, agent_id: str) -> User:
+        """``agent_id`` if they take chats in ``room``."""
+        if agent_id not in await self._repo.room_agents(room.id):
+            raise ValidationFailed("This agent does not take chats in this room.",
+                                   code="agent_not_in_room")  # fmt: skip
+        return (await self._agents(room.business_id, [agent_id]))[0]
+
+    # ------------------------------------------------------------ payment requests
+
+    async def create_request(
+        self, biz: Business, *, room_id: str, agent_id: str, client_id: str, category: str,
+        items: Sequence[dict[str, Any]], total: int | None = None, session_id: str | None = None,
+        request_id: str | None = None,
+    ) -> PaymentRequest:  # fmt: skip
+        room = await self.room(biz.id, room_id)
+        await self.agent_of(room, agent_id)
+        client = await self._clients.get(biz.id, client_id)
+        if category not in CATEGORIES:
+            raise ValidationFailed("'category' is 'service' or 'goods'.", code="invalid_category")
+        lines = _line_items(items)
+        computed = sum(line["quantity"] * line["unit_price"] for line in lines)
+        if total is not None and total != computed:
+            raise ValidationFailed(
+                f"The total {total} is not the sum of the line items ({computed}).",
+                code="total_mismatch", computed=computed,
+            )  # fmt: skip
+        if not MIN_CHARGE_MINOR <= computed <= MAX_CHARGE_MINOR:
+            raise ValidationFailed(
+                f"A request's total lies between {MIN_CHARGE_MINOR} and {MAX_CHARGE_MINOR} "
+                "minor units.", code="invalid_total", computed=computed,
+            )  # fmt: skip
+        request = PaymentRequest(
+            id=request_id or new_id("preq"), business_id=biz.id, room_id=room.id,
+            agent_id=agent_id, client_id=client.id, session_id=session_id, category=category,
+            items=lines, total=computed, currency=biz.default_currency, status="open",
+            created_at=self._clock.now(),
+        )  # fmt: skip
+        await self._repo.add(request)
+        return request
+
+    async def request(self, business_id: str, request_id: str, *, lock: bool = False
+                      ) -> PaymentRequest:  # fmt: skip
+        found = await self._repo.request(business_id, request_id, lock=lock)
+        if found is None:
+            raise NotFound(f"No payment request {request_id!r} in this business.",
+                           code="payment_request_not_found")  # fmt: skip
+        return found
+
+    async def requests(self, business_id: str, *, limit: int = 50) -> Sequence[PaymentRequest]:
+        return await self._repo.requests(business_id, limit=limit)
+
+    async def pay_request(self, biz: Business, request_id: str, *, card_id: str | None
+                          ) -> PaymentRequest:  # fmt: skip
+        request = await self.request(biz.id, request_id, lock=True)
+        if request.status != "open":
+            raise Conflict(
+                f"This payment request is {request.status}.",
+                code="payment_request_not_open",
+                request_status=request.status,
+            )
+        payment = await self._payments.charge(
+            biz, client_id=request.client_id, card_id=card_id, amount=request.total,
+            currency=request.currency, category=request.category, capture=True,
+            description=f"Payment request {request.id}", payment_id=f"pay_{request.id}",
+            source=PaymentSource(request.id, request.room_id, request.agent_id),
+        )  # fmt: skip
+        request.status = "paid"
+        request.payment_id = payment.id
+        request.paid_at = self._clock.now()
+        client = await self._clients.get(biz.id, request.client_id)
+        agent = (await self._repo.users(biz.id, [request.agent_id]))[0]
+        what = ", ".join(f"{i['quantity']} × {i['description']}" for i in request.items)
+        await queue_receipts(self._outbox, payment=payment, client=client, agent=agent,
+                             what=what, business_name=biz.name)  # fmt: skip
+        return request
+
+    async def cancel_request(self, business_id: str, request_id: str) -> PaymentRequest:
+        request = await self.request(business_id, request_id, lock=True)
+        if request.status != "open":
+            raise Conflict(
+                f"This payment request is {request.status}.",
+                code="payment_request_not_open",
+                request_status=request.status,
+            )
+        request.status = "canceled"
+        return request
+
+    async def mark_service(self, business_id: str, request_id: str, what: str) -> PaymentRequest:
+        """``what`` is ``start`` ("service starts now") or ``finish`` ("service finished")."""
+        request = await self.request(business_id, request_id, lock=True)
+        if request.category != "service":
+            raise Conflict("Only a request for a service has a start and a finish.",
+                           code="not_a_service")  # fmt: skip
+        if request.status == "canceled":
+            raise Conflict("This payment request is canceled.", code="payment_request_not_open")
+        now = self._clock.now()
+        if what == "start":
+            if request.service_started_at is not None:
+                raise Conflict("The service has started already.", code="service_already_started")
+            request.service_started_at = now
+        else:
+            if request.service_started_at is None:
+                raise Conflict("The service has not started yet.", code="service_not_started")
+            if request.service_finished_at is not None:
+                raise Conflict("The service is finished already.", code="service_already_finished")
+            request.service_finished_at = now
+        return request
+
+
+def _line_items(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    if not items or len(items) > MAX_ITEMS:
+        raise ValidationFailed(f"A request has 1 to {MAX_ITEMS} line items.",
+                               code="invalid_line_items")  # fmt: skip
+    lines = []
+    for n, item in enumerate(items):
+        description = str(item.get("description", "")).strip()
+        quantity, unit_price = item.get("quantity"), item.get("unit_price")
+        if not description or len(description) > 200:
+            raise ValidationFailed(f"Line {n + 1} needs a description (200 characters at most).",
+                                   code="invalid_line_items", line=n + 1)  # fmt: skip
+        for field, value, low in (("quantity", quantity, 1), ("unit_price", unit_price, 1)):
+            if not isinstance(value, int) or isinstance(value, bool) or not \
+                    low <= value <= MAX_CHARGE_MINOR:  # fmt: skip
+                raise ValidationFailed(
+                    f"Line {n + 1}: '{field}' is a whole number from {low} up.",
+                    code="invalid_line_items", line=n + 1, field=field,
+                )  # fmt: skip
+        lines.append({"description": description, "quantity": quantity, "unit_price": unit_price})
+    return lines

@@ -1,0 +1,124 @@
+"""The mail outbox: a mail is written in the same transaction as what it tells (a receipt
+with its payment), and sent by the worker afterwards, at least once.
+
+Senders: ``.eml`` files in ``FAREROOM_MAIL_DIR`` (the default: nothing leaves the machine),
+or SMTP when ``FAREROOM_SMTP_HOST`` is set. A mail is marked sent after its sender
+returned; a crash in between sends it again on the next round (at least once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import smtplib
+from collections.abc import Sequence
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+from typing import Protocol
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from fareroom.kit.clock import Clock
+from fareroom.kit.db import transaction
+from fareroom.kit.ids import new_id
+from fareroom.models.mail import OutboxMail
+
+log = logging.getLogger("fareroom.mail")
+MAX_ATTEMPTS = 10
+
+
+class Outbox:
+    def __init__(self, session: AsyncSession, clock: Clock) -> None:
+        self._session = session
+        self._clock = clock
+
+    async def queue(
+        self, *, business_id: str | None, to: str, subject: str, body: str, kind: str,
+        reference: str,
+    ) -> OutboxMail:  # fmt: skip
+        mail = OutboxMail(id=new_id("mail"), business_id=business_id, to=to, subject=subject,
+                          body=body, kind=kind, reference=reference,
+                          created_at=self._clock.now(), attempts=0)  # fmt: skip
+        self._session.add(mail)
+        await self._session.flush()
+        return mail
+
+    async def for_reference(self, reference: str) -> Sequence[OutboxMail]:
+        stmt = select(OutboxMail).where(OutboxMail.reference == reference).order_by(OutboxMail.id)
+        return (await self._session.execute(stmt)).scalars().all()
+
+
+def message(mail: OutboxMail, sender: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = mail.to
+    msg["Subject"] = mail.subject
+    msg["Date"] = formatdate(mail.created_at.timestamp(), usegmt=True)
+    msg["Message-ID"] = make_msgid(idstring=mail.id, domain="fareroom.local")
+    msg.set_content(mail.body)
+    return msg
+
+
+class Sender(Protocol):
+    async def send(self, msg: EmailMessage, mail_id: str) -> None: ...
+
+
+class FileSender:
+    """Writes each mail as ``<id>.eml``: readable, and nothing leaves the machine."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    async def send(self, msg: EmailMessage, mail_id: str) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.directory / f"{mail_id}.eml"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(bytes(msg))
+        tmp.replace(path)
+
+
+class SmtpSender:
+    def __init__(self, host: str, port: int, *, username: str | None = None,
+                 password: str | None = None, starttls: bool = False) -> None:  # fmt: skip
+        self.host, self.port = host, port
+        self.username, self.password, self.starttls = username, password, starttls
+
+    def _send(self, msg: EmailMessage) -> None:
+        with smtplib.SMTP(self.host, self.port, timeout=30) as smtp:
+            if self.starttls:
+                smtp.starttls()
+            if self.username:
+                smtp.login(self.username, self.password or "")
+            smtp.send_message(msg)
+
+    async def send(self, msg: EmailMessage, mail_id: str) -> None:
+        await asyncio.to_thread(self._send, msg)
+
+
+async def deliver_pending(
+    sessions: async_sessionmaker[AsyncSession], sender: Sender, clock: Clock, *,
+    mail_from: str, limit: int = 100,
+) -> int:  # fmt: skip
+    """Send unsent mails, oldest first; returns how many were sent."""
+    async with transaction(sessions) as session:
+        stmt = (select(OutboxMail)
+                .where(OutboxMail.sent_at.is_(None), OutboxMail.attempts < MAX_ATTEMPTS)
+                .order_by(OutboxMail.id).limit(limit))  # fmt: skip
+        pending = (await session.execute(stmt)).scalars().all()
+        session.expunge_all()
+    sent = 0
+    for mail in pending:
+        try:
+            await sender.send(message(mail, mail_from), mail.id)
+        except (OSError, smtplib.SMTPException):
+            log.warning("mail %s not sent; will retry", mail.id, exc_info=True)
+            values: dict[str, object] = {"attempts": OutboxMail.attempts + 1}
+        else:
+            sent += 1
+            values = {"sent_at": clock.now(), "attempts": OutboxMail.attempts + 1}
+        async with transaction(sessions) as session:
+            await session.execute(update(OutboxMail).where(OutboxMail.id == mail.id)
+                                  .values(**values))  # fmt: skip
+    return sent

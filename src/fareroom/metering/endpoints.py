@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from fareroom.accounts.service import Caller
+from fareroom.bootstrap import Services
+from fareroom.chat.schemas import (
+    CardChange,
+    CollectionOut,
+    EventIn,
+    EventOut,
+    SessionOpen,
+    SessionOut,
+    TariffOut,
+)
+from fareroom.http import api_key, context, read, write
+from fareroom.metering import tasks
+from fareroom.metering.service import LiveState
+
+router = APIRouter(prefix="/api/v1", tags=["metering"])
+
+
+def render(state: LiveState) -> SessionOut:
+    s = state.session
+    return SessionOut(
+        id=s.id, room_id=s.room_id, agent_id=s.agent_id, client_id=s.client_id,
+        card_id=s.card_id, status=s.status, meter=s.meter_state, end_reason=s.end_reason,
+        opened_at=s.opened_at, ended_at=s.ended_at, terms=s.terms,
+        terms_accepted_at=s.terms_accepted_at, tariff=TariffOut(**state.tariff.__dict__),
+        currency=state.tariff.currency, seconds=state.seconds, price=state.price,
+        collected=s.collected, abandoned=s.abandoned, due=state.due,
+        next_change_in=state.next_change_in, collection_pending=state.pending,
+        hold_payment_id=s.hold_payment_id,
+    )  # fmt: skip
+
+
+def _settled(request: Request) -> Any:
+    """After the write committed: carry out what it planned, publish, answer the state."""
+    ctx = context(request)
+
+    async def then(state: LiveState) -> SessionOut:
+        await tasks.settle(ctx, state.session.id)
+        async with ctx.unit_of_work() as s:
+            out = render(await s.metering.state(state.session.business_id, state.session.id))
+        await ctx.hub.publish(f"session:{out.id}", {"type": "session",
+                                                    **out.model_dump(mode="json")})  # fmt: skip
+        return out
+
+    return then
+
+
+@router.post("/chat-sessions", status_code=201, response_model=SessionOut)
+async def open_session(body: SessionOpen, request: Request,
+                       key: str = Depends(api_key)) -> JSONResponse:  # fmt: skip
+    """Open a metered session: the client accepted the terms and the hold succeeded."""
+
+    async def run(s: Services, caller: Caller, rid: str | None) -> LiveState:
+        return await s.metering.open(
+            caller.business, room_id=body.room_id, agent_id=body.agent_id,
+            client_id=body.client_id, card_id=body.card_id,
+            accepted_terms=body.accepted_terms, session_id=rid)  # fmt: skip
+
+    return await write(request, key, body, prefix="cs", fn=run,
+                       then=_settled(request))  # fmt: skip
+
+
+@router.get("/chat-sessions", response_model=dict[str, Any])
+async def list_sessions(request: Request, status: str | None = Query(None, max_length=16),
+                        key: str = Depends(api_key)) -> dict[str, Any]:  # fmt: skip
+    async def run(s: Services, caller: Caller) -> list[SessionOut]:
+        found = await s.metering.sessions(caller.business_id, status=status)
+        return [render(await s.metering.state(caller.business_id, f.id)) for f in found]
+
+    return {"data": [o.model_dump(mode="json") for o in await read(request, key, run)]}
+
+
+@router.get("/chat-sessions/{session_id}", response_model=SessionOut)
+async def get_session(session_id: str, request: Request,
+                      key: str = Depends(api_key)) -> SessionOut:  # fmt: skip
+    return render(
+        await read(request, key, lambda s, caller: s.metering.state(caller.business_id, session_id))
+    )
+
+
+@router.post("/chat-sessions/{session_id}/events", response_model=SessionOut)
+async def record_event(session_id: str, body: EventIn, request: Request,
+                       key: str = Depends(api_key)) -> JSONResponse:  # fmt: skip
+    """Record a meter event; the answer is the session's state after it."""
+
+    async def run(s: Services, caller: Caller, _: str | None) -> LiveState:
+        return await s.metering.record(caller.business_id, session_id, body.kind,
+                                       party=body.party, at=body.at)  # fmt: skip
+
+    return await write(request, key, body, prefix="mev", fn=run, status=200,
+                       then=_settled(request))  # fmt: skip
+
+
+@router.get("/chat-sessions/{session_id}/events", response_model=dict[str, Any])
+async def list_events(session_id: str, request: Request,
+                      key: str = Depends(api_key)) -> dict[str, Any]:  # fmt: skip
+    found = await read(
+        request, key, lambda s, caller: s.metering.events(caller.business_id, session_id)
+    )
+    return {"data": [EventOut.model_validate(e).model_dump(mode="json") for e in found]}
+
+
+@router.get("/chat-sessions/{session_id}/collections", response_model=dict[str, Any])
+async def list_collections(session_id: str, request: Request,
+                           key: str = Depends(api_key)) -> dict[str, Any]:  # fmt: skip
+    found = await read(
+        request, key, lambda s, caller: s.metering.collections(caller.business_id, session_id)
+    )
+    return {"data": [CollectionOut.model_validate(c).model_dump(mode="json") for c in found]}
+
+
+@router.post("/chat-sessions/{session_id}/card", response_model=SessionOut)
+async def change_card(session_id: str, body: CardChange, request: Request,
+                      key: str = Depends(api_key)) -> JSONResponse:  # fmt: skip
+    """Pay with another card: after a failed payment, what is due is charged to it."""
+
+    async def run(s: Services, caller: Caller, _: str | None) -> LiveState:
+        return await s.metering.change_card(caller.business, session_id, body.card_id)
+
+    return await write(request, key, body, prefix="ccard", fn=run, status=200,
+                       then=_settled(request))  # fmt: skip
+
+
+@router.post("/chat-sessions/{session_id}/abandon", response_model=SessionOut)
+async def abandon(session_id: str, request: Request, key: str = Depends(api_key)) -> JSONResponse:
+    """The agent hangs up anyway: what is unpaid is recorded as abandoned debt."""
+
+    async def run(s: Services, caller: Caller, _: str | None) -> SessionOut:
+        return render(await s.metering.abandon(caller.business, session_id))
+
+    return await write(request, key, None, prefix="aband", fn=run, status=200)

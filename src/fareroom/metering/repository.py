@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fareroom.models.chat import ChatSession, Collection, MeterEventRow, TariffRow
+
+# What the meter's tick reads of every open session: the checkpoint and the tariff, no events.
+_OPEN = (
+    select(ChatSession.id, ChatSession.business_id, ChatSession.meter_seconds,
+           ChatSession.meter_origin, ChatSession.meter_state, ChatSession.collected,
+           TariffRow.currency, TariffRow.free_minutes, TariffRow.block_minutes,
+           TariffRow.block_price, TariffRow.increment_seconds, TariffRow.split_threshold,
+           TariffRow.preauth_amount)
+    .join(TariffRow, TariffRow.id == ChatSession.tariff_id)
+    .where(ChatSession.status == "open")
+)  # fmt: skip
+
+
+class MeteringRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, *objs: object) -> None:
+        self.session.add_all(objs)
+        await self.session.flush()
+
+    async def chat_session(
+        self, business_id: str | None, session_id: str, *, lock: bool = False
+    ) -> ChatSession | None:
+        stmt = select(ChatSession).where(ChatSession.id == session_id)
+        if business_id is not None:
+            stmt = stmt.where(ChatSession.business_id == business_id)
+        if lock:
+            stmt = stmt.with_for_update()
+        return (await self.session.execute(stmt)).scalar()
+
+    async def chat_sessions(self, business_id: str, *, limit: int, status: str | None = None
+                            ) -> Sequence[ChatSession]:  # fmt: skip
+        stmt = select(ChatSession).where(ChatSession.business_id == business_id)
+        if status:
+            stmt = stmt.where(ChatSession.status == status)
+        return (await self.session.execute(
+            stmt.order_by(ChatSession.id.desc()).limit(limit))).scalars().all()  # fmt: skip
+
+    async def events(self, session_id: str) -> Sequence[MeterEventRow]:
+        stmt = (select(MeterEventRow).where(MeterEventRow.session_id == session_id)
+                .order_by(MeterEventRow.id))  # fmt: skip
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def collections(self, session_id: str) -> Sequence[Collection]:
+        stmt = (select(Collection).where(Collection.session_id == session_id)
+                .order_by(Collection.created_at, Collection.id))  # fmt: skip
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def collection(self, collection_id: str, *, lock: bool = False) -> Collection | None:
+        stmt = select(Collection).where(Collection.id == collection_id)
+        if lock:
+            stmt = stmt.with_for_update()
+        return (await self.session.execute(stmt)).scalar()
+
+    async def pending_collection(self, session_id: str) -> tuple[str, str] | None:
+        """(id, business id) of the session's oldest pending collection."""
+        stmt = (select(Collection.id, Collection.business_id)
+                .where(Collection.session_id == session_id, Collection.status == "pending")
+                .order_by(Collection.created_at, Collection.id).limit(1))  # fmt: skip
+        row = (await self.session.execute(stmt)).first()
+        return (row[0], row[1]) if row else None
+
+    async def stale_collections(self, before: datetime, *, limit: int) -> Sequence[str]:
+        stmt = (select(Collection.session_id)
+                .where(Collection.status == "pending", Collection.created_at <= before)
+                .order_by(Collection.created_at).limit(limit))  # fmt: skip
+        return list(dict.fromkeys((await self.session.execute(stmt)).scalars().all()))
+
+    async def timed_out(self, now: datetime, *, limit: int) -> Sequence[str]:
+        """Sessions a party has been offline from for too long (read through the index)."""
+        stmt = (select(ChatSession.id).where(ChatSession.timeout_at < now)
+                .order_by(ChatSession.timeout_at).limit(limit))  # fmt: skip
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def open_sessions(self, *, after: str = "", limit: int = 5000) -> Sequence[Any]:
+        stmt = _OPEN.where(ChatSession.id > after).order_by(ChatSession.id).limit(limit)
+        return (await self.session.execute(stmt)).all()
+
+    async def open_ids(self) -> Sequence[str]:
+        stmt = select(ChatSession.id).where(ChatSession.status == "open")
+        return (await self.session.execute(stmt)).scalars().all()

@@ -1,0 +1,436 @@
+"""Metered sessions: the taxi meter of a chat, and collecting what it shows (DESIGN §5).
+
+- **Open**: the client accepted the room's terms (the text is stored with the session) and a
+  hold of the tariff's pre-authorisation succeeded on the client's card. No hold, no session.
+- **Events** (start, pause, resume, presence offline/online per party, hang-up; timeout from
+  the worker) are checked against the meter (``pricing.meter.refusal``) and stored with
+  when they happened and when we learnt it. The session row keeps a checkpoint derived from
+  them (seconds, or the origin while running; the moment it times out while a party is
+  offline); ``rebuild`` derives it again from the events.
+- **Collections** are planned in one transaction and carried out in the next (``execute``):
+  the plan names the payment ids the gateway's idempotency keys derive from, so carrying a
+  plan out again after a crash replays the gateway's answers and never charges twice.
+  A split collection (the amount due reached the tariff's threshold) places a fresh hold,
+  then captures the old one and charges any rest off-session. The final collection (hang-up
+  or timeout) captures up to the hold and charges the rest, or cancels the hold when
+  nothing is due. ``pricing.collection`` decides the parts.
+- **Failure**: a declined part leaves the session ``payment_failed`` with what is still due
+  (a failed split collection ends the session: the business does not run up more risk).
+  A new card retries the collection of what is due, as often as needed; the agent may
+  abandon instead, which records the unpaid amount as abandoned debt in the ledger.
+
+Statuses: open → collecting → paid; collecting → payment_failed → collecting … | abandoned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fareroom.chat.service import ChatService
+from fareroom.clients.service import ClientsService
+from fareroom.gateway.base import GatewayInvalidRequest, PaymentActionRequired, PaymentDeclined
+from fareroom.kit.clock import Clock
+from fareroom.kit.errors import Conflict, FareroomError, Forbidden, NotFound, ValidationFailed
+from fareroom.kit.ids import new_id
+from fareroom.ledger.service import AccountRef, Ledger, business
+from fareroom.mail.outbox import Outbox
+from fareroom.mail.receipts import queue_receipts
+from fareroom.metering.repository import MeteringRepository
+from fareroom.models.business import Business
+from fareroom.models.chat import ChatSession, Collection, MeterEventRow
+from fareroom.models.payment import Payment
+from fareroom.payments.service import PaymentSource, PaymentsService
+from fareroom.pricing.collection import plan, split_amount
+from fareroom.pricing.meter import Controls, Kind, MeterEvent, Reading, read_meter, refusal
+from fareroom.pricing.tariff import Tariff
+
+API_KINDS = ("start", "pause", "resume", "offline", "online", "hangup")
+_FORBIDDEN = {"start_not_allowed", "pause_not_allowed"}
+_INVALID = {"event_in_future", "event_before_session", "invalid_party"}
+SETTLED = ("paid", "abandoned")
+
+
+@dataclass(frozen=True)
+class LiveState:
+    session: ChatSession
+    tariff: Tariff
+    seconds: int
+    price: int
+    due: int
+    next_change_in: int | None
+    pending: bool
+
+
+def live_seconds(s: ChatSession, now: datetime) -> int:
+    """Chargeable seconds from the session's checkpoint."""
+    if s.meter_origin is None or s.status != "open":
+        return s.meter_seconds
+    return max(s.meter_seconds, int((now - s.meter_origin).total_seconds()))
+
+
+def _error(code: str, message: str) -> FareroomError:
+    if code in _FORBIDDEN:
+        return Forbidden(message, code=code)
+    if code in _INVALID:
+        return ValidationFailed(message, code=code)
+    return Conflict(message, code=code)
+
+
+class MeteringService:
+    def __init__(
+        self, session: AsyncSession, clock: Clock, chat: ChatService, clients: ClientsService,
+        payments: PaymentsService, ledger: Ledger, *, timeout: timedelta,
+    ) -> None:  # fmt: skip
+        self._repo = MeteringRepository(session)
+        self._clock = clock
+        self._chat = chat
+        self._clients = clients
+        self._payments = payments
+        self._ledger = ledger
+        self._timeout = timeout
+        self._outbox = Outbox(session, clock)
+
+    # ------------------------------------------------------------ reading
+
+    async def _session(self, business_id: str | None, session_id: str, *, lock: bool = False
+                       ) -> ChatSession:  # fmt: skip
+        found = await self._repo.chat_session(business_id, session_id, lock=lock)
+        if found is None:
+            raise NotFound(f"No chat session {session_id!r} in this business.",
+                           code="session_not_found")  # fmt: skip
+        return found
+
+    async def state(self, business_id: str, session_id: str) -> LiveState:
+        return await self._state(await self._session(business_id, session_id))
+
+    async def _state(self, s: ChatSession) -> LiveState:
+        tariff = await self._chat.tariff(s.tariff_id)
+        seconds = live_seconds(s, self._clock.now())
+        price = s.final_price if s.final_price is not None else tariff.price(seconds)
+        change = tariff.seconds_until_change(seconds) if s.status == "open" else None
+        return LiveState(s, tariff, seconds, price, price - s.collected - s.abandoned,
+                         change if s.meter_state == "running" else None,
+                         await self._repo.pending_collection(s.id) is not None)  # fmt: skip
+
+    async def sessions(self, business_id: str, *, limit: int = 50, status: str | None = None
+                       ) -> Sequence[ChatSession]:  # fmt: skip
+        return await self._repo.chat_sessions(business_id, limit=limit, status=status)
+
+    async def events(self, business_id: str, session_id: str) -> Sequence[MeterEventRow]:
+        await self._session(business_id, session_id)
+        return await self._repo.events(session_id)
+
+    async def collections(self, business_id: str, session_id: str) -> Sequence[Collection]:
+        await self._session(business_id, session_id)
+        return await self._repo.collections(session_id)
+
+    # ------------------------------------------------------------ opening
+
+    async def open(
+        self, biz: Business, *, room_id: str, agent_id: str, client_id: str,
+        card_id: str | None, accepted_terms: bool, session_id: str | None = None,
+    ) -> LiveState:  # fmt: skip
+        room = await self._chat.room(biz.id, room_id)
+        await self._chat.agent_of(room, agent_id)
+        if accepted_terms is not True:
+            raise ValidationFailed("The client must accept the room's terms first.",
+                                   code="terms_not_accepted")  # fmt: skip
+        client = await self._clients.get(biz.id, client_id)
+        tariff_id = await self._chat.tariff_for(room, agent_id)
+        tariff = await self._chat.tariff(tariff_id)
+        session_id = session_id or new_id("cs")
+        # The hold comes first: if it is declined, nothing is written (no card, no session).
+        hold = await self._payments.charge(
+            biz, client_id=client.id, card_id=card_id, amount=tariff.preauth_amount,
+            currency=tariff.currency, category="service", capture=False,
+            description=f"Hold for chat session {session_id}", payment_id=f"pay_{session_id}_h",
+            source=PaymentSource(session_id, room.id, agent_id),
+        )  # fmt: skip
+        now = self._clock.now()
+        controls = Controls(room.agent_may_start, room.agent_may_pause)
+        reading = read_meter(now, [], controls, at=now)
+        s = ChatSession(
+            id=session_id, business_id=biz.id, room_id=room.id, agent_id=agent_id,
+            client_id=client.id, card_id=hold.card_id, tariff_id=tariff_id,
+            agent_may_start=room.agent_may_start, agent_may_pause=room.agent_may_pause,
+            terms=room.terms, terms_accepted_at=now, opened_at=now, status="open",
+            hold_payment_id=hold.id, collected=0, abandoned=0, meter_seconds=0,
+            meter_origin=None, meter_state="waiting", updated_at=now,
+        )  # fmt: skip
+        self._checkpoint(s, reading, now)
+        await self._repo.add(s)
+        return await self._state(s)
+
+    async def _events(self, session_id: str) -> list[MeterEvent]:
+        return [MeterEvent(Kind(e.kind), e.event_at, e.party)
+                for e in await self._repo.events(session_id)]  # fmt: skip
+
+    def _checkpoint(self, s: ChatSession, reading: Reading, now: datetime) -> None:
+        s.meter_seconds = reading.seconds
+        s.meter_origin = reading.origin
+        s.meter_state = reading.state
+        s.timeout_at = reading.offline_since + self._timeout if reading.offline_since else None
+        s.updated_at = now
+
+    # ------------------------------------------------------------ events
+
+    async def record(
+        self,
+        business_id: str | None,
+        session_id: str,
+        kind: str,
+        *,
+        party: str | None = None,
+        at: datetime | None = None,
+    ) -> LiveState:
+        """Record one meter event (``business_id`` None: the worker, for any business)."""
+        s = await self._session(business_id, session_id, lock=True)
+        now = self._clock.now()
+        if s.status != "open":
+            raise Conflict("The session has ended; nothing more can happen on its meter.",
+                           code="session_ended", session_status=s.status)  # fmt: skip
+        try:
+            event = MeterEvent(Kind(kind), at or now, party)
+        except ValueError:
+            raise ValidationFailed(f"'kind' is one of {', '.join(API_KINDS)}.",
+                                   code="invalid_event") from None  # fmt: skip
+        if event.at.tzinfo is None:
+            raise ValidationFailed("'at' needs a time zone (e.g. 2026-11-21T10:00:00Z).",
+                                   code="invalid_event")  # fmt: skip
+        controls = Controls(s.agent_may_start, s.agent_may_pause)
+        events = await self._events(s.id)
+        reading = read_meter(s.opened_at, events, controls, at=now)
+        refused = refusal(reading, event, controls, opened_at=s.opened_at, now=now)
+        if refused:
+            raise _error(*refused)
+        if (kind == Kind.WENT_OFFLINE and party in reading.offline) or (
+            kind == Kind.CAME_ONLINE and party not in reading.offline
+        ):
+            return await self._state(s)  # presence that changes nothing: nothing to record
+        await self._repo.add(MeterEventRow(session_id=s.id, kind=event.kind.value, party=party,
+                                           event_at=event.at, created_at=now))  # fmt: skip
+        reading = read_meter(s.opened_at, [*events, event], controls, at=now)
+        self._checkpoint(s, reading, now)
+        if reading.state == "ended":
+            await self._end(s, reading, reading.end_reason or kind)
+        else:
+            await self.plan_split(s)
+        return await self._state(s)
+
+    async def rebuild(self, session_id: str) -> bool:
+        """Derive the session's checkpoint again from its events; True if it was wrong."""
+        s = await self._session(None, session_id, lock=True)
+        events = await self._events(s.id)
+        now = self._clock.now()
+        reading = read_meter(s.opened_at, events, Controls(s.agent_may_start, s.agent_may_pause),
+                             at=s.ended_at or now)  # fmt: skip
+        before = (s.meter_seconds if s.meter_origin is None else None, s.meter_origin,
+                  s.meter_state, s.timeout_at)  # fmt: skip
+        if s.status == "open":
+            self._checkpoint(s, reading, now)
+        after = (s.meter_seconds if s.meter_origin is None else None, s.meter_origin,
+                 s.meter_state, s.timeout_at)  # fmt: skip
+        return before != after
+
+    async def time_out(self, session_id: str) -> bool:
+        """End a session whose party has been offline too long (the worker's sweep)."""
+        s = await self._session(None, session_id, lock=True)
+        now = self._clock.now()
+        if s.status != "open" or s.timeout_at is None or s.timeout_at >= now:
+            return False
+        events = await self._events(s.id)
+        last = max((e.at for e in events), default=s.opened_at)
+        event = MeterEvent(Kind.TIMED_OUT, max(s.timeout_at, last))
+        await self._repo.add(MeterEventRow(session_id=s.id, kind=event.kind.value, party=None,
+                                           event_at=event.at, created_at=now))  # fmt: skip
+        reading = read_meter(s.opened_at, [*events, event],
+                             Controls(s.agent_may_start, s.agent_may_pause), at=now)  # fmt: skip
+        self._checkpoint(s, reading, now)
+        await self._end(s, reading, "timeout")
+        return True
+
+    # ------------------------------------------------------------ collections
+
+    async def _end(self, s: ChatSession, reading: Reading, reason: str) -> None:
+        tariff = await self._chat.tariff(s.tariff_id)
+        s.status = "collecting"
+        s.end_reason = s.end_reason or reason
+        s.ended_at = reading.ended_at or self._clock.now()
+        s.timeout_at = None
+        s.final_price = tariff.price(reading.seconds)
+        await self._plan(s, s.final_price - s.collected, reason="final")
+
+    async def _hold_amount(self, s: ChatSession) -> int:
+        if s.hold_payment_id is None:
+            return 0
+        hold = (await self._payments.get(s.business_id, s.hold_payment_id)).payment
+        return hold.amount if hold.status == "requires_capture" else 0
+
+    async def _plan(self, s: ChatSession, amount: int, *, reason: str) -> Collection | None:
+        held = await self._hold_amount(s)
+        parts = plan(amount, held)
+        if reason != "split" and amount == 0 and not held:
+            s.status = "paid"
+            return None
+        uses_hold = held > 0 and (parts.capture > 0 or reason != "split")
+        coll = Collection(
+            id=new_id("col"), business_id=s.business_id, session_id=s.id, reason=reason,
+            amount=amount, card_id=s.card_id,
+            capture_payment_id=s.hold_payment_id if held and parts.capture else None,
+            capture_amount=parts.capture,
+            cancel_payment_id=s.hold_payment_id if held and not parts.capture and uses_hold
+            else None,
+            charge_payment_id=new_id("pay") if parts.charge else None,
+            charge_amount=parts.charge,
+            new_hold_payment_id=new_id("pay") if reason == "split" and uses_hold else None,
+            status="pending", created_at=self._clock.now(),
+        )  # fmt: skip
+        await self._repo.add(coll)
+        return coll
+
+    async def plan_split(self, s: ChatSession) -> Collection | None:
+        """Plan a split collection if what is due reached the threshold (none pending)."""
+        if s.status != "open" or await self._repo.pending_collection(s.id):
+            return None
+        tariff = await self._chat.tariff(s.tariff_id)
+        due = tariff.price(live_seconds(s, self._clock.now())) - s.collected
+        amount = split_amount(due, tariff.split_threshold)
+        return await self._plan(s, amount, reason="split") if amount else None
+
+    async def split_if_due(self, session_id: str) -> bool:
+        s = await self._session(None, session_id, lock=True)
+        return await self.plan_split(s) is not None
+
+    async def pending_collection(self, session_id: str) -> tuple[str, str] | None:
+        return await self._repo.pending_collection(session_id)
+
+    async def execute(self, collection_id: str) -> str:
+        """Carry out a planned collection; returns its status. Declines are recorded; a
+        gateway that cannot be reached raises, leaving the plan pending (retried later)."""
+        coll = await self._repo.collection(collection_id)
+        if coll is None:
+            raise NotFound("No such collection.", code="collection_not_found")
+        s = await self._session(None, coll.session_id, lock=True)
+        coll = await self._repo.collection(collection_id, lock=True)
+        if coll is None or coll.status != "pending":
+            return coll.status if coll else "missing"
+        biz = await self._payments.business(s.business_id)
+        tariff = await self._chat.tariff(s.tariff_id)
+        source = PaymentSource(s.id, s.room_id, s.agent_id)
+        done, paid, new_hold, old_gone = 0, [], False, False
+        try:
+            if coll.new_hold_payment_id:
+                await self._payments.charge(
+                    biz, amount=tariff.preauth_amount, capture=False,
+                    description=f"Hold for chat session {s.id}",
+                    payment_id=coll.new_hold_payment_id, client_id=s.client_id,
+                    card_id=coll.card_id, currency=tariff.currency, category="service",
+                    off_session=True, source=source)  # fmt: skip
+                new_hold = True
+            if coll.capture_payment_id:
+                paid.append(await self._payments.capture(biz, coll.capture_payment_id,
+                                                         amount=coll.capture_amount))  # fmt: skip
+                done, old_gone = coll.capture_amount, True
+            if coll.cancel_payment_id:
+                await self._payments.cancel(biz, coll.cancel_payment_id)
+                old_gone = True
+            if coll.charge_payment_id:
+                paid.append(await self._payments.charge(
+                    biz, amount=coll.charge_amount, capture=True,
+                    description=f"Chat session {s.id}", payment_id=coll.charge_payment_id,
+                    client_id=s.client_id, card_id=coll.card_id, currency=tariff.currency,
+                    category="service", off_session=True, source=source))  # fmt: skip
+                done += coll.charge_amount
+        except (PaymentDeclined, PaymentActionRequired, GatewayInvalidRequest) as exc:
+            coll.failure = exc.message[:300]
+        now = self._clock.now()
+        coll.finished_at = now
+        s.collected += done
+        if old_gone:
+            s.hold_payment_id = None
+        if new_hold and coll.new_hold_payment_id:
+            if s.hold_payment_id is None:
+                s.hold_payment_id = coll.new_hold_payment_id
+            else:  # the old hold could not be captured: keep one hold, not two
+                await self._payments.cancel(biz, coll.new_hold_payment_id)
+        await self._receipts(biz, s, paid)
+        if coll.failure is None:
+            coll.status = "succeeded"
+            if s.status != "open":
+                s.status = "paid"
+            return coll.status
+        coll.status = "failed"
+        if s.status == "open":  # a failed split collection ends the session
+            events = await self._events(s.id)
+            stop = MeterEvent(Kind.HUNG_UP, max([now, *(e.at for e in events)]))
+            await self._repo.add(
+                MeterEventRow(
+                    session_id=s.id,
+                    kind=stop.kind.value,
+                    party=None,
+                    event_at=stop.at,
+                    created_at=now,
+                )
+            )
+            reading = read_meter(
+                s.opened_at, [*events, stop], Controls(s.agent_may_start, s.agent_may_pause), at=now
+            )
+            self._checkpoint(s, reading, now)
+            s.end_reason = "payment_failed"
+            await self._end(s, reading, "payment_failed")
+        else:
+            s.status = "payment_failed"
+        return coll.status
+
+    async def _receipts(self, biz: Business, s: ChatSession, paid: list[Payment]) -> None:
+        if not paid:
+            return
+        client = await self._clients.get(biz.id, s.client_id)
+        agent = await self._chat.user(biz.id, s.agent_id)
+        for payment in paid:
+            await queue_receipts(self._outbox, payment=payment, client=client, agent=agent,
+                                 what=f"chat session {s.id}", business_name=biz.name)  # fmt: skip
+
+    # ------------------------------------------------------------ after a failed payment
+
+    async def change_card(self, biz: Business, session_id: str, card_id: str) -> LiveState:
+        """The card the session's next charges go to; after a failed payment, the
+        collection of what is due is tried again with it."""
+        s = await self._session(biz.id, session_id, lock=True)
+        if s.status in SETTLED:
+            raise Conflict(f"The session is {s.status}; nothing is due.",
+                           code="session_settled", session_status=s.status)  # fmt: skip
+        if s.status == "collecting" or await self._repo.pending_collection(s.id):
+            raise Conflict("A collection is under way; try again in a moment.",
+                           code="collection_in_progress")  # fmt: skip
+        card = await self._clients.card(biz.id, s.client_id, card_id)
+        s.card_id = card.id
+        if s.status == "payment_failed":
+            s.status = "collecting"
+            await self._plan(s, (s.final_price or 0) - s.collected, reason="retry")
+        return await self._state(s)
+
+    async def abandon(self, biz: Business, session_id: str) -> LiveState:
+        """The agent hangs up anyway: the unpaid amount becomes abandoned debt."""
+        s = await self._session(biz.id, session_id, lock=True)
+        if s.status != "payment_failed":
+            raise Conflict("Only a session whose payment failed can be abandoned.",
+                           code="session_not_failed", session_status=s.status)  # fmt: skip
+        unpaid = (s.final_price or 0) - s.collected
+        if s.hold_payment_id and await self._hold_amount(s):
+            await self._payments.cancel(biz, s.hold_payment_id)
+            s.hold_payment_id = None
+        currency = (await self._chat.tariff(s.tariff_id)).currency
+        await self._ledger.post(
+            kind="debt_abandoned", reference=s.id, currency=currency, business_id=biz.id,
+            legs=[(AccountRef("client_receivable", currency, biz.id, s.client_id), unpaid),
+                  (business("abandoned_debt", currency, biz.id), -unpaid)],
+        )  # fmt: skip
+        s.abandoned = unpaid
+        s.status = "abandoned"
+        s.updated_at = self._clock.now()
+        return await self._state(s)
