@@ -332,11 +332,17 @@ class MeteringService:
                     off_session=True, source=source)  # fmt: skip
                 new_hold = True
             if coll.capture_payment_id:
-                paid.append(await self._payments.capture(biz, coll.capture_payment_id,
-                                                         amount=coll.capture_amount))  # fmt: skip
-                done, old_gone = coll.capture_amount, True
+                # The gateway's webhook may have recorded the capture already (a collection
+                # carried out again after a crash): then it is done, not done twice.
+                hold = (await self._payments.get(biz.id, coll.capture_payment_id)).payment
+                if hold.status == "requires_capture":
+                    hold = await self._payments.capture(biz, hold.id, amount=coll.capture_amount)
+                paid.append(hold)
+                done, old_gone = hold.amount_captured, True
             if coll.cancel_payment_id:
-                await self._payments.cancel(biz, coll.cancel_payment_id)
+                hold = (await self._payments.get(biz.id, coll.cancel_payment_id)).payment
+                if hold.status == "requires_capture":
+                    await self._payments.cancel(biz, hold.id)
                 old_gone = True
             if coll.charge_payment_id:
                 paid.append(await self._payments.charge(
