@@ -69,8 +69,10 @@ async def test_a_meter_is_rebuilt_from_its_events(chat: Chat, ctx: Context) -> N
     await chat.event(session, "resume")
     chat.advance(25)
     async with ctx.unit_of_work() as s:  # the checkpoint is lost (or wrong)
-        await s.session.execute(update(ChatSession).where(ChatSession.id == session["id"])
-                                .values(meter_seconds=0, meter_origin=None, meter_state="waiting"))  # fmt: skip
+        lost = {"meter_seconds": 0, "meter_origin": None, "meter_state": "waiting"}
+        await s.session.execute(
+            update(ChatSession).where(ChatSession.id == session["id"]).values(**lost)
+        )
     assert (await chat.get(session))["seconds"] == 0
     assert await tasks.rebuild(ctx) >= 1
     rebuilt = await chat.get(session)

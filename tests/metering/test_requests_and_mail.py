@@ -81,7 +81,8 @@ async def test_receipts_and_agent_notifications_are_written_as_eml_files(
     sent = await deliver_pending(ctx.sessions, FileSender(tmp_path), ctx.clock,
                                  mail_from="Fareroom <no-reply@example.com>")  # fmt: skip
     assert sent >= 2
-    mails = [email.message_from_bytes(p.read_bytes()) for p in tmp_path.glob("*.eml")]
+    files = await asyncio.to_thread(lambda: [p.read_bytes() for p in tmp_path.glob("*.eml")])
+    mails = [email.message_from_bytes(data) for data in files]
     mine = [m for m in mails if payment["id"] in m.get_payload()]
     assert sorted(m["To"] for m in mine) == sorted(["a@example.com", chat.t.owner_email])
     receipt = next(m for m in mine if m["To"] == "a@example.com")

@@ -71,12 +71,15 @@ class FileSender:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
-    async def send(self, msg: EmailMessage, mail_id: str) -> None:
+    def _write(self, data: bytes, mail_id: str) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         path = self.directory / f"{mail_id}.eml"
         tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(bytes(msg))
-        tmp.replace(path)
+        tmp.write_bytes(data)
+        tmp.replace(path)  # whole or not at all
+
+    async def send(self, msg: EmailMessage, mail_id: str) -> None:
+        await asyncio.to_thread(self._write, bytes(msg), mail_id)
 
 
 class SmtpSender:
