@@ -26,6 +26,7 @@ from fareroom.http import PROBLEM
 from fareroom.kit.errors import FareroomError, Unauthenticated, ValidationFailed
 from fareroom.metering.endpoints import router as metering_router
 from fareroom.payments.endpoints import router as payments_router
+from fareroom.revenue.endpoints import router as revenue_router
 from fareroom.web.pages import router as pages_router
 from fareroom.web.render import templates
 from fareroom.webhooks.endpoints import router as webhooks_router
@@ -126,7 +127,7 @@ def create_app(ctx: Context | None = None, *, settings: Settings | None = None,
         app.state.ctx = ctx
     _install_error_handlers(app)
     routers = (users_router, clients_router, payments_router, chat_router, metering_router,
-               webhooks_router, sandbox_router, pages_router)  # fmt: skip
+               revenue_router, webhooks_router, sandbox_router, pages_router)  # fmt: skip
     for router in routers:
         app.include_router(router)
     app.mount(

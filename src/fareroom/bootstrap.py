@@ -27,6 +27,7 @@ from fareroom.metering.service import MeteringService
 from fareroom.payments.service import PaymentsService
 from fareroom.pricing.fees import FeePolicy
 from fareroom.realtime.hub import InMemoryHub
+from fareroom.revenue.service import RevenueService
 from fareroom.webhooks.service import WebhooksService
 
 
@@ -50,6 +51,7 @@ class Services:
     payments: PaymentsService
     chat: ChatService
     metering: MeteringService
+    revenue: RevenueService
     ledger: Ledger
     webhooks: WebhooksService
     log: LogScope
@@ -87,6 +89,7 @@ class Context:
             session=session,
             accounts=AccountsService(session, self.clock),
             clients=clients, payments=payments, chat=chat, metering=metering, ledger=ledger,
+            revenue=RevenueService(session),
             webhooks=WebhooksService(session, self.gateway, payments, self.clock),
             log=log or LogScope(),
         )  # fmt: skip

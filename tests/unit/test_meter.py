@@ -117,6 +117,7 @@ def test_chargeable_time_never_exceeds_wall_time_nor_counts_a_blocked_span(
     evs: list[MeterEvent], c: Controls, now: float
 ) -> None:
     reading = read_meter(T0, evs, c, at=at(now))
+    now = (at(now) - T0).total_seconds()  # the wall time, as a datetime holds it (µs)
     assert 0 <= reading.seconds <= now
     # Whatever blocks the meter, the time it blocks is never charged: chargeable time is
     # at most the wall time less the union of blocked spans before ``now``.

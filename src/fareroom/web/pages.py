@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from fareroom.accounts.service import FINANCE_ROLES, Caller
 from fareroom.http import context
-from fareroom.kit.errors import FareroomError, Forbidden, Unauthenticated
+from fareroom.kit.errors import FareroomError, Forbidden, Unauthenticated, ValidationFailed
 from fareroom.kit.money import parse_major
 from fareroom.web.render import money, templates
 
@@ -109,6 +110,42 @@ async def dashboard(request: Request, notice: str | None = None,
         "gateway_requests": log, "balances": balances, "notice": notice, "error": error,
     }  # fmt: skip
     return templates.TemplateResponse(request, "dashboard/index.html", data)
+
+
+def _day(text: str | None, field: str) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.combine(date.fromisoformat(text), time(), tzinfo=UTC)
+    except ValueError:
+        raise ValidationFailed(f"'{field}' is a date like 2026-11-01.",
+                               code="invalid_period") from None  # fmt: skip
+
+
+@router.get("/dashboard/revenue", response_class=HTMLResponse)
+async def revenue_page(request: Request, group_by: str = "agent", start: str | None = None,
+                       end: str | None = None) -> Response:  # fmt: skip
+    """Revenue per agent, room or business over a period (``end`` is inclusive here)."""
+    try:
+        caller = await _caller(request)
+    except Unauthenticated:
+        return RedirectResponse("/login", status_code=303)
+    if caller.role not in FINANCE_ROLES:
+        raise Forbidden("Revenue is for owners, admins and finance users.", code="role_forbidden")
+    error, lines = None, []
+    try:
+        until = _day(end, "end")
+        async with context(request).unit_of_work(caller.business_id) as s:
+            lines = await s.revenue.report(
+                caller.business_id, group_by=group_by, start=_day(start, "start"),
+                end=until + timedelta(days=1) if until else None)  # fmt: skip
+    except FareroomError as exc:
+        error = exc.message
+    data = {"caller": caller, "lines": lines, "group_by": group_by, "start": start or "",
+            "end": end or "", "error": error,
+            "csrf": _csrf(request, request.cookies.get(COOKIE, ""))}  # fmt: skip
+    return templates.TemplateResponse(request, "dashboard/revenue.html", data,
+                                      status_code=422 if error else 200)  # fmt: skip
 
 
 @router.post("/dashboard/payments/{payment_id}/refund")
