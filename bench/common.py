@@ -69,13 +69,17 @@ async def _settle(url: str) -> None:
             raw.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
-def settle(url: str) -> None:
+async def settled(url: str) -> None:
     """Bring a database to a steady state before a figure (statistics fresh, no vacuum or
     WAL checkpoint pending), so figures taken at different sizes compare like with like."""
     from fareroom.bootstrap import sandbox_database_url
 
     for target in dict.fromkeys([url, sandbox_database_url(url)]):
-        asyncio.run(_settle(target))
+        await _settle(target)
+
+
+def settle(url: str) -> None:
+    asyncio.run(settled(url))
 
 
 async def run_for(seconds: float, workers: int, op: Callable[[int, int], Awaitable[None]]

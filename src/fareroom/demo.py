@@ -1,8 +1,10 @@
-"""The demo business that ``make run`` serves: an owner, clients with cards, some payments."""
+"""The demo business that ``make run`` serves: an owner, clients with cards, some payments,
+and a chat room with a taxi meter."""
 
 from __future__ import annotations
 
-from fareroom.bootstrap import bootstrap
+from fareroom.bootstrap import Context, bootstrap
+from fareroom.models.business import Business
 
 DEMO_EMAIL = "owner@demo.fareroom.test"
 DEMO_PASSWORD = "demo-password"
@@ -59,6 +61,7 @@ async def seed() -> dict[str, str]:
                 )
                 if i == 0:
                     await s.payments.refund(biz, paid.id, amount=2_000, reason="Started late")
+        await _chat_room(ctx, biz, made.owner.id)
         return {
             "business_id": biz.id,
             "login": DEMO_EMAIL,
@@ -68,3 +71,14 @@ async def seed() -> dict[str, str]:
         }
     finally:
         await ctx.close()
+
+
+async def _chat_room(ctx: Context, biz: Business, agent_id: str) -> None:
+    async with ctx.unit_of_work(biz.id) as s:
+        await s.chat.create_room(
+            biz, name="Advice by the minute", agent_ids=[agent_id],
+            terms="10.00 EUR for the first 5 minutes, then 1.00 EUR per 30 seconds begun. "
+            "A hold of 20.00 EUR is placed on your card when the chat starts.",
+            tariff={"block_minutes": 5, "block_price": 1000, "preauth_amount": 2000,
+                    "split_threshold": 5000},
+        )  # fmt: skip
