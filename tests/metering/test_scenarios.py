@@ -194,3 +194,51 @@ async def test_agent_may_pause_a_paused_span_is_not_charged(chat: Chat) -> None:
     chat.advance(1)
     ended = await chat.event(session, "hangup")
     assert (ended["seconds"], ended["price"]) == (301, 1100)
+
+
+async def test_a_failed_split_collection_ends_the_session_and_the_hold_still_pays_its_part(
+    chat: Chat, ctx: Context
+) -> None:
+    client = await chat.t.client()
+    room = await chat.room({**{"block_minutes": 5, "block_price": 1000},
+                            "preauth_amount": 2000, "split_threshold": 3000})  # fmt: skip
+    session = await chat.open(room, client)
+    bad = await chat.t.card(client["id"], FAILS_ON_CHARGE)
+    await chat.api.post(f"/api/v1/chat-sessions/{session['id']}/card", json={"card_id": bad["id"]})
+    chat.advance(900)  # 30.00 due: the threshold
+    await tasks.tick(ctx)
+    state = await chat.get(session)
+    # the fresh hold on the new card is declined: the session stops there, the old hold is
+    # captured (20.00) and the other 10.00 is due
+    assert (state["status"], state["end_reason"], state["meter"]) == (
+        "payment_failed", "payment_failed", "ended")  # fmt: skip
+    assert (state["price"], state["collected"], state["due"]) == (3000, 2000, 1000)
+    chat.advance(600)
+    assert (await chat.get(session))["price"] == 3000  # the meter stopped with the session
+    good = await chat.t.card(client["id"])
+    r = await chat.api.post(f"/api/v1/chat-sessions/{session['id']}/card",
+                            json={"card_id": good["id"]})  # fmt: skip
+    assert (r.json()["status"], r.json()["collected"]) == ("paid", 3000)
+    assert await chat.balance() == net_of(2000) + net_of(1000)
+    await chat.ledger_ok()
+
+
+async def test_an_agents_own_tariff_replaces_the_rooms_where_the_room_allows_it(
+    chat: Chat,
+) -> None:
+    own = {"block_minutes": 10, "block_price": 3000, "preauth_amount": 3000}
+    r = await chat.api.put(f"/api/v1/agents/{chat.t.owner_id}/tariff", json={"tariff": own})
+    assert r.status_code == 200, r.text
+    allowing, standard = await chat.room(agents_own_tariff=True), await chat.room()
+    mine = await chat.open(allowing)
+    theirs = await chat.open(standard)
+    assert mine["tariff"]["block_price"] == 3000 and theirs["tariff"]["block_price"] == 1000
+    # a tariff changed later does not change what an open session's client accepted
+    dearer = {**own, "block_price": 9000, "preauth_amount": 9000}
+    r = await chat.api.put(f"/api/v1/agents/{chat.t.owner_id}/tariff", json={"tariff": dearer})
+    assert r.status_code == 200
+    chat.advance(60)
+    ended = await chat.event(mine, "hangup")
+    assert (ended["price"], ended["collected"]) == (3000, 3000)
+    r = await chat.api.put("/api/v1/agents/usr_nobody/tariff", json={"tariff": own})
+    assert (r.status_code, r.json()["code"]) == (422, "agent_not_found")
