@@ -156,13 +156,15 @@ class ChatService:
         return room
 
     async def view(self, business_id: str, room_id: str) -> RoomView:
-        room = await self.room(business_id, room_id)
+        return await self._view(await self.room(business_id, room_id))
+
+    async def _view(self, room: ChatRoom) -> RoomView:
         tariff = await self.tariff(room.tariff_id)
         return RoomView(room, tariff, await self._repo.room_agents(room.id),
                         self.warnings(tariff))  # fmt: skip
 
     async def rooms(self, business_id: str) -> list[RoomView]:
-        return [await self.view(business_id, r.id) for r in await self._repo.rooms(business_id)]
+        return [await self._view(room) for room in await self._repo.rooms(business_id)]
 
     async def update_room(
         self, biz: Business, room_id: str, *, tariff: dict[str, Any] | None = None,
@@ -180,7 +182,7 @@ class ChatService:
                 if key in ("name", "terms") and not str(value).strip():
                     raise ValidationFailed(f"'{key}' may not be empty.", code="invalid_room")
                 setattr(room, key, value.strip() if isinstance(value, str) else value)
-        return await self.view(biz.id, room.id)
+        return await self._view(room)
 
     async def user(self, business_id: str, user_id: str) -> User | None:
         found = await self._repo.users(business_id, [user_id])

@@ -71,8 +71,8 @@ async def open_session(body: SessionOpen, request: Request,
 async def list_sessions(request: Request, status: str | None = Query(None, max_length=16),
                         key: str = Depends(api_key)) -> dict[str, Any]:  # fmt: skip
     async def run(s: Services, caller: Caller) -> list[SessionOut]:
-        found = await s.metering.sessions(caller.business_id, status=status)
-        return [render(await s.metering.state(caller.business_id, f.id)) for f in found]
+        return [render(state) for state in
+                await s.metering.sessions(caller.business_id, status=status)]  # fmt: skip
 
     return {"data": [o.model_dump(mode="json") for o in await read(request, key, run)]}
 

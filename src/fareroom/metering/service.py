@@ -45,7 +45,15 @@ from fareroom.models.chat import ChatSession, Collection, MeterEventRow
 from fareroom.models.payment import Payment
 from fareroom.payments.service import PaymentSource, PaymentsService
 from fareroom.pricing.collection import plan, split_amount
-from fareroom.pricing.meter import Controls, Kind, MeterEvent, Reading, read_meter, refusal
+from fareroom.pricing.meter import (
+    Controls,
+    Kind,
+    MeterEvent,
+    Reading,
+    read_meter,
+    refusal,
+    seconds_at,
+)  # fmt: skip
 from fareroom.pricing.tariff import Tariff
 
 API_KINDS = ("start", "pause", "resume", "offline", "online", "hangup")
@@ -67,9 +75,11 @@ class LiveState:
 
 def live_seconds(s: ChatSession, now: datetime) -> int:
     """Chargeable seconds from the session's checkpoint."""
-    if s.meter_origin is None or s.status != "open":
-        return s.meter_seconds
-    return max(s.meter_seconds, int((now - s.meter_origin).total_seconds()))
+    return seconds_at(s.meter_seconds, s.meter_origin if s.status == "open" else None, now)
+
+
+def _controls(s: ChatSession) -> Controls:
+    return Controls(s.agent_may_start, s.agent_may_pause)
 
 
 def _error(code: str, message: str) -> FareroomError:
@@ -117,8 +127,9 @@ class MeteringService:
                          await self._repo.pending_collection(s.id) is not None)  # fmt: skip
 
     async def sessions(self, business_id: str, *, limit: int = 50, status: str | None = None
-                       ) -> Sequence[ChatSession]:  # fmt: skip
-        return await self._repo.chat_sessions(business_id, limit=limit, status=status)
+                       ) -> list[LiveState]:  # fmt: skip
+        found = await self._repo.chat_sessions(business_id, limit=limit, status=status)
+        return [await self._state(s) for s in found]
 
     async def events(self, business_id: str, session_id: str) -> Sequence[MeterEventRow]:
         await self._session(business_id, session_id)
@@ -176,6 +187,26 @@ class MeteringService:
         s.timeout_at = reading.offline_since + self._timeout if reading.offline_since else None
         s.updated_at = now
 
+    async def _append(
+        self, s: ChatSession, events: list[MeterEvent], event: MeterEvent, now: datetime
+    ) -> Reading:
+        """Store ``event`` and move the checkpoint to what the events now read."""
+        await self._repo.add(MeterEventRow(session_id=s.id, kind=event.kind.value,
+                                           party=event.party, event_at=event.at,
+                                           created_at=now))  # fmt: skip
+        reading = read_meter(s.opened_at, [*events, event], _controls(s), at=now)
+        self._checkpoint(s, reading, now)
+        return reading
+
+    async def _stop(self, s: ChatSession, kind: Kind, at: datetime, reason: str) -> None:
+        """End the session on our side (a timeout, a failed split collection), dated no
+        earlier than its last event, and plan the final collection."""
+        events = await self._events(s.id)
+        last = max((e.at for e in events), default=s.opened_at)
+        reading = await self._append(s, events, MeterEvent(kind, max(at, last)),
+                                     self._clock.now())  # fmt: skip
+        await self._end(s, reading, reason)
+
     # ------------------------------------------------------------ events
 
     async def record(
@@ -200,7 +231,7 @@ class MeteringService:
         if event.at.tzinfo is None:
             raise ValidationFailed("'at' needs a time zone (e.g. 2026-11-21T10:00:00Z).",
                                    code="invalid_event")  # fmt: skip
-        controls = Controls(s.agent_may_start, s.agent_may_pause)
+        controls = _controls(s)
         events = await self._events(s.id)
         reading = read_meter(s.opened_at, events, controls, at=now)
         refused = refusal(reading, event, controls, opened_at=s.opened_at, now=now)
@@ -210,10 +241,7 @@ class MeteringService:
             kind == Kind.CAME_ONLINE and party not in reading.offline
         ):
             return await self._state(s)  # presence that changes nothing: nothing to record
-        await self._repo.add(MeterEventRow(session_id=s.id, kind=event.kind.value, party=party,
-                                           event_at=event.at, created_at=now))  # fmt: skip
-        reading = read_meter(s.opened_at, [*events, event], controls, at=now)
-        self._checkpoint(s, reading, now)
+        reading = await self._append(s, events, event, now)
         if reading.state == "ended":
             await self._end(s, reading, reading.end_reason or kind)
         else:
@@ -223,17 +251,17 @@ class MeteringService:
     async def rebuild(self, session_id: str) -> bool:
         """Derive the session's checkpoint again from its events; True if it was wrong."""
         s = await self._session(None, session_id, lock=True)
-        events = await self._events(s.id)
-        now = self._clock.now()
-        reading = read_meter(s.opened_at, events, Controls(s.agent_may_start, s.agent_may_pause),
-                             at=s.ended_at or now)  # fmt: skip
-        before = (s.meter_seconds if s.meter_origin is None else None, s.meter_origin,
-                  s.meter_state, s.timeout_at)  # fmt: skip
-        if s.status == "open":
-            self._checkpoint(s, reading, now)
-        after = (s.meter_seconds if s.meter_origin is None else None, s.meter_origin,
-                 s.meter_state, s.timeout_at)  # fmt: skip
-        return before != after
+        if s.status != "open":
+            return False
+
+        def checkpoint() -> tuple[object, ...]:  # seconds only count while not running
+            return (s.meter_seconds if s.meter_origin is None else None, s.meter_origin,
+                    s.meter_state, s.timeout_at)  # fmt: skip
+
+        before, now = checkpoint(), self._clock.now()
+        self._checkpoint(s, read_meter(s.opened_at, await self._events(s.id), _controls(s),
+                                       at=now), now)  # fmt: skip
+        return checkpoint() != before
 
     async def time_out(self, session_id: str) -> bool:
         """End a session whose party has been offline too long (the worker's sweep)."""
@@ -241,15 +269,7 @@ class MeteringService:
         now = self._clock.now()
         if s.status != "open" or s.timeout_at is None or s.timeout_at >= now:
             return False
-        events = await self._events(s.id)
-        last = max((e.at for e in events), default=s.opened_at)
-        event = MeterEvent(Kind.TIMED_OUT, max(s.timeout_at, last))
-        await self._repo.add(MeterEventRow(session_id=s.id, kind=event.kind.value, party=None,
-                                           event_at=event.at, created_at=now))  # fmt: skip
-        reading = read_meter(s.opened_at, [*events, event],
-                             Controls(s.agent_may_start, s.agent_may_pause), at=now)  # fmt: skip
-        self._checkpoint(s, reading, now)
-        await self._end(s, reading, "timeout")
+        await self._stop(s, Kind.TIMED_OUT, s.timeout_at, "timeout")
         return True
 
     # ------------------------------------------------------------ collections
@@ -370,23 +390,7 @@ class MeteringService:
             return coll.status
         coll.status = "failed"
         if s.status == "open":  # a failed split collection ends the session
-            events = await self._events(s.id)
-            stop = MeterEvent(Kind.HUNG_UP, max([now, *(e.at for e in events)]))
-            await self._repo.add(
-                MeterEventRow(
-                    session_id=s.id,
-                    kind=stop.kind.value,
-                    party=None,
-                    event_at=stop.at,
-                    created_at=now,
-                )
-            )
-            reading = read_meter(
-                s.opened_at, [*events, stop], Controls(s.agent_may_start, s.agent_may_pause), at=now
-            )
-            self._checkpoint(s, reading, now)
-            s.end_reason = "payment_failed"
-            await self._end(s, reading, "payment_failed")
+            await self._stop(s, Kind.HUNG_UP, now, "payment_failed")
         else:
             s.status = "payment_failed"
         return coll.status

@@ -24,6 +24,7 @@ from fareroom.chat.service import as_tariff
 from fareroom.gateway.base import GatewayUnavailable
 from fareroom.metering.repository import MeteringRepository
 from fareroom.pricing.collection import split_amount
+from fareroom.pricing.meter import seconds_at
 from fareroom.pricing.tariff import Tariff
 
 if TYPE_CHECKING:
@@ -69,8 +70,7 @@ async def tick(ctx: Context, *, batch: int = 5000) -> TickResult:
         for row in rows:
             key = tuple(row[6:])
             tariff = tariffs.get(key) or tariffs.setdefault(key, as_tariff(row))
-            seconds = (row.meter_seconds if row.meter_origin is None
-                       else int((now - row.meter_origin).total_seconds()))  # fmt: skip
+            seconds = seconds_at(row.meter_seconds, row.meter_origin, now)
             price = tariff.price(seconds)
             due = price - row.collected
             await ctx.hub.publish(f"session:{row.id}", {

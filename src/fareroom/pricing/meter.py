@@ -61,15 +61,15 @@ class Reading:
     end_reason: str | None = None
     last_at: datetime | None = None  # the latest ``at`` of the events read
     # While running: the moment from which the chargeable time counts without a break, so
-    # ``seconds_at(t)`` is exact later without replaying the events.
+    # ``seconds_at`` is exact later without replaying the events.
     origin: datetime | None = None
     offline_since: datetime | None = None  # since when a party (the first one) is offline
 
-    def seconds_at(self, t: datetime) -> int:
-        """Chargeable seconds at ``t`` (not before the reading), if nothing happens meanwhile."""
-        if self.origin is None:
-            return self.seconds
-        return int((t - self.origin).total_seconds())
+
+def seconds_at(seconds: int, origin: datetime | None, t: datetime) -> int:
+    """Chargeable seconds at ``t`` from a reading's ``seconds`` and ``origin`` (its
+    checkpoint), if nothing happened since; never fewer than at the checkpoint."""
+    return seconds if origin is None else max(seconds, int((t - origin).total_seconds()))
 
 
 def _state(started: bool, paused: bool, offline: frozenset[str], ended: bool) -> str:
