@@ -18,6 +18,9 @@ from fareroom import __version__
 from fareroom.accounts.endpoints import router as users_router
 from fareroom.bootstrap import Context, bootstrap
 from fareroom.chat.endpoints import router as chat_router
+from fareroom.chat.realtime import on_stale
+from fareroom.chat.realtime import router as realtime_router
+from fareroom.chat.visit_endpoints import router as visits_router
 from fareroom.clients.endpoints import router as clients_router
 from fareroom.config import Settings
 from fareroom.gateway.base import GatewayError, as_fareroom_error
@@ -33,7 +36,7 @@ from fareroom.webhooks.endpoints import router as webhooks_router
 from fareroom.worker.loop import run_worker
 
 log = logging.getLogger("fareroom")
-_JSON_PREFIXES = ("/api/", "/webhooks/", "/sandbox/tokens")
+_JSON_PREFIXES = ("/api/", "/webhooks/", "/sandbox/tokens", "/chat/api/")
 
 
 def _wants_json(request: Request) -> bool:
@@ -105,12 +108,14 @@ def create_app(ctx: Context | None = None, *, settings: Settings | None = None,
         own = ctx is None
         app.state.ctx = ctx or bootstrap(settings)
         stop = asyncio.Event()
-        task = asyncio.create_task(run_worker(app.state.ctx, stop)) if worker else None
+        tasks = [asyncio.create_task(app.state.ctx.connections.watch(stop, on_stale))]
+        if worker:
+            tasks.append(asyncio.create_task(run_worker(app.state.ctx, stop)))
         try:
             yield
         finally:
             stop.set()
-            if task is not None:
+            for task in tasks:
                 with suppress(asyncio.CancelledError):
                     await task
             if own:
@@ -127,7 +132,8 @@ def create_app(ctx: Context | None = None, *, settings: Settings | None = None,
         app.state.ctx = ctx
     _install_error_handlers(app)
     routers = (users_router, clients_router, payments_router, chat_router, metering_router,
-               revenue_router, webhooks_router, sandbox_router, pages_router)  # fmt: skip
+               revenue_router, webhooks_router, sandbox_router, realtime_router,
+               visits_router, pages_router)  # fmt: skip
     for router in routers:
         app.include_router(router)
     app.mount(

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from fareroom.accounts.service import AccountsService
+from fareroom.chat.live import LiveService
 from fareroom.chat.service import ChatService
 from fareroom.clients.service import ClientsService
 from fareroom.config import Settings
@@ -26,7 +27,8 @@ from fareroom.mail.outbox import FileSender, Sender, SmtpSender
 from fareroom.metering.service import MeteringService
 from fareroom.payments.service import PaymentsService
 from fareroom.pricing.fees import FeePolicy
-from fareroom.realtime.hub import InMemoryHub
+from fareroom.realtime.connections import Registry
+from fareroom.realtime.hub import Hub, InMemoryHub, RedisHub
 from fareroom.revenue.service import RevenueService
 from fareroom.webhooks.service import WebhooksService
 
@@ -51,6 +53,7 @@ class Services:
     payments: PaymentsService
     chat: ChatService
     metering: MeteringService
+    live: LiveService
     revenue: RevenueService
     ledger: Ledger
     webhooks: WebhooksService
@@ -69,8 +72,9 @@ class Context:
     sandbox_engine: AsyncEngine | None
     fees: FeePolicy
     idempotency: IdempotencyService
+    hub: Hub
+    connections: Registry
     ledger_accounts: dict[str, Account] = field(default_factory=dict)
-    hub: InMemoryHub = field(default_factory=InMemoryHub)
 
     @property
     def processing_fee(self) -> tuple[Fraction, int]:
@@ -89,6 +93,7 @@ class Context:
             session=session,
             accounts=AccountsService(session, self.clock),
             clients=clients, payments=payments, chat=chat, metering=metering, ledger=ledger,
+            live=LiveService(session, self.clock, chat, clients, payments, metering),
             revenue=RevenueService(session),
             webhooks=WebhooksService(session, self.gateway, payments, self.clock),
             log=log or LogScope(),
@@ -113,6 +118,7 @@ class Context:
         return FileSender(st.mail_dir)
 
     async def close(self) -> None:
+        await self.hub.close()
         await self.engine.dispose()
         if self.sandbox_engine is not None:
             await self.sandbox_engine.dispose()
@@ -156,10 +162,13 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None) -
     fees = FeePolicy(
         settings.fee_rate_service, settings.fee_rate_goods, settings.processing_fee_bearer
     )
+    hub: Hub = RedisHub(settings.redis_url) if settings.redis_url else InMemoryHub()
     ctx = Context(settings=settings, clock=clock, engine=engine, sessions=sessions,
                   gateway=LoggedGateway(inner, log), gateway_log=log, sandbox=sandbox,
                   sandbox_engine=sandbox_engine, fees=fees,
-                  idempotency=IdempotencyService(sessions, clock))  # fmt: skip
+                  idempotency=IdempotencyService(sessions, clock), hub=hub,
+                  connections=Registry(hub, clock,
+                                       offline_after=settings.offline_after_seconds))  # fmt: skip
     if sandbox is not None:
         sandbox.event_sink = _inbox(ctx)
     return ctx

@@ -51,7 +51,19 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
 
     # The taxi meter: a party offline longer than this ends the session.
-    presence_timeout_seconds: int = Field(default=90, ge=5, le=3600)
+    presence_timeout_seconds: int = Field(default=90, ge=1, le=3600)
+    # Live chat: pages send a heartbeat every heartbeat_seconds; a connection silent for
+    # offline_after_seconds is taken as gone (its party offline from its last heartbeat).
+    heartbeat_seconds: float = Field(default=10, gt=0, le=300)
+    offline_after_seconds: float = Field(default=30, gt=0, le=600)
+    # How often every open session's live meter is pushed to its parties (and split bills
+    # collected); the pages count the seconds in between themselves.
+    meter_tick_seconds: float = Field(default=30, gt=0, le=600)
+    # The largest WebSocket message a page may send.
+    ws_max_message_bytes: int = Field(default=16_384, ge=1024, le=1_048_576)
+    # Redis (redis://127.0.0.1:6379/0) carries the hub and presence between processes;
+    # without it they live in this process (one `fareroom serve`).
+    redis_url: str | None = None
     # A collection still pending this long after it was planned is taken over by the worker.
     reconcile_after_seconds: int = Field(default=60, ge=1)
     log_level: str = "INFO"

@@ -28,7 +28,8 @@ def render_room(view: RoomView) -> RoomOut:
     return RoomOut(
         id=r.id, name=r.name, terms=r.terms, tariff=TariffOut(**view.tariff.__dict__),
         agent_may_start=r.agent_may_start, agent_may_pause=r.agent_may_pause,
-        agents_own_tariff=r.agents_own_tariff, agent_ids=view.agent_ids,
+        agents_own_tariff=r.agents_own_tariff, distribution=r.distribution,
+        agent_ids=view.agent_ids,
         warnings=[{"code": w.code, "message": w.message} for w in view.warnings],
         created_at=r.created_at,
     )  # fmt: skip
@@ -47,6 +48,7 @@ async def create_room(body: RoomCreate, request: Request,
                 agent_may_start=body.agent_may_start,
                 agent_may_pause=body.agent_may_pause,
                 agents_own_tariff=body.agents_own_tariff,
+                distribution=body.distribution,
                 agent_ids=body.agent_ids,
                 room_id=rid,
             )

@@ -1,12 +1,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fareroom.models.business import User
-from fareroom.models.chat import AgentTariff, ChatRoom, PaymentRequest, RoomAgent, TariffRow
+from fareroom.models.chat import (
+    AgentPresence,
+    AgentTariff,
+    ChatMessage,
+    ChatRoom,
+    ChatSession,
+    ChatVisit,
+    PaymentRequest,
+    RoomAgent,
+    TariffRow,
+)
 
 
 class ChatRepository:
@@ -57,11 +68,122 @@ class ChatRepository:
             stmt = stmt.with_for_update()
         return (await self.session.execute(stmt)).scalar()
 
-    async def requests(self, business_id: str, *, limit: int) -> Sequence[PaymentRequest]:
+    async def requests(self, business_id: str, *, limit: int, session_id: str | None = None
+                       ) -> Sequence[PaymentRequest]:  # fmt: skip
         stmt = (
             select(PaymentRequest)
             .where(PaymentRequest.business_id == business_id)
             .order_by(PaymentRequest.id.desc())
             .limit(limit)
         )
+        if session_id is not None:
+            stmt = stmt.where(PaymentRequest.session_id == session_id)
         return (await self.session.execute(stmt)).scalars().all()
+
+
+class LiveRepository:
+    """Visits, the queue, agents' availability and chat messages."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, *objs: object) -> None:
+        self.session.add_all(objs)
+        await self.session.flush()
+
+    async def room(self, room_id: str, *, lock: bool = False) -> ChatRoom | None:
+        """A room by id alone: the client's pages find the business through it."""
+        stmt = select(ChatRoom).where(ChatRoom.id == room_id)
+        if lock:
+            stmt = stmt.with_for_update()
+        return (await self.session.execute(stmt)).scalar()
+
+    async def visit(self, visit_id: str, *, lock: bool = False) -> ChatVisit | None:
+        stmt = select(ChatVisit).where(ChatVisit.id == visit_id)
+        if lock:
+            stmt = stmt.with_for_update()
+        return (await self.session.execute(stmt)).scalar()
+
+    async def visit_of_session(self, session_id: str) -> ChatVisit | None:
+        stmt = select(ChatVisit).where(ChatVisit.session_id == session_id)
+        return (await self.session.execute(stmt)).scalar()
+
+    async def waiting(self, room_id: str, *, limit: int = 500) -> Sequence[ChatVisit]:
+        stmt = (
+            select(ChatVisit)
+            .where(ChatVisit.room_id == room_id, ChatVisit.status == "waiting")
+            .order_by(ChatVisit.queued_at, ChatVisit.id)
+            .limit(limit)
+        )
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def rooms_with_waiting(self) -> Sequence[str]:
+        stmt = select(ChatVisit.room_id).where(ChatVisit.status == "waiting").distinct()
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def waiting_since(self, before: datetime, *, limit: int) -> Sequence[ChatVisit]:
+        stmt = (
+            select(ChatVisit)
+            .where(ChatVisit.status.in_(("terms", "card", "waiting")),
+                   ChatVisit.created_at < before)
+            .limit(limit)
+        )  # fmt: skip
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def presence(self, user_ids: Sequence[str], *, lock: bool = False
+                       ) -> dict[str, AgentPresence]:  # fmt: skip
+        stmt = select(AgentPresence).where(AgentPresence.user_id.in_(user_ids))
+        if lock:
+            stmt = stmt.with_for_update()
+        return {p.user_id: p for p in (await self.session.execute(stmt)).scalars().all()}
+
+    async def busy_agents(self, user_ids: Sequence[str]) -> set[str]:
+        """Agents among ``user_ids`` with an open session."""
+        stmt = select(ChatSession.agent_id).where(
+            ChatSession.agent_id.in_(user_ids), ChatSession.status == "open"
+        )
+        return set((await self.session.execute(stmt)).scalars().all())
+
+    async def last_ended(self, user_ids: Sequence[str]) -> dict[str, datetime]:
+        """When each agent's latest session ended."""
+        stmt = (
+            select(ChatSession.agent_id, func.max(ChatSession.ended_at))
+            .where(ChatSession.agent_id.in_(user_ids), ChatSession.ended_at.is_not(None))
+            .group_by(ChatSession.agent_id)
+        )
+        return {a: t for a, t in (await self.session.execute(stmt)).all() if t is not None}
+
+    async def agent_sessions(self, business_id: str, agent_id: str, *, limit: int
+                             ) -> Sequence[ChatSession]:  # fmt: skip
+        """The agent's sessions that still need them (open, collecting, failed) first,
+        then the latest others."""
+        stmt = (
+            select(ChatSession)
+            .where(ChatSession.business_id == business_id, ChatSession.agent_id == agent_id)
+            .order_by(ChatSession.status.in_(("paid", "abandoned")), ChatSession.id.desc())
+            .limit(limit)
+        )
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def rooms_of_agent(self, user_id: str) -> Sequence[str]:
+        stmt = select(RoomAgent.room_id).where(RoomAgent.user_id == user_id)
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def messages(self, session_id: str, *, limit: int) -> Sequence[ChatMessage]:
+        stmt = (
+            select(ChatMessage)
+            .where(ChatMessage.session_id == session_id)
+            .order_by(ChatMessage.id.desc())
+            .limit(limit)
+        )
+        return list(reversed((await self.session.execute(stmt)).scalars().all()))
+
+    async def live_sessions(self) -> list[tuple[str, str, str, str]]:
+        """(session, business, agent, visit) of every open session whose parties are
+        connected through pages."""
+        stmt = (
+            select(ChatSession.id, ChatSession.business_id, ChatSession.agent_id, ChatVisit.id)
+            .join(ChatVisit, ChatVisit.session_id == ChatSession.id)
+            .where(ChatSession.status == "open", ChatSession.live.is_(True))
+        )
+        return [(r[0], r[1], r[2], r[3]) for r in (await self.session.execute(stmt)).all()]

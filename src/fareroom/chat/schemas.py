@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+
+if TYPE_CHECKING:
+    from fareroom.metering.service import LiveState
 
 Strict = ConfigDict(extra="forbid")
 
@@ -51,6 +54,7 @@ class RoomCreate(BaseModel):
     agent_may_start: StrictBool = False
     agent_may_pause: StrictBool = False
     agents_own_tariff: StrictBool = False
+    distribution: Literal["round_robin", "longest_idle"] = "round_robin"
     agent_ids: list[str] = Field(default_factory=list, max_length=500)
 
 
@@ -62,6 +66,7 @@ class RoomUpdate(BaseModel):
     agent_may_start: StrictBool | None = None
     agent_may_pause: StrictBool | None = None
     agents_own_tariff: StrictBool | None = None
+    distribution: Literal["round_robin", "longest_idle"] | None = None
     agent_ids: list[str] | None = Field(default=None, max_length=500)
 
 
@@ -73,6 +78,7 @@ class RoomOut(BaseModel):
     agent_may_start: bool
     agent_may_pause: bool
     agents_own_tariff: bool
+    distribution: str
     agent_ids: list[str]
     warnings: list[Warning_]
     created_at: datetime
@@ -172,6 +178,8 @@ class SessionOut(BaseModel):
     next_change_in: int | None = Field(description="Chargeable seconds until the price rises")
     collection_pending: bool
     hold_payment_id: str | None
+    offline: list[str] = Field(default_factory=list, description="Parties offline now")
+    failure: str | None = Field(default=None, description="Why the last collection failed")
 
 
 class EventOut(BaseModel):
@@ -193,3 +201,17 @@ class CollectionOut(BaseModel):
     failure: str | None
     created_at: datetime
     finished_at: datetime | None
+
+
+def session_out(state: LiveState) -> SessionOut:
+    s = state.session
+    return SessionOut(
+        id=s.id, room_id=s.room_id, agent_id=s.agent_id, client_id=s.client_id,
+        card_id=s.card_id, status=s.status, meter=s.meter_state, end_reason=s.end_reason,
+        opened_at=s.opened_at, ended_at=s.ended_at, terms=s.terms,
+        terms_accepted_at=s.terms_accepted_at, tariff=TariffOut(**state.tariff.__dict__),
+        currency=state.tariff.currency, seconds=state.seconds, price=state.price,
+        collected=s.collected, abandoned=s.abandoned, due=state.due,
+        next_change_in=state.next_change_in, collection_pending=state.pending,
+        hold_payment_id=s.hold_payment_id, offline=list(state.offline), failure=state.failure,
+    )  # fmt: skip

@@ -33,6 +33,7 @@ from fareroom.pricing.fees import CATEGORIES
 from fareroom.pricing.tariff import Tariff, TariffWarning, make_tariff, tariff_warnings
 
 AGENT_ROLES = ("owner", "admin", "agent")
+DISTRIBUTIONS = ("round_robin", "longest_idle")
 MAX_ITEMS = 50
 
 
@@ -134,17 +135,18 @@ class ChatService:
         self, biz: Business, *, name: str, terms: str, tariff: dict[str, Any],
         agent_may_start: bool = False, agent_may_pause: bool = False,
         agents_own_tariff: bool = False, agent_ids: Sequence[str] = (),
-        room_id: str | None = None,
+        distribution: str = "round_robin", room_id: str | None = None,
     ) -> RoomView:  # fmt: skip
         if not name.strip() or not terms.strip():
             raise ValidationFailed("A room needs a name and terms for the client to accept.",
                                    code="invalid_room")  # fmt: skip
+        _check_distribution(distribution)
         agents = await self._agents(biz.id, agent_ids)
         row, checked = await self._new_tariff(biz, tariff)
         room = ChatRoom(id=room_id or new_id("room"), business_id=biz.id, name=name.strip(),
                         terms=terms.strip(), tariff_id=row.id, agent_may_start=agent_may_start,
                         agent_may_pause=agent_may_pause, agents_own_tariff=agents_own_tariff,
-                        created_at=self._clock.now())  # fmt: skip
+                        distribution=distribution, created_at=self._clock.now())  # fmt: skip
         await self._repo.add(room)
         await self._repo.set_room_agents(room.id, [a.id for a in agents])
         return RoomView(room, checked, [a.id for a in agents], self.warnings(checked))
@@ -172,6 +174,8 @@ class ChatService:
     ) -> RoomView:  # fmt: skip
         """Change a room; sessions already open keep what their client accepted."""
         room = await self.room(biz.id, room_id)
+        if settings.get("distribution") is not None:
+            _check_distribution(settings["distribution"])
         if agent_ids is not None:
             agents = await self._agents(biz.id, agent_ids)
             await self._repo.set_room_agents(room.id, [a.id for a in agents])
@@ -183,6 +187,9 @@ class ChatService:
                     raise ValidationFailed(f"'{key}' may not be empty.", code="invalid_room")
                 setattr(room, key, value.strip() if isinstance(value, str) else value)
         return await self._view(room)
+
+    async def room_agent_ids(self, room_id: str) -> list[str]:
+        return await self._repo.room_agents(room_id)
 
     async def user(self, business_id: str, user_id: str) -> User | None:
         found = await self._repo.users(business_id, [user_id])
@@ -238,6 +245,10 @@ class ChatService:
 
     async def requests(self, business_id: str, *, limit: int = 50) -> Sequence[PaymentRequest]:
         return await self._repo.requests(business_id, limit=limit)
+
+    async def requests_of_session(self, business_id: str, session_id: str
+                                  ) -> Sequence[PaymentRequest]:  # fmt: skip
+        return await self._repo.requests(business_id, limit=50, session_id=session_id)
 
     async def pay_request(self, biz: Business, request_id: str, *, card_id: str | None
                           ) -> PaymentRequest:  # fmt: skip
@@ -295,6 +306,12 @@ class ChatService:
                 raise Conflict("The service is finished already.", code="service_already_finished")
             request.service_finished_at = now
         return request
+
+
+def _check_distribution(distribution: str) -> None:
+    if distribution not in DISTRIBUTIONS:
+        raise ValidationFailed("'distribution' is round_robin or longest_idle.",
+                               code="invalid_distribution")  # fmt: skip
 
 
 def _line_items(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

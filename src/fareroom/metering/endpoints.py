@@ -14,27 +14,13 @@ from fareroom.chat.schemas import (
     EventOut,
     SessionOpen,
     SessionOut,
-    TariffOut,
+    session_out,
 )
 from fareroom.http import api_key, context, read, write
 from fareroom.metering import tasks
 from fareroom.metering.service import LiveState
 
 router = APIRouter(prefix="/api/v1", tags=["metering"])
-
-
-def render(state: LiveState) -> SessionOut:
-    s = state.session
-    return SessionOut(
-        id=s.id, room_id=s.room_id, agent_id=s.agent_id, client_id=s.client_id,
-        card_id=s.card_id, status=s.status, meter=s.meter_state, end_reason=s.end_reason,
-        opened_at=s.opened_at, ended_at=s.ended_at, terms=s.terms,
-        terms_accepted_at=s.terms_accepted_at, tariff=TariffOut(**state.tariff.__dict__),
-        currency=state.tariff.currency, seconds=state.seconds, price=state.price,
-        collected=s.collected, abandoned=s.abandoned, due=state.due,
-        next_change_in=state.next_change_in, collection_pending=state.pending,
-        hold_payment_id=s.hold_payment_id,
-    )  # fmt: skip
 
 
 def _settled(request: Request) -> Any:
@@ -44,7 +30,7 @@ def _settled(request: Request) -> Any:
     async def then(state: LiveState) -> SessionOut:
         await tasks.settle(ctx, state.session.id)
         async with ctx.unit_of_work() as s:
-            out = render(await s.metering.state(state.session.business_id, state.session.id))
+            out = session_out(await s.metering.state(state.session.business_id, state.session.id))
         await ctx.hub.publish(f"session:{out.id}", {"type": "session",
                                                     **out.model_dump(mode="json")})  # fmt: skip
         return out
@@ -71,7 +57,7 @@ async def open_session(body: SessionOpen, request: Request,
 async def list_sessions(request: Request, status: str | None = Query(None, max_length=16),
                         key: str = Depends(api_key)) -> dict[str, Any]:  # fmt: skip
     async def run(s: Services, caller: Caller) -> list[SessionOut]:
-        return [render(state) for state in
+        return [session_out(state) for state in
                 await s.metering.sessions(caller.business_id, status=status)]  # fmt: skip
 
     return {"data": [o.model_dump(mode="json") for o in await read(request, key, run)]}
@@ -80,7 +66,7 @@ async def list_sessions(request: Request, status: str | None = Query(None, max_l
 @router.get("/chat-sessions/{session_id}", response_model=SessionOut)
 async def get_session(session_id: str, request: Request,
                       key: str = Depends(api_key)) -> SessionOut:  # fmt: skip
-    return render(
+    return session_out(
         await read(request, key, lambda s, caller: s.metering.state(caller.business_id, session_id))
     )
 
@@ -133,6 +119,6 @@ async def abandon(session_id: str, request: Request, key: str = Depends(api_key)
     """The agent hangs up anyway: what is unpaid is recorded as abandoned debt."""
 
     async def run(s: Services, caller: Caller, _: str | None) -> SessionOut:
-        return render(await s.metering.abandon(caller.business, session_id))
+        return session_out(await s.metering.abandon(caller.business, session_id))
 
     return await write(request, key, None, prefix="aband", fn=run, status=200)

@@ -71,6 +71,8 @@ class LiveState:
     due: int
     next_change_in: int | None
     pending: bool
+    offline: tuple[str, ...] = ()  # the parties offline now
+    failure: str | None = None  # why the last collection failed, while payment_failed
 
 
 def live_seconds(s: ChatSession, now: datetime) -> int:
@@ -114,17 +116,28 @@ class MeteringService:
                            code="session_not_found")  # fmt: skip
         return found
 
-    async def state(self, business_id: str, session_id: str) -> LiveState:
+    async def state(self, business_id: str | None, session_id: str) -> LiveState:
+        """The session's live state (``business_id`` None: the worker, any business)."""
         return await self._state(await self._session(business_id, session_id))
 
     async def _state(self, s: ChatSession) -> LiveState:
         tariff = await self._chat.tariff(s.tariff_id)
-        seconds = live_seconds(s, self._clock.now())
+        now = self._clock.now()
+        seconds = live_seconds(s, now)
         price = s.final_price if s.final_price is not None else tariff.price(seconds)
         change = tariff.seconds_until_change(seconds) if s.status == "open" else None
+        offline: tuple[str, ...] = ()
+        if s.status == "open" and s.meter_state == "offline":
+            reading = read_meter(s.opened_at, await self._events(s.id), _controls(s), at=now)
+            offline = tuple(sorted(reading.offline))
+        failure = None
+        if s.status == "payment_failed":
+            failure = next((c.failure for c in reversed(await self._repo.collections(s.id))
+                            if c.status == "failed"), None)  # fmt: skip
         return LiveState(s, tariff, seconds, price, price - s.collected - s.abandoned,
                          change if s.meter_state == "running" else None,
-                         await self._repo.pending_collection(s.id) is not None)  # fmt: skip
+                         await self._repo.pending_collection(s.id) is not None,
+                         offline, failure)  # fmt: skip
 
     async def sessions(self, business_id: str, *, limit: int = 50, status: str | None = None
                        ) -> list[LiveState]:  # fmt: skip
@@ -144,7 +157,11 @@ class MeteringService:
     async def open(
         self, biz: Business, *, room_id: str, agent_id: str, client_id: str,
         card_id: str | None, accepted_terms: bool, session_id: str | None = None,
+        hold_payment_id: str | None = None, terms: str | None = None,
+        accepted_at: datetime | None = None, live: bool = False,
     ) -> LiveState:  # fmt: skip
+        """Open a session. The hold is placed here, or was placed before (``hold_payment_id``:
+        a client who waited for an agent), with the ``terms`` the client accepted then."""
         room = await self._chat.room(biz.id, room_id)
         await self._chat.agent_of(room, agent_id)
         if accepted_terms is not True:
@@ -154,13 +171,19 @@ class MeteringService:
         tariff_id = await self._chat.tariff_for(room, agent_id)
         tariff = await self._chat.tariff(tariff_id)
         session_id = session_id or new_id("cs")
-        # The hold comes first: if it is declined, nothing is written (no card, no session).
-        hold = await self._payments.charge(
-            biz, client_id=client.id, card_id=card_id, amount=tariff.preauth_amount,
-            currency=tariff.currency, category="service", capture=False,
-            description=f"Hold for chat session {session_id}", payment_id=f"pay_{session_id}_h",
-            source=PaymentSource(session_id, room.id, agent_id),
-        )  # fmt: skip
+        source = PaymentSource(session_id, room.id, agent_id)
+        if hold_payment_id is None:
+            # The hold comes first: if it is declined, nothing is written (no card, no session).
+            hold = await self._payments.charge(
+                biz, client_id=client.id, card_id=card_id, amount=tariff.preauth_amount,
+                currency=tariff.currency, category="service", capture=False,
+                description=f"Hold for chat session {session_id}",
+                payment_id=f"pay_{session_id}_h", source=source)  # fmt: skip
+        else:
+            hold = (await self._payments.get(biz.id, hold_payment_id)).payment
+            if hold.client_id != client.id or hold.status != "requires_capture":
+                raise Conflict("The client's hold is no longer in place.", code="hold_missing")
+            await self._payments.attribute(biz.id, hold_payment_id, source)
         now = self._clock.now()
         controls = Controls(room.agent_may_start, room.agent_may_pause)
         reading = read_meter(now, [], controls, at=now)
@@ -168,9 +191,10 @@ class MeteringService:
             id=session_id, business_id=biz.id, room_id=room.id, agent_id=agent_id,
             client_id=client.id, card_id=hold.card_id, tariff_id=tariff_id,
             agent_may_start=room.agent_may_start, agent_may_pause=room.agent_may_pause,
-            terms=room.terms, terms_accepted_at=now, opened_at=now, status="open",
+            terms=terms or room.terms, terms_accepted_at=accepted_at or now, opened_at=now,
+            status="open",
             hold_payment_id=hold.id, collected=0, abandoned=0, meter_seconds=0,
-            meter_origin=None, meter_state="waiting", updated_at=now,
+            meter_origin=None, meter_state="waiting", live=live, updated_at=now,
         )  # fmt: skip
         self._checkpoint(s, reading, now)
         await self._repo.add(s)

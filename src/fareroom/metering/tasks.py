@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -59,27 +60,31 @@ class TickResult:
 
 
 async def tick(ctx: Context, *, batch: int = 5000) -> TickResult:
+    """Publish every open session's live meter; ``t`` is when it was read (a page's
+    lateness is its arrival minus ``t``)."""
     result = TickResult()
     now = ctx.clock.now()
+    t = round(now.timestamp(), 3)
     tariffs: dict[tuple[Any, ...], Tariff] = {}
     to_split: list[str] = []
     after = ""
     while True:
         async with ctx.sessions() as session:
             rows = await MeteringRepository(session).open_sessions(after=after, limit=batch)
+        updates = []
         for row in rows:
             key = tuple(row[6:])
             tariff = tariffs.get(key) or tariffs.setdefault(key, as_tariff(row))
             seconds = seconds_at(row.meter_seconds, row.meter_origin, now)
             price = tariff.price(seconds)
             due = price - row.collected
-            await ctx.hub.publish(f"session:{row.id}", {
-                "type": "meter", "session": row.id, "state": row.meter_state,
+            updates.append((f"session:{row.id}", {
+                "type": "meter", "session_id": row.id, "state": row.meter_state,
                 "seconds": seconds, "price": price, "collected": row.collected, "due": due,
-                "currency": tariff.currency})  # fmt: skip
-            result.published += 1
+                "currency": tariff.currency, "t": t}))  # fmt: skip
             if split_amount(due, tariff.split_threshold):
                 to_split.append(row.id)
+        result.published += await ctx.hub.publish_many(updates)
         result.sessions += len(rows)
         if len(rows) < batch:
             break
@@ -93,14 +98,20 @@ async def tick(ctx: Context, *, batch: int = 5000) -> TickResult:
     return result
 
 
-async def sweep_timeouts(ctx: Context, *, limit: int = 500) -> int:
+async def sweep_timeouts(
+    ctx: Context, *, limit: int = 500, then: Callable[[str], Awaitable[Any]] | None = None
+) -> int:
+    """End the sessions timed out; ``then`` (telling the parties) gets each one's id."""
     async with ctx.sessions() as session:
         stale = await MeteringRepository(session).timed_out(ctx.clock.now(), limit=limit)
     ended = 0
     for session_id in stale:
         async with ctx.unit_of_work() as s:
-            ended += await s.metering.time_out(session_id)
+            done = await s.metering.time_out(session_id)
+        ended += done
         await settle(ctx, session_id)
+        if done and then is not None:
+            await then(session_id)
     return ended
 
 

@@ -2,9 +2,12 @@
 
 from fareroom.models.business import ApiKey, Business, User, WebSession
 from fareroom.models.chat import (
+    AgentPresence,
     AgentTariff,
+    ChatMessage,
     ChatRoom,
     ChatSession,
+    ChatVisit,
     Collection,
     MeterEventRow,
     PaymentRequest,
@@ -18,7 +21,8 @@ from fareroom.models.mail import OutboxMail
 from fareroom.models.payment import Payment, Payout, Refund
 
 __all__ = [
-    "AgentTariff", "ApiKey", "Business", "Card", "ChatRoom", "ChatSession", "Client",
+    "AgentPresence", "AgentTariff", "ApiKey", "Business", "Card", "ChatMessage", "ChatRoom",
+    "ChatSession", "ChatVisit", "Client",
     "Collection", "GatewayRequest", "IdempotencyRecord", "LedgerAccount", "LedgerBalance",
     "LedgerEntry", "LedgerTransfer", "MeterEventRow", "OutboxMail", "Payment",
     "PaymentRequest", "Payout", "Refund", "RoomAgent", "SandboxObject", "TariffRow", "User",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fareroom.kit.db import Base, UTCDateTime
@@ -43,6 +43,12 @@ class ChatRoom(Base):
     agent_may_start: Mapped[bool] = mapped_column(Boolean, default=False)
     agent_may_pause: Mapped[bool] = mapped_column(Boolean, default=False)
     agents_own_tariff: Mapped[bool] = mapped_column(Boolean, default=False)
+    # How a waiting client is given an idle agent: round_robin (the next agent after the
+    # last one given a client here) or longest_idle (the agent idle the longest).
+    distribution: Mapped[str] = mapped_column(
+        String(12), default="round_robin", server_default="round_robin"
+    )
+    last_agent_id: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -80,6 +86,7 @@ class ChatSession(Base):
         Index("ix_chat_sessions_business", "business_id", "id"),
         Index("ix_chat_sessions_open", "status", "id"),
         Index("ix_chat_sessions_timeout", "timeout_at"),
+        Index("ix_chat_sessions_agent", "agent_id", "status"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -105,6 +112,9 @@ class ChatSession(Base):
     meter_origin: Mapped[datetime | None] = mapped_column(UTCDateTime)
     meter_state: Mapped[str] = mapped_column(String(10))
     timeout_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # True when the parties' presence comes from their live connections (a chat page and
+    # the agent console), false when an API caller reports it with events.
+    live: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -177,3 +187,61 @@ class PaymentRequest(Base):
     service_finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AgentPresence(Base):
+    """The availability an agent chose in the console (online, away, offline).
+
+    Idle (may be given a client) = online here, connected (the hub's presence), and no open
+    session. ``idle_since`` orders agents for the longest-idle distribution.
+    """
+
+    __tablename__ = "agent_presence"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    business_id: Mapped[str] = mapped_column(ForeignKey("businesses.id"), index=True)
+    status: Mapped[str] = mapped_column(String(8))
+    idle_since: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ChatVisit(Base):
+    """A client's way into a chat room, before and during its session.
+
+    ``status``: terms (contact given) → card (terms accepted) → waiting (a hold on the card,
+    in the queue) → connected (``session_id``) | left. The client's page proves it is this
+    visit with a resume token: ``id.secret``; only the secret's hash is stored, and it is
+    replaced each time a page connects, so a token seen once cannot be used again.
+    """
+
+    __tablename__ = "chat_visits"
+    __table_args__ = (Index("ix_chat_visits_queue", "room_id", "status", "queued_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    business_id: Mapped[str] = mapped_column(ForeignKey("businesses.id"), index=True)
+    room_id: Mapped[str] = mapped_column(ForeignKey("chat_rooms.id"))
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"))
+    question: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    terms: Mapped[str | None] = mapped_column(Text)
+    terms_accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    card_id: Mapped[str | None] = mapped_column(ForeignKey("cards.id"))
+    hold_payment_id: Mapped[str | None] = mapped_column(String(40))
+    session_id: Mapped[str | None] = mapped_column(ForeignKey("chat_sessions.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    connected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ChatMessage(Base):
+    """A line of a chat, from the client or the agent."""
+
+    __tablename__ = "chat_messages"
+    __table_args__ = (Index("ix_chat_messages_session", "session_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BIGID, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("chat_sessions.id"))
+    party: Mapped[str] = mapped_column(String(10))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -36,9 +36,9 @@ from fareroom.pricing.fees import CATEGORIES, FeePolicy
 class PaymentSource:
     """What a payment was for, when it came from a chat (revenue is reported by these)."""
 
-    id: str  # a session or a payment request
+    id: str  # a session, a visit (a hold placed before an agent is given) or a request
     room_id: str
-    agent_id: str
+    agent_id: str | None
 
 
 @dataclass(frozen=True)
@@ -298,6 +298,15 @@ class PaymentsService:
 
     async def business(self, business_id: str) -> Business:
         return await self._repo.business(business_id)
+
+    async def attribute(self, business_id: str, payment_id: str, source: PaymentSource
+                        ) -> Payment:  # fmt: skip
+        """Say what a payment is for (a hold placed while the client waited for an agent
+        belongs to the session it opens)."""
+        payment = await self._locked(business_id, payment_id)
+        payment.source_id, payment.room_id = source.id, source.room_id
+        payment.agent_id = source.agent_id
+        return payment
 
     async def get(self, business_id: str, payment_id: str) -> PaymentView:
         payment = await self._repo.payment(business_id, payment_id)

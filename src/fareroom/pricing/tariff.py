@@ -16,7 +16,13 @@ from fractions import Fraction
 from math import ceil
 
 from fareroom.kit.errors import ValidationFailed
-from fareroom.kit.money import MAX_CHARGE_MINOR, MIN_CHARGE_MINOR, normalise_currency, round_half_up
+from fareroom.kit.money import (
+    MAX_CHARGE_MINOR,
+    MIN_CHARGE_MINOR,
+    Money,
+    normalise_currency,
+    round_half_up,
+)
 
 MAX_MINUTES = 24 * 60
 MAX_INCREMENT_SECONDS = 3600
@@ -56,6 +62,22 @@ class Tariff:
         k_next = max(k + 1, ceil((charged + Fraction(1, 2)) / self._per_increment))
         block_ends = 60 * (self.free_minutes + self.block_minutes)
         return block_ends + (k_next - 1) * self.increment_seconds + 1 - seconds
+
+    def describe(self) -> str:
+        """The tariff in words, for the terms a client accepts."""
+
+        def m(amount: int | Fraction) -> str:
+            return Money(round_half_up(amount), self.currency).format()
+
+        step = self._per_increment
+        about = "" if step.denominator == 1 else "about "
+        free = f"The first {self.free_minutes} min are free; then " if self.free_minutes else ""
+        return (
+            f"{free}{m(self.block_price)} for the first {self.block_minutes} min, then "
+            f"{about}{m(step)} for every {self.increment_seconds} s begun. The meter stops "
+            f"while you or the agent are offline. A hold of {m(self.preauth_amount)} is "
+            "placed on your card before you are connected."
+        )
 
     def _beyond_block(self, seconds: int) -> int | None:
         """Seconds past the free minutes and the first block (0 inside the block); None

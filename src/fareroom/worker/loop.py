@@ -1,7 +1,9 @@
 """The worker: background jobs in one loop (``fareroom worker``, or inside ``fareroom serve``).
 
-Every round (``interval``): deliver the sandbox's events, end timed-out sessions, take over
-stale collections, send mail. Every ``tick`` seconds: publish the live meters and collect
+Every round (``interval``): deliver the sandbox's events, end timed-out sessions (telling
+their parties), take over stale collections, give waiting clients idle agents, send mail.
+Every third of the offline window: record offline the parties whose pages nobody has heard
+(their process died). Every ``meter_tick_seconds``: publish the live meters and collect
 split bills. On start: rebuild every open session's meter from its events.
 """
 
@@ -13,6 +15,7 @@ import time
 from contextlib import suppress
 from typing import TYPE_CHECKING
 
+from fareroom.chat import relay
 from fareroom.mail.outbox import deliver_pending
 from fareroom.metering import tasks
 
@@ -26,15 +29,14 @@ async def run_round(ctx: Context) -> None:
     """One round of the jobs that run every interval."""
     if ctx.sandbox is not None:
         await ctx.sandbox.deliver_events()
-    await tasks.sweep_timeouts(ctx)
+    await tasks.sweep_timeouts(ctx, then=lambda sid: relay.announce(ctx, None, sid))
     await tasks.reconcile(ctx)
+    await relay.route_all(ctx)
     await deliver_pending(ctx.sessions, ctx.mail_sender(), ctx.clock,
                           mail_from=ctx.settings.mail_from)  # fmt: skip
 
 
-async def run_worker(
-    ctx: Context, stop: asyncio.Event, *, interval: float = 1.0, tick: float = 30.0
-) -> None:
+async def run_worker(ctx: Context, stop: asyncio.Event, *, interval: float = 1.0) -> None:
     """Run the jobs until ``stop`` is set; a failed job is retried on the next round."""
     try:
         fixed = await tasks.rebuild(ctx)
@@ -42,14 +44,19 @@ async def run_worker(
             log.warning("rebuilt %d session meters from their events", fixed)
     except Exception:
         log.exception("rebuilding the meters failed")
-    next_tick = time.monotonic()
+    tick, sweep = ctx.settings.meter_tick_seconds, ctx.settings.offline_after_seconds / 3
+    next_tick = next_sweep = time.monotonic()
     while not stop.is_set():
         try:
-            await run_round(ctx)
-            if time.monotonic() >= next_tick:
-                next_tick = time.monotonic() + tick
+            if time.monotonic() >= next_tick:  # first: the pages wait for it
+                next_tick += tick * (1 + (time.monotonic() - next_tick) // tick)
                 await tasks.tick(ctx)
+            await run_round(ctx)
+            if time.monotonic() >= next_sweep:
+                next_sweep = time.monotonic() + sweep
+                await relay.sweep_presence(ctx)
         except Exception:
             log.exception("worker round failed")
+        wait = min(interval, max(0.0, next_tick - time.monotonic()))
         with suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval)
+            await asyncio.wait_for(stop.wait(), timeout=wait)

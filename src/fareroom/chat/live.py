@@ -1,0 +1,327 @@
+"""Live chat: a client's visit, the queue, agents' availability, routing, chat messages.
+
+A client's **visit** goes: contact form (name, email, first question) → the room's terms
+and tariff accepted → a card given and a hold of the room's pre-authorisation placed on it
+→ waiting in the room's queue → connected to an agent (a metered session opened with that
+hold). The client's page proves it is the visit with a resume token ``<visit id>.<secret>``;
+only the secret's hash is kept, and ``rotate`` replaces it each time a page connects, so a
+token that was used once (read from a log, a screen, another browser) is refused.
+
+**Routing** gives the longest-waiting client whose page is connected an idle agent of the
+room: online by their own choice, connected (the hub's presence) and with no open session.
+Per room, ``round_robin`` takes the next idle agent after the one last given a client there,
+``longest_idle`` the agent idle the longest. The room's row is locked while it routes, and
+each agent's availability row while it is given a client, so two processes never give one
+agent two clients.
+
+Decisions: the hold is the room's pre-authorisation even when the agent's own tariff
+applies (it is placed before an agent is known); a client who leaves before being
+connected gets the hold released; every visit makes a new client record (an email address
+typed in a public form proves nothing, so it never reaches another visit's saved cards).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fareroom.chat.repository import LiveRepository
+from fareroom.chat.service import ChatService
+from fareroom.clients.service import ClientsService
+from fareroom.kit.clock import Clock
+from fareroom.kit.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
+from fareroom.kit.ids import new_id
+from fareroom.metering.service import LiveState, MeteringService
+from fareroom.models.business import Business
+from fareroom.models.chat import AgentPresence, ChatMessage, ChatRoom, ChatSession, ChatVisit
+from fareroom.payments.service import PaymentSource, PaymentsService
+
+AVAILABILITY = ("online", "away", "offline")
+MAX_TEXT = 4000
+BEFORE_CONNECTED = ("terms", "card", "waiting")
+
+# Which of the given presence keys are connected now.
+Connected = Callable[[Sequence[str]], Awaitable[set[str]]]
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def agent_key(user_id: str) -> str:
+    return f"agent:{user_id}"
+
+
+def visit_key(visit_id: str) -> str:
+    return f"visit:{visit_id}"
+
+
+def check_text(text: object) -> str:
+    if not isinstance(text, str) or not text.strip():
+        raise ValidationFailed("A message needs some text.", code="empty_message")
+    if len(text) > MAX_TEXT:
+        raise ValidationFailed(f"A message has at most {MAX_TEXT} characters.",
+                               code="message_too_long")  # fmt: skip
+    return text.strip()
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """A waiting client given an agent: the session opened for them."""
+
+    visit: ChatVisit
+    state: LiveState
+
+
+class LiveService:
+    def __init__(
+        self, session: AsyncSession, clock: Clock, chat: ChatService, clients: ClientsService,
+        payments: PaymentsService, metering: MeteringService,
+    ) -> None:  # fmt: skip
+        self._repo = LiveRepository(session)
+        self._clock = clock
+        self._chat = chat
+        self._clients = clients
+        self._payments = payments
+        self._metering = metering
+
+    # ------------------------------------------------------------ the client's visit
+
+    async def public_room(self, room_id: str) -> tuple[ChatRoom, Business]:
+        room = await self._repo.room(room_id) if len(room_id) <= 40 else None
+        if room is None:
+            raise NotFound("There is no such chat room.", code="room_not_found")
+        return room, await self._payments.business(room.business_id)
+
+    async def start_visit(self, room_id: str, *, name: str, email: str, question: str
+                          ) -> tuple[ChatVisit, str]:  # fmt: skip
+        """The contact form: a new client and visit; returns the visit and its token."""
+        room, biz = await self.public_room(room_id)
+        if len(name) > 200:
+            raise ValidationFailed("A name has at most 200 characters.", code="invalid_name")
+        question = check_text(question)
+        client = await self._clients.create(biz.id, name=name, email=email)
+        secret = secrets.token_urlsafe(24)
+        visit = ChatVisit(id=new_id("vis"), business_id=biz.id, room_id=room.id,
+                          client_id=client.id, question=question, status="terms",
+                          token_hash=_hash(secret), created_at=self._clock.now())  # fmt: skip
+        await self._repo.add(visit)
+        return visit, f"{visit.id}.{secret}"
+
+    async def visit(self, token: object, *, lock: bool = False) -> ChatVisit:
+        """The visit a resume token names, if the token is its current one."""
+        visit_id, _, secret = token.partition(".") if isinstance(token, str) else ("", "", "")
+        found = await self._repo.visit(visit_id, lock=lock) if 0 < len(visit_id) <= 40 else None
+        if found is None or not hmac.compare_digest(_hash(secret), found.token_hash):
+            raise Unauthenticated("This chat can no longer be resumed from here.",
+                                  code="resume_token_invalid")  # fmt: skip
+        return found
+
+    def rotate(self, visit: ChatVisit) -> str:
+        """A new token for the visit; the one used to get here stops working."""
+        secret = secrets.token_urlsafe(24)
+        visit.token_hash = _hash(secret)
+        return f"{visit.id}.{secret}"
+
+    async def terms(self, visit: ChatVisit) -> str:
+        """What the client accepts: the room's terms and its tariff in words (and, where
+        agents may charge by their own tariff, that it applies)."""
+        room = await self._chat.room(visit.business_id, visit.room_id)
+        tariff = await self._chat.tariff(room.tariff_id)
+        own = ("\n\nAn agent with a tariff of their own charges by it; it is shown when you "
+               "are connected.") if room.agents_own_tariff else ""  # fmt: skip
+        return f"{room.terms}\n\nTariff: {tariff.describe()}{own}"
+
+    async def accept_terms(self, visit: ChatVisit) -> ChatVisit:
+        if visit.status not in ("terms", "card"):
+            raise Conflict("The terms were accepted already.", code="visit_not_at_terms",
+                           visit_status=visit.status)  # fmt: skip
+        visit.terms = await self.terms(visit)
+        visit.terms_accepted_at = self._clock.now()
+        visit.status = "card"
+        return visit
+
+    async def give_card(self, visit: ChatVisit, *, token: str) -> ChatVisit:
+        """Register the card and place the hold; a declined hold writes nothing (the
+        client is asked for another card)."""
+        if visit.status != "card":
+            raise Conflict("This visit does not need a card now.", code="visit_not_at_card",
+                           visit_status=visit.status)  # fmt: skip
+        biz = await self._payments.business(visit.business_id)
+        room = await self._chat.room(biz.id, visit.room_id)
+        tariff = await self._chat.tariff(room.tariff_id)
+        card = await self._clients.add_card(biz.id, visit.client_id, token=token)
+        hold = await self._payments.charge(
+            biz, client_id=visit.client_id, card_id=card.card.id, amount=tariff.preauth_amount,
+            currency=tariff.currency, category="service", capture=False,
+            description=f"Hold for a chat in {room.name}",
+            source=PaymentSource(visit.id, room.id, None))  # fmt: skip
+        now = self._clock.now()
+        visit.card_id, visit.hold_payment_id = card.card.id, hold.id
+        visit.status, visit.queued_at = "waiting", now
+        return visit
+
+    async def leave(self, visit: ChatVisit) -> ChatVisit:
+        """The client gives up before being connected: the hold is released."""
+        if visit.status not in BEFORE_CONNECTED:
+            raise Conflict("This chat has begun; hang up instead.", code="visit_connected")
+        if visit.hold_payment_id:
+            biz = await self._payments.business(visit.business_id)
+            await self._payments.cancel(biz, visit.hold_payment_id)
+        visit.status = "left"
+        return visit
+
+    async def position(self, visit: ChatVisit) -> int | None:
+        """1 for the next client to be connected; None when not waiting."""
+        if visit.status != "waiting":
+            return None
+        ids = [v.id for v in await self._repo.waiting(visit.room_id)]
+        return ids.index(visit.id) + 1 if visit.id in ids else None
+
+    async def queue(self, room_id: str) -> list[ChatVisit]:
+        return list(await self._repo.waiting(room_id))
+
+    async def visit_of_session(self, session_id: str) -> ChatVisit | None:
+        return await self._repo.visit_of_session(session_id)
+
+    async def stale_visits(self, before: datetime, *, limit: int = 100) -> list[ChatVisit]:
+        """Visits not yet connected that were started before ``before``."""
+        return list(await self._repo.waiting_since(before, limit=limit))
+
+    async def lock_visit(self, visit_id: str) -> ChatVisit | None:
+        return await self._repo.visit(visit_id, lock=True)
+
+    # ------------------------------------------------------------ agents
+
+    async def availability(self, business_id: str, user_id: str) -> str:
+        found = (await self._repo.presence([user_id])).get(user_id)
+        return found.status if found and found.business_id == business_id else "offline"
+
+    async def set_availability(self, business_id: str, user_id: str, status: str) -> str:
+        if status not in AVAILABILITY:
+            raise ValidationFailed("Availability is online, away or offline.",
+                                   code="invalid_availability")  # fmt: skip
+        now = self._clock.now()
+        found = (await self._repo.presence([user_id], lock=True)).get(user_id)
+        if found is None:
+            await self._repo.add(
+                AgentPresence(
+                    user_id=user_id,
+                    business_id=business_id,
+                    status=status,
+                    idle_since=now,
+                    updated_at=now,
+                )
+            )
+        elif found.status != status:
+            found.status, found.updated_at = status, now
+            if status == "online":
+                found.idle_since = now
+        return status
+
+    async def agent_sessions(self, business_id: str, agent_id: str, *, limit: int = 20
+                             ) -> list[ChatSession]:  # fmt: skip
+        return list(await self._repo.agent_sessions(business_id, agent_id, limit=limit))
+
+    async def rooms_of_agent(self, user_id: str) -> list[str]:
+        return list(await self._repo.rooms_of_agent(user_id))
+
+    async def agent_freed(self, agent_id: str) -> None:
+        """The agent's session ended: idle from now (for the longest-idle order)."""
+        found = (await self._repo.presence([agent_id], lock=True)).get(agent_id)
+        if found is not None:
+            found.idle_since = self._clock.now()
+
+    # ------------------------------------------------------------ routing
+
+    async def rooms_with_waiting(self) -> list[str]:
+        return list(await self._repo.rooms_with_waiting())
+
+    async def route(self, room_id: str, connected: Connected) -> list[Assignment]:
+        """Give waiting clients (whose page is connected) idle agents, oldest first."""
+        room = await self._repo.room(room_id, lock=True)
+        if room is None:
+            return []
+        waiting = await self._repo.waiting(room.id)
+        if not waiting:
+            return []
+        agents = await self._chat.room_agent_ids(room.id)
+        live = await connected([agent_key(a) for a in agents]
+                               + [visit_key(v.id) for v in waiting])  # fmt: skip
+        idle = await self._idle(agents, live)
+        done: list[Assignment] = []
+        for visit in waiting:
+            if not idle:
+                break
+            if visit_key(visit.id) not in live:
+                continue
+            picked = self._pick(room, idle)
+            idle.remove(picked)
+            agent = picked[1]
+            # Lock the agent's row and look again: another room may have given them a client.
+            await self._repo.presence([agent], lock=True)
+            if await self._repo.busy_agents([agent]):
+                continue
+            try:
+                done.append(await self._connect(room, visit, agent))
+            except Conflict as exc:  # the hold lapsed: the client is asked for a card again
+                if exc.code != "hold_missing":
+                    raise
+                visit.status, visit.hold_payment_id = "card", None
+                idle.append(picked)
+                idle.sort(key=lambda i: i[1])
+        return done
+
+    async def _idle(self, agents: list[str], live: set[str]) -> list[tuple[datetime, str]]:
+        """(idle since, agent) of the idle agents, by agent id; idle since the later of
+        going online and the end of their last session."""
+        presence = await self._repo.presence(agents)
+        busy = await self._repo.busy_agents(agents)
+        ended = await self._repo.last_ended(agents)
+        return [(max(p.idle_since, ended.get(a, p.idle_since)), a)
+                for a, p in sorted(presence.items())
+                if p.status == "online" and a not in busy and agent_key(a) in live]  # fmt: skip
+
+    @staticmethod
+    def _pick(room: ChatRoom, idle: list[tuple[datetime, str]]) -> tuple[datetime, str]:
+        if room.distribution == "longest_idle":
+            return min(idle)
+        after = [i for i in idle if room.last_agent_id and i[1] > room.last_agent_id]
+        return after[0] if after else idle[0]  # idle is sorted by agent id
+
+    async def _connect(self, room: ChatRoom, visit: ChatVisit, agent_id: str) -> Assignment:
+        biz = await self._payments.business(room.business_id)
+        state = await self._metering.open(
+            biz, room_id=room.id, agent_id=agent_id, client_id=visit.client_id,
+            card_id=visit.card_id, accepted_terms=True, hold_payment_id=visit.hold_payment_id,
+            terms=visit.terms, accepted_at=visit.terms_accepted_at, live=True)  # fmt: skip
+        now = self._clock.now()
+        visit.status, visit.session_id, visit.connected_at = "connected", state.session.id, now
+        room.last_agent_id = agent_id
+        await self._repo.add(ChatMessage(session_id=state.session.id, party="client",
+                                         body=visit.question, created_at=now))  # fmt: skip
+        return Assignment(visit, state)
+
+    # ------------------------------------------------------------ messages
+
+    async def say(self, session: ChatSession, party: str, text: object) -> ChatMessage:
+        body = check_text(text)
+        if session.status != "open":
+            raise Conflict("The chat has ended.", code="session_ended",
+                           session_status=session.status)  # fmt: skip
+        message = ChatMessage(session_id=session.id, party=party, body=body,
+                              created_at=self._clock.now())  # fmt: skip
+        await self._repo.add(message)
+        return message
+
+    async def messages(self, session_id: str, *, limit: int = 200) -> list[ChatMessage]:
+        return list(await self._repo.messages(session_id, limit=limit))
+
+    async def live_sessions(self) -> list[tuple[str, str, str, str]]:
+        return list(await self._repo.live_sessions())

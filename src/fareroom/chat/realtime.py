@@ -1,0 +1,515 @@
+"""The chat's WebSocket endpoints: ``/ws/client`` (a client's page) and ``/ws/agent`` (the
+agent console). The protocol is written down in docs/realtime.md.
+
+Every socket starts with ``hello`` (a client: its resume token; an agent: the console's
+sign-in cookie, checked with the page's origin). Then every message the page sends is a
+heartbeat as well; a socket silent for the offline window is closed and its party recorded
+offline from when it was last heard (``Registry.watch``). A message that cannot be carried
+out gets an ``error`` (code and sentence, with the message's ``ref``) and changes nothing;
+the socket stays open. Each action runs in one transaction; what follows it (collections,
+telling both parties, routing) is ``relay``'s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, WebSocket
+from starlette.websockets import WebSocketDisconnect
+
+from fareroom.chat import relay
+from fareroom.chat.live import agent_key, visit_key
+from fareroom.chat.relay import message_out, request_out, session_topic
+from fareroom.chat.schemas import LineItem, session_out
+from fareroom.chat.service import AGENT_ROLES
+from fareroom.gateway.base import GatewayError, as_fareroom_error
+from fareroom.kit.errors import (
+    FareroomError,
+    Forbidden,
+    NotFound,
+    Unauthenticated,
+    ValidationFailed,
+)  # fmt: skip
+from fareroom.models.chat import ChatSession, ChatVisit
+from fareroom.realtime.connections import Connection
+
+if TYPE_CHECKING:
+    from fareroom.accounts.service import Caller
+    from fareroom.bootstrap import Context, Services
+
+log = logging.getLogger("fareroom.chat")
+router = APIRouter()
+HELLO_SECONDS = 10
+UNAUTHORISED = 4401
+BAD_HELLO = 4400
+SETTLED = ("paid", "abandoned")
+COOKIE = "fareroom_session"
+
+
+def _at(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+class Page:
+    """One page's socket: hello, then messages until it closes or goes silent."""
+
+    role = ""
+
+    def __init__(self, ws: WebSocket) -> None:
+        self.ws = ws
+        self.ctx: Context = ws.app.state.ctx
+        self.registry = self.ctx.connections
+        self.conn: Connection | None = None
+        self.handlers: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {}
+
+    async def run(self) -> None:
+        await self.ws.accept()
+        try:
+            hello = await asyncio.wait_for(self.ws.receive(), timeout=HELLO_SECONDS)
+            if hello["type"] == "websocket.disconnect":
+                return
+            try:
+                await self.hello(self._parse(hello))
+            except FareroomError as exc:
+                await self._refuse(exc)
+                return
+        except TimeoutError:
+            await self._refuse(ValidationFailed("Say hello first.", code="hello_expected"))
+            return
+        except WebSocketDisconnect:
+            return
+        conn = self.conn
+        assert conn is not None
+        try:
+            while True:
+                message = await self.ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                self.registry.heard(conn)
+                await self.dispatch(message)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            await self.registry.remove(conn)
+            if not conn.info.get("stale") and not await self.registry.superseded(conn):
+                await self.ctx.hub.forget([conn.key])
+                await self.gone(self.registry.now())
+
+    async def _refuse(self, exc: FareroomError) -> None:
+        code = UNAUTHORISED if isinstance(exc, Unauthenticated | Forbidden) else BAD_HELLO
+        try:
+            await self.ws.send_json({"type": "error", **_problem(exc)})
+            await self.ws.close(code, exc.code[:100])
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+
+    def _parse(self, message: Mapping[str, Any]) -> dict[str, Any]:
+        text = message.get("text")
+        if text is None:
+            raise ValidationFailed("Send JSON text, not binary frames.", code="malformed_message")
+        if len(text.encode()) > self.ctx.settings.ws_max_message_bytes:
+            raise ValidationFailed(
+                f"A message has at most {self.ctx.settings.ws_max_message_bytes} bytes.",
+                code="message_too_large")  # fmt: skip
+        try:
+            data = json.loads(text)
+        except ValueError:
+            raise ValidationFailed("The message is not valid JSON.",
+                                   code="malformed_message") from None  # fmt: skip
+        if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+            raise ValidationFailed("A message is a JSON object with a 'type'.",
+                                   code="malformed_message")  # fmt: skip
+        return data
+
+    async def dispatch(self, message: Mapping[str, Any]) -> None:
+        ref = None
+        try:
+            data = self._parse(message)
+            ref = data.get("ref")
+            handler = self.handlers.get(data["type"])
+            if handler is None:
+                raise ValidationFailed(f"Unknown message type {data['type'][:40]!r}.",
+                                       code="unknown_type")  # fmt: skip
+            await handler(data)
+        except (FareroomError, GatewayError) as exc:
+            err = as_fareroom_error(exc) if isinstance(exc, GatewayError) else exc
+            self.send({"type": "error", **_problem(err), "ref": _ref(ref)})
+        except Exception:
+            log.exception("%s message failed", self.role)
+            self.send(
+                {
+                    "type": "error",
+                    "code": "internal_error",
+                    "ref": _ref(ref),
+                    "message": "Something went wrong on our side; nothing was changed.",
+                }
+            )
+
+    def send(self, message: dict[str, Any]) -> None:
+        if self.conn is not None:
+            self.conn.send_json(message)
+
+    async def open(self, key: str) -> Connection:
+        self.conn = self.registry.open(self.ws, key)
+        self.conn.info["page"] = self
+        await self.registry.flush_presence()
+        return self.conn
+
+    async def follow(self, session_id: str) -> None:
+        """Listen to a session and send its state and recent messages."""
+        assert self.conn is not None
+        await self.registry.listen(self.conn, session_topic(session_id))
+        self.send({"type": "session", **await self.snapshot(session_id)})
+
+    async def snapshot(self, session_id: str) -> dict[str, Any]:
+        async with self.ctx.unit_of_work() as s:
+            state = await s.metering.state(await self._business(), session_id)
+            messages = await s.live.messages(session_id)
+            requests = await s.chat.requests_of_session(state.session.business_id, session_id)
+        return {"session": session_out(state).model_dump(mode="json"),
+                "messages": [message_out(m) for m in messages],
+                "requests": [request_out(r) for r in requests]}  # fmt: skip
+
+    def watcher(self, kind: str) -> Callable[[str], None]:
+        """A listener that passes messages on and follows the session a ``kind`` message
+        (connected, assigned) names."""
+        conn = self.conn
+        assert conn is not None
+
+        def listen(text: str) -> None:
+            conn.send(text)
+            if f'"type":"{kind}"' in text:
+                session_id = json.loads(text).get("session_id")
+                if isinstance(session_id, str):
+                    asyncio.get_running_loop().create_task(self.follow(session_id))
+
+        return listen
+
+    async def _business(self) -> str:
+        raise NotImplementedError
+
+    async def hello(self, data: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    async def gone(self, at: float) -> None:
+        """The page went away at ``at`` (closed now, or silent since then)."""
+        raise NotImplementedError
+
+    async def presence(self, session_ids: list[str], kind: str, party: str, at: float) -> None:
+        for sid in session_ids:
+            business_id = await self._business()
+            try:
+                async with self.ctx.unit_of_work(business_id) as s:
+                    state = await s.metering.state(business_id, sid)
+                    if state.session.status != "open" or (kind == "online") != (
+                        party in state.offline
+                    ):
+                        continue
+                    when = max(_at(at), state.session.opened_at)
+                    await s.metering.record(business_id, sid, kind, party=party, at=when)
+            except FareroomError as exc:
+                log.info("%s %s in %s not recorded: %s", party, kind, sid, exc.code)
+                continue
+            await relay.announce(self.ctx, business_id, sid)
+
+
+def _ref(ref: object) -> str | None:
+    return ref[:64] if isinstance(ref, str) else None
+
+
+def _problem(err: FareroomError) -> dict[str, Any]:
+    return {"code": err.code, "message": err.message}
+
+
+def _session_id(data: dict[str, Any]) -> str:
+    sid = data.get("session")
+    if not isinstance(sid, str) or not 0 < len(sid) <= 40:
+        raise ValidationFailed("Name the session ('session').", code="session_required")
+    return sid
+
+
+# ---------------------------------------------------------------- the client's page
+
+
+class ClientPage(Page):
+    role = "client"
+
+    def __init__(self, ws: WebSocket) -> None:
+        super().__init__(ws)
+        self.visit_id = ""
+        self.business_id = ""
+        self.handlers = {"ping": self.ping, "message": self.message, "hangup": self.hangup,
+                         "leave": self.leave}  # fmt: skip
+
+    async def _business(self) -> str:
+        return self.business_id
+
+    async def hello(self, data: dict[str, Any]) -> None:
+        if data.get("type") != "hello":
+            raise ValidationFailed("Say hello first.", code="hello_expected")
+        async with self.ctx.unit_of_work() as s:
+            visit = await s.live.visit(data.get("token"), lock=True)
+            token = s.live.rotate(visit)
+            view = await visit_view(s, visit)
+        self.visit_id, self.business_id = visit.id, visit.business_id
+        conn = await self.open(visit_key(visit.id))
+        await self.registry.listen(conn, visit_key(visit.id), self.watcher("connected"))
+        self.send({"type": "welcome", "token": token, **self.timing(), "visit": view})
+        if visit.session_id:
+            await self.follow(visit.session_id)
+            await self.presence([visit.session_id], "online", "client", self.registry.now())
+        elif visit.status == "waiting":
+            await relay.route(self.ctx, visit.room_id)
+
+    def timing(self) -> dict[str, float]:
+        st = self.ctx.settings
+        return {"heartbeat": st.heartbeat_seconds, "offline_after": st.offline_after_seconds}
+
+    async def _visit(self, s: Services) -> ChatVisit:
+        visit = await s.live.lock_visit(self.visit_id)
+        if visit is None:
+            raise NotFound("This visit is gone.", code="visit_not_found")
+        return visit
+
+    async def _session(self, s: Services, data: dict[str, Any]) -> ChatSession:
+        visit = await self._visit(s)
+        named = data.get("session")
+        if visit.session_id is None or (named is not None and named != visit.session_id):
+            raise NotFound("You are not in that chat.", code="session_not_found")
+        return (await s.metering.state(self.business_id, visit.session_id)).session
+
+    async def ping(self, data: dict[str, Any]) -> None:
+        return None
+
+    async def message(self, data: dict[str, Any]) -> None:
+        async with self.ctx.unit_of_work(self.business_id) as s:
+            said = await s.live.say(await self._session(s, data), "client", data.get("text"))
+        await relay.say(self.ctx, said)
+
+    async def hangup(self, data: dict[str, Any]) -> None:
+        async with self.ctx.unit_of_work(self.business_id) as s:
+            session = await self._session(s, data)
+            await s.metering.record(self.business_id, session.id, "hangup", party="client")
+        await relay.announce(self.ctx, self.business_id, session.id)
+
+    async def leave(self, data: dict[str, Any]) -> None:
+        async with self.ctx.unit_of_work(self.business_id) as s:
+            visit = await s.live.leave(await self._visit(s))
+            view = await visit_view(s, visit)
+        self.send({"type": "visit", "visit": view})
+        await relay.route(self.ctx, visit.room_id)
+
+    async def gone(self, at: float) -> None:
+        async with self.ctx.unit_of_work() as s:
+            visit = await s.live.lock_visit(self.visit_id)
+        if visit is not None and visit.session_id:
+            await self.presence([visit.session_id], "offline", "client", at)
+
+
+async def visit_view(s: Services, visit: ChatVisit) -> dict[str, Any]:
+    """What a client's page shows of its visit (before the session's own state)."""
+    room = await s.chat.room(visit.business_id, visit.room_id)
+    client = await s.clients.get(visit.business_id, visit.client_id)
+    view: dict[str, Any] = {
+        "id": visit.id, "status": visit.status, "room": room.name, "name": client.name,
+        "position": await s.live.position(visit), "session_id": visit.session_id,
+        "terms": visit.terms or await s.live.terms(visit),
+    }  # fmt: skip
+    return view
+
+
+@router.websocket("/ws/client")
+async def client_socket(ws: WebSocket) -> None:
+    await ClientPage(ws).run()
+
+
+# ---------------------------------------------------------------- the agent console
+
+
+class AgentPage(Page):
+    role = "agent"
+
+    def __init__(self, ws: WebSocket) -> None:
+        super().__init__(ws)
+        self.caller: Caller | None = None
+        self.handlers = {
+            "ping": self.ping, "availability": self.availability, "message": self.message,
+            "meter": self.meter, "hangup": self.hangup, "abandon": self.abandon,
+            "payment_request": self.payment_request, "service": self.service,
+            "cancel_request": self.cancel_request,
+        }  # fmt: skip
+
+    @property
+    def user_id(self) -> str:
+        assert self.caller is not None and self.caller.user is not None
+        return self.caller.user.id
+
+    async def _business(self) -> str:
+        assert self.caller is not None
+        return self.caller.business_id
+
+    def _origin_ok(self) -> bool:
+        """A page of another site may not open the console's socket with its cookie."""
+        origin = self.ws.headers.get("origin")
+        if origin is None:
+            return True  # not a browser
+        allowed = {urlsplit(self.ctx.settings.base_url).netloc, self.ws.headers.get("host")}
+        return urlsplit(origin).netloc in allowed
+
+    async def hello(self, data: dict[str, Any]) -> None:
+        if data.get("type") != "hello":
+            raise ValidationFailed("Say hello first.", code="hello_expected")
+        if not self._origin_ok():
+            raise Forbidden("This console belongs to another site.", code="origin_forbidden")
+        async with self.ctx.unit_of_work() as s:
+            caller = await s.accounts.session_caller(self.ws.cookies.get(COOKIE))
+            if caller.user is None or caller.role not in AGENT_ROLES:
+                raise Forbidden("The console is for agents.", code="role_forbidden")
+            self.caller = caller
+            availability = await s.live.availability(caller.business_id, self.user_id)
+            sessions = await s.live.agent_sessions(caller.business_id, self.user_id)
+            queues = await self._queues(s)
+        conn = await self.open(agent_key(self.user_id))
+        await self.registry.listen(conn, agent_key(self.user_id), self.watcher("assigned"))
+        user = caller.user
+        assert user is not None
+        self.send({"type": "welcome", "agent": {"id": user.id, "name": user.name or user.email},
+                   "availability": availability, "queues": queues,
+                   "heartbeat": self.ctx.settings.heartbeat_seconds,
+                   "offline_after": self.ctx.settings.offline_after_seconds})  # fmt: skip
+        for session in sessions:
+            if session.status not in SETTLED:
+                await self.follow(session.id)
+        live = [x.id for x in sessions if x.status == "open" and x.live]
+        await self.presence(live, "online", "agent", self.registry.now())
+        await relay.route_agent(self.ctx, self.user_id)
+
+    async def _queues(self, s: Services) -> dict[str, int]:
+        rooms = await s.live.rooms_of_agent(self.user_id)
+        return {room: len(await s.live.queue(room)) for room in rooms}
+
+    async def snapshot(self, session_id: str) -> dict[str, Any]:
+        found = await super().snapshot(session_id)
+        async with self.ctx.unit_of_work() as s:
+            visit = await s.live.visit_of_session(session_id)
+            client = await s.clients.get(await self._business(), found["session"]["client_id"])
+        found["client"] = {"name": client.name, "email": client.email}
+        found["question"] = visit.question if visit else None
+        return found
+
+    async def _own(self, s: Services, data: dict[str, Any]) -> ChatSession:
+        sid = _session_id(data)
+        try:
+            session = (await s.metering.state(await self._business(), sid)).session
+        except NotFound:
+            session = None
+        if session is None or session.agent_id != self.user_id:
+            raise NotFound("That is not one of your chats.", code="session_not_found")
+        return session
+
+    async def ping(self, data: dict[str, Any]) -> None:
+        return None
+
+    async def availability(self, data: dict[str, Any]) -> None:
+        status = data.get("status")
+        async with self.ctx.unit_of_work() as s:
+            done = await s.live.set_availability(
+                await self._business(), self.user_id, status if isinstance(status, str) else ""
+            )
+        await self.ctx.hub.publish(agent_key(self.user_id),
+                                   {"type": "availability", "status": done})  # fmt: skip
+        if done == "online":
+            await relay.route_agent(self.ctx, self.user_id)
+
+    async def message(self, data: dict[str, Any]) -> None:
+        async with self.ctx.unit_of_work(await self._business()) as s:
+            said = await s.live.say(await self._own(s, data), "agent", data.get("text"))
+        await relay.say(self.ctx, said)
+
+    async def _record(self, data: dict[str, Any], kind: str) -> None:
+        biz = await self._business()
+        async with self.ctx.unit_of_work(biz) as s:
+            session = await self._own(s, data)
+            await s.metering.record(biz, session.id, kind, party="agent")
+        await relay.announce(self.ctx, biz, session.id)
+
+    async def meter(self, data: dict[str, Any]) -> None:
+        action = data.get("action")
+        if action not in ("start", "pause", "resume"):
+            raise ValidationFailed("'action' is start, pause or resume.", code="invalid_event")
+        await self._record(data, str(action))
+
+    async def hangup(self, data: dict[str, Any]) -> None:
+        await self._record(data, "hangup")
+
+    async def abandon(self, data: dict[str, Any]) -> None:
+        assert self.caller is not None
+        async with self.ctx.unit_of_work(self.caller.business_id) as s:
+            session = await self._own(s, data)
+            await s.metering.abandon(self.caller.business, session.id)
+        await relay.announce(self.ctx, self.caller.business_id, session.id)
+
+    async def payment_request(self, data: dict[str, Any]) -> None:
+        assert self.caller is not None
+        items = data.get("items")
+        if not isinstance(items, list) or not items:
+            raise ValidationFailed("A request has line items.", code="invalid_line_items")
+        lines = [LineItem.model_validate(i).model_dump() if isinstance(i, dict) else i
+                 for i in items]  # fmt: skip
+        async with self.ctx.unit_of_work(self.caller.business_id) as s:
+            session = await self._own(s, data)
+            if session.status != "open":
+                raise ValidationFailed("The chat has ended.", code="session_ended")
+            request = await s.chat.create_request(
+                self.caller.business, room_id=session.room_id, agent_id=self.user_id,
+                client_id=session.client_id, category=str(data.get("category")), items=lines,
+                total=data.get("total") if isinstance(data.get("total"), int) else None,
+                session_id=session.id)  # fmt: skip
+        await relay.request_changed(self.ctx, request)
+
+    async def _request(self, data: dict[str, Any], change: Callable[..., Awaitable[Any]]) -> None:
+        biz = await self._business()
+        rid = data.get("request")
+        if not isinstance(rid, str) or len(rid) > 40:
+            raise ValidationFailed("Name the payment request ('request').",
+                                   code="request_required")  # fmt: skip
+        async with self.ctx.unit_of_work(biz) as s:
+            found = await s.chat.request(biz, rid)
+            if found.agent_id != self.user_id:
+                raise NotFound("That is not one of your requests.",
+                               code="payment_request_not_found")  # fmt: skip
+            request = await change(s, biz, rid)
+        await relay.request_changed(self.ctx, request)
+
+    async def service(self, data: dict[str, Any]) -> None:
+        what = data.get("what")
+        if what not in ("start", "finish"):
+            raise ValidationFailed("'what' is start or finish.", code="invalid_service_mark")
+        await self._request(data, lambda s, biz, rid: s.chat.mark_service(biz, rid, str(what)))
+
+    async def cancel_request(self, data: dict[str, Any]) -> None:
+        await self._request(data, lambda s, biz, rid: s.chat.cancel_request(biz, rid))
+
+    async def gone(self, at: float) -> None:
+        async with self.ctx.unit_of_work() as s:
+            sessions = await s.live.agent_sessions(await self._business(), self.user_id)
+        live = [x.id for x in sessions if x.status == "open" and x.live]
+        await self.presence(live, "offline", "agent", at)
+
+
+@router.websocket("/ws/agent")
+async def agent_socket(ws: WebSocket) -> None:
+    await AgentPage(ws).run()
+
+
+async def on_stale(conn: Connection) -> None:
+    """A page silent for the offline window: its party is offline since last heard."""
+    page = conn.info.get("page")
+    if isinstance(page, Page):
+        await page.gone(conn.last_seen)

@@ -1,0 +1,164 @@
+"""What follows a change in a chat, whoever made it (a page, the API, the worker):
+carry out the collections it planned, tell both parties, and give freed agents waiting
+clients.
+
+Hub messages (the pages' side of docs/realtime.md):
+
+- ``session:<id>``: ``session`` (the whole state after a change), ``meter`` (the tick),
+  ``message``, ``payment_request``;
+- ``visit:<id>``: ``queue`` (position), ``connected`` (a session was opened);
+- ``agent:<id>``: ``assigned`` (a client was given to the agent), ``availability``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from fareroom.chat.live import Connected, agent_key, visit_key
+from fareroom.chat.schemas import PaymentRequestOut, session_out
+from fareroom.kit.errors import FareroomError
+from fareroom.metering.tasks import settle
+from fareroom.models.chat import ChatMessage, PaymentRequest
+
+if TYPE_CHECKING:
+    from fareroom.bootstrap import Context
+
+log = logging.getLogger("fareroom.chat")
+
+
+def session_topic(session_id: str) -> str:
+    return f"session:{session_id}"
+
+
+def message_out(m: ChatMessage) -> dict[str, Any]:
+    return {"id": m.id, "party": m.party, "text": m.body, "at": m.created_at.isoformat()}
+
+
+def request_out(r: PaymentRequest) -> dict[str, Any]:
+    return PaymentRequestOut.model_validate(r).model_dump(mode="json")
+
+
+def connected(ctx: Context) -> Connected:
+    """Which presence keys were heard within the offline window."""
+
+    async def live(keys: Sequence[str]) -> set[str]:
+        seen = await ctx.hub.last_seen(keys)
+        since = ctx.clock.now().timestamp() - ctx.settings.offline_after_seconds
+        return {k for k, t in seen.items() if t >= since}
+
+    return live
+
+
+async def announce(ctx: Context, business_id: str | None, session_id: str) -> dict[str, Any]:
+    """Carry out what the session's last change planned, then publish its state; an
+    ended session frees its agent for the next waiting client."""
+    await settle(ctx, session_id)
+    async with ctx.unit_of_work() as s:
+        state = await s.metering.state(business_id, session_id)
+    out = session_out(state).model_dump(mode="json")
+    await ctx.hub.publish(session_topic(session_id), {"type": "session", "session": out})
+    if state.session.status != "open" and state.session.live:
+        await route_agent(ctx, state.session.agent_id)
+    return out
+
+
+async def say(ctx: Context, message: ChatMessage) -> None:
+    await ctx.hub.publish(session_topic(message.session_id),
+                          {"type": "message", "session_id": message.session_id,
+                           **message_out(message)})  # fmt: skip
+
+
+async def request_changed(ctx: Context, request: PaymentRequest) -> None:
+    if request.session_id:
+        await ctx.hub.publish(
+            session_topic(request.session_id),
+            {"type": "payment_request", "request": request_out(request)},
+        )
+
+
+async def route(ctx: Context, room_id: str) -> int:
+    """Give the room's waiting clients idle agents; tell everyone concerned."""
+    try:
+        async with ctx.unit_of_work() as s:
+            done = await s.live.route(room_id, connected(ctx))
+            queue = [v.id for v in await s.live.queue(room_id)]
+    except FareroomError:
+        log.exception("routing room %s failed", room_id)
+        return 0
+    for a in done:
+        sid, agent = a.state.session.id, a.state.session.agent_id
+        await ctx.hub.publish(visit_key(a.visit.id), {"type": "connected", "session_id": sid})
+        await ctx.hub.publish(agent_key(agent), {"type": "assigned", "session_id": sid})
+        await announce(ctx, a.state.session.business_id, sid)
+    await ctx.hub.publish_many(
+        (visit_key(v), {"type": "queue", "position": n}) for n, v in enumerate(queue, 1)
+    )
+    return len(done)
+
+
+async def route_agent(ctx: Context, agent_id: str) -> int:
+    async with ctx.unit_of_work() as s:
+        rooms = await s.live.rooms_of_agent(agent_id)
+    return sum([await route(ctx, room) for room in rooms])
+
+
+async def route_all(ctx: Context) -> int:
+    """Every room with someone waiting (the worker's safety net: an agent freed or a
+    client back in a process that could not route at once)."""
+    async with ctx.unit_of_work() as s:
+        rooms = await s.live.rooms_with_waiting()
+    return sum([await route(ctx, room) for room in rooms])
+
+
+async def sweep_presence(ctx: Context) -> int:
+    """The safety net for pages whose process died (their own process reports them):
+    a party of a live session not heard within the offline window is recorded offline from
+    when it was last heard (or, if the hub never heard it, from when the hub started); a
+    visit not yet connected whose page has been gone for the presence timeout is left,
+    and its hold released. Returns how many it changed."""
+    now = ctx.clock.now()
+    hub = ctx.hub
+    async with ctx.unit_of_work() as s:
+        sessions = await s.live.live_sessions()
+        visits = await s.live.stale_visits(
+            now - timedelta(seconds=ctx.settings.presence_timeout_seconds)
+        )
+    parties = [
+        (sid, biz, party, key)
+        for sid, biz, agent, visit in sessions
+        for party, key in (("client", visit_key(visit)), ("agent", agent_key(agent)))
+    ]
+    seen = await hub.last_seen([p[3] for p in parties] + [visit_key(v.id) for v in visits])
+    offline_since = now.timestamp() - ctx.settings.offline_after_seconds
+    changed = 0
+    for sid, biz, party, key in parties:
+        last = seen.get(key, hub.started_at)
+        if last >= offline_since:
+            continue
+        try:
+            async with ctx.unit_of_work(biz) as s:
+                before = await s.metering.state(biz, sid)
+                if party in before.offline:
+                    continue
+                at = max(datetime.fromtimestamp(last, UTC), before.session.opened_at)
+                await s.metering.record(biz, sid, "offline", party=party, at=at)
+        except FareroomError as exc:
+            log.info("presence of %s in %s not recorded: %s", party, sid, exc.code)
+            continue
+        changed += 1
+        await announce(ctx, biz, sid)
+    gone_before = now.timestamp() - ctx.settings.presence_timeout_seconds
+    for visit in visits:
+        if seen.get(visit_key(visit.id), hub.started_at) >= gone_before:
+            continue
+        async with ctx.unit_of_work(visit.business_id) as s:
+            found = await s.live.lock_visit(visit.id)
+            if found is None or found.status not in ("terms", "card", "waiting"):
+                continue
+            await s.live.leave(found)
+        changed += 1
+        await route(ctx, visit.room_id)
+    return changed
