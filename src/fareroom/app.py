@@ -100,15 +100,18 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def create_app(ctx: Context | None = None, *, settings: Settings | None = None,
-               worker: bool = False) -> FastAPI:  # fmt: skip
-    """The ASGI app. Tests pass their own ``ctx``; ``worker`` runs jobs in this process."""
+               worker: bool = False, watch: bool = True) -> FastAPI:  # fmt: skip
+    """The ASGI app. Tests pass their own ``ctx``; ``worker`` runs jobs in this process;
+    ``watch`` looks for silent pages every second (tests on a frozen clock look themselves)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = ctx is None
         app.state.ctx = ctx or bootstrap(settings)
         stop = asyncio.Event()
-        tasks = [asyncio.create_task(app.state.ctx.connections.watch(stop, on_stale))]
+        tasks = []
+        if watch:
+            tasks.append(asyncio.create_task(app.state.ctx.connections.watch(stop, on_stale)))
         if worker:
             tasks.append(asyncio.create_task(run_worker(app.state.ctx, stop)))
         try:

@@ -30,8 +30,8 @@ PASSWORD = "agent password 1"
 @pytest.fixture(scope="session")
 async def live_url(ctx: Context) -> AsyncIterator[str]:
     port = free_port()
-    config = uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port, log_level="warning",
-                            ws_max_size=1 << 20)  # fmt: skip
+    config = uvicorn.Config(create_app(ctx, watch=False), host="127.0.0.1", port=port,
+                            log_level="warning", ws_max_size=1 << 20)  # fmt: skip
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     for _ in range(500):
