@@ -90,6 +90,12 @@ def main(argv: list[str] | None = None) -> None:
         if args.command == "serve":
             import uvicorn
 
+            from fareroom.config import Settings
+
+            settings = Settings()
+            if args.workers > 1 and not settings.redis_url:
+                raise SystemExit("--workers > 1 needs FAREROOM_REDIS_URL: live chat shares "
+                                 "its hub and presence between processes through Redis")  # fmt: skip
             # Several processes need the app as an import string; each builds its own.
             factory = (
                 "fareroom.app:served_app" if args.no_worker else "fareroom.app:app_with_worker"
@@ -102,6 +108,8 @@ def main(argv: list[str] | None = None) -> None:
                 port=args.port,
                 log_level="warning" if args.quiet else "info",
                 access_log=not args.quiet,
+                # Frames a little over the limit get the protocol's own error; far over, cut.
+                ws_max_size=4 * settings.ws_max_message_bytes,
             )
         elif args.command == "worker":
             from fareroom.bootstrap import bootstrap
