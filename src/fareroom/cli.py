@@ -94,8 +94,10 @@ def main(argv: list[str] | None = None) -> None:
 
             settings = Settings()
             if args.workers > 1 and not settings.redis_url:
-                raise SystemExit("--workers > 1 needs FAREROOM_REDIS_URL: live chat shares "
-                                 "its hub and presence between processes through Redis")  # fmt: skip
+                raise SystemExit(
+                    "--workers > 1 needs FAREROOM_REDIS_URL: live chat shares its hub and "
+                    "presence between processes through Redis"
+                )
             # Several processes need the app as an import string; each builds its own.
             factory = (
                 "fareroom.app:served_app" if args.no_worker else "fareroom.app:app_with_worker"
