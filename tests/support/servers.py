@@ -52,3 +52,28 @@ class LocalStripe:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+
+
+class FareroomServer:
+    """``fareroom serve`` in a process of its own, on a free loopback port."""
+
+    def __init__(self, env: dict[str, str], *args: str) -> None:
+        import os
+
+        self.port = free_port()
+        self.url = f"127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "fareroom", "serve", "--quiet", "--port", str(self.port),
+             *args], env={**os.environ, **env},
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+        wait_http(f"http://{self.url}/healthz", proc=self.proc)
+
+    def stop(self) -> str:
+        """Stop it; what it wrote to stderr."""
+        self.proc.terminate()
+        try:
+            _, err = self.proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            _, err = self.proc.communicate()
+        return err.decode(errors="replace")
