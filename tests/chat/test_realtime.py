@@ -335,3 +335,17 @@ async def test_the_console_needs_a_signed_in_agent_from_this_site(live: Live) ->
     assert (await sock.expect("error"))["code"] == "origin_forbidden"
     await sock.ws.wait_closed()
     assert sock.ws.close_code == 4401
+
+
+async def test_the_chat_page_and_embed_script_are_public_and_name_the_room(live: Live) -> None:
+    room = await live.room([await live.agent()])
+    page = await live.http.get(f"/chat/{room['id']}")
+    assert page.status_code == 200 and "Advice" in page.text and "/ws/client" not in page.text
+    assert 'data-room="' + room["id"] in page.text
+    script = await live.http.get(f"/chat/{room['id']}/embed.js")
+    assert script.status_code == 200 and script.headers["content-type"].startswith(
+        "text/javascript"
+    )
+    assert f"/chat/{room['id']}" in script.text
+    missing = await live.http.get("/chat/room_nope")
+    assert missing.status_code == 404

@@ -1,0 +1,52 @@
+"""The client's chat page (public: anyone with the room's link) and the embed script a
+business puts on its website (a chat button that opens the page)."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from fareroom.http import context
+from fareroom.web.render import templates
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/chat/{room_id}", response_class=HTMLResponse)
+async def client_page(room_id: str, request: Request) -> Response:
+    ctx = context(request)
+    async with ctx.unit_of_work() as s:
+        room, biz = await s.live.public_room(room_id)
+    return templates.TemplateResponse(request, "chat/client.html", {
+        "room": room, "business_name": biz.name, "gateway": ctx.settings.gateway,
+        "stripe_key": ctx.settings.stripe_publishable_key})  # fmt: skip
+
+
+EMBED = """(function () {
+  var url = %(url)s, label = %(label)s;
+  var b = document.createElement("button");
+  b.type = "button"; b.textContent = label; b.setAttribute("aria-label", label);
+  b.style.cssText = "position:fixed;right:20px;bottom:20px;z-index:2147483647;" +
+    "padding:12px 18px;border:0;border-radius:24px;background:#2456d6;color:#fff;" +
+    "font:600 15px system-ui,sans-serif;box-shadow:0 4px 14px rgba(0,0,0,.2);cursor:pointer";
+  b.onclick = function () {
+    var w = window.open(url, "fareroom-chat", "width=420,height=720");
+    if (!w) { location.href = url; }
+  };
+  document.body.appendChild(b);
+})();
+"""
+
+
+@router.get("/chat/{room_id}/embed.js")
+async def embed_script(room_id: str, request: Request) -> Response:
+    """``<script src=".../chat/<room>/embed.js" async></script>`` adds a chat button."""
+    ctx = context(request)
+    async with ctx.unit_of_work() as s:
+        room, _ = await s.live.public_room(room_id)
+    url = f"{ctx.settings.base_url}/chat/{room.id}"
+    body = EMBED % {"url": json.dumps(url), "label": json.dumps(f"Chat: {room.name}")}
+    return Response(body, media_type="text/javascript",
+                    headers={"Cache-Control": "max-age=300"})  # fmt: skip
