@@ -18,6 +18,11 @@ from tests.support.servers import FareroomServer
 REDIS = "redis://127.0.0.1:6379/0"
 
 
+async def _events(live: Live, session_id: str) -> list[tuple[str, str | None, str]]:
+    r = await live.t.api.get(f"/api/v1/chat-sessions/{session_id}/events")
+    return [(e["kind"], e["party"], e["event_at"]) for e in r.json()["data"]]
+
+
 @pytest.fixture(scope="module")
 def servers(database_url: str, tmp_path_factory: pytest.TempPathFactory
             ) -> Iterator[tuple[FareroomServer, FareroomServer]]:  # fmt: skip
@@ -69,7 +74,8 @@ async def test_client_and_agent_on_different_processes_chat_and_see_one_meter(
         await console.session(lambda s: s["offline"] == ["client"], within=10)
         await console.send(type="hangup", session=session["id"])
         ended = await console.session(lambda s: s["status"] == "paid", within=10)
-        assert ended["collected"] == ended["price"] == 1000
+        events = await _events(on_one, session["id"])
+        assert ended["collected"] == ended["price"] == 1000, (ended, events)
     finally:
         await on_one.close()
         await on_two.close()
