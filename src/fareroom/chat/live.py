@@ -192,7 +192,7 @@ class LiveService:
 
     async def stale_visits(self, before: datetime, *, limit: int = 100) -> list[ChatVisit]:
         """Visits not yet connected that were started before ``before``."""
-        return list(await self._repo.waiting_since(before, limit=limit))
+        return list(await self._repo.started_before(before, BEFORE_CONNECTED, limit=limit))
 
     async def lock_visit(self, visit_id: str) -> ChatVisit | None:
         return await self._repo.visit(visit_id, lock=True)

@@ -36,8 +36,10 @@ from fareroom.kit.errors import (
     Unauthenticated,
     ValidationFailed,
 )  # fmt: skip
+from fareroom.metering.service import SETTLED
 from fareroom.models.chat import ChatSession, ChatVisit
 from fareroom.realtime.connections import Connection
+from fareroom.web.pages import COOKIE
 
 if TYPE_CHECKING:
     from fareroom.accounts.service import Caller
@@ -48,8 +50,6 @@ router = APIRouter()
 HELLO_SECONDS = 10
 UNAUTHORISED = 4401
 BAD_HELLO = 4400
-SETTLED = ("paid", "abandoned")
-COOKIE = "fareroom_session"
 
 
 def _at(ts: float) -> datetime:
@@ -191,6 +191,9 @@ class Page:
 
         return listen
 
+    async def ping(self, data: dict[str, Any]) -> None:
+        """A heartbeat: being heard is all it does."""
+
     async def _business(self) -> str:
         raise NotImplementedError
 
@@ -284,9 +287,6 @@ class ClientPage(Page):
             raise NotFound("You are not in that chat.", code="session_not_found")
         return (await s.metering.state(self.business_id, visit.session_id)).session
 
-    async def ping(self, data: dict[str, Any]) -> None:
-        return None
-
     async def message(self, data: dict[str, Any]) -> None:
         async with self.ctx.unit_of_work(self.business_id) as s:
             said = await s.live.say(await self._session(s, data), "client", data.get("text"))
@@ -303,7 +303,7 @@ class ClientPage(Page):
             visit = await s.live.leave(await self._visit(s))
             view = await visit_view(s, visit)
         self.send({"type": "visit", "visit": view})
-        await relay.route(self.ctx, visit.room_id)
+        await relay.route(self.ctx, visit.room_id, queue_changed=True)
 
     async def gone(self, at: float) -> None:
         async with self.ctx.unit_of_work() as s:
@@ -412,9 +412,6 @@ class AgentPage(Page):
         if session is None or session.agent_id != self.user_id:
             raise NotFound("That is not one of your chats.", code="session_not_found")
         return session
-
-    async def ping(self, data: dict[str, Any]) -> None:
-        return None
 
     async def availability(self, data: dict[str, Any]) -> None:
         status = data.get("status")

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from fareroom.chat.live import Connected, agent_key, visit_key
-from fareroom.chat.schemas import PaymentRequestOut, session_out
+from fareroom.chat.live import BEFORE_CONNECTED, Connected, agent_key, visit_key
+from fareroom.chat.schemas import PaymentRequestOut, SessionOut, session_out
 from fareroom.kit.errors import FareroomError
 from fareroom.metering.tasks import settle
 from fareroom.models.chat import ChatMessage, PaymentRequest
@@ -52,14 +52,15 @@ def connected(ctx: Context) -> Connected:
     return live
 
 
-async def announce(ctx: Context, business_id: str | None, session_id: str) -> dict[str, Any]:
+async def announce(ctx: Context, business_id: str | None, session_id: str) -> SessionOut:
     """Carry out what the session's last change planned, then publish its state; an
     ended session frees its agent for the next waiting client."""
     await settle(ctx, session_id)
     async with ctx.unit_of_work() as s:
         state = await s.metering.state(business_id, session_id)
-    out = session_out(state).model_dump(mode="json")
-    await ctx.hub.publish(session_topic(session_id), {"type": "session", "session": out})
+    out = session_out(state)
+    await ctx.hub.publish(session_topic(session_id),
+                          {"type": "session", "session": out.model_dump(mode="json")})  # fmt: skip
     if state.session.status != "open" and state.session.live:
         await route_agent(ctx, state.session.agent_id)
     return out
@@ -79,12 +80,15 @@ async def request_changed(ctx: Context, request: PaymentRequest) -> None:
         )
 
 
-async def route(ctx: Context, room_id: str) -> int:
-    """Give the room's waiting clients idle agents; tell everyone concerned."""
+async def route(ctx: Context, room_id: str, *, queue_changed: bool = False) -> int:
+    """Give the room's waiting clients idle agents; tell everyone concerned (the clients
+    still waiting get their new places when someone was connected or ``queue_changed``:
+    someone left)."""
     try:
         async with ctx.unit_of_work() as s:
             done = await s.live.route(room_id, connected(ctx))
-            queue = [v.id for v in await s.live.queue(room_id)]
+            tell = bool(done) or queue_changed
+            queue = [v.id for v in await s.live.queue(room_id)] if tell else []
     except FareroomError:
         log.exception("routing room %s failed", room_id)
         return 0
@@ -156,9 +160,9 @@ async def sweep_presence(ctx: Context) -> int:
             continue
         async with ctx.unit_of_work(visit.business_id) as s:
             found = await s.live.lock_visit(visit.id)
-            if found is None or found.status not in ("terms", "card", "waiting"):
+            if found is None or found.status not in BEFORE_CONNECTED:
                 continue
             await s.live.leave(found)
         changed += 1
-        await route(ctx, visit.room_id)
+        await route(ctx, visit.room_id, queue_changed=True)
     return changed

@@ -121,11 +121,11 @@ class LiveRepository:
         stmt = select(ChatVisit.room_id).where(ChatVisit.status == "waiting").distinct()
         return (await self.session.execute(stmt)).scalars().all()
 
-    async def waiting_since(self, before: datetime, *, limit: int) -> Sequence[ChatVisit]:
+    async def started_before(self, before: datetime, statuses: Sequence[str], *, limit: int
+                             ) -> Sequence[ChatVisit]:  # fmt: skip
         stmt = (
             select(ChatVisit)
-            .where(ChatVisit.status.in_(("terms", "card", "waiting")),
-                   ChatVisit.created_at < before)
+            .where(ChatVisit.status.in_(statuses), ChatVisit.created_at < before)
             .limit(limit)
         )  # fmt: skip
         return (await self.session.execute(stmt)).scalars().all()

@@ -80,7 +80,7 @@ async def leave(request: Request, token: str = _TOKEN) -> dict[str, Any]:
     async with ctx.unit_of_work() as s:
         visit = await s.live.leave(await s.live.visit(token, lock=True))
         view = await visit_view(s, visit)
-    await relay.route(ctx, visit.room_id)
+    await relay.route(ctx, visit.room_id, queue_changed=True)
     return {"visit": view}
 
 
@@ -97,7 +97,8 @@ async def session_card(body: CardToken, request: Request, token: str = _TOKEN
         s.log.business_id = biz.id
         card = await s.clients.add_card(biz.id, visit.client_id, token=body.token)
         await s.metering.change_card(biz, visit.session_id, card.card.id)
-    return {"session": await relay.announce(ctx, visit.business_id, visit.session_id)}
+    state = await relay.announce(ctx, visit.business_id, visit.session_id)
+    return {"session": state.model_dump(mode="json")}
 
 
 @router.post("/visit/requests/{request_id}/pay")

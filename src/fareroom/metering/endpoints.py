@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 
 from fareroom.accounts.service import Caller
 from fareroom.bootstrap import Services
+from fareroom.chat import relay
 from fareroom.chat.schemas import (
     CardChange,
     CollectionOut,
@@ -17,7 +18,6 @@ from fareroom.chat.schemas import (
     session_out,
 )
 from fareroom.http import api_key, context, read, write
-from fareroom.metering import tasks
 from fareroom.metering.service import LiveState
 
 router = APIRouter(prefix="/api/v1", tags=["metering"])
@@ -28,12 +28,7 @@ def _settled(request: Request) -> Any:
     ctx = context(request)
 
     async def then(state: LiveState) -> SessionOut:
-        await tasks.settle(ctx, state.session.id)
-        async with ctx.unit_of_work() as s:
-            out = session_out(await s.metering.state(state.session.business_id, state.session.id))
-        await ctx.hub.publish(f"session:{out.id}", {"type": "session",
-                                                    **out.model_dump(mode="json")})  # fmt: skip
-        return out
+        return await relay.announce(ctx, state.session.business_id, state.session.id)
 
     return then
 
