@@ -30,6 +30,8 @@ from fareroom.kit.errors import FareroomError, Unauthenticated, ValidationFailed
 from fareroom.metering.endpoints import router as metering_router
 from fareroom.payments.endpoints import router as payments_router
 from fareroom.revenue.endpoints import router as revenue_router
+from fareroom.web.chat.admin import router as rooms_pages_router
+from fareroom.web.chat.console import router as console_router
 from fareroom.web.chat.pages import router as chat_pages_router
 from fareroom.web.pages import router as pages_router
 from fareroom.web.render import templates
@@ -137,7 +139,8 @@ def create_app(ctx: Context | None = None, *, settings: Settings | None = None,
     _install_error_handlers(app)
     routers = (users_router, clients_router, payments_router, chat_router, metering_router,
                revenue_router, webhooks_router, sandbox_router, realtime_router,
-               visits_router, chat_pages_router, pages_router)  # fmt: skip
+               visits_router, rooms_pages_router, console_router, chat_pages_router,
+               pages_router)  # fmt: skip
     for router in routers:
         app.include_router(router)
     app.mount(

@@ -8,6 +8,7 @@ from fareroom.models.business import Business
 
 DEMO_EMAIL = "owner@demo.fareroom.test"
 DEMO_PASSWORD = "demo-password"
+DEMO_AGENT = "agent@demo.fareroom.test"
 
 
 async def seed() -> dict[str, str]:
@@ -22,6 +23,7 @@ async def seed() -> dict[str, str]:
                     "business_id": existing.business_id,
                     "login": DEMO_EMAIL,
                     "password": DEMO_PASSWORD,
+                    "agent_login": DEMO_AGENT,
                     "api_key": key,
                     "url": ctx.settings.base_url,
                 }
@@ -61,11 +63,15 @@ async def seed() -> dict[str, str]:
                 )
                 if i == 0:
                     await s.payments.refund(biz, paid.id, amount=2_000, reason="Started late")
-        await _chat_room(ctx, biz, made.owner.id)
+        async with ctx.unit_of_work(biz.id) as s:
+            agent = await s.accounts.add_user(biz.id, email=DEMO_AGENT, password=DEMO_PASSWORD,
+                                              role="agent", name="Sam (agent)")  # fmt: skip
+        await _chat_room(ctx, biz, [agent.id, made.owner.id])
         return {
             "business_id": biz.id,
             "login": DEMO_EMAIL,
             "password": DEMO_PASSWORD,
+            "agent_login": DEMO_AGENT,
             "api_key": made.api_key,
             "url": ctx.settings.base_url,
         }
@@ -73,10 +79,10 @@ async def seed() -> dict[str, str]:
         await ctx.close()
 
 
-async def _chat_room(ctx: Context, biz: Business, agent_id: str) -> None:
+async def _chat_room(ctx: Context, biz: Business, agent_ids: list[str]) -> None:
     async with ctx.unit_of_work(biz.id) as s:
         await s.chat.create_room(
-            biz, name="Advice by the minute", agent_ids=[agent_id],
+            biz, name="Advice by the minute", agent_ids=agent_ids,
             terms="10.00 EUR for the first 5 minutes, then 1.00 EUR per 30 seconds begun. "
             "A hold of 20.00 EUR is placed on your card when the chat starts.",
             tariff={"block_minutes": 5, "block_price": 1000, "preauth_amount": 2000,

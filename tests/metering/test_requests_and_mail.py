@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import email
-import socket
 from pathlib import Path
 from typing import Any
-
-from aiosmtpd.controller import Controller
 
 from fareroom.bootstrap import Context
 from fareroom.mail.outbox import SmtpSender, deliver_pending
 from tests.metering.conftest import Chat
 from tests.metering.test_scenarios import net_of
+from tests.support.smtp import SmtpInbox
 
 
 async def _request(chat: Chat, room: dict, client: dict, category: str, **extra: Any) -> Any:
@@ -92,32 +90,19 @@ async def test_receipts_and_agent_notifications_are_written_as_eml_files(
     assert again == 0  # each mail is sent once
 
 
-class _Inbox:
-    def __init__(self) -> None:
-        self.messages: list[email.message.Message] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 OK"
-
-
 async def test_mail_goes_through_a_real_smtp_server_when_one_is_configured(
     chat: Chat, ctx: Context
 ) -> None:
-    inbox = _Inbox()
-    with socket.socket() as probe:  # a free port on 127.0.0.1
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = Controller(inbox, hostname="127.0.0.1", port=port)
-    await asyncio.to_thread(server.start)
+    inbox = SmtpInbox()
+    await asyncio.to_thread(inbox.start)
     try:
         room, client = await chat.room(), await chat.t.client()
         req = (await _request(chat, room, client, "goods")).json()
         paid = (await chat.api.post(f"/api/v1/payment-requests/{req['id']}/pay")).json()
-        sender = SmtpSender("127.0.0.1", port)
+        sender = SmtpSender("127.0.0.1", inbox.port)
         await deliver_pending(ctx.sessions, sender, ctx.clock, mail_from="shop@example.com")
     finally:
-        await asyncio.to_thread(server.stop)
+        await asyncio.to_thread(inbox.stop)
     mine = [m for m in inbox.messages if paid["payment_id"] in m.get_payload()]
     assert {m["To"] for m in mine} == {"a@example.com", chat.t.owner_email}
     assert all(m["From"] == "shop@example.com" for m in mine)

@@ -62,6 +62,7 @@ class FareroomServer:
 
         self.port = free_port()
         self.url = f"127.0.0.1:{self.port}"
+        env = {"FAREROOM_BASE_URL": f"http://{self.url}", **env}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "fareroom", "serve", "--quiet", "--port", str(self.port),
              *args], env={**os.environ, **env},

@@ -180,6 +180,8 @@ class SessionOut(BaseModel):
     hold_payment_id: str | None
     offline: list[str] = Field(default_factory=list, description="Parties offline now")
     failure: str | None = Field(default=None, description="Why the last collection failed")
+    agent_may_start: bool = Field(description="The meter waits for the agent's start")
+    agent_may_pause: bool = Field(description="The agent may pause and resume the meter")
 
 
 class EventOut(BaseModel):
@@ -214,4 +216,5 @@ def session_out(state: LiveState) -> SessionOut:
         collected=s.collected, abandoned=s.abandoned, due=state.due,
         next_change_in=state.next_change_in, collection_pending=state.pending,
         hold_payment_id=s.hold_payment_id, offline=list(state.offline), failure=state.failure,
+        agent_may_start=s.agent_may_start, agent_may_pause=s.agent_may_pause,
     )  # fmt: skip

@@ -25,27 +25,48 @@ router = APIRouter(include_in_schema=False)
 COOKIE = "fareroom_session"
 
 
-def _csrf(request: Request, token: str) -> str:
+def csrf_token(request: Request) -> str:
+    """The token a signed-in page's forms carry (derived from its session cookie)."""
+    token = request.cookies.get(COOKIE, "")
     secret = context(request).settings.secret_key.get_secret_value().encode()
     return hmac.new(secret, token.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-async def _caller(request: Request) -> Caller:
+async def page_caller(request: Request) -> Caller:
     ctx = context(request)
     async with ctx.unit_of_work() as services:
         return await services.accounts.session_caller(request.cookies.get(COOKIE))
 
 
-async def _checked(request: Request, csrf: str, *, manage: bool = False) -> Caller:
-    caller = await _caller(request)
-    if not hmac.compare_digest(csrf, _csrf(request, request.cookies.get(COOKIE, ""))):
-        raise Forbidden("The form expired; reload the page and try again.", code="csrf_failed")
-    if manage and caller.role not in FINANCE_ROLES:
-        raise Forbidden("Your role may not do this.", code="role_forbidden")
+async def signed_in(request: Request, roles: frozenset[str] | tuple[str, ...],
+                    refusal: str) -> Caller | None:  # fmt: skip
+    """The page's caller, if their role is one of ``roles``; None when nobody is signed in
+    (the page sends them to /login)."""
+    try:
+        caller = await page_caller(request)
+    except Unauthenticated:
+        return None
+    if caller.role not in roles:
+        raise Forbidden(refusal, code="role_forbidden")
     return caller
 
 
-def _back(path: str, **message: str) -> RedirectResponse:
+def to_login() -> RedirectResponse:
+    return RedirectResponse("/login", status_code=303)
+
+
+async def checked_caller(request: Request, csrf: str, *, roles: frozenset[str] | None = None,
+                         refusal: str = "Your role may not do this.") -> Caller:  # fmt: skip
+    """The caller of a form's POST: signed in, the form's CSRF token, and one of ``roles``."""
+    caller = await page_caller(request)
+    if not hmac.compare_digest(csrf, csrf_token(request)):
+        raise Forbidden("The form expired; reload the page and try again.", code="csrf_failed")
+    if roles is not None and caller.role not in roles:
+        raise Forbidden(refusal, code="role_forbidden")
+    return caller
+
+
+def back(path: str, **message: str) -> RedirectResponse:
     query = f"?{urlencode(message)}" if message else ""
     return RedirectResponse(path + query, status_code=303)
 
@@ -69,7 +90,9 @@ async def login(request: Request, email: str = Form(""), password: str = Form(""
         return templates.TemplateResponse(request, "login.html",
                                           {"error": exc.message, "email": email},
                                           status_code=401)  # fmt: skip
-    response = RedirectResponse("/dashboard", status_code=303)
+    async with context(request).unit_of_work() as services:
+        role = (await services.accounts.session_caller(token)).role
+    response = RedirectResponse("/console" if role == "agent" else "/dashboard", status_code=303)
     secure = context(request).settings.base_url.startswith("https")
     response.set_cookie(
         COOKIE, token, httponly=True, samesite="lax", secure=secure, max_age=14 * 24 * 3600
@@ -79,7 +102,7 @@ async def login(request: Request, email: str = Form(""), password: str = Form(""
 
 @router.post("/logout")
 async def logout(request: Request, csrf: str = Form("")) -> Response:
-    await _checked(request, csrf)
+    await checked_caller(request, csrf)
     async with context(request).unit_of_work() as services:
         await services.accounts.logout(request.cookies.get(COOKIE, ""))
     response = RedirectResponse("/login", status_code=303)
@@ -90,14 +113,10 @@ async def logout(request: Request, csrf: str = Form("")) -> Response:
 @router.get("/dashboard", response_class=HTMLResponse)
 async def dashboard(request: Request, notice: str | None = None,
                     error: str | None = None) -> Response:  # fmt: skip
-    try:
-        caller = await _caller(request)
-    except Unauthenticated:
-        return RedirectResponse("/login", status_code=303)
-    if caller.role not in FINANCE_ROLES:
-        raise Forbidden(
-            "The dashboard is for owners, admins and finance users.", code="role_forbidden"
-        )
+    caller = await signed_in(request, FINANCE_ROLES,
+                             "The dashboard is for owners, admins and finance users.")  # fmt: skip
+    if caller is None:
+        return to_login()
     bid = caller.business_id
     async with context(request).unit_of_work(bid) as s:
         payments = await s.payments.list(bid, limit=50)
@@ -105,7 +124,7 @@ async def dashboard(request: Request, notice: str | None = None,
         log = await s.payments.gateway_requests(bid, limit=50)
         balances = await s.ledger.business_summary(bid)
     data: dict[str, Any] = {
-        "caller": caller, "csrf": _csrf(request, request.cookies.get(COOKIE, "")),
+        "caller": caller, "csrf": csrf_token(request),
         "payments": payments, "client_names": {c.id: c.name for c in clients},
         "gateway_requests": log, "balances": balances, "notice": notice, "error": error,
     }  # fmt: skip
@@ -126,12 +145,10 @@ def _day(text: str | None, field: str) -> datetime | None:
 async def revenue_page(request: Request, group_by: str = "agent", start: str | None = None,
                        end: str | None = None) -> Response:  # fmt: skip
     """Revenue per agent, room or business over a period (``end`` is inclusive here)."""
-    try:
-        caller = await _caller(request)
-    except Unauthenticated:
-        return RedirectResponse("/login", status_code=303)
-    if caller.role not in FINANCE_ROLES:
-        raise Forbidden("Revenue is for owners, admins and finance users.", code="role_forbidden")
+    caller = await signed_in(request, FINANCE_ROLES,
+                             "Revenue is for owners, admins and finance users.")  # fmt: skip
+    if caller is None:
+        return to_login()
     error, lines = None, []
     try:
         until = _day(end, "end")
@@ -143,7 +160,7 @@ async def revenue_page(request: Request, group_by: str = "agent", start: str | N
         error = exc.message
     data = {"caller": caller, "lines": lines, "group_by": group_by, "start": start or "",
             "end": end or "", "error": error,
-            "csrf": _csrf(request, request.cookies.get(COOKIE, ""))}  # fmt: skip
+            "csrf": csrf_token(request)}  # fmt: skip
     return templates.TemplateResponse(request, "dashboard/revenue.html", data,
                                       status_code=422 if error else 200)  # fmt: skip
 
@@ -151,7 +168,7 @@ async def revenue_page(request: Request, group_by: str = "agent", start: str | N
 @router.post("/dashboard/payments/{payment_id}/refund")
 async def refund(request: Request, payment_id: str, csrf: str = Form(""),
                  amount: str = Form(""), reason: str = Form("")) -> Response:  # fmt: skip
-    caller = await _checked(request, csrf, manage=True)
+    caller = await checked_caller(request, csrf, roles=FINANCE_ROLES)
     try:
         async with context(request).unit_of_work(caller.business_id) as s:
             payment = (await s.payments.get(caller.business_id, payment_id)).payment
@@ -160,13 +177,13 @@ async def refund(request: Request, payment_id: str, csrf: str = Form(""),
                 caller.business, payment_id, amount=minor, reason=reason.strip()
             )
     except FareroomError as exc:
-        return _back("/dashboard", error=exc.message)
-    return _back("/dashboard", notice=f"Refunded {money(done.amount, done.currency)}.")
+        return back("/dashboard", error=exc.message)
+    return back("/dashboard", notice=f"Refunded {money(done.amount, done.currency)}.")
 
 
 @router.post("/dashboard/connect")
 async def connect(request: Request, csrf: str = Form("")) -> Response:
-    caller = await _checked(request, csrf, manage=True)
+    caller = await checked_caller(request, csrf, roles=FINANCE_ROLES)
     async with context(request).unit_of_work(caller.business_id) as s:
         biz = await s.accounts.business_for_update(caller.business_id)
         url = await s.payments.start_onboarding(

@@ -1,28 +1,17 @@
 // The client's chat page: contact form → terms → card (a hold) → queue → chat with the live
 // meter → summary. Speaks docs/realtime.md over /ws/client; keeps the resume token in this
 // tab's sessionStorage, so a reload rejoins the same chat.
-const app = document.getElementById("app");
+import { $, money, clock, problem, MeterView, Live, SETTLED } from "./chat-common.js";
+
+const app = $("app");
 const room = app.dataset.room;
 const KEY = `fareroom.visit.${room}`;
-const $ = (id) => document.getElementById(id);
 const steps = ["contact", "terms", "card", "waiting", "chat", "summary"];
-let ws = null, beat = null, counter = null, retry = 500, session = null, meterAt = 0;
-let stripe = null, cards = {};
+const meterView = new MeterView("meter");
+let session = null, stripe = null, cards = {};
 
 function show(step) {
   for (const s of steps) $(`step-${s}`).hidden = s !== step;
-}
-function problem(text) {
-  $("problem").textContent = text || "";
-  $("problem").hidden = !text;
-}
-function money(amount, currency) {
-  return `${(amount / 100).toFixed(2)} ${currency}`;
-}
-function clock(seconds) {
-  const h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
-  const mm = h ? String(m).padStart(2, "0") : String(m);
-  return `${h ? h + ":" : ""}${mm}:${String(s).padStart(2, "0")}`;
 }
 async function call(path, body) {
   const headers = { "Content-Type": "application/json" };
@@ -35,28 +24,18 @@ async function call(path, body) {
 }
 
 // ---------------------------------------------------------------- the socket
-function connect() {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  ws = new WebSocket(`${scheme}://${location.host}/ws/client`);
-  ws.onopen = () => ws.send(JSON.stringify({ type: "hello", token: sessionStorage.getItem(KEY) }));
-  ws.onmessage = (e) => receive(JSON.parse(e.data));
-  ws.onclose = (e) => {
-    clearInterval(beat);
-    if (e.code === 4401) { sessionStorage.removeItem(KEY); show("contact"); return; }
-    if (session && ["paid", "abandoned"].includes(session.status)) return;
-    setTimeout(connect, retry);
-    retry = Math.min(retry * 2, 5000);
-  };
-}
-function send(message) {
-  if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message));
-}
+const live = new Live("/ws/client", {
+  hello: () => ({ type: "hello", token: sessionStorage.getItem(KEY) }),
+  receive,
+  onclose: (code) => {
+    if (code === 4401) { sessionStorage.removeItem(KEY); show("contact"); return false; }
+    return !(session && SETTLED.includes(session.status));
+  },
+});
+const send = (message) => live.send(message);
 function receive(m) {
   if (m.type === "welcome") {
-    retry = 500;
     sessionStorage.setItem(KEY, m.token);
-    clearInterval(beat);
-    beat = setInterval(() => send({ type: "ping" }), m.heartbeat * 1000);
     visit(m.visit);
   } else if (m.type === "visit") visit(m.visit);
   else if (m.type === "queue") $("queue").textContent = queueText(m.position);
@@ -64,7 +43,7 @@ function receive(m) {
     if (m.messages) { $("messages").innerHTML = ""; m.messages.forEach(say); }
     if (m.requests) { $("requests").innerHTML = ""; m.requests.forEach(request); }
     render(m.session);
-  } else if (m.type === "meter") meter(m);
+  } else if (m.type === "meter") meterView.show(m);
   else if (m.type === "message") say(m);
   else if (m.type === "payment_request") request(m.request);
   else if (m.type === "error") problem(m.message);
@@ -79,7 +58,7 @@ function visit(v) {
   else if (v.status === "card") { mountCard("card-fields"); show("card"); }
   else if (v.status === "waiting") { $("queue").textContent = queueText(v.position); show("waiting"); }
   else if (v.status === "connected") show("chat");
-  else if (v.status === "left") { sessionStorage.removeItem(KEY); ws.close(); show("contact"); }
+  else if (v.status === "left") { sessionStorage.removeItem(KEY); live.close(); show("contact"); }
 }
 $("contact").onsubmit = async (e) => {
   e.preventDefault();
@@ -89,7 +68,7 @@ $("contact").onsubmit = async (e) => {
       email: f.get("email"), question: f.get("question") });
     sessionStorage.setItem(KEY, data.token);
     problem("");
-    connect();
+    live.connect();
   } catch (err) { problem(err.message); }
 };
 $("accept").onclick = async () => {
@@ -152,35 +131,21 @@ for (const form of [$("card-form"), $("retry-form")]) {
 // ---------------------------------------------------------------- the chat
 function render(s) {
   session = s;
-  show(["paid", "abandoned"].includes(s.status) ? "summary" : "chat");
-  meter({ state: s.meter, seconds: s.seconds, price: s.price, collected: s.collected, currency: s.currency });
+  show(SETTLED.includes(s.status) ? "summary" : "chat");
+  meterView.show({ state: s.meter, seconds: s.seconds, price: s.price, collected: s.collected, currency: s.currency }, s.tariff);
   $("peer").textContent = s.offline.includes("agent") ? "The agent is offline; the meter is stopped." : "";
   $("failed").hidden = s.status !== "payment_failed";
   if (s.status === "payment_failed") {
-    $("failed-text").textContent = `We could not charge ${money(s.due, s.currency)}: ${s.failure || "declined"}. Please use another card.`;
+    $("failed-text").textContent = `We could not charge ${money(s.due, s.currency)}: ${(s.failure || "declined").replace(/\.$/, "")}. Please use another card.`;
     mountCard(document.querySelector("#retry-form .card-fields"));
   }
   const open = s.status === "open";
   $("say").hidden = !open;
   $("hangup").hidden = !open;
-  if (!open) { clearInterval(counter); counter = null; }
-  if (["paid", "abandoned"].includes(s.status)) {
-    $("summary").textContent = `You paid ${money(s.collected, s.currency)} for ${clock(s.seconds)} of chat.`;
-  }
-}
-function meter(m) {
-  const labels = { running: "running", paused: "paused", waiting: "waiting for the agent",
-    offline: "stopped (someone is offline)", ended: "stopped" };
-  $("meter-state").textContent = labels[m.state] || m.state;
-  $("meter-state").dataset.state = m.state;
-  $("meter-price").textContent = money(m.price, m.currency);
-  $("meter-paid").textContent = money(m.collected, m.currency);
-  meterAt = m.seconds;
-  $("meter-time").textContent = clock(meterAt);
-  clearInterval(counter);
-  counter = null;
-  if (m.state === "running") {  // count the seconds between the server's updates
-    counter = setInterval(() => { meterAt += 1; $("meter-time").textContent = clock(meterAt); }, 1000);
+  if (!open) meterView.stop();
+  if (SETTLED.includes(s.status)) {
+    const unpaid = s.abandoned ? ` ${money(s.abandoned, s.currency)} was left unpaid.` : "";
+    $("summary").textContent = `You paid ${money(s.collected, s.currency)} for ${clock(s.seconds)} of chat.${unpaid}`;
   }
 }
 function say(m) {
@@ -222,4 +187,4 @@ $("say").onsubmit = (e) => {
 };
 $("hangup").onclick = () => send({ type: "hangup" });
 
-if (sessionStorage.getItem(KEY)) connect(); else show("contact");
+if (sessionStorage.getItem(KEY)) live.connect(); else show("contact");
