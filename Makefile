@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ledger.py
 	$(BIN)/python bench/payments.py
 	$(BIN)/python bench/meter.py
+	$(BIN)/python bench/realtime.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

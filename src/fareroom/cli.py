@@ -112,6 +112,9 @@ def main(argv: list[str] | None = None) -> None:
                 access_log=not args.quiet,
                 # Frames a little over the limit get the protocol's own error; far over, cut.
                 ws_max_size=4 * settings.ws_max_message_bytes,
+                # Pages send heartbeats of their own (docs/realtime.md) and the registry
+                # closes silent sockets; the server's protocol-level pings would be extra work.
+                ws_ping_interval=None,
             )
         elif args.command == "worker":
             from fareroom.bootstrap import bootstrap

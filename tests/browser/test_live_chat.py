@@ -278,11 +278,16 @@ async def test_a_payment_request_is_sent_from_the_console_and_paid_in_the_chat(
     client = await pages.connected_client(room["id"])
     await console.click("#request-box summary")
     await console.select_option("select[name=category]", "service")
-    await console.fill("input[name=description]", "Tax return review")
+    typed = 'Tax return review <img src=x onerror="window.pwned=1">'
+    await console.fill("input[name=description]", typed)
     await console.fill("input[name=unit_price]", "25.00")
     await console.click("#request-form button")
     pay = client.get_by_role("button", name="Pay 25.00 EUR")
     await expect(pay).to_be_visible()
+    # what the agent typed is shown as text on both pages, never run as HTML
+    for page in (client, console):
+        await expect(page.locator("#requests")).to_contain_text(typed)
+        assert await page.evaluate("window.pwned") is None
     await pages.shot(client, "request-received")
     await pay.click()
     await expect(client.locator("#requests .status")).to_have_text("paid")

@@ -3,7 +3,11 @@ against a live server, on the suite's frozen clock."""
 
 from __future__ import annotations
 
+import pytest
+from websockets.exceptions import ConnectionClosed
+
 from fareroom.chat import relay
+from fareroom.chat.realtime import ClientPage
 from fareroom.metering import tasks
 from tests.chat.conftest import Live
 
@@ -349,3 +353,26 @@ async def test_the_chat_page_and_embed_script_are_public_and_name_the_room(live:
     assert f"/chat/{room['id']}" in script.text
     missing = await live.http.get("/chat/room_nope")
     assert missing.status_code == 404
+
+
+async def test_a_hello_the_server_cannot_complete_is_answered_and_closed_cleanly(
+    live: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    agent = await live.agent()
+    room = await live.room([agent])
+    visit = await live.visit(room)
+
+    async def database_down(self: ClientPage, data: dict) -> None:
+        raise RuntimeError("the database did not answer")
+
+    monkeypatch.setattr(ClientPage, "hello", database_down)
+    sock = await live.socket("/ws/client")
+    await sock.send(type="hello", token=visit["token"])
+    assert (await sock.expect("error"))["code"] == "internal_error"
+    with pytest.raises(ConnectionClosed) as closed:
+        await sock.ws.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1011
+    monkeypatch.undo()
+    # nothing was changed: the same token greets the page once the server can
+    _, welcome = await live.client(visit["token"])
+    assert welcome["visit"]["status"] == "waiting"

@@ -244,7 +244,11 @@ class LiveService:
         return list(await self._repo.rooms_with_waiting())
 
     async def route(self, room_id: str, connected: Connected) -> list[Assignment]:
-        """Give waiting clients (whose page is connected) idle agents, oldest first."""
+        """Give waiting clients (whose page is connected) idle agents, oldest first. The
+        room's row is locked only when someone waits, so consoles that connect while
+        nobody waits (the common case) do not queue behind one another."""
+        if not await self._repo.waiting(room_id):
+            return []
         room = await self._repo.room(room_id, lock=True)
         if room is None:
             return []

@@ -75,9 +75,14 @@ class Page:
             if hello["type"] == "websocket.disconnect":
                 return
             try:
-                await self.hello(self._parse(hello))
+                async with self.registry.greeting:
+                    await self.hello(self._parse(hello))
             except FareroomError as exc:
                 await self._refuse(exc)
+                return
+            except Exception:
+                log.exception("%s hello failed", self.role)
+                await self._fail()
                 return
         except TimeoutError:
             await self._refuse(ValidationFailed("Say hello first.", code="hello_expected"))
@@ -100,6 +105,18 @@ class Page:
             if not conn.info.get("stale") and not await self.registry.superseded(conn):
                 await self.ctx.hub.forget([conn.key])
                 await self.gone(self.registry.now())
+
+    async def _fail(self) -> None:
+        """Our fault (e.g. the database did not answer): the page is told and reconnects."""
+        if self.conn is not None:
+            await self.registry.remove(self.conn)
+        try:
+            await self.ws.send_json({"type": "error", "code": "internal_error",
+                                     "message": "Something went wrong on our side; "
+                                     "connecting again."})  # fmt: skip
+            await self.ws.close(1011, "internal_error")
+        except (WebSocketDisconnect, RuntimeError):
+            pass
 
     async def _refuse(self, exc: FareroomError) -> None:
         code = UNAUTHORISED if isinstance(exc, Unauthenticated | Forbidden) else BAD_HELLO

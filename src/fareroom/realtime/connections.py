@@ -10,9 +10,12 @@ the registry
   closing (a laptop lid, a lost network). They are closed and reported with the time they
   were last heard, from which their party counts as offline.
 
-A connection sends through its own writer task, so a slow page never holds up a publisher:
-published text is queued, and a page that falls ``backlog`` messages behind is dropped (it
-reconnects and gets a fresh snapshot).
+Published text is queued on the connection and written by the process's one ``Outbox``
+task, so a publisher never waits for a page. The ASGI sends of the server we run (uvicorn's
+websockets protocol) do not wait: the frame goes to the socket's buffer. One task can
+therefore write for every page, which costs no task switch per message and no task per page
+(a per-page writer task cost both). A page that falls ``backlog`` messages behind is dropped
+(it reconnects and gets a fresh snapshot).
 """
 
 from __future__ import annotations
@@ -34,10 +37,37 @@ HEARTBEAT_MISSED = 4000  # close code: nothing heard for offline_after seconds
 REPLACED = 4009  # another page took over the same visit or console
 
 
+class Outbox:
+    """Writes the queued messages of every connection that has some, from one task that
+    runs while there is anything to write."""
+
+    def __init__(self) -> None:
+        self._pending: dict[Connection, None] = {}  # ordered: first queued, first written
+        self._task: asyncio.Task[None] | None = None
+
+    def ready(self, conn: Connection) -> None:
+        self._pending[conn] = None
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                conn = next(iter(self._pending))
+                del self._pending[conn]
+                await conn.flush()
+        finally:
+            self._task = None
+
+
 class Connection:
     """One page's WebSocket. ``send`` is also its hub listener."""
 
-    def __init__(self, ws: WebSocket, key: str, now: float, *, backlog: int = 256) -> None:
+    __slots__ = ("ws", "key", "last_seen", "topics", "closed", "info", "_queue", "_outbox",
+                 "_backlog")  # fmt: skip
+
+    def __init__(self, ws: WebSocket, key: str, now: float, outbox: Outbox, *,
+                 backlog: int = 256) -> None:  # fmt: skip
         self.ws = ws
         self.key = key  # presence key: visit:<id> or agent:<id>
         self.last_seen = now
@@ -45,9 +75,8 @@ class Connection:
         self.closed = False
         self.info: dict[str, Any] = {}
         self._queue: deque[str] = deque()
-        self._ready = asyncio.Event()
+        self._outbox = outbox
         self._backlog = backlog
-        self._writer = asyncio.create_task(self._write())
 
     def send(self, text: str) -> None:
         if self.closed:
@@ -57,20 +86,16 @@ class Connection:
             self.close_soon(1013, "too far behind")
             return
         self._queue.append(text)
-        self._ready.set()
+        self._outbox.ready(self)
 
     def send_json(self, message: dict[str, Any]) -> None:
         self.send(dumps(message))
 
-    async def _write(self) -> None:
+    async def flush(self) -> None:
+        """Write what is queued (the Outbox calls this)."""
         try:
-            while True:
-                await self._ready.wait()
-                self._ready.clear()
-                while self._queue:
-                    await self.ws.send_text(self._queue.popleft())
-        except asyncio.CancelledError:
-            raise
+            while self._queue:
+                await self.ws.send_text(self._queue.popleft())
         except Exception:  # the page is gone; the reader notices and cleans up
             self.closed = True
 
@@ -83,18 +108,24 @@ class Connection:
         with contextlib.suppress(Exception):
             await self.ws.close(code, reason)
 
-    async def stop(self) -> None:
+    def stop(self) -> None:
         self.closed = True
-        self._writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._writer
+        self._queue.clear()
 
 
 class Registry:
+    # Pages greeted at once. A reconnect storm (a server restart: every page at once) would
+    # otherwise start thousands of hellos that interleave, each holding a database
+    # connection while it waits for the loop, until the pool times out; admitted a few at a
+    # time, each finishes quickly and the rest wait their turn without holding anything.
+    GREETING = 8
+
     def __init__(self, hub: Hub, clock: Clock, *, offline_after: float) -> None:
         self.hub = hub
         self._clock = clock
         self.offline_after = offline_after
+        self.greeting = asyncio.Semaphore(self.GREETING)
+        self.outbox = Outbox()
         self.connections: set[Connection] = set()
         self._by_key: dict[str, Connection] = {}
         self._dirty: set[Connection] = set()
@@ -105,7 +136,7 @@ class Registry:
     def open(self, ws: WebSocket, key: str) -> Connection:
         """Register a page's connection; a page already connected for the same party in
         this process is replaced (a reload whose old socket has not closed yet)."""
-        conn = Connection(ws, key, self.now())
+        conn = Connection(ws, key, self.now(), self.outbox)
         old = self._by_key.get(key)
         if old is not None:
             old.info["replaced"] = True
@@ -131,7 +162,7 @@ class Registry:
         self._dirty.discard(conn)
         for topic, listener in conn.topics.items():
             await self.hub.unsubscribe(topic, listener)
-        await conn.stop()
+        conn.stop()
         if self._by_key.get(conn.key) is conn:
             del self._by_key[conn.key]
 

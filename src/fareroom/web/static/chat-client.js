@@ -1,7 +1,7 @@
 // The client's chat page: contact form → terms → card (a hold) → queue → chat with the live
 // meter → summary. Speaks docs/realtime.md over /ws/client; keeps the resume token in this
 // tab's sessionStorage, so a reload rejoins the same chat.
-import { $, money, clock, problem, MeterView, Live, SETTLED } from "./chat-common.js";
+import { $, money, clock, problem, requestSummary, MeterView, Live, SETTLED } from "./chat-common.js";
 
 const app = $("app");
 const room = app.dataset.room;
@@ -165,9 +165,7 @@ function request(r) {
     box.dataset.id = r.id;
     $("requests").append(box);
   }
-  const lines = r.items.map((i) => `${i.quantity} × ${i.description}`).join(", ");
-  box.innerHTML = `<p><strong>Payment request</strong> (${r.category}): ${lines} — ${money(r.total, r.currency)}
-    <span class="status ${r.status}">${r.status}</span></p>`;
+  box.replaceChildren(requestSummary(r));
   if (r.status === "open") {
     const pay = document.createElement("button");
     pay.textContent = `Pay ${money(r.total, r.currency)}`;

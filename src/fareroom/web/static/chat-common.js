@@ -94,6 +94,17 @@ export class Live {
   close() { const ws = this.ws; this.ws = null; if (ws) ws.close(); }
 }
 
+// A payment request's line, built from text nodes (what an agent typed is never HTML).
+export function requestSummary(r) {
+  const p = document.createElement("p"), strong = document.createElement("strong"), status = document.createElement("span");
+  strong.textContent = "Payment request";
+  const lines = r.items.map((i) => `${i.quantity} × ${i.description}`).join(", ");
+  status.className = `status ${r.status}`;
+  status.textContent = r.status;
+  p.append(strong, ` (${r.category}): ${lines} — ${money(r.total, r.currency)} `, status);
+  return p;
+}
+
 export function problem(text) {
   $("problem").textContent = text || "";
   $("problem").hidden = !text;

@@ -1,7 +1,7 @@
 // The agent console: availability, the chats routed to this agent, the live meter and its
 // buttons (as the room's controls allow), payment requests, hang up, and "hang up anyway"
 // after a failed charge. Speaks docs/realtime.md over /ws/agent (signed in by cookie).
-import { $, money, minor, problem, MeterView, Live, SETTLED } from "./chat-common.js";
+import { $, money, minor, problem, requestSummary, MeterView, Live, SETTLED } from "./chat-common.js";
 
 const chats = new Map();  // session id → { session, client, question, messages: [], requests: Map }
 const meterView = new MeterView("meter");
@@ -160,10 +160,9 @@ function requests(chat) {
     const div = document.createElement("div");
     div.className = "card request";
     div.dataset.id = r.id;
-    const lines = r.items.map((i) => `${i.quantity} × ${i.description}`).join(", ");
-    div.innerHTML = `<p><strong>Payment request</strong> (${r.category}): ${lines} — ${money(r.total, r.currency)}
-      <span class="status ${r.status}">${r.status}</span></p><div class="actions"></div>`;
-    const actions = div.querySelector(".actions");
+    const actions = document.createElement("div");
+    actions.className = "actions";
+    div.append(requestSummary(r), actions);
     const button = (text, message, cls) => {
       const b = document.createElement("button");
       b.type = "button"; b.textContent = text; if (cls) b.className = cls;
