@@ -33,7 +33,6 @@ default 95]``. ``FAREROOM_BENCH_DATABASES=sqlite`` (default: PostgreSQL when it 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import os
 import re
@@ -49,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from common import ROOT, fresh_databases
+from fareroom.accounts.service import sha256
 from fareroom.bootstrap import bootstrap
 from fareroom.config import Settings
 from fareroom.models.business import User, WebSession
@@ -65,10 +65,6 @@ OFFLINE_AFTER = 600  # the largest the setting allows
 PRESENCE_TIMEOUT = 3600  # and no session of a page still waiting to connect is ended
 SETTLE = 15  # seconds after the last welcome before measuring: the hellos' own work ends
 TARIFF = {"block_minutes": 5, "block_price": 1000, "preauth_amount": 2000}
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 async def seed(url: str, pairs: int, folder: Path) -> None:

@@ -22,7 +22,6 @@ typed in a public form proves nothing, so it never reaches another visit's saved
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
@@ -31,6 +30,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fareroom.accounts.service import sha256
 from fareroom.chat.repository import LiveRepository
 from fareroom.chat.service import ChatService
 from fareroom.clients.service import ClientsService
@@ -48,10 +48,6 @@ BEFORE_CONNECTED = ("terms", "card", "waiting")
 
 # Which of the given presence keys are connected now.
 Connected = Callable[[Sequence[str]], Awaitable[set[str]]]
-
-
-def _hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def agent_key(user_id: str) -> str:
@@ -110,7 +106,7 @@ class LiveService:
         secret = secrets.token_urlsafe(24)
         visit = ChatVisit(id=new_id("vis"), business_id=biz.id, room_id=room.id,
                           client_id=client.id, question=question, status="terms",
-                          token_hash=_hash(secret), created_at=self._clock.now())  # fmt: skip
+                          token_hash=sha256(secret), created_at=self._clock.now())  # fmt: skip
         await self._repo.add(visit)
         return visit, f"{visit.id}.{secret}"
 
@@ -118,7 +114,7 @@ class LiveService:
         """The visit a resume token names, if the token is its current one."""
         visit_id, _, secret = token.partition(".") if isinstance(token, str) else ("", "", "")
         found = await self._repo.visit(visit_id, lock=lock) if 0 < len(visit_id) <= 40 else None
-        if found is None or not hmac.compare_digest(_hash(secret), found.token_hash):
+        if found is None or not hmac.compare_digest(sha256(secret), found.token_hash):
             raise Unauthenticated("This chat can no longer be resumed from here.",
                                   code="resume_token_invalid")  # fmt: skip
         return found
@@ -126,7 +122,7 @@ class LiveService:
     def rotate(self, visit: ChatVisit) -> str:
         """A new token for the visit; the one used to get here stops working."""
         secret = secrets.token_urlsafe(24)
-        visit.token_hash = _hash(secret)
+        visit.token_hash = sha256(secret)
         return f"{visit.id}.{secret}"
 
     async def terms(self, visit: ChatVisit) -> str:

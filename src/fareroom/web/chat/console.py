@@ -25,11 +25,14 @@ router = APIRouter(include_in_schema=False)
 REFUSAL = "The console is for agents."
 
 
-async def _mine(request: Request, caller: Caller, start: datetime | None) -> list[RevenueLine]:
-    """The caller's revenue since ``start``, one line per currency."""
+async def _mine(request: Request, caller: Caller, periods: list[tuple[str, datetime | None]]
+                ) -> list[tuple[str, list[RevenueLine]]]:  # fmt: skip
+    """The caller's revenue in each named period (since its start), a line per currency."""
+    mine = caller.user.id if caller.user else None
     async with context(request).unit_of_work(caller.business_id) as s:
-        lines = await s.revenue.report(caller.business_id, group_by="agent", start=start)
-    return [line for line in lines if caller.user and line.key == caller.user.id]
+        return [(name, [line for line in await s.revenue.report(
+                    caller.business_id, group_by="agent", start=start) if line.key == mine])
+                for name, start in periods]  # fmt: skip
 
 
 def _periods(now: datetime) -> list[tuple[str, datetime | None]]:
@@ -52,8 +55,7 @@ async def revenue_page(request: Request) -> Response:
     caller = await signed_in(request, AGENT_ROLES, REFUSAL)
     if caller is None:
         return to_login()
-    periods = [(name, await _mine(request, caller, start))
-               for name, start in _periods(context(request).clock.now())]  # fmt: skip
+    periods = await _mine(request, caller, _periods(context(request).clock.now()))
     return templates.TemplateResponse(request, "chat/agent_revenue.html", {
         "caller": caller, "csrf": csrf_token(request), "periods": periods})  # fmt: skip
 
@@ -65,7 +67,6 @@ async def revenue_today(request: Request) -> Response:
     caller = await signed_in(request, AGENT_ROLES, REFUSAL)
     if caller is None:
         return JSONResponse({"code": "not_signed_in", "message": "Sign in again."}, 401)
-    start = _periods(context(request).clock.now())[0][1]
-    lines = await _mine(request, caller, start)
+    [(_, lines)] = await _mine(request, caller, _periods(context(request).clock.now())[:1])
     today: list[dict[str, Any]] = [{"currency": line.currency, **line.figures} for line in lines]
     return JSONResponse({"today": today})
