@@ -149,8 +149,8 @@ class Proc:
 
 def _node(*args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "NODE_PATH": str(NODE / "node_modules")}
-    return subprocess.Popen(["node", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, cwd=NODE, env=env)  # fmt: skip
+    return subprocess.Popen(["node", *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=NODE, env=env)  # fmt: skip
 
 
 def _line(proc: subprocess.Popen[str], prefix: str) -> str:
@@ -202,6 +202,8 @@ def fareroom_run(url: str, pairs: int, tick: int, window: int) -> dict[str, Any]
         server.send_signal(signal.SIGKILL)  # before the clients' sockets close: no offline storm
         server.wait()
         for p in loads if "loads" in locals() else []:
+            assert p.stdin is not None
+            p.stdin.close()  # the load clients exit (and close their sockets) only now
             p.wait(timeout=30)
         shutil.rmtree(folder, ignore_errors=True)
         log.close()

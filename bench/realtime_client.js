@@ -3,7 +3,8 @@
 // every HB seconds (random phase), and counts meter updates and their lateness (arrival − t).
 // Prints "ready <welcomed> <failed> <seconds>" once every socket was answered, "counting"
 // SETTLE seconds later (when the server has finished the work each hello started), then after
-// WINDOW seconds one JSON line with the counts, and exits (the sockets close with it).
+// WINDOW seconds one JSON line with the counts; it exits (the sockets close with it) when its
+// stdin closes.
 //
 //   node realtime_client.js ws://127.0.0.1:PORT client|agent CREDENTIALS HB SETTLE WINDOW
 const fs = require("fs");
@@ -54,6 +55,10 @@ const started = Date.now();
     lateness.sort((a, b) => a - b);
     const q = (p) => lateness.length ? +(1000 * lateness[Math.min(lateness.length - 1, Math.floor(p * lateness.length))]).toFixed(1) : null;
     console.log(JSON.stringify({ role: ROLE, welcomed, failed, closed, updates, p50_ms: q(0.5), p99_ms: q(0.99), max_ms: q(1), errors }));
-    process.exit(0);
+    // The sockets stay open until the bench closes our stdin (it reads the server's CPU first:
+    // a client that exits now would close thousands of sockets inside the other's window).
+    process.stdin.on("end", () => process.exit(0));
+    process.stdin.resume();
+    setTimeout(() => process.exit(0), 300_000);
   }, (SETTLE + WINDOW) * 1000);
 })();

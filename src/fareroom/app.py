@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,8 +19,7 @@ from fareroom import __version__
 from fareroom.accounts.endpoints import router as users_router
 from fareroom.bootstrap import Context, bootstrap
 from fareroom.chat.endpoints import router as chat_router
-from fareroom.chat.realtime import on_stale
-from fareroom.chat.realtime import router as realtime_router
+from fareroom.chat.realtime import on_stale, routes
 from fareroom.chat.visit_endpoints import router as visits_router
 from fareroom.clients.endpoints import router as clients_router
 from fareroom.config import Settings
@@ -29,6 +29,7 @@ from fareroom.http import PROBLEM
 from fareroom.kit.errors import FareroomError, Unauthenticated, ValidationFailed
 from fareroom.metering.endpoints import router as metering_router
 from fareroom.payments.endpoints import router as payments_router
+from fareroom.realtime.websocket import STATE_KEY
 from fareroom.revenue.endpoints import router as revenue_router
 from fareroom.web.chat.admin import router as rooms_pages_router
 from fareroom.web.chat.console import router as console_router
@@ -108,7 +109,7 @@ def create_app(ctx: Context | None = None, *, settings: Settings | None = None,
     ``watch`` looks for silent pages every second (tests on a frozen clock look themselves)."""
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         own = ctx is None
         app.state.ctx = ctx or bootstrap(settings)
         stop = asyncio.Event()
@@ -118,7 +119,8 @@ def create_app(ctx: Context | None = None, *, settings: Settings | None = None,
         if worker:
             tasks.append(asyncio.create_task(run_worker(app.state.ctx, stop)))
         try:
-            yield
+            # The pages' sockets, for the server's WebSocket protocol (realtime.websocket).
+            yield {STATE_KEY: routes(app.state.ctx)}
         finally:
             stop.set()
             for task in tasks:
@@ -138,7 +140,7 @@ def create_app(ctx: Context | None = None, *, settings: Settings | None = None,
         app.state.ctx = ctx
     _install_error_handlers(app)
     routers = (users_router, clients_router, payments_router, chat_router, metering_router,
-               revenue_router, webhooks_router, sandbox_router, realtime_router,
+               revenue_router, webhooks_router, sandbox_router,
                visits_router, rooms_pages_router, console_router, chat_pages_router,
                pages_router)  # fmt: skip
     for router in routers:

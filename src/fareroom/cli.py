@@ -91,6 +91,7 @@ def main(argv: list[str] | None = None) -> None:
             import uvicorn
 
             from fareroom.config import Settings
+            from fareroom.realtime.websocket import UVICORN_WS
 
             settings = Settings()
             if args.workers > 1 and not settings.redis_url:
@@ -110,11 +111,7 @@ def main(argv: list[str] | None = None) -> None:
                 port=args.port,
                 log_level="warning" if args.quiet else "info",
                 access_log=not args.quiet,
-                # Frames a little over the limit get the protocol's own error; far over, cut.
-                ws_max_size=4 * settings.ws_max_message_bytes,
-                # Pages send heartbeats of their own (docs/realtime.md) and the registry
-                # closes silent sockets; the server's protocol-level pings would be extra work.
-                ws_ping_interval=None,
+                ws=UVICORN_WS,  # the pages' sockets are Fareroom's own (realtime.websocket)
             )
         elif args.command == "worker":
             from fareroom.bootstrap import bootstrap

@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 
 from fareroom.app import create_app
@@ -20,7 +19,7 @@ from fareroom.bootstrap import Context
 from fareroom.chat.realtime import on_stale
 from fareroom.kit.clock import FrozenClock
 from tests.conftest import Tenant
-from tests.support.servers import free_port
+from tests.support.servers import uvicorn_here
 
 # 10.00 EUR for the first 5 minutes, 30-s increments, a 20.00 hold.
 TARIFF = {"block_minutes": 5, "block_price": 1000, "preauth_amount": 2000}
@@ -29,18 +28,8 @@ PASSWORD = "agent password 1"
 
 @pytest.fixture(scope="session")
 async def live_url(ctx: Context) -> AsyncIterator[str]:
-    port = free_port()
-    config = uvicorn.Config(create_app(ctx, watch=False), host="127.0.0.1", port=port,
-                            log_level="warning", ws_max_size=1 << 20)  # fmt: skip
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started:
-            break
-        await asyncio.sleep(0.02)
-    yield f"127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    async with uvicorn_here(create_app(ctx, watch=False)) as url:
+        yield url
 
 
 class Socket:

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
+import uvicorn
+
+from fareroom.realtime.websocket import UVICORN_WS
 
 HERE = Path(__file__).parent
 
@@ -17,6 +24,25 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@contextlib.asynccontextmanager
+async def uvicorn_here(app: Any) -> AsyncIterator[str]:
+    """``app`` served by uvicorn on the running loop (with the pages' WebSocket protocol,
+    as ``fareroom serve`` does); yields ``host:port``."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning", ws=UVICORN_WS))  # fmt: skip
+    task = asyncio.create_task(server.serve())
+    for _ in range(500):
+        if server.started:
+            break
+        await asyncio.sleep(0.02)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
 
 
 def wait_http(url: str, *, timeout: float = 20.0, proc: subprocess.Popen[bytes] | None = None

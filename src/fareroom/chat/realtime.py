@@ -1,5 +1,6 @@
 """The chat's WebSocket endpoints: ``/ws/client`` (a client's page) and ``/ws/agent`` (the
-agent console). The protocol is written down in docs/realtime.md.
+agent console), served by ``realtime.websocket.PageSocket`` (``routes``). The protocol is
+written down in docs/realtime.md.
 
 Every socket starts with ``hello`` (a client: its resume token; an agent: the console's
 sign-in cookie, checked with the page's origin). Then every message the page sends is a
@@ -13,15 +14,15 @@ telling both parties, routing) is ``relay``'s.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, WebSocket
-from starlette.websockets import WebSocketDisconnect
+import orjson
+from starlette.requests import cookie_parser
 
 from fareroom.chat import relay
 from fareroom.chat.live import agent_key, visit_key
@@ -39,6 +40,8 @@ from fareroom.kit.errors import (
 from fareroom.metering.service import SETTLED
 from fareroom.models.chat import ChatSession, ChatVisit
 from fareroom.realtime.connections import Connection
+from fareroom.realtime.hub import dumps
+from fareroom.realtime.websocket import PageSocket, Routes
 from fareroom.web.pages import COOKIE
 
 if TYPE_CHECKING:
@@ -46,7 +49,6 @@ if TYPE_CHECKING:
     from fareroom.bootstrap import Context, Services
 
 log = logging.getLogger("fareroom.chat")
-router = APIRouter()
 HELLO_SECONDS = 10
 UNAUTHORISED = 4401
 BAD_HELLO = 4400
@@ -56,78 +58,147 @@ def _at(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
+def _is_ping(text: str | None) -> bool:
+    if text is None or len(text) > 200 or '"ping"' not in text:
+        return False
+    try:
+        data = orjson.loads(text)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and data.get("type") == "ping"
+
+
+Handler = Callable[[Any, dict[str, Any]], Awaitable[None]]
+
+
 class Page:
-    """One page's socket: hello, then messages until it closes or goes silent."""
+    """One page's socket: hello, then messages until it closes or goes silent.
 
+    The socket (``realtime.websocket.PageSocket``) hands over each message as it arrives.
+    A heartbeat that finds the page idle is handled there and then (being heard is all it
+    does); any other message is queued and the page's messages are carried out one after
+    another by a task that runs while there are some, so a page costs no task while it
+    only beats."""
+
+    __slots__ = ("socket", "ctx", "registry", "conn", "_headers", "_inbox", "_busy",
+                 "_lost", "_shutdown", "_timer")  # fmt: skip
     role = ""
+    handlers: ClassVar[dict[str, Handler]] = {}
 
-    def __init__(self, ws: WebSocket) -> None:
-        self.ws = ws
-        self.ctx: Context = ws.app.state.ctx
-        self.registry = self.ctx.connections
+    def __init__(self, socket: PageSocket, ctx: Context, headers: Mapping[str, str]) -> None:
+        self.socket = socket
+        self.ctx = ctx
+        self.registry = ctx.connections
         self.conn: Connection | None = None
-        self.handlers: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {}
+        self._headers: Mapping[str, str] | None = headers  # until greeted
+        self._inbox: deque[str | None] = deque()
+        self._busy = False
+        self._lost = False
+        self._shutdown = False
+        self._timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
+            HELLO_SECONDS, self._no_hello
+        )
 
-    async def run(self) -> None:
-        await self.ws.accept()
-        try:
-            hello = await asyncio.wait_for(self.ws.receive(), timeout=HELLO_SECONDS)
-            if hello["type"] == "websocket.disconnect":
-                return
-            try:
-                async with self.registry.greeting:
-                    await self.hello(self._parse(hello))
-            except FareroomError as exc:
-                await self._refuse(exc)
-                return
-            except Exception:
-                log.exception("%s hello failed", self.role)
-                await self._fail()
-                return
-        except TimeoutError:
-            await self._refuse(ValidationFailed("Say hello first.", code="hello_expected"))
+    @classmethod
+    def factory(cls, ctx: Context) -> Callable[[PageSocket, Mapping[str, str]], Page]:
+        return lambda socket, headers: cls(socket, ctx, headers)
+
+    # ------------------------------------------------------------ the socket's side
+
+    def received(self, text: str | None) -> None:
+        if self._lost:
             return
-        except WebSocketDisconnect:
-            return
-        conn = self.conn
-        assert conn is not None
+        if self.conn is not None:
+            self.registry.heard(self.conn)
+            if not self._busy and _is_ping(text):
+                return
+        self._inbox.append(text)
+        if not self._busy:
+            self._busy = True
+            asyncio.get_running_loop().create_task(self._drain())
+
+    def lost(self, shutdown: bool) -> None:
+        self._lost, self._shutdown = True, shutdown
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._busy:
+            self._busy = True
+            asyncio.get_running_loop().create_task(self._drain())
+
+    def _no_hello(self) -> None:
+        self._timer = None
+        if self.conn is None and not self._busy:
+            self._refuse(ValidationFailed("Say hello first.", code="hello_expected"))
+
+    async def _drain(self) -> None:
         try:
-            while True:
-                message = await self.ws.receive()
-                if message["type"] == "websocket.disconnect":
-                    break
-                self.registry.heard(conn)
-                await self.dispatch(message)
-        except WebSocketDisconnect:
-            pass
+            while self._inbox and not self._lost:
+                text = self._inbox.popleft()
+                if self.conn is not None:
+                    await self.dispatch(text)
+                elif not await self._greet(text):
+                    self._inbox.clear()
+        except Exception:
+            log.exception("%s page failed", self.role)
         finally:
-            await self.registry.remove(conn)
-            if not conn.info.get("stale") and not await self.registry.superseded(conn):
-                await self.ctx.hub.forget([conn.key])
-                await self.gone(self.registry.now())
+            self._busy = False
+        if self._lost:
+            try:
+                await self._leave()
+            except Exception:
+                log.exception("%s page's end not recorded", self.role)
+
+    async def _greet(self, text: str | None) -> bool:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        try:
+            async with self.registry.greeting:
+                await self.hello(self._parse(text))
+            return True
+        except FareroomError as exc:
+            self._refuse(exc)
+        except Exception:
+            log.exception("%s hello failed", self.role)
+            await self._fail()
+        finally:
+            self._headers = None
+        return False
+
+    async def _leave(self) -> None:
+        """The socket closed: the page is gone, unless the server is only restarting (its
+        presence then lapses by itself, should it not come back) or a newer page of the
+        same party took over."""
+        conn, self.conn = self.conn, None
+        if conn is None:
+            return
+        await self.registry.remove(conn)
+        if self._shutdown or conn.stale or await self.registry.superseded(conn):
+            return
+        await self.ctx.hub.forget([conn.key])
+        await self.gone(self.registry.now())
 
     async def _fail(self) -> None:
         """Our fault (e.g. the database did not answer): the page is told and reconnects."""
-        if self.conn is not None:
-            await self.registry.remove(self.conn)
-        try:
-            await self.ws.send_json({"type": "error", "code": "internal_error",
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            await self.registry.remove(conn)
+        self.socket.send_text(dumps({"type": "error", "code": "internal_error",
                                      "message": "Something went wrong on our side; "
-                                     "connecting again."})  # fmt: skip
-            await self.ws.close(1011, "internal_error")
-        except (WebSocketDisconnect, RuntimeError):
-            pass
+                                     "connecting again."}))  # fmt: skip
+        self.socket.close(1011, "internal_error")
 
-    async def _refuse(self, exc: FareroomError) -> None:
+    def _refuse(self, exc: FareroomError) -> None:
         code = UNAUTHORISED if isinstance(exc, Unauthenticated | Forbidden) else BAD_HELLO
-        try:
-            await self.ws.send_json({"type": "error", **_problem(exc)})
-            await self.ws.close(code, exc.code[:100])
-        except (WebSocketDisconnect, RuntimeError):
-            pass
+        self.socket.send_text(dumps({"type": "error", **_problem(exc)}))
+        self.socket.close(code, exc.code[:100])
 
-    def _parse(self, message: Mapping[str, Any]) -> dict[str, Any]:
-        text = message.get("text")
+    def header(self, name: str) -> str | None:
+        """A header of the socket's request (only while greeting)."""
+        return self._headers.get(name) if self._headers is not None else None
+
+    def _parse(self, text: str | None) -> dict[str, Any]:
         if text is None:
             raise ValidationFailed("Send JSON text, not binary frames.", code="malformed_message")
         if len(text.encode()) > self.ctx.settings.ws_max_message_bytes:
@@ -135,7 +206,7 @@ class Page:
                 f"A message has at most {self.ctx.settings.ws_max_message_bytes} bytes.",
                 code="message_too_large")  # fmt: skip
         try:
-            data = json.loads(text)
+            data = orjson.loads(text)
         except ValueError:
             raise ValidationFailed("The message is not valid JSON.",
                                    code="malformed_message") from None  # fmt: skip
@@ -144,16 +215,16 @@ class Page:
                                    code="malformed_message")  # fmt: skip
         return data
 
-    async def dispatch(self, message: Mapping[str, Any]) -> None:
+    async def dispatch(self, text: str | None) -> None:
         ref = None
         try:
-            data = self._parse(message)
+            data = self._parse(text)
             ref = data.get("ref")
             handler = self.handlers.get(data["type"])
             if handler is None:
                 raise ValidationFailed(f"Unknown message type {data['type'][:40]!r}.",
                                        code="unknown_type")  # fmt: skip
-            await handler(data)
+            await handler(self, data)
         except (FareroomError, GatewayError) as exc:
             err = as_fareroom_error(exc) if isinstance(exc, GatewayError) else exc
             self.send({"type": "error", **_problem(err), "ref": _ref(ref)})
@@ -173,8 +244,8 @@ class Page:
             self.conn.send_json(message)
 
     async def open(self, key: str) -> Connection:
-        self.conn = self.registry.open(self.ws, key)
-        self.conn.info["page"] = self
+        self.conn = self.registry.open(self.socket, key)
+        self.conn.page = self
         await self.registry.flush_presence()
         return self.conn
 
@@ -202,7 +273,7 @@ class Page:
         def listen(text: str) -> None:
             conn.send(text)
             if f'"type":"{kind}"' in text:
-                session_id = json.loads(text).get("session_id")
+                session_id = orjson.loads(text).get("session_id")
                 if isinstance(session_id, str):
                     asyncio.get_running_loop().create_task(self.follow(session_id))
 
@@ -258,14 +329,13 @@ def _session_id(data: dict[str, Any]) -> str:
 
 
 class ClientPage(Page):
+    __slots__ = ("visit_id", "business_id")
     role = "client"
 
-    def __init__(self, ws: WebSocket) -> None:
-        super().__init__(ws)
+    def __init__(self, socket: PageSocket, ctx: Context, headers: Mapping[str, str]) -> None:
+        super().__init__(socket, ctx, headers)
         self.visit_id = ""
         self.business_id = ""
-        self.handlers = {"ping": self.ping, "message": self.message, "hangup": self.hangup,
-                         "leave": self.leave}  # fmt: skip
 
     async def _business(self) -> str:
         return self.business_id
@@ -341,26 +411,20 @@ async def visit_view(s: Services, visit: ChatVisit) -> dict[str, Any]:
     return view
 
 
-@router.websocket("/ws/client")
-async def client_socket(ws: WebSocket) -> None:
-    await ClientPage(ws).run()
+ClientPage.handlers = {"ping": Page.ping, "message": ClientPage.message,
+                       "hangup": ClientPage.hangup, "leave": ClientPage.leave}  # fmt: skip
 
 
 # ---------------------------------------------------------------- the agent console
 
 
 class AgentPage(Page):
+    __slots__ = ("caller",)
     role = "agent"
 
-    def __init__(self, ws: WebSocket) -> None:
-        super().__init__(ws)
+    def __init__(self, socket: PageSocket, ctx: Context, headers: Mapping[str, str]) -> None:
+        super().__init__(socket, ctx, headers)
         self.caller: Caller | None = None
-        self.handlers = {
-            "ping": self.ping, "availability": self.availability, "message": self.message,
-            "meter": self.meter, "hangup": self.hangup, "abandon": self.abandon,
-            "payment_request": self.payment_request, "service": self.service,
-            "cancel_request": self.cancel_request,
-        }  # fmt: skip
 
     @property
     def user_id(self) -> str:
@@ -373,10 +437,10 @@ class AgentPage(Page):
 
     def _origin_ok(self) -> bool:
         """A page of another site may not open the console's socket with its cookie."""
-        origin = self.ws.headers.get("origin")
+        origin = self.header("origin")
         if origin is None:
             return True  # not a browser
-        allowed = {urlsplit(self.ctx.settings.base_url).netloc, self.ws.headers.get("host")}
+        allowed = {urlsplit(self.ctx.settings.base_url).netloc, self.header("host")}
         return urlsplit(origin).netloc in allowed
 
     async def hello(self, data: dict[str, Any]) -> None:
@@ -385,7 +449,8 @@ class AgentPage(Page):
         if not self._origin_ok():
             raise Forbidden("This console belongs to another site.", code="origin_forbidden")
         async with self.ctx.unit_of_work() as s:
-            caller = await s.accounts.session_caller(self.ws.cookies.get(COOKIE))
+            cookies = cookie_parser(self.header("cookie") or "")
+            caller = await s.accounts.session_caller(cookies.get(COOKIE))
             if caller.user is None or caller.role not in AGENT_ROLES:
                 raise Forbidden("The console is for agents.", code="role_forbidden")
             self.caller = caller
@@ -517,13 +582,24 @@ class AgentPage(Page):
         await self.presence(live, "offline", "agent", at)
 
 
-@router.websocket("/ws/agent")
-async def agent_socket(ws: WebSocket) -> None:
-    await AgentPage(ws).run()
+AgentPage.handlers = {
+    "ping": Page.ping, "availability": AgentPage.availability, "message": AgentPage.message,
+    "meter": AgentPage.meter, "hangup": AgentPage.hangup, "abandon": AgentPage.abandon,
+    "payment_request": AgentPage.payment_request, "service": AgentPage.service,
+    "cancel_request": AgentPage.cancel_request,
+}  # fmt: skip
+
+
+def routes(ctx: Context) -> Routes:
+    """The pages' sockets, for ``realtime.websocket.PageSocket`` (the app's lifespan
+    state). A frame a little over the message limit gets the protocol's own error; far
+    over, the socket is closed."""
+    return Routes({"/ws/client": ClientPage.factory(ctx), "/ws/agent": AgentPage.factory(ctx)},
+                  max_size=4 * ctx.settings.ws_max_message_bytes)  # fmt: skip
 
 
 async def on_stale(conn: Connection) -> None:
     """A page silent for the offline window: its party is offline since last heard."""
-    page = conn.info.get("page")
+    page = conn.page
     if isinstance(page, Page):
         await page.gone(conn.last_seen)

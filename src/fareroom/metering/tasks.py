@@ -2,8 +2,8 @@
 
 - ``settle``: carry out a session's planned collections, one transaction each.
 - ``tick``: once per increment, the live state of every open session is computed from its
-  checkpoint (no events read) and published; sessions whose amount due reached the split
-  threshold are collected.
+  checkpoint (no events read) and published, a batch at a time; sessions whose amount due
+  reached the split threshold are collected.
 - ``sweep_timeouts``: sessions a party has been offline from for longer than the timeout
   are ended and collected. It reads only those sessions, through the index on
   ``timeout_at``: its cost grows with the stale sessions, not the open ones.
@@ -59,18 +59,20 @@ class TickResult:
     split: int = 0
 
 
-async def tick(ctx: Context, *, batch: int = 5000) -> TickResult:
-    """Publish every open session's live meter; ``t`` is when it was read (a page's
-    lateness is its arrival minus ``t``)."""
+async def tick(ctx: Context, *, batch: int = 500) -> TickResult:
+    """Publish every open session's live meter, ``batch`` sessions at a time: each batch
+    is read, priced at the moment it was read (``t``: a page's lateness is its arrival
+    minus ``t``) and sent before the next is read, so the first pages hear the tick while
+    the last are still being read, and no update waits behind thousands of others."""
     result = TickResult()
-    now = ctx.clock.now()
-    t = round(now.timestamp(), 3)
     tariffs: dict[tuple[Any, ...], Tariff] = {}
     to_split: list[str] = []
     after = ""
     while True:
         async with ctx.sessions() as session:
             rows = await MeteringRepository(session).open_sessions(after=after, limit=batch)
+        now = ctx.clock.now()
+        t = round(now.timestamp(), 3)
         updates = []
         for row in rows:
             key = tuple(row[6:])

@@ -45,7 +45,10 @@ class Tariff:
         beyond = self._beyond_block(seconds)
         if beyond is None:
             return 0
-        return self.block_price + round_half_up(self._increments(beyond) * self._per_increment)
+        # round_half_up(k · I·P / 60N) in integers (the meter's tick prices every session)
+        charged = self._increments(beyond) * self.increment_seconds * self.block_price
+        block = 60 * self.block_minutes
+        return self.block_price + (2 * charged + block) // (2 * block)
 
     def seconds_until_change(self, seconds: int) -> int | None:
         """How many more chargeable seconds until the price rises (None: it never does)."""

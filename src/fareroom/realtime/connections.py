@@ -10,12 +10,10 @@ the registry
   closing (a laptop lid, a lost network). They are closed and reported with the time they
   were last heard, from which their party counts as offline.
 
-Published text is queued on the connection and written by the process's one ``Outbox``
-task, so a publisher never waits for a page. The ASGI sends of the server we run (uvicorn's
-websockets protocol) do not wait: the frame goes to the socket's buffer. One task can
-therefore write for every page, which costs no task switch per message and no task per page
-(a per-page writer task cost both). A page that falls ``backlog`` messages behind is dropped
-(it reconnects and gets a fresh snapshot).
+Published text goes straight to the page's socket (``PageSocket.send_text``: the frame
+is put in the transport's buffer; nothing waits). A page whose socket has more than
+``BACKLOG`` bytes not taken by the kernel does not read: it is dropped (it reconnects and
+gets a fresh snapshot).
 """
 
 from __future__ import annotations
@@ -23,11 +21,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any
-
-from starlette.websockets import WebSocket
+from typing import Any, Protocol
 
 from fareroom.kit.clock import Clock
 from fareroom.realtime.hub import Hub, Listener, dumps
@@ -35,82 +30,49 @@ from fareroom.realtime.hub import Hub, Listener, dumps
 log = logging.getLogger("fareroom.realtime")
 HEARTBEAT_MISSED = 4000  # close code: nothing heard for offline_after seconds
 REPLACED = 4009  # another page took over the same visit or console
+BACKLOG = 1 << 20  # bytes a page may leave unread before it is dropped
 
 
-class Outbox:
-    """Writes the queued messages of every connection that has some, from one task that
-    runs while there is anything to write."""
+class Socket(Protocol):
+    """What a connection needs of its page's socket (``realtime.websocket.PageSocket``)."""
 
-    def __init__(self) -> None:
-        self._pending: dict[Connection, None] = {}  # ordered: first queued, first written
-        self._task: asyncio.Task[None] | None = None
-
-    def ready(self, conn: Connection) -> None:
-        self._pending[conn] = None
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._drain())
-
-    async def _drain(self) -> None:
-        try:
-            while self._pending:
-                conn = next(iter(self._pending))
-                del self._pending[conn]
-                await conn.flush()
-        finally:
-            self._task = None
+    def send_text(self, text: str) -> None: ...
+    def buffered(self) -> int: ...
+    def close(self, code: int = 1000, reason: str = "") -> None: ...
 
 
 class Connection:
-    """One page's WebSocket. ``send`` is also its hub listener."""
+    """One page's socket as the registry knows it. ``send`` is also its hub listener."""
 
-    __slots__ = ("ws", "key", "last_seen", "topics", "closed", "info", "_queue", "_outbox",
-                 "_backlog")  # fmt: skip
+    __slots__ = ("socket", "key", "last_seen", "topics", "closed", "stale", "replaced",
+                 "page")  # fmt: skip
 
-    def __init__(self, ws: WebSocket, key: str, now: float, outbox: Outbox, *,
-                 backlog: int = 256) -> None:  # fmt: skip
-        self.ws = ws
+    def __init__(self, socket: Socket, key: str, now: float) -> None:
+        self.socket = socket
         self.key = key  # presence key: visit:<id> or agent:<id>
         self.last_seen = now
         self.topics: dict[str, Listener] = {}
         self.closed = False
-        self.info: dict[str, Any] = {}
-        self._queue: deque[str] = deque()
-        self._outbox = outbox
-        self._backlog = backlog
+        self.stale = False  # closed for silence
+        self.replaced = False  # a newer page of the same party took over
+        self.page: Any = None  # the page's handler
 
     def send(self, text: str) -> None:
         if self.closed:
             return
-        if len(self._queue) >= self._backlog:
-            log.warning("dropping %s: %d messages behind", self.key, len(self._queue))
+        if self.socket.buffered() > BACKLOG:
+            log.warning("dropping %s: its page does not read", self.key)
             self.close_soon(1013, "too far behind")
             return
-        self._queue.append(text)
-        self._outbox.ready(self)
+        self.socket.send_text(text)
 
     def send_json(self, message: dict[str, Any]) -> None:
         self.send(dumps(message))
 
-    async def flush(self) -> None:
-        """Write what is queued (the Outbox calls this)."""
-        try:
-            while self._queue:
-                await self.ws.send_text(self._queue.popleft())
-        except Exception:  # the page is gone; the reader notices and cleans up
-            self.closed = True
-
     def close_soon(self, code: int, reason: str) -> None:
         if not self.closed:
             self.closed = True
-            asyncio.create_task(self._close(code, reason))
-
-    async def _close(self, code: int, reason: str) -> None:
-        with contextlib.suppress(Exception):
-            await self.ws.close(code, reason)
-
-    def stop(self) -> None:
-        self.closed = True
-        self._queue.clear()
+            self.socket.close(code, reason)
 
 
 class Registry:
@@ -125,7 +87,6 @@ class Registry:
         self._clock = clock
         self.offline_after = offline_after
         self.greeting = asyncio.Semaphore(self.GREETING)
-        self.outbox = Outbox()
         self.connections: set[Connection] = set()
         self._by_key: dict[str, Connection] = {}
         self._dirty: set[Connection] = set()
@@ -133,13 +94,13 @@ class Registry:
     def now(self) -> float:
         return self._clock.now().timestamp()
 
-    def open(self, ws: WebSocket, key: str) -> Connection:
+    def open(self, socket: Socket, key: str) -> Connection:
         """Register a page's connection; a page already connected for the same party in
         this process is replaced (a reload whose old socket has not closed yet)."""
-        conn = Connection(ws, key, self.now(), self.outbox)
+        conn = Connection(socket, key, self.now())
         old = self._by_key.get(key)
         if old is not None:
-            old.info["replaced"] = True
+            old.replaced = True
             old.close_soon(REPLACED, "replaced by a newer page")
         self._by_key[key] = conn
         self.connections.add(conn)
@@ -162,14 +123,14 @@ class Registry:
         self._dirty.discard(conn)
         for topic, listener in conn.topics.items():
             await self.hub.unsubscribe(topic, listener)
-        conn.stop()
+        conn.closed = True
         if self._by_key.get(conn.key) is conn:
             del self._by_key[conn.key]
 
     async def superseded(self, conn: Connection) -> bool:
         """True if a newer page of the same party took over, here or (as the hub's
         presence says) in another process: then this one's going says nothing."""
-        if conn.info.get("replaced"):
+        if conn.replaced:
             return True
         seen = (await self.hub.last_seen([conn.key])).get(conn.key)
         return seen is not None and seen > conn.last_seen
@@ -198,7 +159,7 @@ class Registry:
         await self.flush_presence()
         stale = self.stale()
         for conn in stale:
-            conn.info["stale"] = True
+            conn.stale = True
             conn.close_soon(HEARTBEAT_MISSED, "no heartbeat")
             if not await self.superseded(conn):
                 await on_stale(conn)

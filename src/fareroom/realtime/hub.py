@@ -11,25 +11,26 @@ listeners get the text, which they send on as it is.
   can tell whether a party is connected to another one, and a process that died leaves
   times that go stale instead of parties that stay online.
 
-A listener is a plain function: it must not block (it queues the text for its connection).
+A listener is a plain function: it must not block (it puts the text in its page's socket buffer).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
+
+import orjson
 
 log = logging.getLogger("fareroom.realtime")
 Listener = Callable[[str], None]
 
 
 def dumps(message: dict[str, Any]) -> str:
-    return json.dumps(message, separators=(",", ":"), default=str)
+    return orjson.dumps(message, default=str).decode()
 
 
 class Hub(Protocol):
