@@ -249,20 +249,35 @@ class Page:
         await self.registry.flush_presence()
         return self.conn
 
-    async def follow(self, session_id: str) -> None:
-        """Listen to a session and send its state and recent messages."""
-        assert self.conn is not None
+    async def follow(self, session_id: str) -> dict[str, Any] | None:
+        """Listen to a session and send its state and recent messages; returns the state
+        sent (None if the page went in the meantime: a follow may be started by a message
+        as the page leaves)."""
+        if self.conn is None or self.conn.closed:
+            return None
         await self.registry.listen(self.conn, session_topic(session_id))
-        self.send({"type": "session", **await self.snapshot(session_id)})
+        found = await self.snapshot(session_id)
+        self.send({"type": "session", **found})
+        return dict(found["session"])
 
     async def snapshot(self, session_id: str) -> dict[str, Any]:
         async with self.ctx.unit_of_work() as s:
             state = await s.metering.state(await self._business(), session_id)
             messages = await s.live.messages(session_id)
             requests = await s.chat.requests_of_session(state.session.business_id, session_id)
+            about = await self.about(s, state.session)
         return {"session": session_out(state).model_dump(mode="json"),
                 "messages": [message_out(m) for m in messages],
-                "requests": [request_out(r) for r in requests]}  # fmt: skip
+                "requests": [request_out(r) for r in requests], **about}  # fmt: skip
+
+    async def about(self, s: Services, session: ChatSession) -> dict[str, Any]:
+        """What else this page shows of a session it follows."""
+        return {}
+
+    async def back_online(self, session_ids: list[str], party: str) -> None:
+        """The party's page is connected (again): recorded online in the sessions whose
+        state, just sent, has it offline (``presence`` looks again in its transaction)."""
+        await self.presence(session_ids, "online", party, self.registry.now())
 
     def watcher(self, kind: str) -> Callable[[str], None]:
         """A listener that passes messages on and follows the session a ``kind`` message
@@ -352,8 +367,9 @@ class ClientPage(Page):
         await self.registry.listen(conn, visit_key(visit.id), self.watcher("connected"))
         self.send({"type": "welcome", "token": token, **self.timing(), "visit": view})
         if visit.session_id:
-            await self.follow(visit.session_id)
-            await self.presence([visit.session_id], "online", "client", self.registry.now())
+            shown = await self.follow(visit.session_id)
+            if shown is not None and "client" in shown["offline"]:
+                await self.back_online([visit.session_id], "client")
         elif visit.status == "waiting":
             await relay.route(self.ctx, visit.room_id)
 
@@ -465,25 +481,28 @@ class AgentPage(Page):
                    "availability": availability, "queues": queues,
                    "heartbeat": self.ctx.settings.heartbeat_seconds,
                    "offline_after": self.ctx.settings.offline_after_seconds})  # fmt: skip
+        offline = []
         for session in sessions:
             if session.status not in SETTLED:
-                await self.follow(session.id)
-        live = [x.id for x in sessions if x.status == "open" and x.live]
-        await self.presence(live, "online", "agent", self.registry.now())
-        await relay.route_agent(self.ctx, self.user_id)
+                shown = await self.follow(session.id)
+                if shown and session.live and "agent" in shown["offline"]:
+                    offline.append(session.id)
+        await self.back_online(offline, "agent")
+        # Clients waiting in the agent's rooms may get the agent now (a client who joins a
+        # queue later is routed by their own hello, or by the worker's next round).
+        for room, waiting in queues.items():
+            if waiting:
+                await relay.route(self.ctx, room)
 
     async def _queues(self, s: Services) -> dict[str, int]:
         rooms = await s.live.rooms_of_agent(self.user_id)
         return {room: len(await s.live.queue(room)) for room in rooms}
 
-    async def snapshot(self, session_id: str) -> dict[str, Any]:
-        found = await super().snapshot(session_id)
-        async with self.ctx.unit_of_work() as s:
-            visit = await s.live.visit_of_session(session_id)
-            client = await s.clients.get(await self._business(), found["session"]["client_id"])
-        found["client"] = {"name": client.name, "email": client.email}
-        found["question"] = visit.question if visit else None
-        return found
+    async def about(self, s: Services, session: ChatSession) -> dict[str, Any]:
+        visit = await s.live.visit_of_session(session.id)
+        client = await s.clients.get(session.business_id, session.client_id)
+        return {"client": {"name": client.name, "email": client.email},
+                "question": visit.question if visit else None}  # fmt: skip
 
     async def _own(self, s: Services, data: dict[str, Any]) -> ChatSession:
         sid = _session_id(data)
