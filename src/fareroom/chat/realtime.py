@@ -274,11 +274,6 @@ class Page:
         """What else this page shows of a session it follows."""
         return {}
 
-    async def back_online(self, session_ids: list[str], party: str) -> None:
-        """The party's page is connected (again): recorded online in the sessions whose
-        state, just sent, has it offline (``presence`` looks again in its transaction)."""
-        await self.presence(session_ids, "online", party, self.registry.now())
-
     def watcher(self, kind: str) -> Callable[[str], None]:
         """A listener that passes messages on and follows the session a ``kind`` message
         (connected, assigned) names."""
@@ -367,9 +362,11 @@ class ClientPage(Page):
         await self.registry.listen(conn, visit_key(visit.id), self.watcher("connected"))
         self.send({"type": "welcome", "token": token, **self.timing(), "visit": view})
         if visit.session_id:
+            # online again where the state just sent has the client offline (``presence``
+            # looks again in its own transaction)
             shown = await self.follow(visit.session_id)
             if shown is not None and "client" in shown["offline"]:
-                await self.back_online([visit.session_id], "client")
+                await self.presence([visit.session_id], "online", "client", self.registry.now())
         elif visit.status == "waiting":
             await relay.route(self.ctx, visit.room_id)
 
@@ -487,7 +484,7 @@ class AgentPage(Page):
                 shown = await self.follow(session.id)
                 if shown and session.live and "agent" in shown["offline"]:
                     offline.append(session.id)
-        await self.back_online(offline, "agent")
+        await self.presence(offline, "online", "agent", self.registry.now())
         # Clients waiting in the agent's rooms may get the agent now (a client who joins a
         # queue later is routed by their own hello, or by the worker's next round).
         for room, waiting in queues.items():
