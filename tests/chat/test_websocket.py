@@ -201,3 +201,22 @@ async def test_frames_split_and_joined_across_reads_are_read_whole(url: str) -> 
     opcode, payload = await raw.frame()
     assert (opcode, payload[:2]) == (0x8, (1000).to_bytes(2, "big"))
     assert await asyncio.wait_for(raw.reader.read(), 5) == b""
+
+
+async def test_a_ping_between_fragments_is_answered_and_the_message_arrives_whole(
+    url: str,
+) -> None:
+    raw, _ = await Raw.open(url, handshake())
+    part = b"y" * (MAX - 2)  # with the last fragment, exactly the largest message
+    raw.writer.write(client_frame(0x1, part, fin=False) + client_frame(0x9, b"mid")
+                     + client_frame(0x0, b"zz"))  # fmt: skip
+    assert await raw.frame() == (0xA, b"mid")
+    assert await raw.frame() == (0x1, part + b"zz")
+
+
+async def test_a_close_code_that_may_not_be_sent_back_is_answered_with_1000(url: str) -> None:
+    raw, _ = await Raw.open(url, handshake())
+    raw.writer.write(client_frame(0x8, (1005).to_bytes(2, "big")))
+    opcode, payload = await raw.frame()
+    assert (opcode, payload[:2]) == (0x8, (1000).to_bytes(2, "big"))
+    assert await asyncio.wait_for(raw.reader.read(), 5) == b""

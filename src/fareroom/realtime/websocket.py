@@ -83,6 +83,11 @@ def unmask(payload: bytes, mask: bytes) -> bytes:
     return value.to_bytes(n, "little")
 
 
+def _sendable(code: int) -> bool:
+    """A close code that may be sent in a close frame (RFC 6455 §7.4)."""
+    return 1000 <= code <= 1014 and code not in (1004, 1005, 1006) or 3000 <= code < 5000
+
+
 def close_payload(code: int, reason: str) -> bytes:
     return code.to_bytes(2, "big") + reason.encode()[:123]
 
@@ -179,6 +184,7 @@ class PageSocket(asyncio.Protocol):
             self.close(1011, "internal error")
 
     def eof_received(self) -> bool | None:
+        self._closing = True  # nothing more is written
         return None  # close the transport
 
     def shutdown(self) -> None:
@@ -270,7 +276,8 @@ class PageSocket(asyncio.Protocol):
             if b0 & 0x70 or not b1 & 0x80:
                 self._fail(PROTOCOL_ERROR, "frames must be masked, with no extensions")
                 return
-            if size > self.max_size or self._parts_size + size > self.max_size:
+            control = b0 & 0x0F >= CLOSE  # may come between a message's fragments
+            if size > self.max_size or not control and self._parts_size + size > self.max_size:
                 self._fail(TOO_BIG, "message too big")
                 return
             start = pos + head + 4
@@ -291,7 +298,7 @@ class PageSocket(asyncio.Protocol):
             if opcode == CLOSE:
                 if not self._closing:
                     code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1000
-                    self.close(code if 1000 <= code < 5000 else 1000)
+                    self.close(code if _sendable(code) else 1000)
                 assert self._transport is not None
                 self._transport.close()
                 return False
