@@ -3,10 +3,13 @@ against a live server, on the suite's frozen clock."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 from websockets.exceptions import ConnectionClosed
 
 from fareroom.chat import relay
+from fareroom.chat.live import visit_key
 from fareroom.chat.realtime import ClientPage
 from fareroom.metering import tasks
 from tests.chat.conftest import Live
@@ -376,3 +379,28 @@ async def test_a_hello_the_server_cannot_complete_is_answered_and_closed_cleanly
     # nothing was changed: the same token greets the page once the server can
     _, welcome = await live.client(visit["token"])
     assert welcome["visit"]["status"] == "waiting"
+
+
+async def test_the_presence_sweep_records_whom_no_process_hears_but_not_a_page_heard_meanwhile(
+    live: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker's safety net for pages whose process died: parties not heard for the
+    offline window are recorded offline from when they were last heard, unless their page
+    is heard while the sweep runs (a page reconnecting after a restart)."""
+    _, console, page, welcome, session = await _connected(live)
+    hub = live.ctx.hub
+    client = visit_key(welcome["visit"]["id"])
+    live.clock.advance(seconds=40)  # neither page heard for 40 s, as if their process died
+    looked = hub.last_seen
+
+    async def client_beats_after_the_first_look(keys: Sequence[str]) -> dict[str, float]:
+        found = await looked(keys)
+        monkeypatch.setattr(hub, "last_seen", looked)
+        await hub.touch({client: live.clock.now().timestamp()})
+        return found
+
+    monkeypatch.setattr(hub, "last_seen", client_beats_after_the_first_look)
+    assert await relay.sweep_presence(live.ctx) >= 1  # (other tests' chats may be swept too)
+    assert await _events(live, session["id"]) == [("offline", "agent")]
+    state = await page.session(lambda s: s["offline"] == ["agent"])
+    assert state["seconds"] == 0  # offline from the console's last heartbeat, at the start

@@ -147,6 +147,11 @@ async def sweep_presence(ctx: Context) -> int:
                 before = await s.metering.state(biz, sid)
                 if party in before.offline:
                     continue
+                # Heard since the look above (a page that came back while the sweep ran,
+                # e.g. after a restart)? Then it is not offline.
+                last = (await hub.last_seen([key])).get(key, last)
+                if last >= offline_since:
+                    continue
                 at = max(datetime.fromtimestamp(last, UTC), before.session.opened_at)
                 await s.metering.record(biz, sid, "offline", party=party, at=at)
         except FareroomError as exc:
