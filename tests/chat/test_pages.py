@@ -3,6 +3,7 @@ sends it (form posts with the CSRF token)."""
 
 from __future__ import annotations
 
+import html as html_lib
 import re
 from typing import Any
 
@@ -76,25 +77,113 @@ async def test_an_owner_creates_and_edits_a_room_and_gets_its_embed_snippet(
     assert "Tax advice" in listing.text and "Sam" in listing.text
 
 
+def _alert(html: str) -> str:
+    """The error the page shows (role=alert), or '' when there is none."""
+    match = re.search(r'<p class="error" role="alert"[^>]*>(.*?)</p>', html, re.S)
+    return html_lib.unescape(match.group(1)) if match else ""
+
+
 async def test_a_bad_room_form_says_what_is_wrong_and_changes_nothing(
     http: httpx.AsyncClient, tenant: Tenant
 ) -> None:
     await _sign_in(http, tenant.owner_email, tenant.password)
     csrf = _csrf((await http.get("/dashboard/rooms/new")).text)
-    for fields, words in [({"block_price": "ten"}, "Block price: Write the amount"),
-                          ({"block_price": "10.001"}, "Block price"),
-                          ({"block_minutes": "0"}, "block_minutes"),
-                          ({"preauth_amount": ""}, "Fill in preauth amount"),
+    for fields, words in [({"block_price": "ten"}, "Minimum charge: Write the amount"),
+                          ({"block_price": "10.001"}, "Minimum charge: EUR amounts have 2"),
+                          ({"preauth_amount": ""}, "Hold on the card: Fill in the amount."),
                           ({"split_threshold": "1.00"}, "split threshold is below"),
                           ({"name": " "}, "needs a name"),
                           ({"agent_ids": ["usr_nobody"]}, "No user")]:  # fmt: skip
         r = await http.post("/dashboard/rooms/new", data=_form(csrf, **fields))
         assert r.status_code == 422, (fields, r.status_code)
-        assert words in r.text, (fields, r.text[:2000])
+        assert words in _alert(r.text), (fields, _alert(r.text))
         assert 'value="Tax advice"' in r.text or fields.get("name")  # what was typed stays
     assert await _rooms(tenant) == []
     r = await http.post("/dashboard/rooms/new", data=_form("forged"))
     assert r.status_code == 403 and await _rooms(tenant) == []
+
+
+async def test_room_form_errors_name_the_fields_by_their_labels_with_amounts_in_major_units(
+    http: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    await _sign_in(http, tenant.owner_email, tenant.password)
+    csrf = _csrf((await http.get("/dashboard/rooms/new")).text)
+    for fields, said in [
+        ({"block_minutes": "0"}, "Minutes the minimum charge covers must be between 1 and"),
+        ({"increment_seconds": "0"}, "Increment (seconds) must be between 1 and"),
+        ({"block_price": "0.10"},
+         "Minimum charge must be between 0.50 EUR and 999,999.99 EUR."),
+        ({"preauth_amount": "1,00"}, "Hold on the card: Use a dot for decimals, e.g. 1.00"),
+        ({"split_threshold": "1,23,4"}, "Collect whenever due reaches: Commas go between"),
+    ]:  # fmt: skip
+        r = await http.post("/dashboard/rooms/new", data=_form(csrf, **fields))
+        assert r.status_code == 422, (fields, r.status_code)
+        error = _alert(r.text)
+        assert error.startswith(said), (fields, error)
+        assert not re.search(r"[a-z]+_[a-z]+", error), error  # no internal field names
+        assert f"<label>{said.split(' must')[0].split(':')[0]}" in html_lib.unescape(r.text)
+    assert await _rooms(tenant) == []
+
+
+async def test_room_form_refuses_unicode_digits_and_huge_exponents_with_422_not_500(
+    http: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    await _sign_in(http, tenant.owner_email, tenant.password)
+    csrf = _csrf((await http.get("/dashboard/rooms/new")).text)
+    for fields, said in [
+        ({"free_minutes": "\u00b2"}, "Free minutes: Write a whole number of minutes with the "
+                                      "digits 0-9."),
+        ({"block_minutes": "\u0661"}, "Minutes the minimum charge covers: Write a whole"),
+        ({"block_price": "1e999999999"}, "Minimum charge: Write the amount in plain digits"),
+        ({"preauth_amount": "1e999999999"}, "Hold on the card: Write the amount in plain"),
+        ({"split_threshold": "9" * 5000}, "Collect whenever due reaches: The amount may be at "
+                                          "most 999,999.99 EUR."),
+    ]:  # fmt: skip
+        r = await http.post("/dashboard/rooms/new", data=_form(csrf, **fields))
+        assert r.status_code == 422, (fields, r.status_code)
+        assert _alert(r.text).startswith(said), (fields, _alert(r.text))
+        assert re.search(r'data-code="(invalid_number|invalid_amount|amount_too_large)"', r.text)
+    assert await _rooms(tenant) == []
+
+
+async def test_room_form_reads_amounts_as_the_app_prints_them(
+    http: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    await _sign_in(http, tenant.owner_email, tenant.password)
+    csrf = _csrf((await http.get("/dashboard/rooms/new")).text)
+    r = await http.post("/dashboard/rooms/new", data=_form(
+        csrf, block_price="1,000", preauth_amount="1,234.56", split_threshold="2000"))  # fmt: skip
+    assert r.status_code == 303, _alert(r.text)
+    [room] = await _rooms(tenant)
+    assert (room["tariff"]["block_price"], room["tariff"]["preauth_amount"],
+            room["tariff"]["split_threshold"]) == (100_000, 123_456, 200_000)  # fmt: skip
+    page = await http.get(f"/dashboard/rooms/{room['id']}")
+    assert 'value="1,000.00"' in page.text and 'value="1,234.56"' in page.text
+    # saved again as shown, the tariff is the same one
+    r = await http.post(f"/dashboard/rooms/{room['id']}", data=_form(
+        _csrf(page.text), block_price="1,000.00", preauth_amount="1,234.56",
+        split_threshold="2,000.00"))  # fmt: skip
+    assert r.status_code == 303
+    [after] = await _rooms(tenant)
+    assert after["tariff"] == room["tariff"]
+
+
+async def test_tariff_warnings_are_shown_as_warnings_and_the_room_is_saved(
+    http: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    await _sign_in(http, tenant.owner_email, tenant.password)
+    csrf = _csrf((await http.get("/dashboard/rooms/new")).text)
+    # a hold below the minimum charge works, but the owner should reconsider it
+    r = await http.post("/dashboard/rooms/new", data=_form(csrf, preauth_amount="5.00"))
+    assert r.status_code == 303
+    [room] = await _rooms(tenant)
+    page = await http.get(r.headers["location"])
+    assert page.status_code == 200 and _alert(page.text) == ""
+    warning = re.search(r'<p class="warning" role="status" data-code="([a-z_]+)">(.*?)</p>',
+                        page.text, re.S)  # fmt: skip
+    assert warning and warning.group(1) == "hold_below_minimum_charge"
+    assert "pre-authorisation is below the minimum charge" in warning.group(2)
+    assert room["warnings"][0]["code"] == "hold_below_minimum_charge"
 
 
 async def test_rooms_are_for_owners_and_admins_of_their_own_business(

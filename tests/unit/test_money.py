@@ -1,5 +1,7 @@
+import json
 from decimal import Decimal
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -7,10 +9,14 @@ from hypothesis import strategies as st
 
 from fareroom.kit.errors import ValidationFailed
 from fareroom.kit.money import (
+    CURRENCY_EXPONENTS,
+    MAX_CHARGE_MINOR,
     CurrencyMismatch,
     Money,
+    format_major,
     normalise_currency,
     parse_major,
+    parse_whole,
     round_half_up,
 )
 
@@ -52,10 +58,33 @@ def test_unknown_currency_is_a_validation_error() -> None:
     assert err.value.code == "unsupported_currency"
 
 
-def test_parse_major_is_exact_and_refuses_extra_decimals() -> None:
-    assert parse_major("12.50", "EUR") == 1250
-    assert parse_major("0,1", "EUR") == 10
-    assert parse_major("500", "JPY") == 500
-    for bad in ("12.505", "abc", "1e400000"):
-        with pytest.raises(ValidationFailed):
-            parse_major(bad, "EUR")
+CASES = json.loads((Path(__file__).parent / "amount_cases.json").read_text())["cases"]
+
+
+@pytest.mark.parametrize(("text", "currency", "expected"), CASES)
+def test_typed_amounts_are_read_as_the_app_prints_them_and_nothing_is_guessed(
+    text: str, currency: str, expected: int | str
+) -> None:
+    if isinstance(expected, int):
+        assert parse_major(text, currency) == expected
+        return
+    with pytest.raises(ValidationFailed) as refused:
+        parse_major(text, currency)
+    assert refused.value.message == expected
+    assert refused.value.code in ("invalid_amount", "amount_too_large")
+    assert refused.value.status == 422
+
+
+@given(st.integers(0, MAX_CHARGE_MINOR), st.sampled_from(sorted(CURRENCY_EXPONENTS)))
+def test_every_amount_reads_back_as_it_was_printed(amount: int, currency: str) -> None:
+    assert parse_major(format_major(amount, currency), currency) == amount
+    assert parse_major(format_major(amount, currency).replace(",", ""), currency) == amount
+    assert Money(amount, currency).format() == f"{format_major(amount, currency)} {currency}"
+
+
+@pytest.mark.parametrize("text", ["\u00b2", "\u0661", "-1", "1.5", "1e3", " ", "9" * 40])
+def test_whole_numbers_take_the_digits_0_to_9_only_and_name_the_field(text: str) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        parse_whole(text, label="Free minutes", unit="minutes")
+    assert refused.value.message.startswith("Free minutes: ")
+    assert parse_whole(" 15 ", label="Free minutes", unit="minutes") == 15

@@ -8,6 +8,7 @@ Invariants:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
@@ -97,18 +98,89 @@ class Money:
         return f"{value:,.{exp}f} {self.currency}"
 
 
-def parse_major(text: str, currency: str) -> int:
-    """``"12.50"`` EUR → 1250. Exact (Decimal); more decimals than the currency has are refused."""
+def format_major(amount: int, currency: str) -> str:
+    """The number as the app prints it, without the currency: ``123456`` EUR → ``1,234.56``."""
     exp = CURRENCY_EXPONENTS[currency]
-    try:
-        value = Decimal(text.strip().replace(",", "."))
-    except ArithmeticError:
-        raise ValidationFailed(
-            "Write the amount as a number, e.g. 12.50.", code="invalid_amount"
-        ) from None
-    if not value.is_finite() or abs(value) > MAX_CHARGE_MINOR:
-        raise ValidationFailed("The amount is too large.", code="amount_too_large")
-    minor = value.scaleb(exp)
-    if minor != minor.to_integral_value():
-        raise ValidationFailed(f"{currency} has {exp} decimal places.", code="invalid_amount")
-    return int(minor)
+    return f"{Decimal(amount).scaleb(-exp):,.{exp}f}"
+
+
+class InvalidAmount(ValidationFailed):
+    code = "invalid_amount"
+
+
+# What people type: digits 0-9 with commas between groups of three, a dot before the
+# decimals. Nothing else is guessed at (a comma as the decimal separator, spaces, exponents,
+# signs, other scripts' digits are refused with a sentence saying how to write it).
+_AMOUNT = re.compile(r"(?P<whole>[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.(?P<frac>[0-9]+))?", re.ASCII)
+_DECIMAL_COMMA = re.compile(r"[0-9]+,[0-9]{1,2}|[0-9]{1,3}(?:\.[0-9]{3})*,[0-9]+", re.ASCII)
+_EXPONENT = re.compile(r"[0-9.,]+[eE][+-]?[0-9]*", re.ASCII)
+_ASCII_SPACE = " \t\r\n"
+_MAX_WHOLE_DIGITS = 15  # beyond any amount we accept; int() of a huge text would be slow
+
+
+def _example(currency: str) -> str:
+    return format_major(123_456 * 10 ** CURRENCY_EXPONENTS[currency] // 100, currency)
+
+
+def _why_not(text: str, currency: str) -> str:
+    """The sentence for a text that is not an amount as the app writes it."""
+    example = _example(currency)
+    if any(not ch.isascii() for ch in text):
+        if any(ch.isspace() for ch in text):
+            return "Remove the spaces from the amount."
+        return "Write the amount with the digits 0-9 only."
+    if any(ch in _ASCII_SPACE for ch in text):
+        return "Remove the spaces from the amount."
+    if text[0] in "+-":
+        return "Write the amount without a sign."
+    if _EXPONENT.fullmatch(text):
+        return f"Write the amount in plain digits, e.g. {example}."
+    if _DECIMAL_COMMA.fullmatch(text):
+        return "Use a dot for decimals, e.g. 1.00 (a comma only separates thousands)."
+    if "," in text:
+        return f"Commas go between groups of three digits, e.g. {example}."
+    return f"Write the amount as a number, e.g. {example}."
+
+
+def parse_major(text: str, currency: str) -> int:
+    """An amount a person typed in major units → minor units: ``"1,234.56"`` EUR → 123456.
+
+    Accepts what ``Money.format`` prints (``1,234.56``) and the plain forms ``1234.56``,
+    ``1234``, ``1,234``, ``0.5`` (→ 0.50 for a currency with two decimals). Refuses with
+    ``InvalidAmount`` (code ``invalid_amount``) and a sentence anything else: an empty text,
+    a decimal comma (``1,00``, ``1.000,00``), misplaced commas, more decimals than the
+    currency has, exponents, signs, spaces inside, digits of other scripts, and amounts above
+    the largest charge. Exact: integers only, never a float or a Decimal of unbounded size.
+    """
+    exp = CURRENCY_EXPONENTS[currency]
+    text = (text or "").strip(_ASCII_SPACE)
+    if not text:
+        raise InvalidAmount("Fill in the amount.")
+    match = _AMOUNT.fullmatch(text)
+    if match is None:
+        raise InvalidAmount(_why_not(text[:40], currency))
+    whole, frac = match["whole"].replace(",", "").lstrip("0"), match["frac"] or ""
+    if len(frac) > exp:
+        places = f"{exp} decimal places" if exp else "no decimals"
+        raise InvalidAmount(f"{currency} amounts have {places}, e.g. {_example(currency)}.")
+    minor = int(whole or "0") * 10**exp + int(frac.ljust(exp, "0") or "0") if len(
+        whole) <= _MAX_WHOLE_DIGITS else MAX_CHARGE_MINOR + 1  # fmt: skip
+    if minor > MAX_CHARGE_MINOR:
+        raise InvalidAmount(
+            f"The amount may be at most {Money(MAX_CHARGE_MINOR, currency).format()}.",
+            code="amount_too_large", maximum=MAX_CHARGE_MINOR,
+        )  # fmt: skip
+    return minor
+
+
+def parse_whole(text: str, *, label: str, unit: str) -> int:
+    """A whole number a person typed (minutes, seconds): ASCII digits only, so ``²`` or
+    ``١`` are refused instead of being read as 2 or 1; ``label`` is the field as the form
+    names it."""
+    text = (text or "").strip(_ASCII_SPACE)
+    if not text:
+        raise ValidationFailed(f"{label}: Fill this in.", code="invalid_number")
+    if len(text) > 9 or not (text.isascii() and text.isdigit()):
+        raise ValidationFailed(f"{label}: Write a whole number of {unit} with the digits 0-9.",
+                               code="invalid_number")  # fmt: skip
+    return int(text)

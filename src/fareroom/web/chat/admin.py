@@ -19,16 +19,23 @@ from fareroom.bootstrap import Services
 from fareroom.chat.service import AGENT_ROLES, RoomView
 from fareroom.http import context
 from fareroom.kit.errors import FareroomError, ValidationFailed
-from fareroom.kit.money import Money, parse_major
+from fareroom.kit.money import format_major, parse_major, parse_whole
 from fareroom.pricing.tariff import Tariff
 from fareroom.web.pages import back, checked_caller, csrf_token, signed_in, to_login
-from fareroom.web.render import templates
+from fareroom.web.render import money, templates
 
 router = APIRouter(include_in_schema=False)
 MANAGERS = frozenset({"owner", "admin"})
 REFUSAL = "Chat rooms are set up by owners and admins."
 MONEY_FIELDS = ("block_price", "preauth_amount", "split_threshold")
-WHOLE_FIELDS = ("free_minutes", "block_minutes", "increment_seconds")
+WHOLE_FIELDS = {"free_minutes": "minutes", "block_minutes": "minutes",
+                "increment_seconds": "seconds"}  # fmt: skip
+# The tariff's fields as the form names them: the page's errors use these, never the API's
+# field names.
+LABELS = {"block_price": "Minimum charge", "block_minutes": "Minutes the minimum charge covers",
+          "free_minutes": "Free minutes", "increment_seconds": "Increment (seconds)",
+          "preauth_amount": "Hold on the card",
+          "split_threshold": "Collect whenever due reaches"}  # fmt: skip
 FLAGS = ("agent_may_start", "agent_may_pause", "agents_own_tariff")
 BLANK = {"name": "", "terms": "", "free_minutes": "0", "block_minutes": "5", "block_price": "",
          "increment_seconds": "30", "split_threshold": "", "preauth_amount": "",
@@ -36,7 +43,7 @@ BLANK = {"name": "", "terms": "", "free_minutes": "0", "block_minutes": "5", "bl
 
 
 def _major(amount: int | None, currency: str) -> str:
-    return "" if amount is None else Money(amount, currency).format().split(" ")[0]
+    return "" if amount is None else format_major(amount, currency)
 
 
 def form_of(view: RoomView) -> dict[str, Any]:
@@ -44,7 +51,7 @@ def form_of(view: RoomView) -> dict[str, Any]:
     t, r = view.tariff, view.room
     return {"name": r.name, "terms": r.terms, "free_minutes": str(t.free_minutes),
             "block_minutes": str(t.block_minutes), "increment_seconds": str(t.increment_seconds),
-            **{f: _major(getattr(t, f), t.currency).replace(",", "") for f in MONEY_FIELDS},
+            **{f: _major(getattr(t, f), t.currency) for f in MONEY_FIELDS},
             **{f: getattr(r, f) for f in FLAGS}, "distribution": r.distribution,
             "agent_ids": view.agent_ids}  # fmt: skip
 
@@ -52,23 +59,33 @@ def form_of(view: RoomView) -> dict[str, Any]:
 def tariff_of(form: dict[str, Any], currency: str) -> dict[str, Any]:
     """The tariff fields the service checks, from the form's text."""
     fields: dict[str, Any] = {"currency": currency}
-    for name in WHOLE_FIELDS:
-        text = str(form[name]).strip()
-        fields[name] = int(text) if text.isdigit() else text  # the service names the field
+    for name, unit in WHOLE_FIELDS.items():
+        fields[name] = parse_whole(str(form[name]), label=LABELS[name], unit=unit)
     for name in MONEY_FIELDS:
         text = str(form[name]).strip()
-        if not text:
-            if name != "split_threshold":
-                raise ValidationFailed(f"Fill in {name.replace('_', ' ')}.",
-                                       code="invalid_tariff", field=name)  # fmt: skip
+        if not text and name == "split_threshold":
             fields[name] = None
             continue
         try:
             fields[name] = parse_major(text, currency)
         except ValidationFailed as exc:
-            raise ValidationFailed(f"{name.replace('_', ' ').capitalize()}: {exc.message}",
-                                   code="invalid_tariff", field=name) from None  # fmt: skip
+            raise ValidationFailed(f"{LABELS[name]}: {exc.message}", code=exc.code,
+                                   field=name) from None  # fmt: skip
     return fields
+
+
+def said(exc: FareroomError, currency: str) -> str:
+    """An error as the room form says it: a field by its label, amounts in major units."""
+    field = exc.details.get("field")
+    if field not in LABELS or exc.message.startswith(LABELS[field]):
+        return exc.message
+    low, high = exc.details.get("minimum"), exc.details.get("maximum")
+    if field in MONEY_FIELDS and low is not None and high is not None:
+        low, high = money(low, currency), money(high, currency)
+        return f"{LABELS[field]} must be between {low} and {high}."
+    if f"'{field}'" in exc.message:
+        return exc.message.replace(f"'{field}'", LABELS[field])
+    return f"{LABELS[field]}: {exc.message}"
 
 
 async def _read_form(request: Request) -> tuple[str, dict[str, Any]]:
@@ -80,15 +97,18 @@ async def _read_form(request: Request) -> tuple[str, dict[str, Any]]:
 
 
 async def _page(request: Request, caller: Caller, s: Services, *, view: RoomView | None,
-                form: dict[str, Any], error: str | None = None, notice: str | None = None,
-                status: int = 200) -> Response:  # fmt: skip
+                form: dict[str, Any], problem: FareroomError | None = None,
+                notice: str | None = None) -> Response:  # fmt: skip
     agents = [u for u in await s.accounts.users(caller.business_id) if u.role in AGENT_ROLES]
     base = context(request).settings.base_url
-    data = {"caller": caller, "csrf": csrf_token(request),
-            "view": view, "form": form, "agents": agents, "error": error, "notice": notice,
-            "currency": caller.business.default_currency,
+    currency = caller.business.default_currency
+    data = {"caller": caller, "csrf": csrf_token(request), "view": view, "form": form,
+            "agents": agents, "notice": notice, "currency": currency, "labels": LABELS,
+            "error": said(problem, currency) if problem else None,
+            "error_code": problem.code if problem else None,
             "link": f"{base}/chat/{view.room.id}" if view else None}  # fmt: skip
-    return templates.TemplateResponse(request, "chat/room.html", data, status_code=status)
+    return templates.TemplateResponse(request, "chat/room.html", data,
+                                      status_code=problem.status if problem else 200)  # fmt: skip
 
 
 @router.get("/dashboard/rooms", response_class=HTMLResponse)
@@ -126,8 +146,7 @@ async def create_room(request: Request) -> Response:
                 **{f: form[f] for f in FLAGS})  # fmt: skip
     except FareroomError as exc:
         async with context(request).unit_of_work(caller.business_id) as s:
-            return await _page(request, caller, s, view=None, form=form, error=exc.message,
-                               status=422)  # fmt: skip
+            return await _page(request, caller, s, view=None, form=form, problem=exc)
     return back(f"/dashboard/rooms/{view.room.id}", notice=f"Room {view.room.name!r} created.")
 
 
@@ -161,6 +180,5 @@ async def update_room(request: Request, room_id: str) -> Response:
     except FareroomError as exc:
         async with context(request).unit_of_work(biz.id) as s:
             current = await s.chat.view(biz.id, room_id)
-            return await _page(request, caller, s, view=current, form=form, error=exc.message,
-                               status=422)  # fmt: skip
+            return await _page(request, caller, s, view=current, form=form, problem=exc)
     return back(f"/dashboard/rooms/{room_id}", notice=f"Room {view.room.name!r} saved.")
