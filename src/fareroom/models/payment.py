@@ -16,7 +16,11 @@ class Payment(Base):
     """
 
     __tablename__ = "payments"
-    __table_args__ = (Index("ix_payments_business_id", "business_id", "id"),)
+    __table_args__ = (
+        Index("ix_payments_business_id", "business_id", "id"),
+        # Lists are newest first, paged by the keyset (created_at, id).
+        Index("ix_payments_business_created", "business_id", "created_at", "id"),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     business_id: Mapped[str] = mapped_column(ForeignKey("businesses.id"))

@@ -33,6 +33,7 @@ def render(view: PaymentView) -> PaymentOut:
         update={
             "refunds": [RefundOut.model_validate(r) for r in view.refunds],
             "net": p.business_net - p.amount_refunded,
+            "refund_status": view.refund_status,
         }
     )
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fareroom.models.business import Business
@@ -39,16 +39,23 @@ class PaymentsRepository:
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def payments(
-        self, business_id: str, *, limit: int, starting_after: str | None = None,
-        client_id: str | None = None,
+        self, business_id: str, *, limit: int, older_than: Payment | None = None,
+        newer_than: Payment | None = None, client_id: str | None = None,
     ) -> Sequence[Payment]:  # fmt: skip
+        """Newest first by (created_at, id): a keyset, so a page is the same whatever was
+        added since the one before it. ``newer_than`` reads the page before a payment."""
         stmt = select(Payment).where(Payment.business_id == business_id)
         if client_id:
             stmt = stmt.where(Payment.client_id == client_id)
-        if starting_after:
-            stmt = stmt.where(Payment.id < starting_after)
-        return (await self.session.execute(stmt.order_by(Payment.id.desc()).limit(limit))
-                ).scalars().all()  # fmt: skip
+        key = (Payment.created_at, Payment.id)
+        if older_than is not None:
+            stmt = stmt.where(tuple_(*key) < tuple_(older_than.created_at, older_than.id))
+        if newer_than is not None:
+            stmt = stmt.where(tuple_(*key) > tuple_(newer_than.created_at, newer_than.id))
+            stmt = stmt.order_by(*key).limit(limit)
+            return list(reversed((await self.session.execute(stmt)).scalars().all()))
+        stmt = stmt.order_by(Payment.created_at.desc(), Payment.id.desc()).limit(limit)
+        return (await self.session.execute(stmt)).scalars().all()
 
     async def refunds(self, business_id: str, payment_ids: Sequence[str]) -> Sequence[Refund]:
         if not payment_ids:
@@ -59,6 +66,10 @@ class PaymentsRepository:
             .order_by(Refund.id)
         )
         return (await self.session.execute(stmt)).scalars().all()
+
+    async def refund(self, business_id: str, refund_id: str) -> Refund | None:
+        stmt = select(Refund).where(Refund.business_id == business_id, Refund.id == refund_id)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def refund_by_gateway_id(self, gateway_refund_id: str) -> Refund | None:
         stmt = select(Refund).where(Refund.gateway_refund_id == gateway_refund_id)

@@ -68,6 +68,9 @@ class PaymentOut(BaseModel):
     platform_fee: int
     processing_fee: int
     net: int = Field(0, description="What the business keeps: captured − fees it bears − refunded")
+    refund_status: Literal["none", "partial", "full"] = Field(
+        "none", description="How much of what was captured is refunded; `status` stays "
+        "`succeeded` after refunds (it is the charge's own state)")  # fmt: skip
     refunds: list[RefundOut] = []
     created_at: datetime
 

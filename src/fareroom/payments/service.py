@@ -24,7 +24,7 @@ from fareroom.gateway.base import ChargeRequest, ChargeResult, PaymentGateway
 from fareroom.kit.clock import Clock
 from fareroom.kit.errors import Conflict, NotFound, ValidationFailed
 from fareroom.kit.ids import new_id
-from fareroom.kit.money import MAX_CHARGE_MINOR, MIN_CHARGE_MINOR, normalise_currency
+from fareroom.kit.money import MAX_CHARGE_MINOR, MIN_CHARGE_MINOR, Money, normalise_currency
 from fareroom.ledger.service import Ledger, business, platform
 from fareroom.models.business import Business
 from fareroom.models.payment import Payment, Payout, Refund
@@ -46,6 +46,15 @@ class PaymentView:
     payment: Payment
     refunds: Sequence[Refund]
 
+    @property
+    def refund_status(self) -> str:
+        """``none``, ``partial`` or ``full``: how much of what was captured came back. The
+        payment's ``status`` stays the charge's own (a refunded payment still succeeded)."""
+        p = self.payment
+        if p.amount_refunded == 0:
+            return "none"
+        return "full" if p.amount_refunded >= p.amount_captured else "partial"
+
 
 def check_amount(amount: object, *, field: str = "amount", minimum: int = 1) -> int:
     if not isinstance(amount, int) or isinstance(amount, bool):
@@ -64,6 +73,28 @@ def check_amount(amount: object, *, field: str = "amount", minimum: int = 1) -> 
             code="amount_too_large",
             maximum=MAX_CHARGE_MINOR,
         )
+    return amount
+
+
+def _refundable(payment: Payment, amount: int | None) -> int:
+    """What a refund of ``amount`` (None: all that is left) takes, or why it cannot; the
+    messages speak money, for people read them on the dashboard."""
+    left = payment.amount_captured - payment.amount_refunded
+    if left == 0:
+        raise Conflict("This payment is already refunded in full.", code="payment_fully_refunded")
+    if amount is None:
+        return left
+    if isinstance(amount, int) and amount < 1:
+        raise ValidationFailed(f"A refund is at least {Money(1, payment.currency).format()}.",
+                               code="amount_too_small", minimum=1)  # fmt: skip
+    check_amount(amount)
+    if amount > left:
+        refunded = Money(payment.amount_refunded, payment.currency).format()
+        raise ValidationFailed(
+            f"You can refund at most {Money(left, payment.currency).format()}"
+            + (f" ({refunded} is refunded already)." if payment.amount_refunded else "."),
+            code="amount_exceeds_refundable", refundable=left,
+        )  # fmt: skip
     return amount
 
 
@@ -244,18 +275,12 @@ class PaymentsService:
                 code="payment_not_refundable",
                 payment_status=payment.status,
             )
-        left = payment.amount_captured - payment.amount_refunded
-        if left == 0:
-            raise Conflict(
-                "This payment is already refunded in full.", code="payment_fully_refunded"
-            )
-        amount = left if amount is None else check_amount(amount)
-        if amount > left:
-            raise ValidationFailed(
-                f"Cannot refund {amount}: {left} is left to refund.",
-                code="amount_exceeds_refundable",
-                refundable=left,
-            )
+        if refund_id is not None and (done := await self._repo.refund(biz.id, refund_id)):
+            # The same refund asked for again (a form sent twice): it is done once.
+            if done.payment_id != payment.id:
+                raise Conflict("That refund belongs to another payment.", code="refund_id_taken")
+            return done
+        amount = _refundable(payment, amount)
         if len(reason) > 200:
             raise ValidationFailed(
                 "The reason may be 200 characters at most.", code="reason_too_long"
@@ -316,13 +341,27 @@ class PaymentsService:
 
     async def list(
         self, business_id: str, *, limit: int, starting_after: str | None = None,
-        client_id: str | None = None,
+        ending_before: str | None = None, client_id: str | None = None,
     ) -> list[PaymentView]:  # fmt: skip
+        """Newest first; ``starting_after`` a payment id gives the older ones after it,
+        ``ending_before`` the newer ones before it."""
         payments = await self._repo.payments(
-            business_id, limit=limit, starting_after=starting_after, client_id=client_id
-        )
+            business_id, limit=limit, client_id=client_id,
+            older_than=await self._cursor(business_id, starting_after, "starting_after"),
+            newer_than=await self._cursor(business_id, ending_before, "ending_before"),
+        )  # fmt: skip
         refunds = await self._repo.refunds(business_id, [p.id for p in payments])
         return [PaymentView(p, [r for r in refunds if r.payment_id == p.id]) for p in payments]
+
+    async def _cursor(self, business_id: str, payment_id: str | None, name: str
+                      ) -> Payment | None:  # fmt: skip
+        if payment_id is None:
+            return None
+        payment = await self._repo.payment(business_id, payment_id)
+        if payment is None:
+            raise ValidationFailed(f"'{name}' names no payment of this business.",
+                                   code="invalid_cursor", field=name)  # fmt: skip
+        return payment
 
     async def gateway_requests(
         self, business_id: str, *, limit: int, starting_after: str | None = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -18,7 +19,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fareroom.accounts.service import FINANCE_ROLES, Caller
 from fareroom.http import context
 from fareroom.kit.errors import FareroomError, Forbidden, Unauthenticated, ValidationFailed
-from fareroom.kit.money import parse_major
+from fareroom.kit.ids import has_prefix, new_id
+from fareroom.kit.money import format_major, parse_major
+from fareroom.payments.service import PaymentView
 from fareroom.web.render import money, templates
 
 router = APIRouter(include_in_schema=False)
@@ -110,25 +113,62 @@ async def logout(request: Request, csrf: str = Form("")) -> Response:
     return response
 
 
+PAGE_SIZE = 25
+
+
+@dataclass(frozen=True)
+class RefundForm:
+    """A refund form sent back with its error: the row it belongs to and what was typed."""
+
+    payment_id: str
+    amount: str
+    reason: str
+
+
 @router.get("/dashboard", response_class=HTMLResponse)
-async def dashboard(request: Request, notice: str | None = None,
-                    error: str | None = None) -> Response:  # fmt: skip
+async def dashboard(request: Request, notice: str | None = None, error: str | None = None,
+                    after: str | None = None, before: str | None = None) -> Response:  # fmt: skip
+    """Payments newest first, PAGE_SIZE at a time: ``after`` a payment id shows the older
+    ones after it, ``before`` the newer ones before it."""
     caller = await signed_in(request, FINANCE_ROLES,
                              "The dashboard is for owners, admins and finance users.")  # fmt: skip
     if caller is None:
         return to_login()
+    return await _dashboard(request, caller, after=after, before=before, notice=notice,
+                            error=error)  # fmt: skip
+
+
+async def _dashboard(request: Request, caller: Caller, *, after: str | None = None,
+                     before: str | None = None, notice: str | None = None,
+                     error: str | None = None, problem: FareroomError | None = None,
+                     typed: RefundForm | None = None) -> Response:  # fmt: skip
     bid = caller.business_id
     async with context(request).unit_of_work(bid) as s:
-        payments = await s.payments.list(bid, limit=50)
+        views = await s.payments.list(bid, limit=PAGE_SIZE + 1, starting_after=after,
+                                      ending_before=before)  # fmt: skip
         clients = await s.clients.list(bid, limit=500, starting_after=None)
         log = await s.payments.gateway_requests(bid, limit=50)
         balances = await s.ledger.business_summary(bid)
+    more = len(views) > PAGE_SIZE
+    # A page before a payment comes newest first too: the extra one is its newest.
+    payments = views[1:] if more and before else views[:PAGE_SIZE]
     data: dict[str, Any] = {
-        "caller": caller, "csrf": csrf_token(request),
-        "payments": payments, "client_names": {c.id: c.name for c in clients},
-        "gateway_requests": log, "balances": balances, "notice": notice, "error": error,
+        "caller": caller, "csrf": csrf_token(request), "payments": payments,
+        "newer": payments[0].payment.id if payments and (after or (before and more)) else None,
+        "older": payments[-1].payment.id if payments and (before or more) else None,
+        "page": {"after": after, "before": before}, "refund_ids": _refund_ids(payments),
+        "client_names": {c.id: c.name for c in clients}, "gateway_requests": log,
+        "balances": balances, "notice": notice, "typed": typed,
+        "error": problem.message if problem else error,
+        "error_code": problem.code if problem else None,
     }  # fmt: skip
-    return templates.TemplateResponse(request, "dashboard/index.html", data)
+    return templates.TemplateResponse(request, "dashboard/index.html", data,
+                                      status_code=problem.status if problem else 200)  # fmt: skip
+
+
+def _refund_ids(views: list[PaymentView]) -> dict[str, str]:
+    """A refund id per refund form: sent twice, the form refunds once."""
+    return {v.payment.id: new_id("re") for v in views if v.refund_status != "full"}
 
 
 def _day(text: str | None, field: str) -> datetime | None:
@@ -165,20 +205,44 @@ async def revenue_page(request: Request, group_by: str = "agent", start: str | N
                                       status_code=422 if error else 200)  # fmt: skip
 
 
+@router.get("/dashboard/payments/{payment_id}/refund", response_class=HTMLResponse)
+async def refund_in_full_page(request: Request, payment_id: str) -> Response:
+    """The step that confirms a refund of everything that is left, with the amount named."""
+    caller = await signed_in(request, FINANCE_ROLES, "Refunds are for owners, admins and "
+                             "finance users.")  # fmt: skip
+    if caller is None:
+        return to_login()
+    async with context(request).unit_of_work(caller.business_id) as s:
+        view = await s.payments.get(caller.business_id, payment_id)
+    p = view.payment
+    data = {"caller": caller, "csrf": csrf_token(request), "view": view,
+            "client_name": p.client_id, "refund_id": new_id("re"),
+            "left": format_major(p.amount_captured - p.amount_refunded, p.currency)}  # fmt: skip
+    return templates.TemplateResponse(request, "dashboard/refund.html", data)
+
+
 @router.post("/dashboard/payments/{payment_id}/refund")
 async def refund(request: Request, payment_id: str, csrf: str = Form(""),
-                 amount: str = Form(""), reason: str = Form("")) -> Response:  # fmt: skip
+                 amount: str = Form(""), reason: str = Form(""), refund_id: str = Form(""),
+                 after: str = Form(""), before: str = Form("")) -> Response:  # fmt: skip
+    """A refund of the amount typed, in major units; the form requires one (everything that
+    is left goes through the confirming page, which names the amount)."""
     caller = await checked_caller(request, csrf, roles=FINANCE_ROLES)
+    page = {k: v for k, v in (("after", after), ("before", before)) if v}
     try:
         async with context(request).unit_of_work(caller.business_id) as s:
             payment = (await s.payments.get(caller.business_id, payment_id)).payment
-            minor = parse_major(amount, payment.currency) if amount.strip() else None
+            if not amount.strip():
+                raise ValidationFailed("Fill in the amount to refund, or choose \u201cRefund "
+                                       "in full\u201d.", code="amount_required")  # fmt: skip
             done = await s.payments.refund(
-                caller.business, payment_id, amount=minor, reason=reason.strip()
-            )
+                caller.business, payment_id, amount=parse_major(amount, payment.currency),
+                reason=reason.strip(),
+                refund_id=refund_id if has_prefix(refund_id, "re") else None)  # fmt: skip
     except FareroomError as exc:
-        return back("/dashboard", error=exc.message)
-    return back("/dashboard", notice=f"Refunded {money(done.amount, done.currency)}.")
+        return await _dashboard(request, caller, problem=exc, **page,
+                                typed=RefundForm(payment_id, amount, reason))  # fmt: skip
+    return back("/dashboard", notice=f"Refunded {money(done.amount, done.currency)}.", **page)
 
 
 @router.post("/dashboard/connect")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi.templating import Jinja2Templates
@@ -13,4 +14,11 @@ def money(amount: int, currency: str) -> str:
     return Money(int(amount), currency).format()
 
 
+def when(moment: datetime, seconds: bool = False) -> str:
+    """A time as pages show it, with its zone: ``2026-12-01 14:03 UTC`` (times are stored
+    in UTC and businesses have no time zone of their own yet)."""
+    return moment.astimezone(UTC).strftime(f"%Y-%m-%d %H:%M{':%S' if seconds else ''} UTC")
+
+
 templates.env.filters["money"] = money
+templates.env.filters["when"] = when
