@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from datetime import timedelta
 
 from tests.conftest import Tenant
@@ -77,3 +78,28 @@ async def test_the_revenue_page_shows_each_agent(chat: Chat) -> None:
     assert "11.00 EUR" in page.text and chat.t.owner_email in page.text
     bad = await chat.api.get("/dashboard/revenue?start=yesterday")
     assert bad.status_code == 422 and "a date like" in bad.text
+
+
+async def test_a_revenue_page_with_a_bad_period_or_grouping_shows_only_the_error(
+    chat: Chat,
+) -> None:
+    login = await chat.api.post("/login", data={"email": chat.t.owner_email,
+                                                "password": chat.t.password})  # fmt: skip
+    chat.api.cookies.update(login.cookies)
+    for query, said, code in [
+        ("start=yesterday", "'start' is a date like", "invalid_period"),
+        ("end=9999-12-31", "'end' is a date like", "invalid_period"),
+        ("group_by=xyz", "'group_by' is one of", "invalid_group_by"),
+    ]:
+        page = await chat.api.get(f"/dashboard/revenue?{query}")
+        assert page.status_code == 422, query
+        assert said in html.unescape(page.text) and f'data-code="{code}"' in page.text
+        assert "No revenue" not in page.text and "<table" not in page.text
+
+
+async def test_the_revenue_api_refuses_an_unknown_grouping_with_a_code(chat: Chat) -> None:
+    r = await chat.api.get("/api/v1/revenue", params={"group_by": "xyz"})
+    assert r.status_code == 422
+    assert r.json()["code"] == "invalid_request" and r.json()["errors"][0]["field"] == (
+        "query.group_by"
+    )

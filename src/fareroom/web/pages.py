@@ -171,14 +171,16 @@ def _refund_ids(views: list[PaymentView]) -> dict[str, str]:
     return {v.payment.id: new_id("re") for v in views if v.refund_status != "full"}
 
 
-def _day(text: str | None, field: str) -> datetime | None:
+def _day(text: str | None, field: str, *, next_day: bool = False) -> datetime | None:
+    """The start of the day typed (or of the day after it), in UTC."""
     if not text:
         return None
     try:
-        return datetime.combine(date.fromisoformat(text), time(), tzinfo=UTC)
-    except ValueError:
+        day = date.fromisoformat(text) + timedelta(days=1 if next_day else 0)
+    except (ValueError, OverflowError):
         raise ValidationFailed(f"'{field}' is a date like 2026-11-01.",
                                code="invalid_period") from None  # fmt: skip
+    return datetime.combine(day, time(), tzinfo=UTC)
 
 
 @router.get("/dashboard/revenue", response_class=HTMLResponse)
@@ -189,20 +191,19 @@ async def revenue_page(request: Request, group_by: str = "agent", start: str | N
                              "Revenue is for owners, admins and finance users.")  # fmt: skip
     if caller is None:
         return to_login()
-    error, lines = None, []
+    problem, lines = None, []
     try:
-        until = _day(end, "end")
+        period = {"start": _day(start, "start"), "end": _day(end, "end", next_day=True)}
         async with context(request).unit_of_work(caller.business_id) as s:
-            lines = await s.revenue.report(
-                caller.business_id, group_by=group_by, start=_day(start, "start"),
-                end=until + timedelta(days=1) if until else None)  # fmt: skip
+            lines = await s.revenue.report(caller.business_id, group_by=group_by, **period)
     except FareroomError as exc:
-        error = exc.message
+        problem = exc
     data = {"caller": caller, "lines": lines, "group_by": group_by, "start": start or "",
-            "end": end or "", "error": error,
+            "end": end or "", "error": problem.message if problem else None,
+            "error_code": problem.code if problem else None,
             "csrf": csrf_token(request)}  # fmt: skip
     return templates.TemplateResponse(request, "dashboard/revenue.html", data,
-                                      status_code=422 if error else 200)  # fmt: skip
+                                      status_code=problem.status if problem else 200)  # fmt: skip
 
 
 @router.get("/dashboard/payments/{payment_id}/refund", response_class=HTMLResponse)

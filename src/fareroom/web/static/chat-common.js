@@ -9,11 +9,49 @@ export function money(amount, currency) {
   const e = exponent(currency);
   return `${(amount / 10 ** e).toFixed(e)} ${currency}`;
 }
-// "12.5" → 1250 (for a currency with 2 decimals); null when it is not an amount.
-export function minor(text, currency) {
-  const e = exponent(currency), m = String(text).trim().replace(",", ".").match(/^(\d+)(?:\.(\d*))?$/);
-  if (!m || (m[2] || "").length > e) return null;
-  return parseInt(m[1], 10) * 10 ** e + parseInt(((m[2] || "") + "000").slice(0, e) || "0", 10);
+// Amounts people type, read by the same rule as kit/money.py's parse_major (both are tested
+// against tests/unit/amount_cases.json): what the app prints ("1,234.56", "1234", "0.5") is
+// read exactly; a decimal comma, misplaced commas, extra decimals, exponents, signs, spaces
+// and other scripts' digits are refused with the same sentence as the server's.
+const AMOUNT = /^(?<whole>[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.(?<frac>[0-9]+))?$/;
+const DECIMAL_COMMA = /^(?:[0-9]+,[0-9]{1,2}|[0-9]{1,3}(?:\.[0-9]{3})*,[0-9]+)$/;
+const EXPONENT = /^[0-9.,]+[eE][+-]?[0-9]*$/;
+const EDGES = /^[ \t\r\n]+|[ \t\r\n]+$/g;
+const MAX_CHARGE_MINOR = 99_999_999;
+
+// 123456 EUR → "1,234.56" (kit/money.py's format_major).
+export function formatMajor(amount, currency) {
+  const e = exponent(currency), digits = String(amount).padStart(e + 1, "0");
+  const whole = digits.slice(0, digits.length - e).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  return e ? `${whole}.${digits.slice(-e)}` : whole;
+}
+
+function whyNot(text, example) {
+  if (/[^\x00-\x7f]/.test(text)) {
+    return /\s/.test(text) ? "Remove the spaces from the amount." : "Write the amount with the digits 0-9 only.";
+  }
+  if (/[ \t\r\n]/.test(text)) return "Remove the spaces from the amount.";
+  if ("+-".includes(text[0])) return "Write the amount without a sign.";
+  if (EXPONENT.test(text)) return `Write the amount in plain digits, e.g. ${example}.`;
+  if (DECIMAL_COMMA.test(text)) return "Use a dot for decimals, e.g. 1.00 (a comma only separates thousands).";
+  if (text.includes(",")) return `Commas go between groups of three digits, e.g. ${example}.`;
+  return `Write the amount as a number, e.g. ${example}.`;
+}
+
+// "1,234.5" EUR → { amount: 123450 }; what is not an amount → { error: "a sentence" }.
+export function parseAmount(text, currency) {
+  const e = exponent(currency), example = formatMajor(Math.floor((123456 * 10 ** e) / 100), currency);
+  const t = String(text ?? "").replace(EDGES, "");
+  if (!t) return { error: "Fill in the amount." };
+  const m = t.match(AMOUNT);
+  if (!m) return { error: whyNot(t.slice(0, 40), example) };
+  const whole = m.groups.whole.replaceAll(",", "").replace(/^0+/, ""), frac = m.groups.frac || "";
+  if (frac.length > e) {
+    return { error: `${currency} amounts have ${e ? `${e} decimal places` : "no decimals"}, e.g. ${example}.` };
+  }
+  const amount = whole.length > 15 ? Infinity : Number(whole || "0") * 10 ** e + Number(frac.padEnd(e, "0") || "0");
+  if (amount > MAX_CHARGE_MINOR) return { error: `The amount may be at most ${formatMajor(MAX_CHARGE_MINOR, currency)} ${currency}.` };
+  return { amount };
 }
 export function clock(seconds) {
   const h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;

@@ -1,7 +1,7 @@
 // The agent console: availability, the chats routed to this agent, the live meter and its
 // buttons (as the room's controls allow), payment requests, hang up, and "hang up anyway"
 // after a failed charge. Speaks docs/realtime.md over /ws/agent (signed in by cookie).
-import { $, money, minor, problem, requestSummary, MeterView, Live, SETTLED } from "./chat-common.js";
+import { $, money, parseAmount, problem, requestSummary, MeterView, Live, SETTLED } from "./chat-common.js";
 
 const chats = new Map();  // session id → { session, client, question, messages: [], requests: Map }
 const meterView = new MeterView("meter");
@@ -62,7 +62,8 @@ async function earned() {
   const r = await fetch("/console/revenue.json", { credentials: "same-origin" });
   if (!r.ok) return;
   const { today } = await r.json();
-  $("earned").textContent = today.length ? today.map((l) => money(l.net, l.currency)).join(" · ") : "0.00";
+  const none = money(0, $("earned").dataset.currency);  // nothing yet, in the business's currency
+  $("earned").textContent = today.length ? today.map((l) => money(l.net, l.currency)).join(" · ") : none;
 }
 
 function notify(text) {
@@ -196,11 +197,12 @@ $("say").onsubmit = (e) => {
 $("request-form").onsubmit = (e) => {
   e.preventDefault();
   const f = new FormData(e.target), s = chats.get(current).session;
-  const quantity = parseInt(String(f.get("quantity")), 10), price = minor(f.get("unit_price"), s.currency);
-  if (!(quantity >= 1) || !price) { problem(`Write a quantity and a price like 25.00 ${s.currency}.`); return; }
+  const quantity = parseInt(String(f.get("quantity")), 10), price = parseAmount(f.get("unit_price"), s.currency);
+  if (price.error) { problem(`Price each: ${price.error}`); return; }
+  if (!(quantity >= 1) || !price.amount) { problem(`Write a quantity and a price like 25.00 ${s.currency}.`); return; }
   problem("");
   send({ type: "payment_request", session: current, category: f.get("category"),
-    items: [{ description: String(f.get("description")).trim(), quantity, unit_price: price }] });
+    items: [{ description: String(f.get("description")).trim(), quantity, unit_price: price.amount }] });
   e.target.reset();
   $("request-box").open = false;
 };
