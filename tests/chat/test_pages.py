@@ -83,21 +83,32 @@ def _alert(html: str) -> str:
     return html_lib.unescape(match.group(1)) if match else ""
 
 
+async def _new_room_form(http: httpx.AsyncClient, tenant: Tenant) -> str:
+    """The owner signed in on the new room's form; its CSRF token."""
+    await _sign_in(http, tenant.owner_email, tenant.password)
+    return _csrf((await http.get("/dashboard/rooms/new")).text)
+
+
+async def _refused(http: httpx.AsyncClient, csrf: str, fields: dict[str, Any]) -> str:
+    """The error of a new room's form that was refused with 422 (and the page's HTML)."""
+    r = await http.post("/dashboard/rooms/new", data=_form(csrf, **fields))
+    assert r.status_code == 422, (fields, r.status_code)
+    return _alert(r.text) + "\n" + r.text
+
+
 async def test_a_bad_room_form_says_what_is_wrong_and_changes_nothing(
     http: httpx.AsyncClient, tenant: Tenant
 ) -> None:
-    await _sign_in(http, tenant.owner_email, tenant.password)
-    csrf = _csrf((await http.get("/dashboard/rooms/new")).text)
+    csrf = await _new_room_form(http, tenant)
     for fields, words in [({"block_price": "ten"}, "Minimum charge: Write the amount"),
                           ({"block_price": "10.001"}, "Minimum charge: EUR amounts have 2"),
                           ({"preauth_amount": ""}, "Hold on the card: Fill in the amount."),
                           ({"split_threshold": "1.00"}, "split threshold is below"),
                           ({"name": " "}, "needs a name"),
                           ({"agent_ids": ["usr_nobody"]}, "No user")]:  # fmt: skip
-        r = await http.post("/dashboard/rooms/new", data=_form(csrf, **fields))
-        assert r.status_code == 422, (fields, r.status_code)
-        assert words in _alert(r.text), (fields, _alert(r.text))
-        assert 'value="Tax advice"' in r.text or fields.get("name")  # what was typed stays
+        error, page = (await _refused(http, csrf, fields)).split("\n", 1)
+        assert words in error, (fields, error)
+        assert 'value="Tax advice"' in page or fields.get("name")  # what was typed stays
     assert await _rooms(tenant) == []
     r = await http.post("/dashboard/rooms/new", data=_form("forged"))
     assert r.status_code == 403 and await _rooms(tenant) == []
@@ -106,8 +117,7 @@ async def test_a_bad_room_form_says_what_is_wrong_and_changes_nothing(
 async def test_room_form_errors_name_the_fields_by_their_labels_with_amounts_in_major_units(
     http: httpx.AsyncClient, tenant: Tenant
 ) -> None:
-    await _sign_in(http, tenant.owner_email, tenant.password)
-    csrf = _csrf((await http.get("/dashboard/rooms/new")).text)
+    csrf = await _new_room_form(http, tenant)
     for fields, said in [
         ({"block_minutes": "0"}, "Minutes the minimum charge covers must be between 1 and"),
         ({"increment_seconds": "0"}, "Increment (seconds) must be between 1 and"),
@@ -116,20 +126,17 @@ async def test_room_form_errors_name_the_fields_by_their_labels_with_amounts_in_
         ({"preauth_amount": "1,00"}, "Hold on the card: Use a dot for decimals, e.g. 1.00"),
         ({"split_threshold": "1,23,4"}, "Collect whenever due reaches: Commas go between"),
     ]:  # fmt: skip
-        r = await http.post("/dashboard/rooms/new", data=_form(csrf, **fields))
-        assert r.status_code == 422, (fields, r.status_code)
-        error = _alert(r.text)
+        error, page = (await _refused(http, csrf, fields)).split("\n", 1)
         assert error.startswith(said), (fields, error)
         assert not re.search(r"[a-z]+_[a-z]+", error), error  # no internal field names
-        assert f"<label>{said.split(' must')[0].split(':')[0]}" in html_lib.unescape(r.text)
+        assert f"<label>{said.split(' must')[0].split(':')[0]}" in html_lib.unescape(page)
     assert await _rooms(tenant) == []
 
 
 async def test_room_form_refuses_unicode_digits_and_huge_exponents_with_422_not_500(
     http: httpx.AsyncClient, tenant: Tenant
 ) -> None:
-    await _sign_in(http, tenant.owner_email, tenant.password)
-    csrf = _csrf((await http.get("/dashboard/rooms/new")).text)
+    csrf = await _new_room_form(http, tenant)
     for fields, said in [
         ({"free_minutes": "\u00b2"}, "Free minutes: Write a whole number of minutes with the "
                                       "digits 0-9."),
@@ -139,18 +146,16 @@ async def test_room_form_refuses_unicode_digits_and_huge_exponents_with_422_not_
         ({"split_threshold": "9" * 5000}, "Collect whenever due reaches: The amount may be at "
                                           "most 999,999.99 EUR."),
     ]:  # fmt: skip
-        r = await http.post("/dashboard/rooms/new", data=_form(csrf, **fields))
-        assert r.status_code == 422, (fields, r.status_code)
-        assert _alert(r.text).startswith(said), (fields, _alert(r.text))
-        assert re.search(r'data-code="(invalid_number|invalid_amount|amount_too_large)"', r.text)
+        error, page = (await _refused(http, csrf, fields)).split("\n", 1)
+        assert error.startswith(said), (fields, error)
+        assert re.search(r'data-code="(invalid_number|invalid_amount|amount_too_large)"', page)
     assert await _rooms(tenant) == []
 
 
 async def test_room_form_reads_amounts_as_the_app_prints_them(
     http: httpx.AsyncClient, tenant: Tenant
 ) -> None:
-    await _sign_in(http, tenant.owner_email, tenant.password)
-    csrf = _csrf((await http.get("/dashboard/rooms/new")).text)
+    csrf = await _new_room_form(http, tenant)
     r = await http.post("/dashboard/rooms/new", data=_form(
         csrf, block_price="1,000", preauth_amount="1,234.56", split_threshold="2000"))  # fmt: skip
     assert r.status_code == 303, _alert(r.text)
@@ -171,8 +176,7 @@ async def test_room_form_reads_amounts_as_the_app_prints_them(
 async def test_tariff_warnings_are_shown_as_warnings_and_the_room_is_saved(
     http: httpx.AsyncClient, tenant: Tenant
 ) -> None:
-    await _sign_in(http, tenant.owner_email, tenant.password)
-    csrf = _csrf((await http.get("/dashboard/rooms/new")).text)
+    csrf = await _new_room_form(http, tenant)
     # a hold below the minimum charge works, but the owner should reconsider it
     r = await http.post("/dashboard/rooms/new", data=_form(csrf, preauth_amount="5.00"))
     assert r.status_code == 303

@@ -32,17 +32,21 @@ async def _room(tenant: Tenant) -> dict[str, Any]:
     return dict(r.json())
 
 
+async def _made(tenant: Tenant, clock: FrozenClock, count: int, *, seconds: int) -> list[str]:
+    """``count`` payments, ``seconds`` apart, every other one a paid payment request."""
+    client, room = await tenant.client(), await _room(tenant)
+    made = []
+    for n in range(count):
+        clock.advance(seconds=seconds)
+        made.append(await _paid_request(tenant, room, client) if n % 2
+                    else (await tenant.pay(client["id"], 1_000 + n)).json()["id"])  # fmt: skip
+    return made
+
+
 async def test_payments_come_newest_first_payment_requests_among_them(
     tenant: Tenant, clock: FrozenClock
 ) -> None:
-    client, room = await tenant.client(), await _room(tenant)
-    made = []
-    for n in range(6):
-        clock.advance(minutes=1)
-        if n % 2:
-            made.append(await _paid_request(tenant, room, client))
-        else:
-            made.append((await tenant.pay(client["id"], 1_000 + n)).json()["id"])
+    made = await _made(tenant, clock, 6, seconds=60)
     listed = await _all(tenant)
     assert [p["id"] for p in listed] == made[::-1]
     assert [p["created_at"] for p in listed] == sorted((p["created_at"] for p in listed),
@@ -52,12 +56,9 @@ async def test_payments_come_newest_first_payment_requests_among_them(
 async def test_paging_gets_every_payment_once_while_new_ones_arrive(
     tenant: Tenant, clock: FrozenClock
 ) -> None:
-    client, room = await tenant.client(), await _room(tenant)
-    made = []
-    for n in range(7):
-        clock.advance(seconds=30)
-        made.append(await _paid_request(tenant, room, client) if n == 3
-                    else (await tenant.pay(client["id"], 1_000)).json()["id"])  # fmt: skip
+    made = await _made(tenant, clock, 7, seconds=30)
+    client = await tenant.client()
+    clock.advance(seconds=30)
     for _ in range(2):  # two made in the same instant: the id decides between them
         made.append((await tenant.pay(client["id"], 1_000)).json()["id"])
     seen: list[str] = []
