@@ -163,9 +163,9 @@ def parse_major(text: str, currency: str) -> int:
     if len(frac) > exp:
         places = f"{exp} decimal places" if exp else "no decimals"
         raise InvalidAmount(f"{currency} amounts have {places}, e.g. {_example(currency)}.")
-    minor = int(whole or "0") * 10**exp + int(frac.ljust(exp, "0") or "0") if len(
-        whole) <= _MAX_WHOLE_DIGITS else MAX_CHARGE_MINOR + 1  # fmt: skip
-    if minor > MAX_CHARGE_MINOR:
+    too_long = len(whole) > _MAX_WHOLE_DIGITS  # over the bound whatever it says
+    minor = 0 if too_long else int(whole or "0") * 10**exp + int(frac.ljust(exp, "0") or "0")
+    if too_long or minor > MAX_CHARGE_MINOR:
         raise InvalidAmount(
             f"The amount may be at most {Money(MAX_CHARGE_MINOR, currency).format()}.",
             code="amount_too_large", maximum=MAX_CHARGE_MINOR,

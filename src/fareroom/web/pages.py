@@ -216,8 +216,7 @@ async def refund_in_full_page(request: Request, payment_id: str) -> Response:
     async with context(request).unit_of_work(caller.business_id) as s:
         view = await s.payments.get(caller.business_id, payment_id)
     p = view.payment
-    data = {"caller": caller, "csrf": csrf_token(request), "view": view,
-            "client_name": p.client_id, "refund_id": new_id("re"),
+    data = {"caller": caller, "csrf": csrf_token(request), "view": view, "refund_id": new_id("re"),
             "left": format_major(p.amount_captured - p.amount_refunded, p.currency)}  # fmt: skip
     return templates.TemplateResponse(request, "dashboard/refund.html", data)
 
