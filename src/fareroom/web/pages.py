@@ -1,13 +1,20 @@
 """Sign-in and the first dashboard page: payments with fees, refunds, the gateway log.
 
 Forms carry a CSRF token derived from the session token (HMAC with the secret key); the
-cookie is HttpOnly and SameSite=Lax.
+cookie is HttpOnly and SameSite=Lax. The sign-in form, sent before there is a session,
+carries one derived from a cookie of its own (``fareroom_login``, double submit). Every form
+post is also refused when the browser says it comes from another site (``Origin``).
+
+Messages shown after a redirect travel as codes (``?notice=refunded``) and come from
+``NOTICES``/``ERRORS``; a code not in them shows nothing, so a link cannot put its own
+words on our pages.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -19,17 +26,34 @@ from fareroom.accounts.service import FINANCE_ROLES, Caller
 from fareroom.http import context
 from fareroom.kit.errors import FareroomError, Forbidden, Unauthenticated, ValidationFailed
 from fareroom.kit.money import parse_major
-from fareroom.web.render import money, templates
+from fareroom.web.render import templates
+from fareroom.web.security import check_same_origin
 
 router = APIRouter(include_in_schema=False)
 COOKIE = "fareroom_session"
+LOGIN_COOKIE = "fareroom_login"
+NOTICES = {
+    "refunded": "The refund was made.",
+    "room_created": "The room was created.",
+    "room_saved": "The room was saved.",
+}
+# None yet: a form that fails shows its page again with the error at once.
+ERRORS: dict[str, str] = {}
+
+
+def home_of(role: str) -> str:
+    """Where a role's pages start: agents take chats, everyone else runs the business."""
+    return "/console" if role == "agent" else "/dashboard"
+
+
+def _signed(request: Request, value: str) -> str:
+    secret = context(request).settings.secret_key.get_secret_value().encode()
+    return hmac.new(secret, value.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def csrf_token(request: Request) -> str:
     """The token a signed-in page's forms carry (derived from its session cookie)."""
-    token = request.cookies.get(COOKIE, "")
-    secret = context(request).settings.secret_key.get_secret_value().encode()
-    return hmac.new(secret, token.encode(), hashlib.sha256).hexdigest()[:32]
+    return _signed(request, request.cookies.get(COOKIE, ""))
 
 
 async def page_caller(request: Request) -> Caller:
@@ -47,7 +71,7 @@ async def signed_in(request: Request, roles: frozenset[str] | tuple[str, ...],
     except Unauthenticated:
         return None
     if caller.role not in roles:
-        raise Forbidden(refusal, code="role_forbidden")
+        raise Forbidden(refusal, code="role_forbidden", home=home_of(caller.role))
     return caller
 
 
@@ -57,7 +81,9 @@ def to_login() -> RedirectResponse:
 
 async def checked_caller(request: Request, csrf: str, *, roles: frozenset[str] | None = None,
                          refusal: str = "Your role may not do this.") -> Caller:  # fmt: skip
-    """The caller of a form's POST: signed in, the form's CSRF token, and one of ``roles``."""
+    """The caller of a form's POST: sent from our own pages, signed in, the form's CSRF
+    token, and one of ``roles``."""
+    check_same_origin(request.headers, context(request).settings)
     caller = await page_caller(request)
     if not hmac.compare_digest(csrf, csrf_token(request)):
         raise Forbidden("The form expired; reload the page and try again.", code="csrf_failed")
@@ -72,31 +98,51 @@ def back(path: str, **message: str) -> RedirectResponse:
 
 
 @router.get("/")
-async def home() -> RedirectResponse:
-    return RedirectResponse("/dashboard", status_code=303)
+async def home(request: Request) -> RedirectResponse:
+    try:
+        caller = await page_caller(request)
+    except Unauthenticated:
+        return to_login()
+    return RedirectResponse(home_of(caller.role), status_code=303)
+
+
+def _secure(request: Request) -> bool:
+    return context(request).settings.base_url.startswith("https")
+
+
+def _login_form(request: Request, *, error: str | None = None, email: str = "",
+                status: int = 200) -> Response:  # fmt: skip
+    """The sign-in page, with the form's token bound to its pre-session cookie."""
+    nonce = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(24)
+    response = templates.TemplateResponse(request, "login.html", {
+        "error": error, "email": email, "csrf": _signed(request, f"login:{nonce}")},
+        status_code=status)  # fmt: skip
+    response.set_cookie(LOGIN_COOKIE, nonce, path="/login", httponly=True, samesite="lax",
+                        secure=_secure(request))  # fmt: skip
+    return response
 
 
 @router.get("/login", response_class=HTMLResponse)
-async def login_page(request: Request, error: str | None = None) -> HTMLResponse:
-    return templates.TemplateResponse(request, "login.html", {"error": error})
+async def login_page(request: Request) -> Response:
+    return _login_form(request)
 
 
 @router.post("/login")
-async def login(request: Request, email: str = Form(""), password: str = Form("")) -> Response:
+async def login(request: Request, email: str = Form(""), password: str = Form(""),
+                csrf: str = Form("")) -> Response:  # fmt: skip
+    nonce = request.cookies.get(LOGIN_COOKIE, "")
     try:
+        check_same_origin(request.headers, context(request).settings)
+        if not nonce or not hmac.compare_digest(csrf, _signed(request, f"login:{nonce}")):
+            raise Forbidden("The sign-in form expired; sign in again.", code="csrf_failed")
         async with context(request).unit_of_work() as services:
             token = await services.accounts.login(email=email, password=password)
-    except Unauthenticated as exc:
-        return templates.TemplateResponse(request, "login.html",
-                                          {"error": exc.message, "email": email},
-                                          status_code=401)  # fmt: skip
-    async with context(request).unit_of_work() as services:
-        role = (await services.accounts.session_caller(token)).role
-    response = RedirectResponse("/console" if role == "agent" else "/dashboard", status_code=303)
-    secure = context(request).settings.base_url.startswith("https")
-    response.set_cookie(
-        COOKIE, token, httponly=True, samesite="lax", secure=secure, max_age=14 * 24 * 3600
-    )
+            role = (await services.accounts.session_caller(token)).role
+    except (Unauthenticated, Forbidden) as exc:
+        return _login_form(request, error=exc.message, email=email, status=exc.status)
+    response = RedirectResponse(home_of(role), status_code=303)
+    response.set_cookie(COOKIE, token, httponly=True, samesite="lax", secure=_secure(request),
+                        max_age=14 * 24 * 3600)  # fmt: skip
     return response
 
 
@@ -117,6 +163,11 @@ async def dashboard(request: Request, notice: str | None = None,
                              "The dashboard is for owners, admins and finance users.")  # fmt: skip
     if caller is None:
         return to_login()
+    return await _dashboard(request, caller, NOTICES.get(notice or ""), ERRORS.get(error or ""))
+
+
+async def _dashboard(request: Request, caller: Caller, notice: str | None, error: str | None,
+                     *, status: int = 200) -> Response:  # fmt: skip
     bid = caller.business_id
     async with context(request).unit_of_work(bid) as s:
         payments = await s.payments.list(bid, limit=50)
@@ -128,7 +179,7 @@ async def dashboard(request: Request, notice: str | None = None,
         "payments": payments, "client_names": {c.id: c.name for c in clients},
         "gateway_requests": log, "balances": balances, "notice": notice, "error": error,
     }  # fmt: skip
-    return templates.TemplateResponse(request, "dashboard/index.html", data)
+    return templates.TemplateResponse(request, "dashboard/index.html", data, status_code=status)
 
 
 def _day(text: str | None, field: str) -> datetime | None:
@@ -173,12 +224,13 @@ async def refund(request: Request, payment_id: str, csrf: str = Form(""),
         async with context(request).unit_of_work(caller.business_id) as s:
             payment = (await s.payments.get(caller.business_id, payment_id)).payment
             minor = parse_major(amount, payment.currency) if amount.strip() else None
-            done = await s.payments.refund(
+            await s.payments.refund(
                 caller.business, payment_id, amount=minor, reason=reason.strip()
             )
     except FareroomError as exc:
-        return back("/dashboard", error=exc.message)
-    return back("/dashboard", notice=f"Refunded {money(done.amount, done.currency)}.")
+        # Shown at once: a redirect would have to carry the sentence in its URL.
+        return await _dashboard(request, caller, None, exc.message, status=exc.status)
+    return back("/dashboard", notice="refunded")
 
 
 @router.post("/dashboard/connect")
