@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from fareroom.app import create_app
 from fareroom.bootstrap import Context
 from tests.conftest import Tenant
 from tests.support.pages import form_token, sign_in
@@ -38,6 +39,22 @@ async def test_pages_api_static_files_and_errors_carry_the_security_headers(
         await tenant.api.post("/api/v1/clients", json={"name": 5}),
     ):
         _assert_secured(r)
+
+
+async def test_a_crash_answered_by_the_500_handler_carries_the_security_headers(
+    ctx: Context,
+) -> None:
+    crashing = create_app(ctx)
+
+    @crashing.get("/api/v1/crash")
+    async def crash() -> None:
+        raise RuntimeError("a bug")
+
+    transport = httpx.ASGITransport(app=crashing, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        r = await http.get("/api/v1/crash")
+    assert r.status_code == 500 and r.json()["code"] == "internal_error"
+    _assert_secured(r)
 
 
 async def test_the_dashboard_and_the_console_may_be_framed_by_nobody(
