@@ -1,7 +1,7 @@
 """Which passwords we accept, and hashing them (argon2).
 
 A password is refused when it is shorter than 10 characters, only whitespace, one character
-repeated or a run like ``abcdefghij`` / ``0987654321``, a short pattern repeated, contains
+repeated or a run like ``abcdefghij`` / ``9876543210``, a short pattern repeated, contains
 the email address or its local part, or is one of the common passwords in
 ``common-passwords.txt``: the 5,000 most common of the 20,000 that Django ships
 (``django/contrib/auth/common-passwords.txt.gz``) plus every one of those 20,000 with at
@@ -79,7 +79,7 @@ class Passwords:
         if self._dummy is None:
             self._dummy = self.hasher.hash(secrets.token_urlsafe(16))
         try:
-            self.hasher.verify(hashed or self._dummy, password)
+            self.hasher.verify(self._dummy if hashed is None else hashed, password)
         except (VerificationError, InvalidHashError):
             return False
         return hashed is not None

@@ -51,7 +51,7 @@ def check_embed_origins(origins: Sequence[str]) -> str:
     found: list[str] = []
     for text in origins:
         origin = text.strip().lower().removesuffix("/")
-        if not _ORIGIN.fullmatch(origin):
+        if len(origin) > 262 or not _ORIGIN.fullmatch(origin):  # scheme, 253 for the host, port
             raise ValidationFailed(
                 f"{text.strip()[:100]!r} is not a site's origin: write it as "
                 "https://shop.example (scheme and host, a port if needed, no path).",
