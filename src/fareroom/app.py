@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fareroom import __version__
 from fareroom.accounts.endpoints import router as users_router
@@ -36,6 +37,7 @@ from fareroom.web.chat.console import router as console_router
 from fareroom.web.chat.pages import router as chat_pages_router
 from fareroom.web.pages import router as pages_router
 from fareroom.web.render import templates
+from fareroom.web.security import DOCS_PATHS, security_headers
 from fareroom.webhooks.endpoints import router as webhooks_router
 from fareroom.worker.loop import run_worker
 
@@ -103,6 +105,51 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _problem(request, err)
 
 
+class SecurityHeaders:
+    """Adds CSP, X-Frame-Options, nosniff and Referrer-Policy to every HTTP response: pages,
+    API, static files and errors (it wraps the whole stack, the 500 handler included).
+
+    A response that set its own Content-Security-Policy (the chat page, which its room's
+    sites may frame) keeps it and decides X-Frame-Options itself. Pure ASGI: a request
+    costs one small closure, the headers are built once.
+    """
+
+    def __init__(self, app: ASGIApp, settings: Callable[[], Settings]) -> None:
+        self.app = app
+        self._settings = settings
+        self._built: dict[bool, list[tuple[bytes, bytes]]] = {}
+
+    def _headers(self, path: str) -> list[tuple[bytes, bytes]]:
+        docs = path.startswith(DOCS_PATHS)
+        if docs not in self._built:
+            self._built[docs] = security_headers(self._settings(), path)
+        return self._built[docs]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = self._headers(scope["path"])
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                have = {name.lower() for name, _ in headers}
+                if b"content-security-policy" in have:
+                    have.add(b"x-frame-options")
+                headers += [h for h in extra if h[0] not in have]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class _Fareroom(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        # Outside Starlette's ServerErrorMiddleware, so a 500 carries the headers too.
+        return SecurityHeaders(super().build_middleware_stack(), lambda: self.state.ctx.settings)
+
+
 def create_app(ctx: Context | None = None, *, settings: Settings | None = None,
                worker: bool = False, watch: bool = True) -> FastAPI:  # fmt: skip
     """The ASGI app. Tests pass their own ``ctx``; ``worker`` runs jobs in this process;
@@ -129,7 +176,7 @@ def create_app(ctx: Context | None = None, *, settings: Settings | None = None,
             if own:
                 await app.state.ctx.close()
 
-    app = FastAPI(
+    app = _Fareroom(
         title="Fareroom",
         version=__version__,
         lifespan=lifespan,

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from fareroom.accounts.passwords import Passwords
 from fareroom.accounts.service import AccountsService
 from fareroom.chat.live import LiveService
 from fareroom.chat.service import ChatService
@@ -75,6 +76,7 @@ class Context:
     hub: Hub
     connections: Registry
     ledger_accounts: dict[str, Account] = field(default_factory=dict)
+    passwords: Passwords = field(default_factory=Passwords)
 
     @property
     def processing_fee(self) -> tuple[Fraction, int]:
@@ -91,7 +93,7 @@ class Context:
             timeout=timedelta(seconds=self.settings.presence_timeout_seconds))  # fmt: skip
         return Services(
             session=session,
-            accounts=AccountsService(session, self.clock),
+            accounts=AccountsService(session, self.clock, passwords=self.passwords),
             clients=clients, payments=payments, chat=chat, metering=metering, ledger=ledger,
             live=LiveService(session, self.clock, chat, clients, payments, metering),
             revenue=RevenueService(session),

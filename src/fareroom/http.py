@@ -112,7 +112,7 @@ async def write(
     if idem_key is not None:
 
         async def authenticate(session: AsyncSession) -> str:
-            accounts = AccountsService(session, ctx.clock)
+            accounts = AccountsService(session, ctx.clock, passwords=ctx.passwords)
             return (await accounts.authenticate_api_key(key)).business_id
 
         payload = body.model_dump(mode="json") if body is not None else None

@@ -50,4 +50,4 @@ def test_create_business_with_a_short_password_fails_clearly(settings: Settings)
         "--owner-password",
         "short",
     )
-    assert done.returncode == 2 and "password_too_short" in done.stderr
+    assert done.returncode == 2 and "weak_password" in done.stderr

@@ -81,6 +81,9 @@ class Pages:
         self.shots = shots
         self._contexts: list[BrowserContext] = []
         self._n = self._shots = 0
+        # What Chromium reported refusing under our Content-Security-Policy: a page that
+        # needs an inline script or a foreign source would log it here.
+        self.csp_violations: list[str] = []
 
     async def shot(self, page: Page, step: str) -> Path:
         """A screenshot of ``page`` at a key step, named by order, step and width."""
@@ -93,8 +96,14 @@ class Pages:
     async def context(self, viewport: dict[str, int] = DESKTOP) -> BrowserContext:
         made = await self.browser.new_context(viewport=viewport)  # type: ignore[arg-type]
         made.set_default_timeout(10_000)
+        made.on("console", self._on_console)
         self._contexts.append(made)
         return made
+
+    def _on_console(self, message: Any) -> None:
+        if "Content Security Policy" in message.text:
+            self.csp_violations.append(f"{message.page.url if message.page else '?'}: "
+                                       f"{message.text}")  # fmt: skip
 
     async def user(self, role: str = "agent", name: str = "Sam") -> dict[str, str]:
         self._n += 1
@@ -187,3 +196,4 @@ async def pages(tenant: Tenant, ctx: Context, browser: Browser, server: Fareroom
     driver = Pages(tenant, ctx, browser, server, shots)
     yield driver
     await driver.close()
+    assert driver.csp_violations == [], "the pages broke their own CSP"

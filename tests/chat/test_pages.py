@@ -11,12 +11,13 @@ import httpx
 
 from fareroom.bootstrap import Context
 from tests.conftest import Tenant
+from tests.support.pages import sign_in
 
 AGENT_PASSWORD = "agent password 1"
 
 
 async def _sign_in(http: httpx.AsyncClient, email: str, password: str) -> str:
-    r = await http.post("/login", data={"email": email, "password": password})
+    r = await sign_in(http, email, password)
     assert r.status_code == 303, r.text
     return str(r.headers["location"])
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 from tests.conftest import Tenant
 from tests.metering.conftest import Chat
 from tests.metering.test_scenarios import FAILS_ON_CHARGE, net_of
+from tests.support.pages import sign_in
 
 
 async def _paid_session(chat: Chat, room: dict, seconds: int) -> dict:
@@ -69,8 +70,7 @@ async def test_revenue_by_business_agent_and_room_with_refunds_and_abandoned_deb
 
 async def test_the_revenue_page_shows_each_agent(chat: Chat) -> None:
     await _paid_session(chat, await chat.room(), 301)
-    login = await chat.api.post("/login", data={"email": chat.t.owner_email,
-                                                "password": chat.t.password})  # fmt: skip
+    login = await sign_in(chat.api, chat.t.owner_email, chat.t.password)
     assert login.status_code == 303
     chat.api.cookies.update(login.cookies)
     page = await chat.api.get("/dashboard/revenue")

@@ -9,6 +9,7 @@ from typing import Any
 from fareroom.bootstrap import Context
 from fareroom.gateway.signature import sign
 from tests.conftest import Tenant
+from tests.support.pages import form_token, sign_in
 
 SECRET = "whsec_sandbox"
 
@@ -82,10 +83,12 @@ async def test_connect_onboarding_enables_the_account_and_destination_charges(
     assert r.status_code == 200, r.text
     start = r.json()
     assert start["status"] == "pending" and start["account_id"].startswith("acct_")
+    await sign_in(http, tenant.owner_email, tenant.password)
     page = await http.get(start["onboarding_url"].replace("http://testserver", ""))
     assert page.status_code == 200 and "Complete onboarding" in page.text
     done = await http.post(
-        f"/sandbox/connect/{start['account_id']}", data={"return_url": "/dashboard"}
+        f"/sandbox/connect/{start['account_id']}",
+        data={"return_url": "/dashboard", "csrf": form_token(page.text)},
     )
     assert done.status_code == 303
     assert (await tenant.api.get("/api/v1/connect")).json()["status"] == "enabled"

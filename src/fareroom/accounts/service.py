@@ -12,11 +12,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fareroom.accounts.passwords import Passwords, check_password
 from fareroom.accounts.repository import AccountsRepository
 from fareroom.kit.clock import Clock
 from fareroom.kit.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
@@ -28,7 +27,11 @@ from fareroom.pricing.fees import FeePolicy, parse_rate
 ROLES = ("owner", "admin", "agent", "finance")
 FINANCE_ROLES = frozenset({"owner", "admin", "finance"})
 SESSION_LIFETIME = timedelta(days=14)
-_hasher = PasswordHasher()
+_passwords = Passwords()
+# One answer for an address already in use, whether by this business, another or the
+# platform: a business must not learn that another business's user exists.
+EMAIL_UNAVAILABLE = ("This email address cannot be used for a new user; use another.",
+                     "email_unavailable")  # fmt: skip
 
 
 def sha256(text: str) -> str:
@@ -56,9 +59,11 @@ class NewBusiness:
 
 
 class AccountsService:
-    def __init__(self, session: AsyncSession, clock: Clock) -> None:
+    def __init__(self, session: AsyncSession, clock: Clock, *,
+                 passwords: Passwords | None = None) -> None:  # fmt: skip
         self._repo = AccountsRepository(session)
         self._clock = clock
+        self._passwords = passwords or _passwords
 
     async def create_business(
         self, *, name: str, owner_email: str, owner_password: str, country: str = "DE",
@@ -69,10 +74,7 @@ class AccountsService:
             raise ValidationFailed("A business needs a name.", code="name_required")
         if "@" not in email:
             raise ValidationFailed("The owner's email address is not valid.", code="invalid_email")
-        if len(owner_password) < 8:
-            raise ValidationFailed(
-                "The password needs at least 8 characters.", code="password_too_short"
-            )
+        check_password(owner_password, email=email)
         if len(country.strip()) != 2 or not country.isalpha():
             raise ValidationFailed("The country is a two-letter ISO code.", code="invalid_country")
         if await self._repo.user_by_email(email) is not None:
@@ -87,7 +89,7 @@ class AccountsService:
             email=email,
             name="",
             role="owner",
-            password_hash=_hasher.hash(owner_password),
+            password_hash=self._passwords.hash(owner_password),
             created_at=now,
         )
         await self._repo.add(business)
@@ -106,18 +108,19 @@ class AccountsService:
             raise ValidationFailed("'role' is one of admin, agent, finance.", code="invalid_role")
         if "@" not in email or len(email) > 254:
             raise ValidationFailed("The email address is not valid.", code="invalid_email")
-        if len(password) < 8:
-            raise ValidationFailed("The password needs at least 8 characters.",
-                                   code="password_too_short")  # fmt: skip
+        check_password(password, email=email)
+        # Hashed before the address is looked up, so a taken address answers after the same
+        # work as a free one.
+        hashed = self._passwords.hash(password)
+        message, code = EMAIL_UNAVAILABLE
         if await self._repo.user_by_email(email) is not None:
-            raise Conflict("A user with this email already exists.", code="email_taken")
+            raise Conflict(message, code=code)
         user = User(id=new_id("usr"), business_id=business_id, email=email, name=name.strip(),
-                    role=role, password_hash=_hasher.hash(password),
-                    created_at=self._clock.now())  # fmt: skip
+                    role=role, password_hash=hashed, created_at=self._clock.now())  # fmt: skip
         try:
             await self._repo.add(user)
         except IntegrityError:
-            raise Conflict("A user with this email already exists.", code="email_taken") from None
+            raise Conflict(message, code=code) from None
         return user
 
     async def users(self, business_id: str) -> list[User]:
@@ -139,14 +142,11 @@ class AccountsService:
     async def login(self, *, email: str, password: str) -> str:
         """Check the password; returns a new session token for the cookie."""
         user = await self._repo.user_by_email(email.strip().lower())
-        try:
-            if user is None:
-                raise VerificationError
-            _hasher.verify(user.password_hash, password)
-        except (VerificationError, InvalidHashError):
-            raise Unauthenticated(
-                "The email or password is wrong.", code="invalid_credentials"
-            ) from None
+        # An unknown email is verified against a dummy hash: the answer takes as long as
+        # for a known email with a wrong password, so timing does not tell which it was.
+        if not self._passwords.verify(user.password_hash if user else None, password):
+            raise Unauthenticated("The email or password is wrong.", code="invalid_credentials")
+        assert user is not None
         token = secrets.token_urlsafe(32)
         now = self._clock.now()
         await self._repo.add(

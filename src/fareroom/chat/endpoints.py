@@ -17,7 +17,7 @@ from fareroom.chat.schemas import (
     RoomUpdate,
     TariffOut,
 )
-from fareroom.chat.service import RoomView
+from fareroom.chat.service import RoomView, embed_origins
 from fareroom.http import api_key, read, write
 
 router = APIRouter(prefix="/api/v1", tags=["chat"])
@@ -29,7 +29,7 @@ def render_room(view: RoomView) -> RoomOut:
         id=r.id, name=r.name, terms=r.terms, tariff=TariffOut(**view.tariff.__dict__),
         agent_may_start=r.agent_may_start, agent_may_pause=r.agent_may_pause,
         agents_own_tariff=r.agents_own_tariff, distribution=r.distribution,
-        agent_ids=view.agent_ids,
+        agent_ids=view.agent_ids, embed_origins=embed_origins(r),
         warnings=[{"code": w.code, "message": w.message} for w in view.warnings],
         created_at=r.created_at,
     )  # fmt: skip
@@ -50,6 +50,7 @@ async def create_room(body: RoomCreate, request: Request,
                 agents_own_tariff=body.agents_own_tariff,
                 distribution=body.distribution,
                 agent_ids=body.agent_ids,
+                embed_origins=body.embed_origins,
                 room_id=rid,
             )
         )

@@ -56,6 +56,10 @@ class RoomCreate(BaseModel):
     agents_own_tariff: StrictBool = False
     distribution: Literal["round_robin", "longest_idle"] = "round_robin"
     agent_ids: list[str] = Field(default_factory=list, max_length=500)
+    embed_origins: list[str] = Field(
+        default_factory=list, max_length=20,
+        description="Sites whose pages may show the chat page in a frame, e.g. "
+        "https://shop.example or https://*.example.com; none: no site may frame it")  # fmt: skip
 
 
 class RoomUpdate(BaseModel):
@@ -68,6 +72,7 @@ class RoomUpdate(BaseModel):
     agents_own_tariff: StrictBool | None = None
     distribution: Literal["round_robin", "longest_idle"] | None = None
     agent_ids: list[str] | None = Field(default=None, max_length=500)
+    embed_origins: list[str] | None = Field(default=None, max_length=20)
 
 
 class RoomOut(BaseModel):
@@ -80,6 +85,7 @@ class RoomOut(BaseModel):
     agents_own_tariff: bool
     distribution: str
     agent_ids: list[str]
+    embed_origins: list[str]
     warnings: list[Warning_]
     created_at: datetime
 

@@ -11,6 +11,7 @@ For a service, the agent marks when it starts and when it is finished.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -35,6 +36,33 @@ from fareroom.pricing.tariff import Tariff, TariffWarning, make_tariff, tariff_w
 AGENT_ROLES = ("owner", "admin", "agent")
 DISTRIBUTIONS = ("round_robin", "longest_idle")
 MAX_ITEMS = 50
+MAX_EMBED_ORIGINS = 20
+# scheme://host[:port], a host of DNS labels, optionally every subdomain ("*." in front).
+_ORIGIN = re.compile(r"https?://(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*"
+                     r"(:[0-9]{1,5})?")  # fmt: skip
+
+
+def check_embed_origins(origins: Sequence[str]) -> str:
+    """The sites allowed to frame a room's chat page, as stored (space-separated): each an
+    origin ``https://shop.example[:port]``, ``*.`` allowed in front of the host only."""
+    if len(origins) > MAX_EMBED_ORIGINS:
+        raise ValidationFailed(f"A room may list at most {MAX_EMBED_ORIGINS} sites.",
+                               code="invalid_embed_origin", field="embed_origins")  # fmt: skip
+    found: list[str] = []
+    for text in origins:
+        origin = text.strip().lower().removesuffix("/")
+        if len(origin) > 262 or not _ORIGIN.fullmatch(origin):  # scheme, 253 for the host, port
+            raise ValidationFailed(
+                f"{text.strip()[:100]!r} is not a site's origin: write it as "
+                "https://shop.example (scheme and host, a port if needed, no path).",
+                code="invalid_embed_origin", field="embed_origins")  # fmt: skip
+        if origin not in found:
+            found.append(origin)
+    return " ".join(found)
+
+
+def embed_origins(room: ChatRoom) -> list[str]:
+    return room.embed_origins.split()
 
 
 @dataclass(frozen=True)
@@ -136,17 +164,20 @@ class ChatService:
         agent_may_start: bool = False, agent_may_pause: bool = False,
         agents_own_tariff: bool = False, agent_ids: Sequence[str] = (),
         distribution: str = "round_robin", room_id: str | None = None,
+        embed_origins: Sequence[str] = (),
     ) -> RoomView:  # fmt: skip
         if not name.strip() or not terms.strip():
             raise ValidationFailed("A room needs a name and terms for the client to accept.",
                                    code="invalid_room")  # fmt: skip
         _check_distribution(distribution)
+        origins = check_embed_origins(embed_origins)
         agents = await self._agents(biz.id, agent_ids)
         row, checked = await self._new_tariff(biz, tariff)
         room = ChatRoom(id=room_id or new_id("room"), business_id=biz.id, name=name.strip(),
                         terms=terms.strip(), tariff_id=row.id, agent_may_start=agent_may_start,
                         agent_may_pause=agent_may_pause, agents_own_tariff=agents_own_tariff,
-                        distribution=distribution, created_at=self._clock.now())  # fmt: skip
+                        distribution=distribution, embed_origins=origins,
+                        created_at=self._clock.now())  # fmt: skip
         await self._repo.add(room)
         await self._repo.set_room_agents(room.id, [a.id for a in agents])
         return RoomView(room, checked, [a.id for a in agents], self.warnings(checked))
@@ -170,12 +201,15 @@ class ChatService:
 
     async def update_room(
         self, biz: Business, room_id: str, *, tariff: dict[str, Any] | None = None,
-        agent_ids: Sequence[str] | None = None, **settings: Any,
+        agent_ids: Sequence[str] | None = None, embed_origins: Sequence[str] | None = None,
+        **settings: Any,
     ) -> RoomView:  # fmt: skip
         """Change a room; sessions already open keep what their client accepted."""
         room = await self.room(biz.id, room_id)
         if settings.get("distribution") is not None:
             _check_distribution(settings["distribution"])
+        if embed_origins is not None:
+            room.embed_origins = check_embed_origins(embed_origins)
         if agent_ids is not None:
             agents = await self._agents(biz.id, agent_ids)
             await self._repo.set_room_agents(room.id, [a.id for a in agents])

@@ -1,16 +1,25 @@
-"""The sandbox's own pages and API: tokenising test cards, the simulated Connect onboarding."""
+"""The sandbox's own pages and API: tokenising test cards, the simulated Connect onboarding.
+
+The onboarding page stands in for Stripe's, so it is for the business it onboards only: a
+signed-in owner, admin or finance user (those who may start onboarding) whose business the
+account is; completing it is a form post with the page's CSRF token, and it returns only to
+a page of this installation (``return_url`` elsewhere is refused).
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+from fareroom.accounts.service import FINANCE_ROLES, Caller
 from fareroom.gateway.base import GatewayInvalidRequest
 from fareroom.gateway.sandbox import SandboxGateway
 from fareroom.http import context
 from fareroom.kit.errors import NotFound
+from fareroom.web.pages import checked_caller, csrf_token, signed_in, to_login
 from fareroom.web.render import templates
+from fareroom.web.security import own_url
 
 router = APIRouter(prefix="/sandbox", tags=["sandbox"])
 
@@ -45,30 +54,37 @@ async def create_token(body: TokenCreate, request: Request) -> TokenOut:
     return TokenOut(id=token)
 
 
+REFUSAL = "Connecting the payouts account is for owners, admins and finance users."
+
+
+def _own_account(caller: Caller, account_id: str) -> None:
+    if caller.business.gateway_account_id != account_id:
+        raise NotFound("No such connected account.", code="account_not_found")
+
+
 @router.get("/connect/{account_id}", response_class=HTMLResponse)
 async def onboarding_page(account_id: str, request: Request,
-                          return_url: str = "/dashboard") -> HTMLResponse:  # fmt: skip
+                          return_url: str = "/dashboard") -> Response:  # fmt: skip
+    caller = await signed_in(request, FINANCE_ROLES, REFUSAL)
+    if caller is None:
+        return to_login()
+    _own_account(caller, account_id)
+    back = own_url(return_url, context(request).settings)
     account = await _sandbox(request).retrieve_account(account_id=account_id)
-    return templates.TemplateResponse(
-        request,
-        "sandbox/onboarding.html",
-        {
-            "account": account,
-            "return_url": return_url
-            if return_url.startswith("/")
-            or return_url.startswith(context(request).settings.base_url)
-            else "/dashboard",
-        },
-    )
+    return templates.TemplateResponse(request, "sandbox/onboarding.html", {
+        "account": account, "return_url": back, "caller": caller,
+        "csrf": csrf_token(request)})  # fmt: skip
 
 
 @router.post("/connect/{account_id}")
 async def complete_onboarding(
-    account_id: str, request: Request, return_url: str = Form("/dashboard")
+    account_id: str, request: Request, csrf: str = Form(""), return_url: str = Form("/dashboard")
 ) -> RedirectResponse:
+    caller = await checked_caller(request, csrf, roles=FINANCE_ROLES, refusal=REFUSAL)
+    _own_account(caller, account_id)
+    back = own_url(return_url, context(request).settings)
     try:
         await _sandbox(request).complete_onboarding(account_id)
     except GatewayInvalidRequest:
         raise NotFound("No such connected account.", code="account_not_found") from None
-    safe = return_url if return_url.startswith("/") else "/dashboard"
-    return RedirectResponse(safe, status_code=303)
+    return RedirectResponse(back, status_code=303)

@@ -49,6 +49,9 @@ class ChatRoom(Base):
         String(12), default="round_robin", server_default="round_robin"
     )
     last_agent_id: Mapped[str | None] = mapped_column(String(40))
+    # The origins (https://shop.example, https://*.example.com) whose pages may show the
+    # client's chat page in a frame, space-separated; none: no site may frame it.
+    embed_origins: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

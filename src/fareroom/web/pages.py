@@ -1,7 +1,13 @@
 """Sign-in and the first dashboard page: payments with fees, refunds, the gateway log.
 
 Forms carry a CSRF token derived from the session token (HMAC with the secret key); the
-cookie is HttpOnly and SameSite=Lax.
+cookie is HttpOnly and SameSite=Lax. The sign-in form, sent before there is a session,
+carries one derived from a cookie of its own (``fareroom_login``, double submit). Every form
+post is also refused when the browser says it comes from another site (``Origin``).
+
+Messages shown after a redirect travel as codes (``?notice=refunded``) and come from
+``NOTICES``/``ERRORS``; a code not in them shows nothing, so a link cannot put its own
+words on our pages.
 """
 
 from __future__ import annotations
@@ -9,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+import secrets
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -23,16 +30,33 @@ from fareroom.kit.ids import has_prefix, new_id
 from fareroom.kit.money import format_major, parse_major
 from fareroom.payments.service import PaymentView
 from fareroom.web.render import money, templates
+from fareroom.web.security import check_same_origin
 
 router = APIRouter(include_in_schema=False)
 COOKIE = "fareroom_session"
+LOGIN_COOKIE = "fareroom_login"
+NOTICES = {
+    "refunded": "The refund was made.",
+    "room_created": "The room was created.",
+    "room_saved": "The room was saved.",
+}
+# None yet: a form that fails shows its page again with the error at once.
+ERRORS: dict[str, str] = {}
+
+
+def home_of(role: str) -> str:
+    """Where a role's pages start: agents take chats, everyone else runs the business."""
+    return "/console" if role == "agent" else "/dashboard"
+
+
+def _signed(request: Request, value: str) -> str:
+    secret = context(request).settings.secret_key.get_secret_value().encode()
+    return hmac.new(secret, value.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def csrf_token(request: Request) -> str:
     """The token a signed-in page's forms carry (derived from its session cookie)."""
-    token = request.cookies.get(COOKIE, "")
-    secret = context(request).settings.secret_key.get_secret_value().encode()
-    return hmac.new(secret, token.encode(), hashlib.sha256).hexdigest()[:32]
+    return _signed(request, request.cookies.get(COOKIE, ""))
 
 
 async def page_caller(request: Request) -> Caller:
@@ -50,7 +74,7 @@ async def signed_in(request: Request, roles: frozenset[str] | tuple[str, ...],
     except Unauthenticated:
         return None
     if caller.role not in roles:
-        raise Forbidden(refusal, code="role_forbidden")
+        raise Forbidden(refusal, code="role_forbidden", home=home_of(caller.role))
     return caller
 
 
@@ -60,7 +84,9 @@ def to_login() -> RedirectResponse:
 
 async def checked_caller(request: Request, csrf: str, *, roles: frozenset[str] | None = None,
                          refusal: str = "Your role may not do this.") -> Caller:  # fmt: skip
-    """The caller of a form's POST: signed in, the form's CSRF token, and one of ``roles``."""
+    """The caller of a form's POST: sent from our own pages, signed in, the form's CSRF
+    token, and one of ``roles``."""
+    check_same_origin(request.headers, context(request).settings)
     caller = await page_caller(request)
     if not hmac.compare_digest(csrf, csrf_token(request)):
         raise Forbidden("The form expired; reload the page and try again.", code="csrf_failed")
@@ -75,31 +101,51 @@ def back(path: str, **message: str) -> RedirectResponse:
 
 
 @router.get("/")
-async def home() -> RedirectResponse:
-    return RedirectResponse("/dashboard", status_code=303)
+async def home(request: Request) -> RedirectResponse:
+    try:
+        caller = await page_caller(request)
+    except Unauthenticated:
+        return to_login()
+    return RedirectResponse(home_of(caller.role), status_code=303)
+
+
+def _secure(request: Request) -> bool:
+    return context(request).settings.base_url.startswith("https")
+
+
+def _login_form(request: Request, *, error: str | None = None, email: str = "",
+                status: int = 200) -> Response:  # fmt: skip
+    """The sign-in page, with the form's token bound to its pre-session cookie."""
+    nonce = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(24)
+    response = templates.TemplateResponse(request, "login.html", {
+        "error": error, "email": email, "csrf": _signed(request, f"login:{nonce}")},
+        status_code=status)  # fmt: skip
+    response.set_cookie(LOGIN_COOKIE, nonce, path="/login", httponly=True, samesite="lax",
+                        secure=_secure(request))  # fmt: skip
+    return response
 
 
 @router.get("/login", response_class=HTMLResponse)
-async def login_page(request: Request, error: str | None = None) -> HTMLResponse:
-    return templates.TemplateResponse(request, "login.html", {"error": error})
+async def login_page(request: Request) -> Response:
+    return _login_form(request)
 
 
 @router.post("/login")
-async def login(request: Request, email: str = Form(""), password: str = Form("")) -> Response:
+async def login(request: Request, email: str = Form(""), password: str = Form(""),
+                csrf: str = Form("")) -> Response:  # fmt: skip
+    nonce = request.cookies.get(LOGIN_COOKIE, "")
     try:
+        check_same_origin(request.headers, context(request).settings)
+        if not nonce or not hmac.compare_digest(csrf, _signed(request, f"login:{nonce}")):
+            raise Forbidden("The sign-in form expired; sign in again.", code="csrf_failed")
         async with context(request).unit_of_work() as services:
             token = await services.accounts.login(email=email, password=password)
-    except Unauthenticated as exc:
-        return templates.TemplateResponse(request, "login.html",
-                                          {"error": exc.message, "email": email},
-                                          status_code=401)  # fmt: skip
-    async with context(request).unit_of_work() as services:
-        role = (await services.accounts.session_caller(token)).role
-    response = RedirectResponse("/console" if role == "agent" else "/dashboard", status_code=303)
-    secure = context(request).settings.base_url.startswith("https")
-    response.set_cookie(
-        COOKIE, token, httponly=True, samesite="lax", secure=secure, max_age=14 * 24 * 3600
-    )
+            role = (await services.accounts.session_caller(token)).role
+    except (Unauthenticated, Forbidden) as exc:
+        return _login_form(request, error=exc.message, email=email, status=exc.status)
+    response = RedirectResponse(home_of(role), status_code=303)
+    response.set_cookie(COOKIE, token, httponly=True, samesite="lax", secure=_secure(request),
+                        max_age=14 * 24 * 3600)  # fmt: skip
     return response
 
 
@@ -134,8 +180,9 @@ async def dashboard(request: Request, notice: str | None = None, error: str | No
                              "The dashboard is for owners, admins and finance users.")  # fmt: skip
     if caller is None:
         return to_login()
-    return await _dashboard(request, caller, after=after, before=before, notice=notice,
-                            error=error)  # fmt: skip
+    return await _dashboard(request, caller, after=after, before=before,
+                            notice=NOTICES.get(notice or ""),
+                            error=ERRORS.get(error or ""))  # fmt: skip
 
 
 async def _dashboard(request: Request, caller: Caller, *, after: str | None = None,
@@ -235,14 +282,15 @@ async def refund(request: Request, payment_id: str, csrf: str = Form(""),
             if not amount.strip():
                 raise ValidationFailed("Fill in the amount to refund, or choose \u201cRefund "
                                        "in full\u201d.", code="amount_required")  # fmt: skip
-            done = await s.payments.refund(
+            await s.payments.refund(
                 caller.business, payment_id, amount=parse_major(amount, payment.currency),
                 reason=reason.strip(),
                 refund_id=refund_id if has_prefix(refund_id, "re") else None)  # fmt: skip
     except FareroomError as exc:
+        # Shown at once: a redirect would have to carry the sentence in its URL.
         return await _dashboard(request, caller, problem=exc, **page,
                                 typed=RefundForm(payment_id, amount, reason))  # fmt: skip
-    return back("/dashboard", notice=f"Refunded {money(done.amount, done.currency)}.", **page)
+    return back("/dashboard", notice="refunded", **page)
 
 
 @router.post("/dashboard/connect")

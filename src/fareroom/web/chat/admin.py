@@ -16,12 +16,12 @@ from fastapi.responses import HTMLResponse, Response
 
 from fareroom.accounts.service import Caller
 from fareroom.bootstrap import Services
-from fareroom.chat.service import AGENT_ROLES, RoomView
+from fareroom.chat.service import AGENT_ROLES, RoomView, embed_origins
 from fareroom.http import context
 from fareroom.kit.errors import FareroomError, ValidationFailed
 from fareroom.kit.money import format_major, parse_major, parse_whole
 from fareroom.pricing.tariff import Tariff
-from fareroom.web.pages import back, checked_caller, csrf_token, signed_in, to_login
+from fareroom.web.pages import NOTICES, back, checked_caller, csrf_token, signed_in, to_login
 from fareroom.web.render import money, templates
 
 router = APIRouter(include_in_schema=False)
@@ -39,7 +39,7 @@ LABELS = {"block_price": "Minimum charge", "block_minutes": "Minutes the minimum
 FLAGS = ("agent_may_start", "agent_may_pause", "agents_own_tariff")
 BLANK = {"name": "", "terms": "", "free_minutes": "0", "block_minutes": "5", "block_price": "",
          "increment_seconds": "30", "split_threshold": "", "preauth_amount": "",
-         "distribution": "round_robin", "agent_ids": []}  # fmt: skip
+         "distribution": "round_robin", "embed_origins": "", "agent_ids": []}  # fmt: skip
 
 
 def _major(amount: int | None, currency: str) -> str:
@@ -53,7 +53,7 @@ def form_of(view: RoomView) -> dict[str, Any]:
             "block_minutes": str(t.block_minutes), "increment_seconds": str(t.increment_seconds),
             **{f: _major(getattr(t, f), t.currency) for f in MONEY_FIELDS},
             **{f: getattr(r, f) for f in FLAGS}, "distribution": r.distribution,
-            "agent_ids": view.agent_ids}  # fmt: skip
+            "embed_origins": "\n".join(embed_origins(r)), "agent_ids": view.agent_ids}  # fmt: skip
 
 
 def tariff_of(form: dict[str, Any], currency: str) -> dict[str, Any]:
@@ -120,7 +120,7 @@ async def rooms_page(request: Request, notice: str | None = None) -> Response:
         views = await s.chat.rooms(caller.business_id)
         names = {u.id: u.name or u.email for u in await s.accounts.users(caller.business_id)}
     return templates.TemplateResponse(request, "chat/rooms.html", {
-        "caller": caller, "views": views, "names": names, "notice": notice,
+        "caller": caller, "views": views, "names": names, "notice": NOTICES.get(notice or ""),
         "csrf": csrf_token(request)})  # fmt: skip
 
 
@@ -143,11 +143,12 @@ async def create_room(request: Request) -> Response:
                 caller.business, name=form["name"], terms=form["terms"],
                 tariff=tariff_of(form, caller.business.default_currency),
                 distribution=form["distribution"], agent_ids=form["agent_ids"],
+                embed_origins=form["embed_origins"].split(),
                 **{f: form[f] for f in FLAGS})  # fmt: skip
     except FareroomError as exc:
         async with context(request).unit_of_work(caller.business_id) as s:
             return await _page(request, caller, s, view=None, form=form, problem=exc)
-    return back(f"/dashboard/rooms/{view.room.id}", notice=f"Room {view.room.name!r} created.")
+    return back(f"/dashboard/rooms/{view.room.id}", notice="room_created")
 
 
 @router.get("/dashboard/rooms/{room_id}", response_class=HTMLResponse)
@@ -157,7 +158,8 @@ async def room_page(request: Request, room_id: str, notice: str | None = None) -
         return to_login()
     async with context(request).unit_of_work(caller.business_id) as s:
         view = await s.chat.view(caller.business_id, room_id)
-        return await _page(request, caller, s, view=view, form=form_of(view), notice=notice)
+        return await _page(request, caller, s, view=view, form=form_of(view),
+                           notice=NOTICES.get(notice or ""))  # fmt: skip
 
 
 def _same_tariff(tariff: Tariff, fields: dict[str, Any]) -> bool:
@@ -173,12 +175,13 @@ async def update_room(request: Request, room_id: str) -> Response:
         async with context(request).unit_of_work(biz.id) as s:
             current = await s.chat.view(biz.id, room_id)
             tariff = tariff_of(form, biz.default_currency)
-            view = await s.chat.update_room(
+            await s.chat.update_room(
                 biz, room_id, tariff=None if _same_tariff(current.tariff, tariff) else tariff,
                 agent_ids=form["agent_ids"], name=form["name"], terms=form["terms"],
-                distribution=form["distribution"], **{f: form[f] for f in FLAGS})  # fmt: skip
+                distribution=form["distribution"], embed_origins=form["embed_origins"].split(),
+                **{f: form[f] for f in FLAGS})  # fmt: skip
     except FareroomError as exc:
         async with context(request).unit_of_work(biz.id) as s:
             current = await s.chat.view(biz.id, room_id)
             return await _page(request, caller, s, view=current, form=form, problem=exc)
-    return back(f"/dashboard/rooms/{room_id}", notice=f"Room {view.room.name!r} saved.")
+    return back(f"/dashboard/rooms/{room_id}", notice="room_saved")

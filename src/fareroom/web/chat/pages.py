@@ -1,5 +1,9 @@
 """The client's chat page (public: anyone with the room's link) and the embed script a
-business puts on its website (a chat button that opens the page)."""
+business puts on its website (a chat button that opens the page in a window of its own).
+
+The chat page is the one page another site may frame: its ``frame-ancestors`` lists the
+sites its room allows (none by default, so only the button's window or a link shows it).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,10 @@ import json
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from fareroom.chat.service import embed_origins
 from fareroom.http import context
 from fareroom.web.render import templates
+from fareroom.web.security import content_security_policy
 
 router = APIRouter(include_in_schema=False)
 
@@ -19,9 +25,15 @@ async def client_page(room_id: str, request: Request) -> Response:
     ctx = context(request)
     async with ctx.unit_of_work() as s:
         room, biz = await s.live.public_room(room_id)
+    sites = embed_origins(room)
+    policy = content_security_policy(ctx.settings, frame_ancestors=sites)
+    # With sites listed, X-Frame-Options (which cannot list them) is left out; browsers
+    # follow frame-ancestors.
+    framing = {} if sites else {"X-Frame-Options": "DENY"}
     return templates.TemplateResponse(request, "chat/client.html", {
         "room": room, "business_name": biz.name, "gateway": ctx.settings.gateway,
-        "stripe_key": ctx.settings.stripe_publishable_key})  # fmt: skip
+        "stripe_key": ctx.settings.stripe_publishable_key},
+        headers={"Content-Security-Policy": policy, **framing})  # fmt: skip
 
 
 EMBED = """(function () {
