@@ -29,7 +29,7 @@ def render_room(view: RoomView) -> RoomOut:
         id=r.id, name=r.name, terms=r.terms, tariff=TariffOut(**view.tariff.__dict__),
         agent_may_start=r.agent_may_start, agent_may_pause=r.agent_may_pause,
         agents_own_tariff=r.agents_own_tariff, distribution=r.distribution,
-        agent_ids=view.agent_ids,
+        agent_ids=view.agent_ids, away_message=r.away_message,
         warnings=[{"code": w.code, "message": w.message} for w in view.warnings],
         created_at=r.created_at,
     )  # fmt: skip
@@ -50,6 +50,7 @@ async def create_room(body: RoomCreate, request: Request,
                 agents_own_tariff=body.agents_own_tariff,
                 distribution=body.distribution,
                 agent_ids=body.agent_ids,
+                away_message=body.away_message,
                 room_id=rid,
             )
         )

@@ -46,6 +46,12 @@ class Warning_(BaseModel):
     message: str
 
 
+AWAY = (
+    "What the client's page says when no agent is available (blank: a default); the "
+    "page then offers to leave an email"
+)
+
+
 class RoomCreate(BaseModel):
     model_config = Strict
     name: str = Field(min_length=1, max_length=200)
@@ -56,6 +62,7 @@ class RoomCreate(BaseModel):
     agents_own_tariff: StrictBool = False
     distribution: Literal["round_robin", "longest_idle"] = "round_robin"
     agent_ids: list[str] = Field(default_factory=list, max_length=500)
+    away_message: str | None = Field(default=None, max_length=2000, description=AWAY)
 
 
 class RoomUpdate(BaseModel):
@@ -68,6 +75,7 @@ class RoomUpdate(BaseModel):
     agents_own_tariff: StrictBool | None = None
     distribution: Literal["round_robin", "longest_idle"] | None = None
     agent_ids: list[str] | None = Field(default=None, max_length=500)
+    away_message: str | None = Field(default=None, max_length=2000, description=AWAY)
 
 
 class RoomOut(BaseModel):
@@ -80,6 +88,7 @@ class RoomOut(BaseModel):
     agents_own_tariff: bool
     distribution: str
     agent_ids: list[str]
+    away_message: str | None
     warnings: list[Warning_]
     created_at: datetime
 
