@@ -95,7 +95,8 @@ async def test_a_message_left_while_no_agent_is_available_is_listed_on_the_room_
         bad = await live.http.post(f"/chat/api/rooms/{room['id']}/leads", json=body)
         assert bad.status_code == 422 and bad.json()["code"] == code, bad.text
     r = await live.http.post(f"/chat/api/rooms/{room['id']}/leads", json={
-        "name": "Ada", "email": "Ada@Example.com", "message": "Please call me back <b>soon</b>"})  # fmt: skip
+        "name": "Ada", "email": "Ada@Example.com",
+        "message": "Please call me back <b>soon</b>"})  # fmt: skip
     assert r.status_code == 201, r.text
 
     owner = await _owner(live)
@@ -197,8 +198,12 @@ async def test_the_summary_lists_collections_paid_requests_and_the_transcript(
     assert early.status_code == 200 and early.json()["total_paid"] == 0
     await console.send(type="message", session=session["id"], text="Here is the invoice.")
     await page.expect(lambda m: m.get("type") == "message" and m["party"] == "agent")
-    await console.send(type="payment_request", session=session["id"], category="goods",
-                       items=[{"description": "Workbook", "quantity": 2, "unit_price": 1250}])
+    await console.send(
+        type="payment_request",
+        session=session["id"],
+        category="goods",
+        items=[{"description": "Workbook", "quantity": 2, "unit_price": 1250}],
+    )
     sent = (await page.expect("payment_request"))["request"]
     paid = await live.http.post(f"/chat/api/visit/requests/{sent['id']}/pay",
                                 headers={"X-Visit-Token": token})  # fmt: skip
@@ -215,7 +220,9 @@ async def test_the_summary_lists_collections_paid_requests_and_the_transcript(
         (sent["id"], 2500, "paid")]  # fmt: skip
     assert (got["total_paid"], got["currency"]) == (3700, "EUR")
     assert [(m["party"], m["text"]) for m in got["messages"]] == [
-        ("client", "Can you help me with my tax return?"), ("agent", "Here is the invoice.")]
+        ("client", "Can you help me with my tax return?"),
+        ("agent", "Here is the invoice."),
+    ]
     assert all(m["at"] for m in got["messages"])
 
 
