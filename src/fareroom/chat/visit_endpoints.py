@@ -3,9 +3,9 @@ agent is available, a message to get back to), the terms, the card, leaving the 
 another card after a failed payment, paying a payment request, the end screen's summary.
 
 There is no sign-in: a visit is proven by its resume token in ``X-Visit-Token`` (the page
-keeps it in its tab's session storage; the socket's ``welcome`` replaces it). Card numbers
-never come here: the page turns them into a token first (the sandbox's ``/sandbox/tokens``,
-or Stripe.js in Stripe mode).
+keeps it in the browser's local storage, per room; the socket's ``welcome`` replaces it).
+Card numbers never come here: the page turns them into a token first (the sandbox's
+``/sandbox/tokens``, or Stripe.js in Stripe mode).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ import json
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from fareroom.chat import relay
 from fareroom.http import context
 from fareroom.web.render import templates
 
@@ -19,9 +20,12 @@ async def client_page(room_id: str, request: Request) -> Response:
     ctx = context(request)
     async with ctx.unit_of_work() as s:
         room, biz = await s.live.public_room(room_id)
+        available = await s.live.available(room.id, relay.connected(ctx))
+        away = s.live.away_message(room)
     return templates.TemplateResponse(request, "chat/client.html", {
         "room": room, "business_name": biz.name, "gateway": ctx.settings.gateway,
-        "stripe_key": ctx.settings.stripe_publishable_key})  # fmt: skip
+        "stripe_key": ctx.settings.stripe_publishable_key, "available": available,
+        "away_message": away})  # fmt: skip
 
 
 EMBED = """(function () {
