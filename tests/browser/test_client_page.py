@@ -6,11 +6,29 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Iterator
 
+import pytest
 from playwright.async_api import Page, WebSocketRoute, expect
 
-from tests.browser.conftest import Pages
+from tests.browser.conftest import TIMINGS, Pages
 from tests.browser.test_live_chat import _eventually, _later, _seconds
+from tests.support.servers import FareroomServer
+from tests.support.smtp import SmtpInbox
+
+
+@pytest.fixture(scope="module")
+def server(database_url: str, smtp: SmtpInbox) -> Iterator[FareroomServer]:
+    """As the suite's, but a chat ends only after 30 s away: a lost connection here lasts
+    its reconnecting back-off, longer than the 6 s of the other browser tests."""
+    running = FareroomServer({"FAREROOM_DATABASE_URL": database_url,
+                              "FAREROOM_SECRET_KEY": "test-secret",
+                              "FAREROOM_SMTP_HOST": "127.0.0.1",
+                              "FAREROOM_SMTP_PORT": str(smtp.port),
+                              **TIMINGS, "FAREROOM_PRESENCE_TIMEOUT_SECONDS": "30"})  # fmt: skip
+    yield running
+    err = running.stop()
+    assert "Traceback" not in err, err
 
 
 async def test_with_no_agent_online_the_client_leaves_an_email_the_owner_then_sees(
@@ -114,7 +132,8 @@ async def test_a_lost_connection_shows_reconnecting_stops_the_meter_and_keeps_me
 
     link.cut = False
     await expect(client.locator("#connection")).to_be_hidden(timeout=15_000)
-    await expect(console.locator("#messages li", has_text="typed while offline")).to_be_visible()
+    await expect(console.locator("#messages li", has_text="typed while offline")).to_be_visible(
+        timeout=15_000)  # fmt: skip
     await expect(client.locator("#messages li.pending")).to_have_count(0)
     await expect(client.locator("#messages li", has_text="typed while offline")).to_have_count(1)
     await expect(client.locator("#meter-state")).to_have_text("running")
@@ -175,6 +194,7 @@ async def test_the_end_screen_lists_what_was_paid_shows_the_transcript_and_start
     await client.get_by_role("button", name=re.compile("^Pay 12.00 EUR")).click()
     await client.get_by_role("button", name="Confirm payment").click()
     await expect(client.locator("#requests .status")).to_have_text("paid")
+    await _eventually(lambda: _later(client, 1))  # a second of chat: the minimum charge
     await pages.hang_up(client)
 
     await expect(client.locator("#summary")).to_contain_text("You paid 22.00 EUR")

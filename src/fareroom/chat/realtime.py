@@ -406,7 +406,10 @@ class ClientPage(Page):
         await relay.say(self.ctx, said, ref=_ref(data.get("ref")))
 
     async def about(self, s: Services, session: ChatSession) -> dict[str, Any]:
-        card = await s.clients.card(session.business_id, session.client_id, session.card_id)
+        try:
+            card = await s.clients.card(session.business_id, session.client_id, session.card_id)
+        except NotFound:  # deleted since: the page's "Pay" names no card
+            return {"card": None}
         return {"card": card_out(card)}
 
     async def hangup(self, data: dict[str, Any]) -> None:
