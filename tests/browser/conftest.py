@@ -149,9 +149,9 @@ class Pages:
 
     async def contact(self, page: Page, name: str = "Ada", email: str = "ada@example.com"
                       ) -> None:  # fmt: skip
-        await page.fill("input[name=name]", name)
-        await page.fill("input[name=email]", email)
-        await page.fill("textarea[name=question]", "Can you look at my tax return?")
+        await page.fill("#contact input[name=name]", name)
+        await page.fill("#contact input[name=email]", email)
+        await page.fill("#contact textarea[name=question]", "Can you look at my tax return?")
         await page.click("#contact button")
         await expect(page.locator("#step-terms")).to_be_visible()
 
@@ -171,8 +171,13 @@ class Pages:
         return page
 
     async def client_token(self, page: Page, room_id: str) -> str:
-        """The resume token the client's page holds now (its tab's sessionStorage)."""
-        return str(await page.evaluate(f"sessionStorage.getItem('fareroom.visit.{room_id}')"))
+        """The resume token the client's page holds now (the browser's localStorage)."""
+        return str(await page.evaluate(f"localStorage.getItem('fareroom.visit.{room_id}')"))
+
+    async def hang_up(self, page: Page) -> None:
+        """The client's hang-up, confirmed."""
+        await page.click("#hangup")
+        await page.click("#hangup-yes")
 
     async def visit_call(self, page: Page, room_id: str, path: str, body: dict[str, Any]
                          ) -> httpx.Response:  # fmt: skip

@@ -204,7 +204,7 @@ async def _failed_final_charge(pages: Pages) -> tuple[Page, Page, str]:
                                      {"token": card.json()["id"]})  # fmt: skip
     assert changed.status_code == 200, changed.text
     await _eventually(lambda: _later(client, 1))
-    await client.click("#hangup")
+    await pages.hang_up(client)
     await expect(client.locator("#failed")).to_be_visible()
     await expect(client.locator("#failed-text")).to_contain_text("could not charge 5.00 EUR")
     await expect(console.locator("#failed-text")).to_contain_text("5.00 EUR failed")
@@ -227,7 +227,7 @@ async def test_a_card_that_cannot_be_charged_is_replaced_in_the_page_and_paid(
     await pages.shot(first, "hold-declined")
     await pages.card(first, "4242424242424242")
     await expect(first.locator("#step-chat")).to_be_visible()
-    await first.click("#hangup")
+    await pages.hang_up(first)
     await expect(first.locator("#summary")).to_contain_text("You paid")
 
     # during the chat: the final charge fails; the client gives another card in the page
@@ -290,6 +290,7 @@ async def test_a_payment_request_is_sent_from_the_console_and_paid_in_the_chat(
         assert await page.evaluate("window.pwned") is None
     await pages.shot(client, "request-received")
     await pay.click()
+    await client.get_by_role("button", name="Confirm payment").click()
     await expect(client.locator("#requests .status")).to_have_text("paid")
     # the service request: 25.00 less 10 % (2.50) and the processing fee (1.03), at once
     await expect(console.locator("#earned")).to_have_text("21.47 EUR")

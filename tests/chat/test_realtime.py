@@ -66,8 +66,11 @@ async def test_clients_queue_when_no_agent_is_idle_and_are_told_their_place(live
 
 
 async def test_nobody_is_routed_to_an_agent_who_is_away_or_closed_the_console(live: Live) -> None:
-    away, gone = await live.agent("Away"), await live.agent("Gone")
-    room = await live.room([away, gone])
+    away, gone, busy = await live.agent("Away"), await live.agent("Gone"), await live.agent("Busy")
+    room = await live.room([away, gone, busy])
+    await live.console(busy)  # online but in a chat: the room takes clients, who queue
+    first, _ = await live.client((await live.visit(room, name="First"))["token"])
+    await first.session(lambda s: s["agent_id"] == busy["id"])
     console = await live.console(away)
     await console.send(type="availability", status="away")
     assert (await console.expect("availability"))["status"] == "away"
@@ -262,6 +265,7 @@ async def test_a_card_that_attaches_but_cannot_be_charged_is_replaced_before_con
 ) -> None:
     agent = await live.agent()
     room = await live.room([agent])
+    await live.console(agent)
     r = await live.http.post("/chat/api/visits", json={
         "room_id": room["id"], "name": "Ada", "email": "ada@example.com",
         "question": "Hi"})  # fmt: skip
@@ -363,6 +367,7 @@ async def test_a_hello_the_server_cannot_complete_is_answered_and_closed_cleanly
 ) -> None:
     agent = await live.agent()
     room = await live.room([agent])
+    await live.console(agent)
     visit = await live.visit(room)
 
     async def database_down(self: ClientPage, data: dict) -> None:

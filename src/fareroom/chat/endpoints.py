@@ -29,7 +29,7 @@ def render_room(view: RoomView) -> RoomOut:
         id=r.id, name=r.name, terms=r.terms, tariff=TariffOut(**view.tariff.__dict__),
         agent_may_start=r.agent_may_start, agent_may_pause=r.agent_may_pause,
         agents_own_tariff=r.agents_own_tariff, distribution=r.distribution,
-        agent_ids=view.agent_ids, embed_origins=embed_origins(r),
+        agent_ids=view.agent_ids, embed_origins=embed_origins(r), away_message=r.away_message,
         warnings=[{"code": w.code, "message": w.message} for w in view.warnings],
         created_at=r.created_at,
     )  # fmt: skip
@@ -51,6 +51,7 @@ async def create_room(body: RoomCreate, request: Request,
                 distribution=body.distribution,
                 agent_ids=body.agent_ids,
                 embed_origins=body.embed_origins,
+                away_message=body.away_message,
                 room_id=rid,
             )
         )

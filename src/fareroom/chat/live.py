@@ -14,10 +14,22 @@ Per room, ``round_robin`` takes the next idle agent after the one last given a c
 each agent's availability row while it is given a client, so two processes never give one
 agent two clients.
 
+**Availability**: a room is available while at least one of its agents is online and
+connected (the notion routing uses; a busy agent counts, the client queues). A client is
+never held for a room that cannot connect them: the contact form and the hold are refused
+(``no_agent_available``, with the room's away message) and the page offers to leave an
+email instead (a lead, listed on the room's page for the owner). A client already waiting
+when the last agent goes keeps their place and is told no agent is online; they may leave
+(the hold is released), and a page gone for the presence timeout is left as before.
+
 Decisions: the hold is the room's pre-authorisation even when the agent's own tariff
 applies (it is placed before an agent is known); a client who leaves before being
-connected gets the hold released; every visit makes a new client record (an email address
-typed in a public form proves nothing, so it never reaches another visit's saved cards).
+connected gets the hold released; a visit whose email matches a client of the business
+reuses that client record (one client per address in the business's books), but an
+email address typed in a public form proves nothing: the visitor is shown only what they
+typed (``ChatVisit.name``), never the record's name or saved cards, and gives a card of
+their own for the hold. One browser has one open visit per room: a contact form sent with
+the token of an open visit is refused (``visit_already_open``); the page rejoins it.
 """
 
 from __future__ import annotations
@@ -39,12 +51,24 @@ from fareroom.kit.errors import Conflict, NotFound, Unauthenticated, ValidationF
 from fareroom.kit.ids import new_id
 from fareroom.metering.service import LiveState, MeteringService
 from fareroom.models.business import Business
-from fareroom.models.chat import AgentPresence, ChatMessage, ChatRoom, ChatSession, ChatVisit
+from fareroom.models.chat import (
+    AgentPresence,
+    ChatLead,
+    ChatMessage,
+    ChatRoom,
+    ChatSession,
+    ChatVisit,
+    Collection,
+    PaymentRequest,
+)
 from fareroom.payments.service import PaymentSource, PaymentsService
 
 AVAILABILITY = ("online", "away", "offline")
 MAX_TEXT = 4000
 BEFORE_CONNECTED = ("terms", "card", "waiting")
+SETTLED_SESSION = ("paid", "abandoned")
+TRANSCRIPT_LIMIT = 2000
+AWAY_MESSAGE = "Nobody can take your chat right now."
 
 # Which of the given presence keys are connected now.
 Connected = Callable[[Sequence[str]], Awaitable[set[str]]]
@@ -65,6 +89,21 @@ def check_text(text: object) -> str:
         raise ValidationFailed(f"A message has at most {MAX_TEXT} characters.",
                                code="message_too_long")  # fmt: skip
     return text.strip()
+
+
+@dataclass(frozen=True)
+class VisitSummary:
+    """What the client's end screen shows: what was collected for the time, the paid
+    payment requests, the total paid, and the transcript."""
+
+    state: LiveState
+    collections: list[Collection]
+    requests: list[PaymentRequest]
+    messages: list[ChatMessage]
+
+    @property
+    def total_paid(self) -> int:
+        return self.state.session.collected + sum(r.total for r in self.requests)
 
 
 @dataclass(frozen=True)
@@ -95,20 +134,80 @@ class LiveService:
             raise NotFound("There is no such chat room.", code="room_not_found")
         return room, await self._payments.business(room.business_id)
 
-    async def start_visit(self, room_id: str, *, name: str, email: str, question: str
+    async def start_visit(self, room_id: str, *, name: str, email: str, question: str,
+                          connected: Connected, current: str | None = None
                           ) -> tuple[ChatVisit, str]:  # fmt: skip
-        """The contact form: a new client and visit; returns the visit and its token."""
+        """The contact form: a visit (for the business's client with that email, or a new
+        one); returns the visit and its token. ``current`` is the token the browser holds
+        for this room, if any: while its visit is open, no second one is started."""
         room, biz = await self.public_room(room_id)
         if len(name) > 200:
             raise ValidationFailed("A name has at most 200 characters.", code="invalid_name")
         question = check_text(question)
-        client = await self._clients.create(biz.id, name=name, email=email)
+        await self._refuse_second_visit(room.id, current)
+        await self.require_agent(room, connected)
+        client = await self._clients.for_email(biz.id, name=name, email=email)
         secret = secrets.token_urlsafe(24)
         visit = ChatVisit(id=new_id("vis"), business_id=biz.id, room_id=room.id,
-                          client_id=client.id, question=question, status="terms",
-                          token_hash=sha256(secret), created_at=self._clock.now())  # fmt: skip
+                          client_id=client.id, name=name.strip(), question=question,
+                          status="terms", token_hash=sha256(secret),
+                          created_at=self._clock.now())  # fmt: skip
         await self._repo.add(visit)
         return visit, f"{visit.id}.{secret}"
+
+    async def _refuse_second_visit(self, room_id: str, current: str | None) -> None:
+        try:
+            visit = await self.visit(current) if current else None
+        except Unauthenticated:
+            return  # a spent or forged token starts afresh
+        if visit is not None and visit.room_id == room_id and await self.is_open(visit):
+            raise Conflict("You already have a chat open here; it continues on this page.",
+                           code="visit_already_open", visit_id=visit.id)  # fmt: skip
+
+    async def is_open(self, visit: ChatVisit) -> bool:
+        """Before the queue, in it, or in a session not yet settled."""
+        if visit.status in BEFORE_CONNECTED:
+            return True
+        if visit.status != "connected" or visit.session_id is None:
+            return False
+        state = await self._metering.state(visit.business_id, visit.session_id)
+        return state.session.status not in SETTLED_SESSION
+
+    @staticmethod
+    def away_message(room: ChatRoom) -> str:
+        return room.away_message or AWAY_MESSAGE
+
+    async def available(self, room_id: str, connected: Connected) -> bool:
+        """At least one of the room's agents is online and connected (busy or not)."""
+        agents = await self._chat.room_agent_ids(room_id)
+        presence = await self._repo.presence(agents)
+        online = [agent_key(a) for a, p in presence.items() if p.status == "online"]
+        return bool(online) and bool(await connected(online))
+
+    async def require_agent(self, room: ChatRoom, connected: Connected) -> None:
+        if not await self.available(room.id, connected):
+            raise Conflict(f"{self.away_message(room)} Leave your email and we will get back "
+                           "to you.", code="no_agent_available",
+                           away_message=self.away_message(room))  # fmt: skip
+
+    async def leave_lead(self, room_id: str, *, name: str, email: str, message: str
+                         ) -> ChatLead:  # fmt: skip
+        """An offline message: whom the business should get back to, and about what."""
+        room, biz = await self.public_room(room_id)
+        name, email = name.strip(), email.strip().lower()
+        if not name or len(name) > 200:
+            raise ValidationFailed("Give your name (200 characters at most).",
+                                   code="invalid_name")  # fmt: skip
+        if "@" not in email.strip("@") or len(email) > 254:
+            raise ValidationFailed("The email address is not valid.", code="invalid_email")
+        lead = ChatLead(id=new_id("lead"), business_id=biz.id, room_id=room.id, name=name,
+                        email=email, message=check_text(message),
+                        created_at=self._clock.now())  # fmt: skip
+        await self._repo.add(lead)
+        return lead
+
+    async def leads(self, business_id: str, room_id: str, *, limit: int = 50) -> list[ChatLead]:
+        return list(await self._repo.leads(business_id, room_id, limit=limit))
 
     async def visit(self, token: object, *, lock: bool = False) -> ChatVisit:
         """The visit a resume token names, if the token is its current one."""
@@ -143,14 +242,16 @@ class LiveService:
         visit.status = "card"
         return visit
 
-    async def give_card(self, visit: ChatVisit, *, token: str) -> ChatVisit:
+    async def give_card(self, visit: ChatVisit, *, token: str, connected: Connected
+                        ) -> ChatVisit:  # fmt: skip
         """Register the card and place the hold; a declined hold writes nothing (the
-        client is asked for another card)."""
+        client is asked for another card). No hold while no agent could take the chat."""
         if visit.status != "card":
             raise Conflict("This visit does not need a card now.", code="visit_not_at_card",
                            visit_status=visit.status)  # fmt: skip
         biz = await self._payments.business(visit.business_id)
         room = await self._chat.room(biz.id, visit.room_id)
+        await self.require_agent(room, connected)
         tariff = await self._chat.tariff(room.tariff_id)
         card = await self._clients.add_card(biz.id, visit.client_id, token=token)
         hold = await self._payments.charge(
@@ -172,6 +273,18 @@ class LiveService:
             await self._payments.cancel(biz, visit.hold_payment_id)
         visit.status = "left"
         return visit
+
+    async def summary(self, visit: ChatVisit) -> VisitSummary:
+        """The end screen of a visit whose session has begun."""
+        if visit.session_id is None:
+            raise Conflict("You are not in a chat yet.", code="visit_not_connected")
+        state = await self._metering.state(visit.business_id, visit.session_id)
+        collections = await self._metering.collections(visit.business_id, visit.session_id)
+        requests = await self._chat.requests_of_session(visit.business_id, visit.session_id)
+        return VisitSummary(
+            state, [c for c in collections if c.status == "succeeded"],
+            sorted((r for r in requests if r.status == "paid"), key=lambda r: r.created_at),
+            await self.messages(visit.session_id, limit=TRANSCRIPT_LIMIT))  # fmt: skip
 
     async def position(self, visit: ChatVisit) -> int | None:
         """1 for the next client to be connected; None when not waiting."""

@@ -39,6 +39,7 @@ from fareroom.kit.errors import (
 )  # fmt: skip
 from fareroom.metering.service import SETTLED
 from fareroom.models.chat import ChatSession, ChatVisit
+from fareroom.models.client import Card
 from fareroom.realtime.connections import Connection
 from fareroom.realtime.hub import dumps
 from fareroom.realtime.websocket import PageSocket, Routes
@@ -58,14 +59,21 @@ def _at(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
-def _is_ping(text: str | None) -> bool:
+PONG = dumps({"type": "pong"})
+
+
+def _ping(text: str | None) -> str | None:
+    """``"ping"`` for a heartbeat, ``"reply"`` for one that asks for a ``pong`` (a page
+    checking that its socket still reaches us), None for anything else."""
     if text is None or len(text) > 200 or '"ping"' not in text:
-        return False
+        return None
     try:
         data = orjson.loads(text)
     except ValueError:
-        return False
-    return isinstance(data, dict) and data.get("type") == "ping"
+        return None
+    if not isinstance(data, dict) or data.get("type") != "ping":
+        return None
+    return "reply" if data.get("reply") is True else "ping"
 
 
 Handler = Callable[[Any, dict[str, Any]], Awaitable[None]]
@@ -110,7 +118,10 @@ class Page:
             return
         if self.conn is not None:
             self.registry.heard(self.conn)
-            if not self._busy and _is_ping(text):
+            kind = None if self._busy else _ping(text)
+            if kind == "reply":
+                self.conn.send(PONG)
+            if kind:
                 return
         self._inbox.append(text)
         if not self._busy:
@@ -290,7 +301,9 @@ class Page:
         return listen
 
     async def ping(self, data: dict[str, Any]) -> None:
-        """A heartbeat: being heard is all it does."""
+        """A heartbeat: being heard is all it does, but for a ``pong`` when asked."""
+        if data.get("reply") is True:
+            self.send({"type": "pong"})
 
     async def _business(self) -> str:
         raise NotImplementedError
@@ -390,7 +403,14 @@ class ClientPage(Page):
     async def message(self, data: dict[str, Any]) -> None:
         async with self.ctx.unit_of_work(self.business_id) as s:
             said = await s.live.say(await self._session(s, data), "client", data.get("text"))
-        await relay.say(self.ctx, said)
+        await relay.say(self.ctx, said, ref=_ref(data.get("ref")))
+
+    async def about(self, s: Services, session: ChatSession) -> dict[str, Any]:
+        try:
+            card = await s.clients.card(session.business_id, session.client_id, session.card_id)
+        except NotFound:  # deleted since: the page's "Pay" names no card
+            return {"card": None}
+        return {"card": card_out(card)}
 
     async def hangup(self, data: dict[str, Any]) -> None:
         async with self.ctx.unit_of_work(self.business_id) as s:
@@ -412,12 +432,18 @@ class ClientPage(Page):
             await self.presence([visit.session_id], "offline", "client", at)
 
 
+def card_out(card: Card) -> dict[str, str]:
+    """A card as the client's page names it ("Visa •••• 4242")."""
+    return {"id": card.id, "brand": card.brand, "last4": card.last4}
+
+
 async def visit_view(s: Services, visit: ChatVisit) -> dict[str, Any]:
-    """What a client's page shows of its visit (before the session's own state)."""
+    """What a client's page shows of its visit (before the session's own state): the name
+    typed in its contact form, never the name of the client record it was matched to."""
     room = await s.chat.room(visit.business_id, visit.room_id)
-    client = await s.clients.get(visit.business_id, visit.client_id)
+    name = visit.name or (await s.clients.get(visit.business_id, visit.client_id)).name
     view: dict[str, Any] = {
-        "id": visit.id, "status": visit.status, "room": room.name, "name": client.name,
+        "id": visit.id, "status": visit.status, "room": room.name, "name": name,
         "position": await s.live.position(visit), "session_id": visit.session_id,
         "terms": visit.terms or await s.live.terms(visit),
     }  # fmt: skip
@@ -498,7 +524,8 @@ class AgentPage(Page):
     async def about(self, s: Services, session: ChatSession) -> dict[str, Any]:
         visit = await s.live.visit_of_session(session.id)
         client = await s.clients.get(session.business_id, session.client_id)
-        return {"client": {"name": client.name, "email": client.email},
+        name = visit.name if visit and visit.name else client.name
+        return {"client": {"name": name, "email": client.email},
                 "question": visit.question if visit else None}  # fmt: skip
 
     async def _own(self, s: Services, data: dict[str, Any]) -> ChatSession:

@@ -66,10 +66,12 @@ async def announce(ctx: Context, business_id: str | None, session_id: str) -> Se
     return out
 
 
-async def say(ctx: Context, message: ChatMessage) -> None:
+async def say(ctx: Context, message: ChatMessage, *, ref: str | None = None) -> None:
+    """Both parties get the message; ``ref`` (the sender's own name for it) lets the
+    sending page tell that it arrived."""
+    out = {"type": "message", "session_id": message.session_id, **message_out(message)}
     await ctx.hub.publish(session_topic(message.session_id),
-                          {"type": "message", "session_id": message.session_id,
-                           **message_out(message)})  # fmt: skip
+                          {**out, "ref": ref} if ref else out)  # fmt: skip
 
 
 async def request_changed(ctx: Context, request: PaymentRequest) -> None:

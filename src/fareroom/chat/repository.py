@@ -10,6 +10,7 @@ from fareroom.models.business import User
 from fareroom.models.chat import (
     AgentPresence,
     AgentTariff,
+    ChatLead,
     ChatMessage,
     ChatRoom,
     ChatSession,
@@ -167,6 +168,15 @@ class LiveRepository:
 
     async def rooms_of_agent(self, user_id: str) -> Sequence[str]:
         stmt = select(RoomAgent.room_id).where(RoomAgent.user_id == user_id)
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def leads(self, business_id: str, room_id: str, *, limit: int) -> Sequence[ChatLead]:
+        stmt = (
+            select(ChatLead)
+            .where(ChatLead.business_id == business_id, ChatLead.room_id == room_id)
+            .order_by(ChatLead.id.desc())
+            .limit(limit)
+        )
         return (await self.session.execute(stmt)).scalars().all()
 
     async def messages(self, session_id: str, *, limit: int) -> Sequence[ChatMessage]:

@@ -46,6 +46,12 @@ class Warning_(BaseModel):
     message: str
 
 
+AWAY = (
+    "What the client's page says when no agent is available (blank: a default); the "
+    "page then offers to leave an email"
+)
+
+
 class RoomCreate(BaseModel):
     model_config = Strict
     name: str = Field(min_length=1, max_length=200)
@@ -60,6 +66,7 @@ class RoomCreate(BaseModel):
         default_factory=list, max_length=20,
         description="Sites whose pages may show the chat page in a frame, e.g. "
         "https://shop.example or https://*.example.com; none: no site may frame it")  # fmt: skip
+    away_message: str | None = Field(default=None, max_length=2000, description=AWAY)
 
 
 class RoomUpdate(BaseModel):
@@ -73,6 +80,7 @@ class RoomUpdate(BaseModel):
     distribution: Literal["round_robin", "longest_idle"] | None = None
     agent_ids: list[str] | None = Field(default=None, max_length=500)
     embed_origins: list[str] | None = Field(default=None, max_length=20)
+    away_message: str | None = Field(default=None, max_length=2000, description=AWAY)
 
 
 class RoomOut(BaseModel):
@@ -86,6 +94,7 @@ class RoomOut(BaseModel):
     distribution: str
     agent_ids: list[str]
     embed_origins: list[str]
+    away_message: str | None
     warnings: list[Warning_]
     created_at: datetime
 

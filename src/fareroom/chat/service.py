@@ -165,6 +165,7 @@ class ChatService:
         agents_own_tariff: bool = False, agent_ids: Sequence[str] = (),
         distribution: str = "round_robin", room_id: str | None = None,
         embed_origins: Sequence[str] = (),
+        away_message: str | None = None,
     ) -> RoomView:  # fmt: skip
         if not name.strip() or not terms.strip():
             raise ValidationFailed("A room needs a name and terms for the client to accept.",
@@ -177,6 +178,7 @@ class ChatService:
                         terms=terms.strip(), tariff_id=row.id, agent_may_start=agent_may_start,
                         agent_may_pause=agent_may_pause, agents_own_tariff=agents_own_tariff,
                         distribution=distribution, embed_origins=origins,
+                        away_message=_away(away_message),
                         created_at=self._clock.now())  # fmt: skip
         await self._repo.add(room)
         await self._repo.set_room_agents(room.id, [a.id for a in agents])
@@ -220,6 +222,7 @@ class ChatService:
                 if key in ("name", "terms") and not str(value).strip():
                     raise ValidationFailed(f"'{key}' may not be empty.", code="invalid_room")
                 setattr(room, key, value.strip() if isinstance(value, str) else value)
+        room.away_message = _away(room.away_message)
         return await self._view(room)
 
     async def room_agent_ids(self, room_id: str) -> list[str]:
@@ -340,6 +343,11 @@ class ChatService:
                 raise Conflict("The service is finished already.", code="service_already_finished")
             request.service_finished_at = now
         return request
+
+
+def _away(message: str | None) -> str | None:
+    """A room's away message; blank means the page's default."""
+    return (message.strip() or None) if message else None
 
 
 def _check_distribution(distribution: str) -> None:

@@ -1,10 +1,11 @@
-"""The client's side of a chat over HTTP (``/chat/api``): the contact form, the terms, the
-card, leaving the queue, another card after a failed payment, paying a payment request.
+"""The client's side of a chat over HTTP (``/chat/api``): the contact form (or, while no
+agent is available, a message to get back to), the terms, the card, leaving the queue,
+another card after a failed payment, paying a payment request, the end screen's summary.
 
 There is no sign-in: a visit is proven by its resume token in ``X-Visit-Token`` (the page
-keeps it in its tab's session storage; the socket's ``welcome`` replaces it). Card numbers
-never come here: the page turns them into a token first (the sandbox's ``/sandbox/tokens``,
-or Stripe.js in Stripe mode).
+keeps it in the browser's local storage, per room; the socket's ``welcome`` replaces it).
+Card numbers never come here: the page turns them into a token first (the sandbox's
+``/sandbox/tokens``, or Stripe.js in Stripe mode).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, Field
 
 from fareroom.chat import relay
-from fareroom.chat.realtime import visit_view
-from fareroom.chat.schemas import Strict
+from fareroom.chat.realtime import card_out, visit_view
+from fareroom.chat.schemas import Strict, session_out
 from fareroom.http import context
 from fareroom.kit.errors import Conflict, NotFound
 
@@ -31,22 +32,43 @@ class VisitStart(BaseModel):
     question: str = Field(min_length=1, max_length=4000)
 
 
+class LeadIn(BaseModel):
+    model_config = Strict
+    name: str = Field(min_length=1, max_length=200)
+    email: str = Field(min_length=3, max_length=254)
+    message: str = Field(min_length=1, max_length=4000)
+
+
 class CardToken(BaseModel):
     model_config = Strict
     token: str = Field(min_length=1, max_length=200)
 
 
 _TOKEN = Header(alias="X-Visit-Token", max_length=200)
+_MAYBE_TOKEN = Header(default=None, alias="X-Visit-Token", max_length=200)
 
 
 @router.post("/visits", status_code=201)
-async def start_visit(body: VisitStart, request: Request) -> dict[str, Any]:
-    """The contact form: a visit, and the token that proves it from now on."""
+async def start_visit(body: VisitStart, request: Request, token: str | None = _MAYBE_TOKEN
+                      ) -> dict[str, Any]:  # fmt: skip
+    """The contact form: a visit, and the token that proves it from now on. Refused while
+    no agent of the room is available (``no_agent_available``) and while the token sent
+    names this browser's open visit in the room (``visit_already_open``)."""
+    ctx = context(request)
+    async with ctx.unit_of_work() as s:
+        visit, new = await s.live.start_visit(
+            body.room_id, name=body.name.strip(), email=body.email, question=body.question,
+            connected=relay.connected(ctx), current=token)  # fmt: skip
+        return {"token": new, "visit": await visit_view(s, visit)}
+
+
+@router.post("/rooms/{room_id}/leads", status_code=201)
+async def leave_lead(room_id: str, body: LeadIn, request: Request) -> dict[str, Any]:
+    """While no agent is available: a message and an email to get back to."""
     async with context(request).unit_of_work() as s:
-        visit, token = await s.live.start_visit(
-            body.room_id, name=body.name.strip(), email=body.email, question=body.question
-        )
-        return {"token": token, "visit": await visit_view(s, visit)}
+        lead = await s.live.leave_lead(room_id, name=body.name, email=body.email,
+                                       message=body.message)  # fmt: skip
+        return {"id": lead.id, "created_at": lead.created_at.isoformat()}
 
 
 @router.get("/visit")
@@ -67,7 +89,8 @@ async def give_card(body: CardToken, request: Request, token: str = _TOKEN) -> d
     """Register the card and place the hold; then the client waits for an agent."""
     ctx = context(request)
     async with ctx.unit_of_work() as s:
-        visit = await s.live.give_card(await s.live.visit(token, lock=True), token=body.token)
+        visit = await s.live.give_card(await s.live.visit(token, lock=True), token=body.token,
+                                       connected=relay.connected(ctx))  # fmt: skip
         s.log.business_id = visit.business_id
     await relay.route(ctx, visit.room_id)
     async with ctx.unit_of_work() as s:
@@ -98,7 +121,25 @@ async def session_card(body: CardToken, request: Request, token: str = _TOKEN
         card = await s.clients.add_card(biz.id, visit.client_id, token=body.token)
         await s.metering.change_card(biz, visit.session_id, card.card.id)
     state = await relay.announce(ctx, visit.business_id, visit.session_id)
-    return {"session": state.model_dump(mode="json")}
+    return {"session": state.model_dump(mode="json"), "card": card_out(card.card)}
+
+
+@router.get("/visit/summary")
+async def summary(request: Request, token: str = _TOKEN) -> dict[str, Any]:
+    """The end screen: what was collected for the time, the paid payment requests, the
+    total paid, and the transcript (both parties' messages, with times)."""
+    async with context(request).unit_of_work() as s:
+        found = await s.live.summary(await s.live.visit(token))
+    state = found.state
+    return {
+        "session": session_out(state).model_dump(mode="json"),
+        "collections": [{"id": c.id, "reason": c.reason, "amount": c.amount,
+                         "at": (c.finished_at or c.created_at).isoformat()}
+                        for c in found.collections],
+        "requests": [relay.request_out(r) for r in found.requests],
+        "total_paid": found.total_paid, "currency": state.tariff.currency,
+        "messages": [relay.message_out(m) for m in found.messages],
+    }  # fmt: skip
 
 
 @router.post("/visit/requests/{request_id}/pay")

@@ -32,6 +32,16 @@ class ClientsRepository:
         params = {"client_id": client_id, "business_id": business_id}
         return (await self.session.execute(_CLIENT, params)).scalar()
 
+    async def client_by_email(self, business_id: str, email: str) -> Client | None:
+        """The business's first client with this (lower-cased) email address."""
+        stmt = (
+            select(Client)
+            .where(Client.business_id == business_id, Client.email == email)
+            .order_by(Client.created_at, Client.id)
+            .limit(1)
+        )
+        return (await self.session.execute(stmt)).scalar()
+
     async def clients(
         self, business_id: str, *, limit: int, starting_after: str | None
     ) -> Sequence[Client]:

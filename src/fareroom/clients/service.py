@@ -58,6 +58,14 @@ class ClientsService:
         await self._repo.add(client)
         return client
 
+    async def for_email(self, business_id: str, *, name: str, email: str) -> Client:
+        """The business's client with this email address, or a new one. Whoever types an
+        address is not proven to own it, so callers must not show what the record holds
+        (its name, its saved cards) to them; they only add to it."""
+        found = await self._repo.client_by_email(business_id, email.strip().lower())
+        return found if found is not None else await self.create(business_id, name=name,
+                                                                 email=email)  # fmt: skip
+
     async def get(self, business_id: str, client_id: str) -> Client:
         client = await self._repo.client(business_id, client_id)
         if client is None:

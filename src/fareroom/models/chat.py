@@ -52,6 +52,8 @@ class ChatRoom(Base):
     # The origins (https://shop.example, https://*.example.com) whose pages may show the
     # client's chat page in a frame, space-separated; none: no site may frame it.
     embed_origins: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # What the client's page says when no agent of the room is available (None: a default).
+    away_message: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -224,6 +226,9 @@ class ChatVisit(Base):
     business_id: Mapped[str] = mapped_column(ForeignKey("businesses.id"), index=True)
     room_id: Mapped[str] = mapped_column(ForeignKey("chat_rooms.id"))
     client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"))
+    # The name typed in the contact form (the client record, found by email, may differ;
+    # the page and the agent are shown this one: a typed email proves nothing).
+    name: Mapped[str | None] = mapped_column(String(200))
     question: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(10))
     token_hash: Mapped[str] = mapped_column(String(64))
@@ -247,4 +252,19 @@ class ChatMessage(Base):
     session_id: Mapped[str] = mapped_column(ForeignKey("chat_sessions.id"))
     party: Mapped[str] = mapped_column(String(10))
     body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ChatLead(Base):
+    """A message left on a room's page while no agent was available: whom to get back to."""
+
+    __tablename__ = "chat_leads"
+    __table_args__ = (Index("ix_chat_leads_room", "room_id", "id"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    business_id: Mapped[str] = mapped_column(ForeignKey("businesses.id"))
+    room_id: Mapped[str] = mapped_column(ForeignKey("chat_rooms.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -10,7 +10,10 @@ from fareroom.kit.db import Base, UTCDateTime
 
 class Client(Base):
     __tablename__ = "clients"
-    __table_args__ = (Index("ix_clients_business_created", "business_id", "id"),)
+    __table_args__ = (
+        Index("ix_clients_business_created", "business_id", "id"),
+        Index("ix_clients_business_email", "business_id", "email"),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     business_id: Mapped[str] = mapped_column(ForeignKey("businesses.id"))

@@ -1,6 +1,7 @@
 """Chat room administration for owners and admins: the rooms, a form to create or change
 one (name, terms, tariff, meter controls, agents, distribution, whether agents may use their
-own tariff), and the embed snippet for the business's website.
+own tariff, the away message), and the embed snippet for the business's website. A room's
+page warns when no agent could take a chat now, and lists the messages clients left then.
 
 Amounts are typed in major units ("10.00") and stored in minor units. Saving a room whose
 tariff did not change keeps its tariff; a changed tariff is a new one, and sessions already
@@ -16,6 +17,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from fareroom.accounts.service import Caller
 from fareroom.bootstrap import Services
+from fareroom.chat import relay
+from fareroom.chat.live import AWAY_MESSAGE
 from fareroom.chat.service import AGENT_ROLES, RoomView, embed_origins
 from fareroom.http import context
 from fareroom.kit.errors import FareroomError, ValidationFailed
@@ -39,7 +42,8 @@ LABELS = {"block_price": "Minimum charge", "block_minutes": "Minutes the minimum
 FLAGS = ("agent_may_start", "agent_may_pause", "agents_own_tariff")
 BLANK = {"name": "", "terms": "", "free_minutes": "0", "block_minutes": "5", "block_price": "",
          "increment_seconds": "30", "split_threshold": "", "preauth_amount": "",
-         "distribution": "round_robin", "embed_origins": "", "agent_ids": []}  # fmt: skip
+         "distribution": "round_robin", "embed_origins": "", "away_message": "",
+         "agent_ids": []}  # fmt: skip
 
 
 def _major(amount: int | None, currency: str) -> str:
@@ -53,7 +57,8 @@ def form_of(view: RoomView) -> dict[str, Any]:
             "block_minutes": str(t.block_minutes), "increment_seconds": str(t.increment_seconds),
             **{f: _major(getattr(t, f), t.currency) for f in MONEY_FIELDS},
             **{f: getattr(r, f) for f in FLAGS}, "distribution": r.distribution,
-            "embed_origins": "\n".join(embed_origins(r)), "agent_ids": view.agent_ids}  # fmt: skip
+            "embed_origins": "\n".join(embed_origins(r)), "away_message": r.away_message or "",
+            "agent_ids": view.agent_ids}  # fmt: skip
 
 
 def tariff_of(form: dict[str, Any], currency: str) -> dict[str, Any]:
@@ -100,13 +105,18 @@ async def _page(request: Request, caller: Caller, s: Services, *, view: RoomView
                 form: dict[str, Any], problem: FareroomError | None = None,
                 notice: str | None = None) -> Response:  # fmt: skip
     agents = [u for u in await s.accounts.users(caller.business_id) if u.role in AGENT_ROLES]
-    base = context(request).settings.base_url
+    ctx = context(request)
+    base = ctx.settings.base_url
     currency = caller.business.default_currency
     data = {"caller": caller, "csrf": csrf_token(request), "view": view, "form": form,
             "agents": agents, "notice": notice, "currency": currency, "labels": LABELS,
             "error": said(problem, currency) if problem else None,
             "error_code": problem.code if problem else None,
-            "link": f"{base}/chat/{view.room.id}" if view else None}  # fmt: skip
+            "link": f"{base}/chat/{view.room.id}" if view else None,
+            "available": view is not None
+            and await s.live.available(view.room.id, relay.connected(ctx)),
+            "leads": await s.live.leads(caller.business_id, view.room.id) if view else [],
+            "away_default": AWAY_MESSAGE}  # fmt: skip
     return templates.TemplateResponse(request, "chat/room.html", data,
                                       status_code=problem.status if problem else 200)  # fmt: skip
 
@@ -143,7 +153,7 @@ async def create_room(request: Request) -> Response:
                 caller.business, name=form["name"], terms=form["terms"],
                 tariff=tariff_of(form, caller.business.default_currency),
                 distribution=form["distribution"], agent_ids=form["agent_ids"],
-                embed_origins=form["embed_origins"].split(),
+                embed_origins=form["embed_origins"].split(), away_message=form["away_message"],
                 **{f: form[f] for f in FLAGS})  # fmt: skip
     except FareroomError as exc:
         async with context(request).unit_of_work(caller.business_id) as s:
@@ -179,6 +189,7 @@ async def update_room(request: Request, room_id: str) -> Response:
                 biz, room_id, tariff=None if _same_tariff(current.tariff, tariff) else tariff,
                 agent_ids=form["agent_ids"], name=form["name"], terms=form["terms"],
                 distribution=form["distribution"], embed_origins=form["embed_origins"].split(),
+                away_message=form["away_message"],
                 **{f: form[f] for f in FLAGS})  # fmt: skip
     except FareroomError as exc:
         async with context(request).unit_of_work(biz.id) as s:

@@ -12,6 +12,7 @@ import json
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from fareroom.chat import relay
 from fareroom.chat.service import embed_origins
 from fareroom.http import context
 from fareroom.web.render import templates
@@ -25,6 +26,8 @@ async def client_page(room_id: str, request: Request) -> Response:
     ctx = context(request)
     async with ctx.unit_of_work() as s:
         room, biz = await s.live.public_room(room_id)
+        available = await s.live.available(room.id, relay.connected(ctx))
+        away = s.live.away_message(room)
     sites = embed_origins(room)
     policy = content_security_policy(ctx.settings, frame_ancestors=sites)
     # With sites listed, X-Frame-Options (which cannot list them) is left out; browsers
@@ -32,7 +35,8 @@ async def client_page(room_id: str, request: Request) -> Response:
     framing = {} if sites else {"X-Frame-Options": "DENY"}
     return templates.TemplateResponse(request, "chat/client.html", {
         "room": room, "business_name": biz.name, "gateway": ctx.settings.gateway,
-        "stripe_key": ctx.settings.stripe_publishable_key},
+        "stripe_key": ctx.settings.stripe_publishable_key, "available": available,
+        "away_message": away},
         headers={"Content-Security-Policy": policy, **framing})  # fmt: skip
 
 

@@ -80,6 +80,7 @@ export class MeterView {
   el(name) { return $(`${this.prefix}-${name}`); }
   show(m, tariff) {
     if (tariff) this.tariff = tariff;
+    this.last = m;
     this.el("state").textContent = METER_WORDS[m.state] || m.state;
     this.el("state").dataset.state = m.state;
     this.el("paid").textContent = money(m.collected, m.currency);
@@ -98,38 +99,75 @@ export class MeterView {
     }
   }
   stop() { clearInterval(this.timer); this.timer = null; }
+  // Back to the server's last figures, not counting on (the page lost its connection).
+  freeze() {
+    this.stop();
+    if (!this.last) return;
+    this.el("state").textContent = "not updated (reconnecting)";
+    this.el("state").dataset.state = "offline";
+    this.seconds = this.last.seconds;
+    this.el("time").textContent = clock(this.seconds);
+    this.el("price").textContent = money(this.last.price, this.last.currency);
+  }
 }
 
 // A socket to `path`: `hello()` gives the first frame; `receive(m)` gets every frame; after
 // a `welcome` it pings every `heartbeat` seconds; it reconnects unless `onclose(code)` says no.
+// A socket can die without closing (a network gone quiet): when nothing was heard for a
+// heartbeat, the ping asks for a `pong`; nothing heard for 2.5 heartbeats (or no welcome as
+// long after opening), the socket is given up as lost. `onlost()` is told whenever the page
+// loses its socket and will reconnect.
 export class Live {
-  constructor(path, { hello, receive, onclose }) {
-    Object.assign(this, { path, hello, receive, onclose, ws: null, beat: null, retry: 500 });
+  constructor(path, { hello, receive, onclose, onlost }) {
+    Object.assign(this, { path, hello, receive, onclose, onlost, ws: null, retry: 500, heard: 0,
+      every: 10_000 });
   }
   connect() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const ws = this.ws = new WebSocket(`${scheme}://${location.host}${this.path}`);
-    ws.onopen = () => ws.send(JSON.stringify(this.hello()));
+    let welcomed = false;
+    const watch = () => {  // each socket its own beat, stopped when it closes
+      clearInterval(ws.beat);
+      ws.beat = setInterval(() => this.check(ws, welcomed), this.every);
+    };
+    ws.onopen = () => { this.heard = Date.now(); ws.send(JSON.stringify(this.hello())); watch(); };
     ws.onmessage = (e) => {
+      this.heard = Date.now();
       const m = JSON.parse(e.data);
       if (m.type === "welcome") {
         this.retry = 500;
-        clearInterval(this.beat);
-        this.beat = setInterval(() => this.send({ type: "ping" }), m.heartbeat * 1000);
+        this.every = m.heartbeat * 1000;
+        welcomed = true;
+        watch();
       }
-      this.receive(m);
+      if (m.type !== "pong") this.receive(m);
     };
-    ws.onclose = (e) => {
-      clearInterval(this.beat);
-      if (this.ws !== ws || this.onclose(e.code) === false) return;
-      setTimeout(() => this.connect(), this.retry);
-      this.retry = Math.min(this.retry * 2, 5000);
-    };
+    ws.onclose = (e) => this.closed(ws, e.code);
   }
+  check(ws, welcomed) {
+    const quiet = Date.now() - this.heard;
+    if (quiet > 2.5 * this.every) {
+      ws.onclose = ws.onmessage = null;  // its close handshake may never come
+      ws.close();
+      this.closed(ws, 1006);
+    } else if (welcomed && ws === this.ws) {
+      this.send(quiet >= this.every ? { type: "ping", reply: true } : { type: "ping" });
+    }
+  }
+  closed(ws, code) {
+    clearInterval(ws.beat);
+    if (this.ws !== ws || this.onclose(code) === false) return;
+    if (this.onlost) this.onlost();
+    setTimeout(() => { if (this.ws === ws) this.connect(); }, this.retry);
+    this.retry = Math.min(this.retry * 2, 5000);
+  }
+  get open() { return !!this.ws && this.ws.readyState === WebSocket.OPEN; }
   send(message) {
-    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
+    if (!this.open) return false;
+    this.ws.send(JSON.stringify(message));
+    return true;
   }
-  close() { const ws = this.ws; this.ws = null; if (ws) ws.close(); }
+  close() { const ws = this.ws; this.ws = null; if (ws) { clearInterval(ws.beat); ws.close(); } }
 }
 
 // A payment request's line, built from text nodes (what an agent typed is never HTML).
