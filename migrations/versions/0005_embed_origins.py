@@ -1,7 +1,7 @@
 """chat rooms: the sites allowed to embed the client's chat page
 
-Revision ID: 0004_headers
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-01 22:10:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004_headers"
-down_revision: str | None = "0003"
+revision: str = "0005"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,6 +1,6 @@
 """payments listed newest first: an index on (business_id, created_at, id)
 
-Revision ID: 0004_forms
+Revision ID: 0004
 Revises: 0003
 """
 
@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0004_forms"
+revision: str = "0004"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

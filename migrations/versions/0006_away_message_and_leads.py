@@ -1,8 +1,8 @@
 """the client's chat page: a room's away message, offline messages (leads) left when no
 agent is available, the name a visitor typed, clients found by email
 
-Revision ID: 0004_clientpage
-Revises: 0003
+Revision ID: 0006
+Revises: 0005
 """
 
 from collections.abc import Sequence
@@ -12,8 +12,8 @@ from alembic import op
 
 import fareroom.kit.db
 
-revision: str = "0004_clientpage"
-down_revision: str | None = "0003"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
