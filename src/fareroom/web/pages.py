@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -29,7 +29,7 @@ from fareroom.kit.errors import FareroomError, Forbidden, Unauthenticated, Valid
 from fareroom.kit.ids import has_prefix, new_id
 from fareroom.kit.money import format_major, parse_major
 from fareroom.payments.service import PaymentView
-from fareroom.web.render import money, templates
+from fareroom.web.render import templates
 from fareroom.web.security import check_same_origin
 
 router = APIRouter(include_in_schema=False)
