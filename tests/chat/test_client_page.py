@@ -14,6 +14,7 @@ import httpx
 from fareroom.chat import relay
 from fareroom.chat.live import agent_key
 from tests.chat.conftest import Live, Socket
+from tests.support.pages import sign_in
 
 
 async def _contact(live: Live, room: dict[str, Any], *, email: str = "ada@example.com",
@@ -115,7 +116,7 @@ async def test_a_message_left_while_no_agent_is_available_is_listed_on_the_room_
 
 async def _owner(live: Live) -> httpx.AsyncClient:
     owner = httpx.AsyncClient(base_url=str(live.http.base_url))
-    r = await owner.post("/login", data={"email": live.t.owner_email, "password": live.t.password})
+    r = await sign_in(owner, live.t.owner_email, live.t.password)
     assert r.status_code == 303, r.text
     return owner
 

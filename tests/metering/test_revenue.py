@@ -83,8 +83,7 @@ async def test_the_revenue_page_shows_each_agent(chat: Chat) -> None:
 async def test_a_revenue_page_with_a_bad_period_or_grouping_shows_only_the_error(
     chat: Chat,
 ) -> None:
-    login = await chat.api.post("/login", data={"email": chat.t.owner_email,
-                                                "password": chat.t.password})  # fmt: skip
+    login = await sign_in(chat.api, chat.t.owner_email, chat.t.password)
     chat.api.cookies.update(login.cookies)
     for query, said, code in [
         ("start=yesterday", "'start' is a date like", "invalid_period"),

@@ -11,10 +11,11 @@ import httpx
 
 from fareroom.kit.clock import FrozenClock
 from tests.conftest import Tenant
+from tests.support.pages import sign_in
 
 
 async def _login(http: httpx.AsyncClient, tenant: Tenant) -> str:
-    r = await http.post("/login", data={"email": tenant.owner_email, "password": tenant.password})
+    r = await sign_in(http, tenant.owner_email, tenant.password)
     assert r.status_code == 303
     return _csrf((await http.get("/dashboard")).text)
 
