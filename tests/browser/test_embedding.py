@@ -49,6 +49,7 @@ async def test_a_site_the_room_lists_shows_the_chat_in_a_frame_and_another_room_
     agent = await pages.user()
     listed = await pages.room([agent], embed_origins=[shop.origin])
     unlisted = await pages.room([agent])
+    await pages.console(agent)  # an agent online: the chat page offers its contact form
     shop.html = (f'<html><body><h1>The shop</h1><iframe id="listed" src="{pages.base}/chat/'
                  f'{listed["id"]}" width="370" height="520"></iframe><iframe id="unlisted" '
                  f'src="{pages.base}/chat/{unlisted["id"]}" width="370" height="120"></iframe>'
@@ -57,7 +58,7 @@ async def test_a_site_the_room_lists_shows_the_chat_in_a_frame_and_another_room_
     await page.goto(f"{shop.origin}/")
     chat = page.frame_locator("#listed")
     await expect(chat.locator("#step-contact")).to_be_visible()
-    await chat.locator("input[name=name]").fill("Ada")
+    await chat.locator("#step-contact input[name=name]").fill("Ada")
     async with asyncio.timeout(10):  # Chromium reports the refused frame on its console
         while not any("frame-ancestors 'none'" in v for v in pages.csp_violations):  # noqa: ASYNC110
             await asyncio.sleep(0.2)
