@@ -1,5 +1,5 @@
 """Metered sessions end to end through the API on the frozen clock, with exact amounts,
-collections, fees and ledger balances (DESIGN §5)."""
+collections, fees and ledger balances (docs/design.md §5)."""
 
 from __future__ import annotations
 
