@@ -63,3 +63,10 @@ async def test_a_text_with_a_nul_character_is_refused_before_it_reaches_the_data
     assert r.json()["errors"][0]["field"] == "name"
     r = await tenant.api.get("/api/v1/clients/cli_%00")
     assert r.status_code == 422
+
+
+async def test_a_period_given_as_a_number_is_refused_as_the_document_says(tenant: Tenant) -> None:
+    r = await tenant.api.get("/api/v1/revenue", params={"start": "0.0"})
+    assert (r.status_code, r.json()["code"]) == (422, "invalid_request")
+    r = await tenant.api.get("/api/v1/revenue", params={"start": "2026-01-01T00:00:00Z"})
+    assert r.status_code == 200
