@@ -106,7 +106,7 @@ class Run:
             assert mode is GenerationMode.NEGATIVE, operation.label
         except (Exception, BaseExceptionGroup) as exc:  # every operation runs; all are shown
             self.failures.append(f"{operation.label} [{mode.value}]: {exc}"[:1500])
-        if os.environ.get("FAREROOM_FUZZ_VERBOSE"):
+        if os.environ.get("FAREROOM_FUZZ_VERBOSE") == "1":
             print(
                 f"{operation.label} {mode.value}: {self.sent - sent} in "
                 f"{time.monotonic() - began:.1f} s"
