@@ -20,9 +20,10 @@ Printed per tick setting (30 s, and 1 s as a stress):
 - memory per connection: the server's RSS growth from before the first socket to after the
   last, per socket (and its whole RSS per socket, the basis the Node peer prints).
 
-In the same run, the Node peer (``../shared/peers/ws-meter``: the same metering model on
-Node's ``ws``, copied to ``var/bench/ws-meter`` and ``npm install``-ed there) runs with as many
-sockets as Fareroom held (its sessions are one socket each) at the same tick and heartbeat;
+In the same run, the Node peer (the folder ``FAREROOM_BENCH_PEER`` names, ``ws-meter``: the
+same metering model on Node's ``ws``, kept outside this repository; copied to
+``var/bench/ws-meter`` and ``npm install``-ed there) runs with as many sockets as Fareroom
+held (its sessions are one socket each) at the same tick and heartbeat;
 the ratios are printed. Targets: ≥ 10 000 pairs with p99 ≤ 250 ms at both ticks, ≤ 16 KiB
 per connection, ≥ 0.4 × the Node peer's updates per CPU-second.
 
@@ -57,7 +58,7 @@ from fareroom.models.chat import AgentPresence, ChatSession, ChatVisit, RoomAgen
 sys.path.insert(0, str(ROOT))
 from tests.support.servers import free_port, wait_http  # noqa: E402
 
-PEER = ROOT.parent / "shared" / "peers" / "ws-meter"
+PEER = os.environ.get("FAREROOM_BENCH_PEER")  # the Node peer, kept outside this repository
 WORK = ROOT / "var" / "bench"
 NODE = WORK / "ws-meter"
 HEARTBEAT = 10
@@ -225,8 +226,10 @@ def fareroom_run(url: str, pairs: int, tick: int, window: int) -> dict[str, Any]
 
 def install_peer() -> None:
     """The peer copied to var/bench/ws-meter and its ``ws`` installed there (also used by
-    our load client); the shared folder is left as it is."""
+    our load client); its own folder is left as it is."""
     if not (NODE / "node_modules" / "ws").exists():
+        if not PEER:
+            raise SystemExit("Set FAREROOM_BENCH_PEER to the Node peer's folder (ws-meter).")
         shutil.copytree(PEER, NODE, dirs_exist_ok=True)
         subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--silent"], cwd=NODE,
                        check=True)  # fmt: skip

@@ -24,9 +24,10 @@ from fareroom.bootstrap import Context, bootstrap
 from fareroom.cli import migrate
 from fareroom.config import Settings
 from fareroom.kit.clock import FrozenClock
-from tests.support.servers import LocalStripe
+from tests.support.servers import LocalStripe, RedisMissing, redis_for_tests
 
 PG_ENV = "FAREROOM_TEST_DATABASE_URL"
+REDIS_ENV = "FAREROOM_TEST_REDIS_URL"
 
 
 async def _reset_postgres(url: str) -> None:
@@ -60,6 +61,17 @@ def localstripe() -> Iterator[LocalStripe]:
     server = LocalStripe()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A Redis for the tests that need one: ``FAREROOM_TEST_REDIS_URL`` (default the local
+    one), or a ``redis-server`` started for the run; never a silent skip."""
+    try:
+        with redis_for_tests(os.environ.get(REDIS_ENV, "redis://127.0.0.1:6379/0")) as url:
+            yield url
+    except RedisMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture(scope="session")

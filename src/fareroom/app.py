@@ -9,14 +9,16 @@ from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+import fastapi_offline
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fareroom import __version__
+from fareroom import __version__, openapi
 from fareroom.accounts.endpoints import router as users_router
 from fareroom.bootstrap import Context, bootstrap
 from fareroom.chat.endpoints import router as chat_router
@@ -42,6 +44,10 @@ from fareroom.webhooks.endpoints import router as webhooks_router
 from fareroom.worker.loop import run_worker
 
 log = logging.getLogger("fareroom")
+# Swagger UI's and ReDoc's files come from the fastapi-offline package, so /docs works on a
+# machine without internet (FastAPI's own pages load them from a CDN).
+_DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
+DOCS_STATIC = "/static/docs"
 _JSON_PREFIXES = ("/api/", "/webhooks/", "/sandbox/tokens", "/chat/api/")
 
 
@@ -150,6 +156,33 @@ class _Fareroom(FastAPI):
         return SecurityHeaders(super().build_middleware_stack(), lambda: self.state.ctx.settings)
 
 
+def _install_docs(app: FastAPI) -> None:
+    """/docs (Swagger UI) and /redoc, every file they load served from here.
+
+    Their pages need, under a Content-Security-Policy, ``script-src 'self'
+    'unsafe-inline'`` (Swagger UI's page starts it with an inline script), ``style-src
+    'self' 'unsafe-inline'``, ``img-src 'self' data:``, ``worker-src blob:`` (ReDoc) and
+    ``connect-src 'self'`` (to read /openapi.json)."""
+    app.mount(DOCS_STATIC, StaticFiles(directory=str(_DOCS_ASSETS)), name="docs-static")
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title=f"{app.title} API",
+            swagger_js_url=f"{DOCS_STATIC}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_STATIC}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_STATIC}/favicon.png",
+        )  # fmt: skip
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url="/openapi.json", title=f"{app.title} API",
+            redoc_js_url=f"{DOCS_STATIC}/redoc.standalone.js",
+            redoc_favicon_url=f"{DOCS_STATIC}/favicon.png", with_google_fonts=False,
+        )  # fmt: skip
+
+
 def create_app(ctx: Context | None = None, *, settings: Settings | None = None,
                worker: bool = False, watch: bool = True) -> FastAPI:  # fmt: skip
     """The ASGI app. Tests pass their own ``ctx``; ``worker`` runs jobs in this process;
@@ -181,8 +214,12 @@ def create_app(ctx: Context | None = None, *, settings: Settings | None = None,
         version=__version__,
         lifespan=lifespan,
         description="Meetings, paid chat and billing for businesses that sell "
-        "their time. Amounts are integers in minor units.",
+        "their time. Amounts are integers in minor units; errors are RFC 9457 problem "
+        "details with a machine-readable `code`.",
+        docs_url=None,
+        redoc_url=None,
     )
+    openapi.install(app)
     if ctx is not None:
         app.state.ctx = ctx
     _install_error_handlers(app)
@@ -192,6 +229,7 @@ def create_app(ctx: Context | None = None, *, settings: Settings | None = None,
                pages_router)  # fmt: skip
     for router in routers:
         app.include_router(router)
+    _install_docs(app)  # before /static, which would take /static/docs for its own
     app.mount(
         "/static",
         StaticFiles(directory=str(Path(__file__).parent / "web" / "static")),

@@ -138,8 +138,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None) -
     if settings.gateway == "stripe":
         from fareroom.gateway.stripe import StripeGateway, make_client
 
-        if settings.stripe_secret_key is None:
-            raise SystemExit("FAREROOM_GATEWAY=stripe needs FAREROOM_STRIPE_SECRET_KEY")
+        assert settings.stripe_secret_key is not None  # Settings refuses stripe without it
         secret = settings.stripe_webhook_secret
         inner = StripeGateway(
             make_client(settings.stripe_secret_key.get_secret_value(),

@@ -84,8 +84,14 @@ def main(argv: list[str] | None = None) -> None:
     cb.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
+    from fareroom.config import ConfigError, load_settings
     from fareroom.kit.errors import FareroomError
 
+    try:
+        load_settings()  # a misconfiguration is one sentence, before anything starts
+    except ConfigError as exc:
+        print(f"fareroom: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     try:
         if args.command == "serve":
             import uvicorn

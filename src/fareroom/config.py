@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_VAR = Path("var")
@@ -67,3 +67,29 @@ class Settings(BaseSettings):
     # A collection still pending this long after it was planned is taken over by the worker.
     reconcile_after_seconds: int = Field(default=60, ge=1)
     log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _stripe_has_a_key(self) -> Settings:
+        if self.gateway == "stripe" and self.stripe_secret_key is None:
+            raise ValueError("FAREROOM_GATEWAY=stripe needs FAREROOM_STRIPE_SECRET_KEY (sk_…)")
+        return self
+
+
+class ConfigError(Exception):
+    """Settings that cannot work: one sentence per bad variable, for a person to read."""
+
+
+def load_settings() -> Settings:
+    """The settings from the environment, or ``ConfigError`` saying what is wrong."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigError(" ".join(_sentence(e) for e in exc.errors())) from None
+
+
+def _sentence(error: Any) -> str:
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    if not error.get("loc"):
+        return f"{message}."
+    name = "FAREROOM_" + str(error["loc"][0]).upper()
+    return f"{name}={error.get('input')!r} is not valid: {message}."

@@ -84,7 +84,11 @@ async def _chat_room(ctx: Context, biz: Business, agent_ids: list[str]) -> None:
         await s.chat.create_room(
             biz, name="Advice by the minute", agent_ids=agent_ids,
             terms="10.00 EUR for the first 5 minutes, then 1.00 EUR per 30 seconds begun. "
-            "A hold of 20.00 EUR is placed on your card when the chat starts.",
+            "A hold of 20.00 EUR is placed on your card when the chat starts; whenever "
+            "20.00 EUR is due, it is collected and a new hold placed.",
+            # The split threshold equals the hold, so what is due is always covered by it
+            # (a threshold above the hold is warned about), and 20.00 is large enough that
+            # processing fees take under 5 % of each collection.
             tariff={"block_minutes": 5, "block_price": 1000, "preauth_amount": 2000,
-                    "split_threshold": 5000},
+                    "split_threshold": 2000},
         )  # fmt: skip

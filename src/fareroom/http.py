@@ -7,9 +7,9 @@ request costs one transaction, not two.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
@@ -20,6 +20,7 @@ from fareroom.gateway.base import GatewayError, as_fareroom_error
 from fareroom.idempotency.service import request_hash
 from fareroom.kit.db import transaction
 from fareroom.kit.errors import FareroomError, Unauthenticated
+from fareroom.kit.fields import ID
 from fareroom.models.business import Business
 
 if TYPE_CHECKING:
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 PROBLEM = "application/problem+json"
+# An id in a path: no more than ours or the gateway's can be (a NUL would reach the database).
+PathId = Annotated[str, Path(min_length=1, max_length=40, pattern=ID)]
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer fr_…`")
 
 
@@ -66,7 +69,7 @@ class Page(BaseModel):
 async def page_params(
     limit: int = Query(20, ge=1, le=100, description="Items per page, 1 to 100"),
     starting_after: str | None = Query(
-        None, max_length=64, description="The last id of the previous page"
+        None, max_length=40, pattern=ID, description="The last id of the previous page"
     ),
 ) -> Page:
     return Page(limit=limit, starting_after=starting_after)

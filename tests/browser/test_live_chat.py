@@ -1,5 +1,5 @@
 """Live chat in a real browser: the client's page (phone width) and the agent's console
-(desktop) side by side against a running server, as DESIGN §5 and §6 say it behaves."""
+(desktop) side by side against a running server, as docs/design.md §5 and §6 say it behaves."""
 
 from __future__ import annotations
 

@@ -15,8 +15,6 @@ from tests.chat.conftest import Live
 from tests.conftest import Tenant
 from tests.support.servers import FareroomServer
 
-REDIS = "redis://127.0.0.1:6379/0"
-
 
 async def _events(live: Live, session_id: str) -> list[tuple[str, str | None, str]]:
     r = await live.t.api.get(f"/api/v1/chat-sessions/{session_id}/events")
@@ -24,10 +22,10 @@ async def _events(live: Live, session_id: str) -> list[tuple[str, str | None, st
 
 
 @pytest.fixture(scope="module")
-def servers(database_url: str, tmp_path_factory: pytest.TempPathFactory
+def servers(database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
             ) -> Iterator[tuple[FareroomServer, FareroomServer]]:  # fmt: skip
     tmp: Path = tmp_path_factory.mktemp("two")
-    env = {"FAREROOM_DATABASE_URL": database_url, "FAREROOM_REDIS_URL": REDIS,
+    env = {"FAREROOM_DATABASE_URL": database_url, "FAREROOM_REDIS_URL": redis_url,
            "FAREROOM_SECRET_KEY": "test-secret", "FAREROOM_MAIL_DIR": str(tmp / "mail"),
            "FAREROOM_METER_TICK_SECONDS": "1"}  # fmt: skip
     one = FareroomServer(env)  # with the worker: ticks the meters

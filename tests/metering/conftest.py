@@ -14,7 +14,7 @@ from fareroom.kit.clock import FrozenClock
 from fareroom.ledger.service import AccountRef, business
 from tests.conftest import Tenant
 
-# DESIGN §5's first example: 10.00 EUR for 5 minutes, 30-s increments; a 20.00 hold.
+# docs/design.md §5's first example: 10.00 EUR for 5 minutes, 30-s increments; a 20.00 hold.
 TARIFF = {"block_minutes": 5, "block_price": 1000, "preauth_amount": 2000}
 
 

@@ -1,4 +1,4 @@
-"""Payment requests in chat (DESIGN §6) and the receipts and notifications they send."""
+"""Payment requests in chat (docs/design.md §6) and the receipts and notifications they send."""
 
 from __future__ import annotations
 

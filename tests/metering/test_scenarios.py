@@ -1,5 +1,5 @@
 """Metered sessions end to end through the API on the frozen clock, with exact amounts,
-collections, fees and ledger balances (DESIGN §5)."""
+collections, fees and ledger balances (docs/design.md §5)."""
 
 from __future__ import annotations
 
@@ -241,4 +241,4 @@ async def test_an_agents_own_tariff_replaces_the_rooms_where_the_room_allows_it(
     ended = await chat.event(mine, "hangup")
     assert (ended["price"], ended["collected"]) == (3000, 3000)
     r = await chat.api.put("/api/v1/agents/usr_nobody/tariff", json={"tariff": own})
-    assert (r.status_code, r.json()["code"]) == (422, "agent_not_found")
+    assert (r.status_code, r.json()["code"]) == (404, "agent_not_found")

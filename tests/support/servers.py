@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -104,3 +104,52 @@ class FareroomServer:
             self.proc.kill()
             _, err = self.proc.communicate()
         return err.decode(errors="replace")
+
+
+def _redis_answers(url: str) -> bool:
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
+
+
+@contextlib.contextmanager
+def redis_for_tests(url: str, *, binary: str = "redis-server") -> Iterator[str]:
+    """``url`` if a Redis answers there; else a ``redis-server`` of our own on a free port
+    (no persistence, stopped at the end), as CI has; else a failure saying what to install."""
+    import shutil
+
+    if _redis_answers(url):
+        yield url
+        return
+    path = shutil.which(binary)
+    if path is None:
+        raise RedisMissing(
+            f"No Redis answers at {url} and redis-server is not installed: install it "
+            "(apt-get install redis-server) or set FAREROOM_TEST_REDIS_URL to a Redis."
+        )
+    port = free_port()
+    proc = subprocess.Popen([path, "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+                             "--appendonly", "no"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    own = f"redis://127.0.0.1:{port}/0"
+    try:
+        for _ in range(100):
+            if _redis_answers(own):
+                break
+            if proc.poll() is not None:
+                raise RedisMissing(f"redis-server exited with {proc.returncode}")
+            time.sleep(0.05)
+        yield own
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+class RedisMissing(RuntimeError):
+    pass

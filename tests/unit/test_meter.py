@@ -1,4 +1,4 @@
-"""The meter: chargeable seconds from a session's events (DESIGN §5)."""
+"""The meter: chargeable seconds from a session's events (docs/design.md §5)."""
 
 from __future__ import annotations
 

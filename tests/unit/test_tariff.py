@@ -1,4 +1,4 @@
-"""The price of chargeable time: DESIGN §5's worked examples and properties."""
+"""The price of chargeable time: docs/design.md §5's worked examples and properties."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def test_rounding_per_increment_would_lose_a_cent() -> None:
 
 
 def reference(t: int, p: int, n: int, f: int, inc: int) -> int:
-    """DESIGN §5 written again with Fractions, independently of the implementation."""
+    """docs/design.md §5 written again with Fractions, independently of the implementation."""
     if t <= 60 * f:
         return 0
     b = t - 60 * f

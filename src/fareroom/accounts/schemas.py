@@ -5,13 +5,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from fareroom.kit.fields import PLAIN, Email, text
+
 
 class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    email: str = Field(min_length=3, max_length=254)
-    password: str = Field(min_length=1, max_length=200)
+    email: Email
+    password: str = Field(min_length=8, max_length=200, pattern=PLAIN)
     role: Literal["admin", "agent", "finance"]
-    name: str = Field("", max_length=200)
+    name: str = text(200, "", blank=True)
 
 
 class UserOut(BaseModel):

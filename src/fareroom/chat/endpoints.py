@@ -18,7 +18,8 @@ from fareroom.chat.schemas import (
     TariffOut,
 )
 from fareroom.chat.service import RoomView, embed_origins
-from fareroom.http import api_key, read, write
+from fareroom.http import PathId, api_key, read, write
+from fareroom.openapi import problems
 
 router = APIRouter(prefix="/api/v1", tags=["chat"])
 
@@ -66,14 +67,14 @@ async def list_rooms(request: Request, key: str = Depends(api_key)) -> dict[str,
 
 
 @router.get("/chat-rooms/{room_id}", response_model=RoomOut)
-async def get_room(room_id: str, request: Request, key: str = Depends(api_key)) -> RoomOut:
+async def get_room(room_id: PathId, request: Request, key: str = Depends(api_key)) -> RoomOut:
     return render_room(
         await read(request, key, lambda s, caller: s.chat.view(caller.business_id, room_id))
     )
 
 
 @router.patch("/chat-rooms/{room_id}", response_model=RoomOut)
-async def update_room(room_id: str, body: RoomUpdate, request: Request,
+async def update_room(room_id: PathId, body: RoomUpdate, request: Request,
                       key: str = Depends(api_key)) -> JSONResponse:  # fmt: skip
     async def run(s: Services, caller: Caller, _: str | None) -> RoomOut:
         settings = body.model_dump(exclude={"tariff", "agent_ids"})
@@ -85,7 +86,7 @@ async def update_room(room_id: str, body: RoomUpdate, request: Request,
 
 
 @router.put("/agents/{user_id}/tariff", response_model=dict[str, Any])
-async def set_agent_tariff(user_id: str, body: AgentTariffIn, request: Request,
+async def set_agent_tariff(user_id: PathId, body: AgentTariffIn, request: Request,
                            key: str = Depends(api_key)) -> JSONResponse:  # fmt: skip
     """An agent's own tariff, used in rooms that allow it (``null`` removes it)."""
 
@@ -105,7 +106,9 @@ async def set_agent_tariff(user_id: str, body: AgentTariffIn, request: Request,
 # ------------------------------------------------------------ payment requests
 
 
-@router.post("/payment-requests", status_code=201, response_model=PaymentRequestOut)
+@router.post(
+    "/payment-requests", status_code=201, response_model=PaymentRequestOut, responses=problems(404)
+)
 async def create_payment_request(body: PaymentRequestCreate, request: Request,
                                  key: str = Depends(api_key)) -> JSONResponse:  # fmt: skip
     async def run(s: Services, caller: Caller, rid: str | None) -> PaymentRequestOut:
@@ -133,15 +136,17 @@ async def list_payment_requests(request: Request, key: str = Depends(api_key)) -
 
 
 @router.get("/payment-requests/{request_id}", response_model=PaymentRequestOut)
-async def get_payment_request(request_id: str, request: Request,
+async def get_payment_request(request_id: PathId, request: Request,
                               key: str = Depends(api_key)) -> PaymentRequestOut:  # fmt: skip
     return PaymentRequestOut.model_validate(
         await read(request, key, lambda s, caller: s.chat.request(caller.business_id, request_id))
     )
 
 
-@router.post("/payment-requests/{request_id}/pay", response_model=PaymentRequestOut)
-async def pay_payment_request(request_id: str, request: Request, body: PayRequest | None = None,
+@router.post(
+    "/payment-requests/{request_id}/pay", response_model=PaymentRequestOut, responses=problems(402)
+)
+async def pay_payment_request(request_id: PathId, request: Request, body: PayRequest | None = None,
                               key: str = Depends(api_key)) -> JSONResponse:  # fmt: skip
     body = body or PayRequest()
 
@@ -156,7 +161,7 @@ async def pay_payment_request(request_id: str, request: Request, body: PayReques
 def _action(path: str, prefix: str, what: str) -> None:
     @router.post(f"/payment-requests/{{request_id}}/{path}", response_model=PaymentRequestOut,
                  name=f"payment_request_{path.replace('-', '_')}")  # fmt: skip
-    async def act(request_id: str, request: Request,
+    async def act(request_id: PathId, request: Request,
                   key: str = Depends(api_key)) -> JSONResponse:  # fmt: skip
         async def run(s: Services, caller: Caller, _: str | None) -> PaymentRequestOut:
             if what == "cancel":

@@ -1,9 +1,22 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    WithJsonSchema,
+)
+
+from fareroom.kit.fields import Currency, Whole, ident, integral, text, whole
+from fareroom.kit.money import MAX_CHARGE_MINOR, MIN_CHARGE_MINOR
+from fareroom.metering.service import API_KINDS
+from fareroom.pricing.tariff import MAX_INCREMENT_SECONDS, MAX_MINUTES
 
 if TYPE_CHECKING:
     from fareroom.metering.service import LiveState
@@ -11,18 +24,34 @@ if TYPE_CHECKING:
 Strict = ConfigDict(extra="forbid")
 
 
+# The service checks a tariff's numbers (``invalid_tariff`` names the field and the reason).
+_Number = Annotated[Any, BeforeValidator(integral)]
+_AMOUNT = whole(MIN_CHARGE_MINOR, MAX_CHARGE_MINOR, "Minor units")
+
+
 class TariffIn(BaseModel):
     """Amounts in minor units; minutes and seconds whole numbers. Checked by the service
     (``invalid_tariff`` names the field), so the error says what is wrong and why."""
 
     model_config = Strict
-    currency: str | None = None
-    free_minutes: Any = 0
-    block_minutes: Any
-    block_price: Any
-    increment_seconds: Any = 30
-    split_threshold: Any = None
-    preauth_amount: Any
+    currency: Currency | None = None
+    free_minutes: Annotated[_Number, whole(0, MAX_MINUTES)] = 0
+    block_minutes: Annotated[_Number, whole(1, MAX_MINUTES, "The minimum charge buys this")]
+    block_price: Annotated[_Number, _AMOUNT]
+    increment_seconds: Annotated[_Number, whole(1, MAX_INCREMENT_SECONDS)] = 30
+    split_threshold: Annotated[
+        _Number,
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "integer", "minimum": MIN_CHARGE_MINOR, "maximum": MAX_CHARGE_MINOR},
+                    {"type": "null"},
+                ],
+                "description": "Collect whenever this much is due; at least block_price",
+            }
+        ),
+    ] = None
+    preauth_amount: Annotated[_Number, _AMOUNT]
 
     def fields(self) -> dict[str, Any]:
         fields = self.model_dump()
@@ -50,19 +79,21 @@ AWAY = (
     "What the client's page says when no agent is available (blank: a default); the "
     "page then offers to leave an email"
 )
+AgentId = Annotated[str, ident()]
+Origin = Annotated[str, Field(min_length=1, max_length=300)]
 
 
 class RoomCreate(BaseModel):
     model_config = Strict
-    name: str = Field(min_length=1, max_length=200)
-    terms: str = Field(min_length=1, max_length=20_000)
+    name: str = text(200)
+    terms: str = text(20_000)
     tariff: TariffIn
     agent_may_start: StrictBool = False
     agent_may_pause: StrictBool = False
     agents_own_tariff: StrictBool = False
     distribution: Literal["round_robin", "longest_idle"] = "round_robin"
-    agent_ids: list[str] = Field(default_factory=list, max_length=500)
-    embed_origins: list[str] = Field(
+    agent_ids: list[AgentId] = Field(default_factory=list, max_length=500)
+    embed_origins: list[Origin] = Field(
         default_factory=list, max_length=20,
         description="Sites whose pages may show the chat page in a frame, e.g. "
         "https://shop.example or https://*.example.com; none: no site may frame it")  # fmt: skip
@@ -71,15 +102,15 @@ class RoomCreate(BaseModel):
 
 class RoomUpdate(BaseModel):
     model_config = Strict
-    name: str | None = Field(default=None, max_length=200)
-    terms: str | None = Field(default=None, max_length=20_000)
+    name: str | None = text(200, None)
+    terms: str | None = text(20_000, None)
     tariff: TariffIn | None = None
     agent_may_start: StrictBool | None = None
     agent_may_pause: StrictBool | None = None
     agents_own_tariff: StrictBool | None = None
     distribution: Literal["round_robin", "longest_idle"] | None = None
-    agent_ids: list[str] | None = Field(default=None, max_length=500)
-    embed_origins: list[str] | None = Field(default=None, max_length=20)
+    agent_ids: list[AgentId] | None = Field(default=None, max_length=500)
+    embed_origins: list[Origin] | None = Field(default=None, max_length=20)
     away_message: str | None = Field(default=None, max_length=2000, description=AWAY)
 
 
@@ -106,25 +137,27 @@ class AgentTariffIn(BaseModel):
 
 class LineItem(BaseModel):
     model_config = Strict
-    description: str = Field(min_length=1, max_length=200)
-    quantity: StrictInt = Field(ge=1)
-    unit_price: StrictInt = Field(ge=1)
+    description: str = text(200)
+    quantity: Whole = Field(ge=1, le=MAX_CHARGE_MINOR)
+    unit_price: Whole = Field(ge=1, le=MAX_CHARGE_MINOR)
 
 
 class PaymentRequestCreate(BaseModel):
     model_config = Strict
-    room_id: str = Field(max_length=40)
-    agent_id: str = Field(max_length=40)
-    client_id: str = Field(max_length=40)
-    session_id: str | None = Field(default=None, max_length=40)
+    room_id: str = ident()
+    agent_id: str = ident()
+    client_id: str = ident()
+    session_id: str | None = ident(None)
     category: Literal["service", "goods"]
     items: list[LineItem] = Field(min_length=1, max_length=50)
-    total: StrictInt | None = None
+    total: Annotated[Whole, whole(MIN_CHARGE_MINOR, MAX_CHARGE_MINOR)] | None = Field(
+        None, description="The sum of the line items, if given"
+    )
 
 
 class PayRequest(BaseModel):
     model_config = Strict
-    card_id: str | None = Field(default=None, max_length=40)
+    card_id: str | None = ident(None)
 
 
 class PaymentRequestOut(BaseModel):
@@ -148,17 +181,18 @@ class PaymentRequestOut(BaseModel):
 
 class SessionOpen(BaseModel):
     model_config = Strict
-    room_id: str = Field(max_length=40)
-    agent_id: str = Field(max_length=40)
-    client_id: str = Field(max_length=40)
-    card_id: str | None = Field(default=None, max_length=40)
+    room_id: str = ident()
+    agent_id: str = ident()
+    client_id: str = ident()
+    card_id: str | None = ident(None)
     accepted_terms: StrictBool
 
 
 class EventIn(BaseModel):
     model_config = Strict
-    kind: str = Field(max_length=10, description="start | pause | resume | offline | online "
-                      "| hangup")  # fmt: skip
+    kind: Annotated[
+        str, Field(max_length=10), WithJsonSchema({"type": "string", "enum": list(API_KINDS)})
+    ]
     party: Literal["client", "agent"] | None = None
     at: AwareDatetime | None = Field(default=None, description="When it happened (default: "
                                      "now); only an offline may be dated before the last "
@@ -167,7 +201,7 @@ class EventIn(BaseModel):
 
 class CardChange(BaseModel):
     model_config = Strict
-    card_id: str = Field(max_length=40)
+    card_id: str = ident()
 
 
 class SessionOut(BaseModel):

@@ -4,7 +4,7 @@ A room has a standard tariff; when it allows agents their own tariff, an agent w
 is charged by it instead (``tariff_for``). Tariff rows are never changed: changing a tariff
 makes a new row, so an open session keeps the tariff its client accepted.
 
-Payment requests (DESIGN §6): category service or goods, line items whose sum is the total,
+Payment requests (docs/design.md §6): category service or goods, line items whose sum is the total,
 paid by the client with a card; the platform fee is by category (10 % / 4 % by default).
 For a service, the agent marks when it starts and when it is finished.
 """
@@ -122,6 +122,8 @@ class ChatService:
     async def set_agent_tariff(self, biz: Business, user_id: str,
                                fields: dict[str, Any] | None) -> Tariff | None:  # fmt: skip
         """An agent's own tariff (None removes it)."""
+        if await self.user(biz.id, user_id) is None:  # the agent named by the path
+            raise NotFound(f"No user {user_id!r} in this business.", code="agent_not_found")
         await self._agents(biz.id, [user_id])
         current = await self._repo.agent_tariff(biz.id, user_id)
         if fields is None:

@@ -18,37 +18,43 @@ from pydantic import BaseModel, Field
 from fareroom.chat import relay
 from fareroom.chat.realtime import card_out, visit_view
 from fareroom.chat.schemas import Strict, session_out
-from fareroom.http import context
+from fareroom.http import PathId, context
 from fareroom.kit.errors import Conflict, NotFound
+from fareroom.kit.fields import ID, Email, ident, text
+from fareroom.openapi import problems
 
 router = APIRouter(prefix="/chat/api", tags=["chat (client pages)"])
 
 
 class VisitStart(BaseModel):
     model_config = Strict
-    room_id: str = Field(max_length=40)
-    name: str = Field(min_length=1, max_length=200)
-    email: str = Field(min_length=3, max_length=254)
-    question: str = Field(min_length=1, max_length=4000)
+    room_id: str = ident()
+    name: str = text(200)
+    email: Email
+    question: str = text(4000)
 
 
 class LeadIn(BaseModel):
     model_config = Strict
-    name: str = Field(min_length=1, max_length=200)
-    email: str = Field(min_length=3, max_length=254)
-    message: str = Field(min_length=1, max_length=4000)
+    name: str = text(200)
+    email: Email
+    message: str = text(4000)
 
 
 class CardToken(BaseModel):
     model_config = Strict
-    token: str = Field(min_length=1, max_length=200)
+    token: str = Field(min_length=1, max_length=200, pattern=ID)
 
 
-_TOKEN = Header(alias="X-Visit-Token", max_length=200)
-_MAYBE_TOKEN = Header(default=None, alias="X-Visit-Token", max_length=200)
+_TOKEN_PATTERN = r"^[A-Za-z0-9_]+\.[A-Za-z0-9_-]+$"
+_TOKEN = Header(alias="X-Visit-Token", max_length=200, pattern=_TOKEN_PATTERN,
+                description="The visit's current resume token")  # fmt: skip
+_MAYBE_TOKEN = Header(default=None, alias="X-Visit-Token", max_length=200,
+                      pattern=_TOKEN_PATTERN,
+                      description="This browser's open visit in the room, if any")  # fmt: skip
 
 
-@router.post("/visits", status_code=201)
+@router.post("/visits", status_code=201, responses=problems(404, 409))
 async def start_visit(body: VisitStart, request: Request, token: str | None = _MAYBE_TOKEN
                       ) -> dict[str, Any]:  # fmt: skip
     """The contact form: a visit, and the token that proves it from now on. Refused while
@@ -62,8 +68,8 @@ async def start_visit(body: VisitStart, request: Request, token: str | None = _M
         return {"token": new, "visit": await visit_view(s, visit)}
 
 
-@router.post("/rooms/{room_id}/leads", status_code=201)
-async def leave_lead(room_id: str, body: LeadIn, request: Request) -> dict[str, Any]:
+@router.post("/rooms/{room_id}/leads", status_code=201, responses=problems(404))
+async def leave_lead(room_id: PathId, body: LeadIn, request: Request) -> dict[str, Any]:
     """While no agent is available: a message and an email to get back to."""
     async with context(request).unit_of_work() as s:
         lead = await s.live.leave_lead(room_id, name=body.name, email=body.email,
@@ -77,14 +83,14 @@ async def get_visit(request: Request, token: str = _TOKEN) -> dict[str, Any]:
         return {"visit": await visit_view(s, await s.live.visit(token))}
 
 
-@router.post("/visit/terms")
+@router.post("/visit/terms", responses=problems(409))
 async def accept_terms(request: Request, token: str = _TOKEN) -> dict[str, Any]:
     async with context(request).unit_of_work() as s:
         visit = await s.live.accept_terms(await s.live.visit(token, lock=True))
         return {"visit": await visit_view(s, visit)}
 
 
-@router.post("/visit/card")
+@router.post("/visit/card", responses=problems(402, 409))
 async def give_card(body: CardToken, request: Request, token: str = _TOKEN) -> dict[str, Any]:
     """Register the card and place the hold; then the client waits for an agent."""
     ctx = context(request)
@@ -97,7 +103,7 @@ async def give_card(body: CardToken, request: Request, token: str = _TOKEN) -> d
         return {"visit": await visit_view(s, await s.live.visit(token))}
 
 
-@router.post("/visit/leave")
+@router.post("/visit/leave", responses=problems(409))
 async def leave(request: Request, token: str = _TOKEN) -> dict[str, Any]:
     ctx = context(request)
     async with ctx.unit_of_work() as s:
@@ -107,7 +113,7 @@ async def leave(request: Request, token: str = _TOKEN) -> dict[str, Any]:
     return {"visit": view}
 
 
-@router.post("/visit/session-card")
+@router.post("/visit/session-card", responses=problems(402, 404, 409))
 async def session_card(body: CardToken, request: Request, token: str = _TOKEN
                        ) -> dict[str, Any]:  # fmt: skip
     """Another card for the session: after a failed payment, what is due is charged to it."""
@@ -142,8 +148,8 @@ async def summary(request: Request, token: str = _TOKEN) -> dict[str, Any]:
     }  # fmt: skip
 
 
-@router.post("/visit/requests/{request_id}/pay")
-async def pay_request(request_id: str, request: Request, token: str = _TOKEN) -> dict[str, Any]:
+@router.post("/visit/requests/{request_id}/pay", responses=problems(402, 409))
+async def pay_request(request_id: PathId, request: Request, token: str = _TOKEN) -> dict[str, Any]:
     """Pay an agent's payment request with the card of the session."""
     ctx = context(request)
     async with ctx.unit_of_work() as s:

@@ -9,7 +9,8 @@ from fareroom.accounts.service import Caller
 from fareroom.bootstrap import Services
 from fareroom.clients.schemas import CardCreate, CardOut, CardUpdate, ClientCreate, ClientOut
 from fareroom.clients.service import ClientView
-from fareroom.http import Page, api_key, page_params, paginated, read, write
+from fareroom.http import Page, PathId, api_key, page_params, paginated, read, write
+from fareroom.openapi import problems
 
 router = APIRouter(prefix="/api/v1/clients", tags=["clients"])
 
@@ -51,15 +52,15 @@ async def list_clients(request: Request, page: Page = Depends(page_params),
 
 
 @router.get("/{client_id}", response_model=ClientOut)
-async def get_client(client_id: str, request: Request,
+async def get_client(client_id: PathId, request: Request,
                      key: str = Depends(api_key)) -> ClientOut:  # fmt: skip
     return render(
         await read(request, key, lambda s, caller: s.clients.view(caller.business_id, client_id))
     )
 
 
-@router.post("/{client_id}/cards", status_code=201, response_model=CardOut)
-async def add_card(client_id: str, body: CardCreate, request: Request,
+@router.post("/{client_id}/cards", status_code=201, response_model=CardOut, responses=problems(402))
+async def add_card(client_id: PathId, body: CardCreate, request: Request,
                    key: str = Depends(api_key)) -> JSONResponse:  # fmt: skip
     async def run(s: Services, caller: Caller, rid: str | None) -> CardOut:
         added = await s.clients.add_card(
@@ -75,7 +76,7 @@ async def add_card(client_id: str, body: CardCreate, request: Request,
 
 
 @router.patch("/{client_id}/cards/{card_id}", response_model=CardOut)
-async def update_card(client_id: str, card_id: str, body: CardUpdate, request: Request,
+async def update_card(client_id: PathId, card_id: PathId, body: CardUpdate, request: Request,
                       key: str = Depends(api_key)) -> JSONResponse:  # fmt: skip
     async def run(s: Services, caller: Caller, _: str | None) -> CardOut:
         card = await s.clients.update_card(
@@ -94,7 +95,7 @@ async def update_card(client_id: str, card_id: str, body: CardUpdate, request: R
 
 
 @router.delete("/{client_id}/cards/{card_id}", status_code=204)
-async def delete_card(client_id: str, card_id: str, request: Request,
+async def delete_card(client_id: PathId, card_id: PathId, request: Request,
                       key: str = Depends(api_key)) -> Response:  # fmt: skip
     await read(
         request,

@@ -4,13 +4,15 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
+from fareroom.kit.fields import ID, Email, text
+
 Strict = ConfigDict(extra="forbid")
 
 
 class ClientCreate(BaseModel):
     model_config = Strict
-    name: str = Field(min_length=1, max_length=200)
-    email: str = Field(min_length=3, max_length=254)
+    name: str = text(200)
+    email: Email
 
 
 class CardCreate(BaseModel):
@@ -18,6 +20,7 @@ class CardCreate(BaseModel):
     token: str = Field(
         min_length=1,
         max_length=255,
+        pattern=ID,
         description="A sandbox token (POST /sandbox/tokens) or a Stripe "
         "PaymentMethod id from Stripe.js",
     )

@@ -8,15 +8,19 @@ a page of this installation (``return_url`` elsewhere is refused).
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from fareroom.accounts.service import FINANCE_ROLES, Caller
 from fareroom.gateway.base import GatewayInvalidRequest
 from fareroom.gateway.sandbox import SandboxGateway
+from fareroom.gateway.testcards import TEST_CARDS
 from fareroom.http import context
 from fareroom.kit.errors import NotFound
+from fareroom.kit.fields import Whole
 from fareroom.web.pages import checked_caller, csrf_token, signed_in, to_login
 from fareroom.web.render import templates
 from fareroom.web.security import own_url
@@ -26,10 +30,15 @@ router = APIRouter(prefix="/sandbox", tags=["sandbox"])
 
 class TokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    number: str = Field(min_length=12, max_length=23)
-    exp_month: StrictInt
-    exp_year: StrictInt
-    cvc: str = Field("", max_length=4)
+    # Only Stripe's test numbers (spaces allowed between digits): a real card is refused.
+    number: Annotated[
+        str,
+        Field(min_length=12, max_length=23),
+        WithJsonSchema({"type": "string", "enum": sorted(TEST_CARDS)}),
+    ]
+    exp_month: Whole = Field(ge=1, le=12)
+    exp_year: Whole = Field(ge=2000, le=2100, description="With the month, not in the past")
+    cvc: str = Field("", max_length=4, pattern=r"^[0-9]*$")
 
 
 class TokenOut(BaseModel):
@@ -62,7 +71,7 @@ def _own_account(caller: Caller, account_id: str) -> None:
         raise NotFound("No such connected account.", code="account_not_found")
 
 
-@router.get("/connect/{account_id}", response_class=HTMLResponse)
+@router.get("/connect/{account_id}", response_class=HTMLResponse, include_in_schema=False)
 async def onboarding_page(account_id: str, request: Request,
                           return_url: str = "/dashboard") -> Response:  # fmt: skip
     caller = await signed_in(request, FINANCE_ROLES, REFUSAL)
@@ -76,7 +85,7 @@ async def onboarding_page(account_id: str, request: Request,
         "csrf": csrf_token(request)})  # fmt: skip
 
 
-@router.post("/connect/{account_id}")
+@router.post("/connect/{account_id}", include_in_schema=False)
 async def complete_onboarding(
     account_id: str, request: Request, csrf: str = Form(""), return_url: str = Form("/dashboard")
 ) -> RedirectResponse:

@@ -17,8 +17,9 @@ from fareroom.chat.schemas import (
     SessionOut,
     session_out,
 )
-from fareroom.http import api_key, context, read, write
+from fareroom.http import PathId, api_key, context, read, write
 from fareroom.metering.service import LiveState
+from fareroom.openapi import problems
 
 router = APIRouter(prefix="/api/v1", tags=["metering"])
 
@@ -33,7 +34,9 @@ def _settled(request: Request) -> Any:
     return then
 
 
-@router.post("/chat-sessions", status_code=201, response_model=SessionOut)
+@router.post(
+    "/chat-sessions", status_code=201, response_model=SessionOut, responses=problems(402, 404)
+)
 async def open_session(body: SessionOpen, request: Request,
                        key: str = Depends(api_key)) -> JSONResponse:  # fmt: skip
     """Open a metered session: the client accepted the terms and the hold succeeded."""
@@ -59,15 +62,17 @@ async def list_sessions(request: Request, status: str | None = Query(None, max_l
 
 
 @router.get("/chat-sessions/{session_id}", response_model=SessionOut)
-async def get_session(session_id: str, request: Request,
+async def get_session(session_id: PathId, request: Request,
                       key: str = Depends(api_key)) -> SessionOut:  # fmt: skip
     return session_out(
         await read(request, key, lambda s, caller: s.metering.state(caller.business_id, session_id))
     )
 
 
-@router.post("/chat-sessions/{session_id}/events", response_model=SessionOut)
-async def record_event(session_id: str, body: EventIn, request: Request,
+@router.post(
+    "/chat-sessions/{session_id}/events", response_model=SessionOut, responses=problems(403)
+)
+async def record_event(session_id: PathId, body: EventIn, request: Request,
                        key: str = Depends(api_key)) -> JSONResponse:  # fmt: skip
     """Record a meter event; the answer is the session's state after it."""
 
@@ -80,7 +85,7 @@ async def record_event(session_id: str, body: EventIn, request: Request,
 
 
 @router.get("/chat-sessions/{session_id}/events", response_model=dict[str, Any])
-async def list_events(session_id: str, request: Request,
+async def list_events(session_id: PathId, request: Request,
                       key: str = Depends(api_key)) -> dict[str, Any]:  # fmt: skip
     found = await read(
         request, key, lambda s, caller: s.metering.events(caller.business_id, session_id)
@@ -89,7 +94,7 @@ async def list_events(session_id: str, request: Request,
 
 
 @router.get("/chat-sessions/{session_id}/collections", response_model=dict[str, Any])
-async def list_collections(session_id: str, request: Request,
+async def list_collections(session_id: PathId, request: Request,
                            key: str = Depends(api_key)) -> dict[str, Any]:  # fmt: skip
     found = await read(
         request, key, lambda s, caller: s.metering.collections(caller.business_id, session_id)
@@ -97,8 +102,8 @@ async def list_collections(session_id: str, request: Request,
     return {"data": [CollectionOut.model_validate(c).model_dump(mode="json") for c in found]}
 
 
-@router.post("/chat-sessions/{session_id}/card", response_model=SessionOut)
-async def change_card(session_id: str, body: CardChange, request: Request,
+@router.post("/chat-sessions/{session_id}/card", response_model=SessionOut, responses=problems(402))
+async def change_card(session_id: PathId, body: CardChange, request: Request,
                       key: str = Depends(api_key)) -> JSONResponse:  # fmt: skip
     """Pay with another card: after a failed payment, what is due is charged to it."""
 
@@ -110,7 +115,9 @@ async def change_card(session_id: str, body: CardChange, request: Request,
 
 
 @router.post("/chat-sessions/{session_id}/abandon", response_model=SessionOut)
-async def abandon(session_id: str, request: Request, key: str = Depends(api_key)) -> JSONResponse:
+async def abandon(
+    session_id: PathId, request: Request, key: str = Depends(api_key)
+) -> JSONResponse:
     """The agent hangs up anyway: what is unpaid is recorded as abandoned debt."""
 
     async def run(s: Services, caller: Caller, _: str | None) -> SessionOut:

@@ -1,4 +1,4 @@
-"""Metered sessions: the taxi meter of a chat, and collecting what it shows (DESIGN §5).
+"""Metered sessions: the taxi meter of a chat, and collecting what it shows (docs/design.md §5).
 
 - **Open**: the client accepted the room's terms (the text is stored with the session) and a
   hold of the tariff's pre-authorisation succeeded on the client's card. No hold, no session.

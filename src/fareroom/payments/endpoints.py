@@ -7,7 +7,8 @@ from fastapi.responses import JSONResponse
 
 from fareroom.accounts.service import Caller
 from fareroom.bootstrap import Services
-from fareroom.http import Page, api_key, page_params, paginated, read, write
+from fareroom.http import Page, PathId, api_key, page_params, paginated, read, write
+from fareroom.openapi import problems
 from fareroom.payments.schemas import (
     BalanceLine,
     BalanceOut,
@@ -38,7 +39,7 @@ def render(view: PaymentView) -> PaymentOut:
     )
 
 
-@router.post("/payments", status_code=201, response_model=PaymentOut)
+@router.post("/payments", status_code=201, response_model=PaymentOut, responses=problems(402, 404))
 async def create_payment(body: PaymentCreate, request: Request,
                          key: str = Depends(api_key)) -> JSONResponse:  # fmt: skip
     async def run(s: Services, caller: Caller, rid: str | None) -> PaymentOut:
@@ -76,15 +77,15 @@ async def list_payments(request: Request, page: Page = Depends(page_params),
 
 
 @router.get("/payments/{payment_id}", response_model=PaymentOut)
-async def get_payment(payment_id: str, request: Request,
+async def get_payment(payment_id: PathId, request: Request,
                       key: str = Depends(api_key)) -> PaymentOut:  # fmt: skip
     return render(
         await read(request, key, lambda s, caller: s.payments.get(caller.business_id, payment_id))
     )
 
 
-@router.post("/payments/{payment_id}/capture", response_model=PaymentOut)
-async def capture_payment(payment_id: str, request: Request, body: CaptureRequest | None = None,
+@router.post("/payments/{payment_id}/capture", response_model=PaymentOut, responses=problems(402))
+async def capture_payment(payment_id: PathId, request: Request, body: CaptureRequest | None = None,
                           key: str = Depends(api_key)) -> JSONResponse:  # fmt: skip
     body = body or CaptureRequest()
 
@@ -100,7 +101,7 @@ async def capture_payment(payment_id: str, request: Request, body: CaptureReques
 
 
 @router.post("/payments/{payment_id}/cancel", response_model=PaymentOut)
-async def cancel_payment(payment_id: str, request: Request,
+async def cancel_payment(payment_id: PathId, request: Request,
                          key: str = Depends(api_key)) -> JSONResponse:  # fmt: skip
     async def run(s: Services, caller: Caller, _: str | None) -> PaymentOut:
         return render(PaymentView(await s.payments.cancel(caller.business, payment_id), []))
@@ -109,7 +110,7 @@ async def cancel_payment(payment_id: str, request: Request,
 
 
 @router.post("/payments/{payment_id}/refunds", status_code=201, response_model=RefundOut)
-async def refund_payment(payment_id: str, request: Request, body: RefundCreate | None = None,
+async def refund_payment(payment_id: PathId, request: Request, body: RefundCreate | None = None,
                          key: str = Depends(api_key)) -> JSONResponse:  # fmt: skip
     body = body or RefundCreate()
 

@@ -3,43 +3,45 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
+
+from fareroom.kit.fields import Charge, Currency, Email, Refund, ident, text
 
 Strict = ConfigDict(extra="forbid")
 
 
 class PaymentCreate(BaseModel):
     model_config = Strict
-    client_id: str = Field(max_length=64)
-    card_id: str | None = Field(None, max_length=64, description="Default card if omitted")
-    amount: StrictInt = Field(description="Minor units (cents), e.g. 1250 for 12.50")
-    currency: str = Field(max_length=8)
+    client_id: str = ident()
+    card_id: str | None = ident(None, description="Default card if omitted")
+    amount: Charge
+    currency: Currency
     category: Literal["service", "goods"] = "service"
     capture: StrictBool = Field(True, description="false places a hold to capture later")
-    description: str = Field("", max_length=500)
+    description: str = text(500, "", blank=True)
 
 
 class CaptureRequest(BaseModel):
     model_config = Strict
-    amount: StrictInt | None = Field(None, description="Up to the held amount; all if omitted")
+    amount: Charge | None = Field(None, description="Up to the held amount; all if omitted")
 
 
 class RefundCreate(BaseModel):
     model_config = Strict
-    amount: StrictInt | None = Field(None, description="What is left to refund if omitted")
-    reason: str = Field("", max_length=200)
+    amount: Refund | None = Field(None, description="What is left to refund if omitted")
+    reason: str = text(200, "", blank=True)
 
 
 class PayoutCreate(BaseModel):
     model_config = Strict
-    amount: StrictInt
-    currency: str | None = Field(None, max_length=8)
+    amount: Refund
+    currency: Currency | None = None
 
 
 class OnboardingRequest(BaseModel):
     model_config = Strict
-    email: str | None = Field(None, max_length=254)
-    return_url: str | None = Field(None, max_length=500)
+    email: Email | None = None
+    return_url: str | None = text(500, None)
 
 
 class RefundOut(BaseModel):

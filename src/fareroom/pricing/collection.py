@@ -1,4 +1,4 @@
-"""How to collect an amount from a session's hold and card (DESIGN §5, split bills). Pure.
+"""How to collect an amount from a session's hold and card (docs/design.md §5, split bills). Pure.
 
 No part of a collection may be below the smallest charge (``MIN_CHARGE_MINOR``): the
 processing fee would exceed it. So:

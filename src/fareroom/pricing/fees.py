@@ -1,4 +1,4 @@
-"""Platform and processing fees (DESIGN §3).
+"""Platform and processing fees (docs/design.md §3).
 
 - platform fee: a rate of what the client pays, by category (service 10 %, goods 4 % by
   default; per-business overrides), rounded once, half up;

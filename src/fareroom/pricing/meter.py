@@ -1,4 +1,4 @@
-"""The taxi meter: chargeable time as a pure function of a session's events (DESIGN §5).
+"""The taxi meter: chargeable time as a pure function of a session's events (docs/design.md §5).
 
 A session opens when the client is connected. The meter runs while it has been started
 (at once, unless the room lets the agent start it), is not paused, both parties are

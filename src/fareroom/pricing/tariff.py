@@ -1,4 +1,4 @@
-"""Tariffs of the taxi meter and the price of chargeable time (DESIGN §5). Pure.
+"""Tariffs of the taxi meter and the price of chargeable time (docs/design.md §5). Pure.
 
 Price of ``t`` chargeable seconds, with free minutes F, block minutes N, block price P and
 increment I seconds:

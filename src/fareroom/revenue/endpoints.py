@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AwareDatetime, BaseModel, BeforeValidator
 
 from fareroom.http import api_key, read
 from fareroom.revenue.service import RevenueLine
@@ -31,6 +31,20 @@ class RevenueOut(BaseModel):
     data: list[RevenueLineOut]
 
 
+def _iso_only(value: Any) -> Any:
+    """A time is ISO 8601, as documented; pydantic alone would also take 0.0 as 1970."""
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return value
+        raise ValueError("write the time as ISO 8601, e.g. 2026-11-21T10:00:00Z")
+    return value
+
+
+Time = Annotated[AwareDatetime, BeforeValidator(_iso_only)]
+
+
 def render_line(line: RevenueLine) -> RevenueLineOut:
     return RevenueLineOut(key=line.key, label=line.label, currency=line.currency, **line.figures)
 
@@ -39,8 +53,8 @@ def render_line(line: RevenueLine) -> RevenueLineOut:
 async def revenue(
     request: Request,
     group_by: Literal["business", "agent", "room"] = "business",
-    start: AwareDatetime | None = Query(None, description="From (inclusive)"),
-    end: AwareDatetime | None = Query(None, description="Until (exclusive)"),
+    start: Time | None = Query(None, description="From (inclusive)"),
+    end: Time | None = Query(None, description="Until (exclusive)"),
     key: str = Depends(api_key),
 ) -> RevenueOut:
     """Revenue from the ledger, per business, agent or chat room, over a period."""

@@ -62,7 +62,7 @@ export const METER_WORDS = { running: "running", paused: "paused", waiting: "wai
   offline: "stopped (offline)", ended: "stopped" };
 export const SETTLED = ["paid", "abandoned"];
 
-// The price of `t` chargeable seconds (DESIGN §5; the same as pricing/tariff.py), so the page
+// The price of `t` chargeable seconds (docs/design.md §5; the same as pricing/tariff.py), so the page
 // can show the charges between the server's updates; the server's figures replace it.
 export function price(t, tariff) {
   const b = t - 60 * tariff.free_minutes, block = 60 * tariff.block_minutes;
