@@ -27,6 +27,7 @@ from fareroom.gateway.base import GatewayError, as_fareroom_error
 from fareroom.gateway.endpoints import router as sandbox_router
 from fareroom.http import PROBLEM
 from fareroom.kit.errors import FareroomError, Unauthenticated, ValidationFailed
+from fareroom.kit.ratelimit import RateLimited
 from fareroom.metering.endpoints import router as metering_router
 from fareroom.payments.endpoints import router as payments_router
 from fareroom.realtime.websocket import STATE_KEY
@@ -48,12 +49,14 @@ def _wants_json(request: Request) -> bool:
 
 
 def _problem(request: Request, error: FareroomError) -> Response:
+    # A refusal by a rate limit says when to come back.
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else None
     if _wants_json(request):
-        return JSONResponse(error.problem(), error.status, media_type=PROBLEM)
+        return JSONResponse(error.problem(), error.status, headers, media_type=PROBLEM)
     if isinstance(error, Unauthenticated):
         return RedirectResponse("/login", status_code=303)
     return templates.TemplateResponse(
-        request, "error.html", {"problem": error}, status_code=error.status
+        request, "error.html", {"problem": error}, status_code=error.status, headers=headers
     )
 
 

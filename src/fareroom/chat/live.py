@@ -14,6 +14,11 @@ Per room, ``round_robin`` takes the next idle agent after the one last given a c
 each agent's availability row while it is given a client, so two processes never give one
 agent two clients.
 
+**Limits** (``VisitLimits``): visits (the contact form) per address and per room and
+address, hold attempts (a card given, declined or not) per room and address, and chat
+messages per party of a session. A refused attempt writes nothing and never reaches the
+gateway; the address is the connecting peer's.
+
 Decisions: the hold is the room's pre-authorisation even when the agent's own tariff
 applies (it is placed before an agent is known); a client who leaves before being
 connected gets the hold released; every visit makes a new client record (an email address
@@ -37,6 +42,7 @@ from fareroom.clients.service import ClientsService
 from fareroom.kit.clock import Clock
 from fareroom.kit.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
 from fareroom.kit.ids import new_id
+from fareroom.kit.ratelimit import Limit, RateLimiter, check_all
 from fareroom.metering.service import LiveState, MeteringService
 from fareroom.models.business import Business
 from fareroom.models.chat import AgentPresence, ChatMessage, ChatRoom, ChatSession, ChatVisit
@@ -68,6 +74,35 @@ def check_text(text: object) -> str:
 
 
 @dataclass(frozen=True)
+class VisitLimits:
+    """How often one address may start visits and place holds, and a party may speak."""
+
+    limiter: RateLimiter
+    visits_per_address: Limit
+    visits_per_room_address: Limit
+    holds_per_room_address: Limit
+    messages_per_party: Limit
+
+    async def visit(self, room_id: str, address: str | None) -> None:
+        if address:
+            await check_all(self.limiter, [
+                (f"visits:address:{address}", self.visits_per_address),
+                (f"visits:room:{room_id}:{address}", self.visits_per_room_address),
+            ], "Too many chats were started from your address.")  # fmt: skip
+
+    async def hold(self, room_id: str, address: str | None) -> None:
+        if address:
+            await check_all(self.limiter,
+                            [(f"holds:room:{room_id}:{address}", self.holds_per_room_address)],
+                            "Too many cards were tried from your address.")  # fmt: skip
+
+    async def message(self, session_id: str, party: str) -> None:
+        await check_all(self.limiter,
+                        [(f"messages:{session_id}:{party}", self.messages_per_party)],
+                        "You are sending messages too fast.")  # fmt: skip
+
+
+@dataclass(frozen=True)
 class Assignment:
     """A waiting client given an agent: the session opened for them."""
 
@@ -78,9 +113,10 @@ class Assignment:
 class LiveService:
     def __init__(
         self, session: AsyncSession, clock: Clock, chat: ChatService, clients: ClientsService,
-        payments: PaymentsService, metering: MeteringService,
+        payments: PaymentsService, metering: MeteringService, *, limits: VisitLimits,
     ) -> None:  # fmt: skip
         self._repo = LiveRepository(session)
+        self._limits = limits
         self._clock = clock
         self._chat = chat
         self._clients = clients
@@ -95,13 +131,15 @@ class LiveService:
             raise NotFound("There is no such chat room.", code="room_not_found")
         return room, await self._payments.business(room.business_id)
 
-    async def start_visit(self, room_id: str, *, name: str, email: str, question: str
-                          ) -> tuple[ChatVisit, str]:  # fmt: skip
-        """The contact form: a new client and visit; returns the visit and its token."""
+    async def start_visit(self, room_id: str, *, name: str, email: str, question: str,
+                          address: str | None) -> tuple[ChatVisit, str]:  # fmt: skip
+        """The contact form: a new client and visit; returns the visit and its token.
+        ``address`` (the page's) is limited in how many visits it starts."""
         room, biz = await self.public_room(room_id)
         if len(name) > 200:
             raise ValidationFailed("A name has at most 200 characters.", code="invalid_name")
         question = check_text(question)
+        await self._limits.visit(room.id, address)
         client = await self._clients.create(biz.id, name=name, email=email)
         secret = secrets.token_urlsafe(24)
         visit = ChatVisit(id=new_id("vis"), business_id=biz.id, room_id=room.id,
@@ -143,12 +181,15 @@ class LiveService:
         visit.status = "card"
         return visit
 
-    async def give_card(self, visit: ChatVisit, *, token: str) -> ChatVisit:
+    async def give_card(self, visit: ChatVisit, *, token: str, address: str | None
+                        ) -> ChatVisit:  # fmt: skip
         """Register the card and place the hold; a declined hold writes nothing (the
-        client is asked for another card)."""
+        client is asked for another card). Every attempt counts against ``address``'s
+        holds in the room, declined ones too (cards tried one after another)."""
         if visit.status != "card":
             raise Conflict("This visit does not need a card now.", code="visit_not_at_card",
                            visit_status=visit.status)  # fmt: skip
+        await self._limits.hold(visit.room_id, address)
         biz = await self._payments.business(visit.business_id)
         room = await self._chat.room(biz.id, visit.room_id)
         tariff = await self._chat.tariff(room.tariff_id)
@@ -315,6 +356,7 @@ class LiveService:
         if session.status != "open":
             raise Conflict("The chat has ended.", code="session_ended",
                            session_status=session.status)  # fmt: skip
+        await self._limits.message(session.id, party)
         message = ChatMessage(session_id=session.id, party=party, body=body,
                               created_at=self._clock.now())  # fmt: skip
         await self._repo.add(message)

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from fareroom.chat import relay
 from fareroom.chat.realtime import visit_view
 from fareroom.chat.schemas import Strict
-from fareroom.http import context
+from fareroom.http import context, peer_address
 from fareroom.kit.errors import Conflict, NotFound
 
 router = APIRouter(prefix="/chat/api", tags=["chat (client pages)"])
@@ -44,7 +44,11 @@ async def start_visit(body: VisitStart, request: Request) -> dict[str, Any]:
     """The contact form: a visit, and the token that proves it from now on."""
     async with context(request).unit_of_work() as s:
         visit, token = await s.live.start_visit(
-            body.room_id, name=body.name.strip(), email=body.email, question=body.question
+            body.room_id,
+            name=body.name.strip(),
+            email=body.email,
+            question=body.question,
+            address=peer_address(request),
         )
         return {"token": token, "visit": await visit_view(s, visit)}
 
@@ -67,8 +71,9 @@ async def give_card(body: CardToken, request: Request, token: str = _TOKEN) -> d
     """Register the card and place the hold; then the client waits for an agent."""
     ctx = context(request)
     async with ctx.unit_of_work() as s:
-        visit = await s.live.give_card(await s.live.visit(token, lock=True), token=body.token)
-        s.log.business_id = visit.business_id
+        visit = await s.live.visit(token, lock=True)
+        s.log.business_id = visit.business_id  # a declined attempt is the business's too
+        visit = await s.live.give_card(visit, token=body.token, address=peer_address(request))
     await relay.route(ctx, visit.room_id)
     async with ctx.unit_of_work() as s:
         return {"visit": await visit_view(s, await s.live.visit(token))}

@@ -16,9 +16,10 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from fareroom.accounts.service import FINANCE_ROLES, Caller
-from fareroom.http import context
+from fareroom.http import context, peer_address
 from fareroom.kit.errors import FareroomError, Forbidden, Unauthenticated, ValidationFailed
 from fareroom.kit.money import parse_major
+from fareroom.kit.ratelimit import RateLimited
 from fareroom.web.render import money, templates
 
 router = APIRouter(include_in_schema=False)
@@ -85,11 +86,14 @@ async def login_page(request: Request, error: str | None = None) -> HTMLResponse
 async def login(request: Request, email: str = Form(""), password: str = Form("")) -> Response:
     try:
         async with context(request).unit_of_work() as services:
-            token = await services.accounts.login(email=email, password=password)
-    except Unauthenticated as exc:
+            token = await services.accounts.login(
+                email=email, password=password, address=peer_address(request)
+            )
+    except (Unauthenticated, RateLimited) as exc:
+        wait = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
         return templates.TemplateResponse(request, "login.html",
                                           {"error": exc.message, "email": email},
-                                          status_code=401)  # fmt: skip
+                                          status_code=exc.status, headers=wait)  # fmt: skip
     async with context(request).unit_of_work() as services:
         role = (await services.accounts.session_caller(token)).role
     response = RedirectResponse("/console" if role == "agent" else "/dashboard", status_code=303)
