@@ -32,6 +32,7 @@ from fareroom.metering.endpoints import router as metering_router
 from fareroom.payments.endpoints import router as payments_router
 from fareroom.realtime.websocket import STATE_KEY
 from fareroom.revenue.endpoints import router as revenue_router
+from fareroom.serving import HEAD_SECONDS_KEY
 from fareroom.web.chat.admin import router as rooms_pages_router
 from fareroom.web.chat.console import router as console_router
 from fareroom.web.chat.pages import router as chat_pages_router
@@ -122,8 +123,12 @@ def create_app(ctx: Context | None = None, *, settings: Settings | None = None,
         if worker:
             tasks.append(asyncio.create_task(run_worker(app.state.ctx, stop)))
         try:
-            # The pages' sockets, for the server's WebSocket protocol (realtime.websocket).
-            yield {STATE_KEY: routes(app.state.ctx)}
+            # The pages' sockets, for the server's WebSocket protocol (realtime.websocket),
+            # and the deadline of a request's head, for its HTTP protocol (serving).
+            yield {
+                STATE_KEY: routes(app.state.ctx),
+                HEAD_SECONDS_KEY: app.state.ctx.settings.http_head_seconds,
+            }
         finally:
             stop.set()
             for task in tasks:

@@ -15,7 +15,8 @@ from typing import Any
 import httpx
 import uvicorn
 
-from fareroom.realtime.websocket import UVICORN_WS
+from fareroom.config import Settings
+from fareroom.serving import uvicorn_options
 
 HERE = Path(__file__).parent
 
@@ -27,12 +28,13 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def uvicorn_here(app: Any) -> AsyncIterator[str]:
-    """``app`` served by uvicorn on the running loop (with the pages' WebSocket protocol,
-    as ``fareroom serve`` does); yields ``host:port``."""
+async def uvicorn_here(app: Any, settings: Settings | None = None) -> AsyncIterator[str]:
+    """``app`` served by uvicorn on the running loop (with the protocols and timeouts of
+    ``fareroom serve``, from ``settings``); yields ``host:port``."""
     port = free_port()
+    options = uvicorn_options(settings or Settings(_env_file=None))  # type: ignore[call-arg]
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", ws=UVICORN_WS))  # fmt: skip
+                                           log_level="warning", **options))  # fmt: skip
     task = asyncio.create_task(server.serve())
     for _ in range(500):
         if server.started:
