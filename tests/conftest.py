@@ -24,7 +24,7 @@ from fareroom.bootstrap import Context, bootstrap
 from fareroom.cli import migrate
 from fareroom.config import Settings
 from fareroom.kit.clock import FrozenClock
-from tests.support.servers import LocalStripe
+from tests.support.servers import SUITE_LIMITS, LocalStripe
 
 PG_ENV = "FAREROOM_TEST_DATABASE_URL"
 
@@ -74,11 +74,7 @@ def settings(database_url: str) -> Settings:
         database_url=database_url,  # type: ignore[call-arg]
         base_url="http://testserver",
         secret_key="test-secret",
-        # Every test connects from one address (127.0.0.1, or the ASGI transport's), so
-        # limits across a whole address would take the suite for one flooder: they are
-        # raised here; tests/limits checks them at their defaults.
-        limit_signin_address="100000/900",  # type: ignore[call-arg]
-        limit_visits_address="100000/60",  # type: ignore[call-arg]
+        **SUITE_LIMITS,  # type: ignore[arg-type]
     )
 
 

@@ -3,6 +3,7 @@ socket (60 in 10 s, pings included), and the time a socket may take to say hello
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 
 from fareroom.app import create_app
@@ -17,7 +18,8 @@ def _messages(seen: list[dict], party: str) -> list[dict]:
 
 
 async def _closed_with(sock: Socket) -> int | None:
-    await sock.ws.wait_closed()
+    """The code the server closed the socket with (it must, within a few seconds)."""
+    await asyncio.wait_for(sock.ws.wait_closed(), 5)
     return sock.ws.close_code
 
 

@@ -19,6 +19,10 @@ from fareroom.config import Settings
 from fareroom.serving import uvicorn_options
 
 HERE = Path(__file__).parent
+# Every test connects from one address (127.0.0.1, or the ASGI transport's), so limits
+# across a whole address would take the suite for one flooder: the suite's Context and its
+# servers raise them; tests/limits checks them at their defaults.
+SUITE_LIMITS = {"limit_signin_address": "100000/900", "limit_visits_address": "100000/60"}
 
 
 def free_port() -> int:
@@ -90,7 +94,8 @@ class FareroomServer:
 
         self.port = free_port()
         self.url = f"127.0.0.1:{self.port}"
-        env = {"FAREROOM_BASE_URL": f"http://{self.url}", **env}
+        limits = {f"FAREROOM_{name.upper()}": value for name, value in SUITE_LIMITS.items()}
+        env = {"FAREROOM_BASE_URL": f"http://{self.url}", **limits, **env}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "fareroom", "serve", "--quiet", "--port", str(self.port),
              *args], env={**os.environ, **env},

@@ -360,7 +360,7 @@ class PageSocket(asyncio.Protocol):
             return True
         count, seconds = routes.frames
         now = routes.now()
-        refill = (now - self._budget_at) * count / seconds
+        refill = max(0.0, now - self._budget_at) * count / seconds  # a clock set back adds none
         self._budget, self._budget_at = min(float(count), self._budget + refill), now
         if self._budget < 1:
             return False
