@@ -24,7 +24,7 @@ from fareroom.bootstrap import Context, bootstrap
 from fareroom.cli import migrate
 from fareroom.config import Settings
 from fareroom.kit.clock import FrozenClock
-from tests.support.servers import LocalStripe, RedisMissing, redis_for_tests
+from tests.support.servers import SUITE_LIMITS, LocalStripe, RedisMissing, redis_for_tests
 
 PG_ENV = "FAREROOM_TEST_DATABASE_URL"
 REDIS_ENV = "FAREROOM_TEST_REDIS_URL"
@@ -86,6 +86,7 @@ def settings(database_url: str) -> Settings:
         database_url=database_url,  # type: ignore[call-arg]
         base_url="http://testserver",
         secret_key="test-secret",
+        **SUITE_LIMITS,  # type: ignore[arg-type]
     )
 
 

@@ -30,10 +30,12 @@ from fareroom.gateway.base import GatewayError, as_fareroom_error
 from fareroom.gateway.endpoints import router as sandbox_router
 from fareroom.http import PROBLEM
 from fareroom.kit.errors import FareroomError, Unauthenticated, ValidationFailed
+from fareroom.kit.ratelimit import RateLimited
 from fareroom.metering.endpoints import router as metering_router
 from fareroom.payments.endpoints import router as payments_router
 from fareroom.realtime.websocket import STATE_KEY
 from fareroom.revenue.endpoints import router as revenue_router
+from fareroom.serving import HEAD_SECONDS_KEY
 from fareroom.web.chat.admin import router as rooms_pages_router
 from fareroom.web.chat.console import router as console_router
 from fareroom.web.chat.pages import router as chat_pages_router
@@ -56,12 +58,14 @@ def _wants_json(request: Request) -> bool:
 
 
 def _problem(request: Request, error: FareroomError) -> Response:
+    # A refusal by a rate limit says when to come back.
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else None
     if _wants_json(request):
-        return JSONResponse(error.problem(), error.status, media_type=PROBLEM)
+        return JSONResponse(error.problem(), error.status, headers, media_type=PROBLEM)
     if isinstance(error, Unauthenticated):
         return RedirectResponse("/login", status_code=303)
     return templates.TemplateResponse(
-        request, "error.html", {"problem": error}, status_code=error.status
+        request, "error.html", {"problem": error}, status_code=error.status, headers=headers
     )
 
 
@@ -199,8 +203,12 @@ def create_app(ctx: Context | None = None, *, settings: Settings | None = None,
         if worker:
             tasks.append(asyncio.create_task(run_worker(app.state.ctx, stop)))
         try:
-            # The pages' sockets, for the server's WebSocket protocol (realtime.websocket).
-            yield {STATE_KEY: routes(app.state.ctx)}
+            # The pages' sockets, for the server's WebSocket protocol (realtime.websocket),
+            # and the deadline of a request's head, for its HTTP protocol (serving).
+            yield {
+                STATE_KEY: routes(app.state.ctx),
+                HEAD_SECONDS_KEY: app.state.ctx.settings.http_head_seconds,
+            }
         finally:
             stop.set()
             for task in tasks:

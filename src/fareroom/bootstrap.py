@@ -7,13 +7,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from fractions import Fraction
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from fareroom.accounts.passwords import Passwords
-from fareroom.accounts.service import AccountsService
-from fareroom.chat.live import LiveService
+from fareroom.accounts.service import AccountsService, SignInLimits
+from fareroom.chat.live import LiveService, VisitLimits
 from fareroom.chat.service import ChatService
 from fareroom.clients.service import ClientsService
 from fareroom.config import Settings
@@ -23,6 +24,7 @@ from fareroom.gateway.sandbox import ProcessingFee, SandboxGateway
 from fareroom.idempotency.service import IdempotencyService
 from fareroom.kit.clock import Clock, SystemClock
 from fareroom.kit.db import create_engine, is_sqlite, session_factory, transaction
+from fareroom.kit.ratelimit import InMemoryRateLimiter, RateLimiter, RedisRateLimiter
 from fareroom.ledger.service import Account, Ledger
 from fareroom.mail.outbox import FileSender, Sender, SmtpSender
 from fareroom.metering.service import MeteringService
@@ -75,6 +77,7 @@ class Context:
     idempotency: IdempotencyService
     hub: Hub
     connections: Registry
+    limits: RateLimiter  # in memory, or Redis (shared by every process) with a Redis URL
     ledger_accounts: dict[str, Account] = field(default_factory=dict)
     passwords: Passwords = field(default_factory=Passwords)
 
@@ -82,6 +85,17 @@ class Context:
     def processing_fee(self) -> tuple[Fraction, int]:
         """The gateway's processing fee per charge (rate, fixed), for tariff warnings."""
         return Fraction(self.settings.processing_fee_rate), self.settings.processing_fee_fixed
+
+    @cached_property
+    def signin_limits(self) -> SignInLimits:
+        st = self.settings
+        return SignInLimits(self.limits, st.limit_signin_account, st.limit_signin_address)
+
+    @cached_property
+    def visit_limits(self) -> VisitLimits:
+        st = self.settings
+        return VisitLimits(self.limits, st.limit_visits_address, st.limit_visits_room_address,
+                           st.limit_holds_room_address, st.limit_chat_messages)  # fmt: skip
 
     def services(self, session: AsyncSession, log: LogScope | None = None) -> Services:
         ledger = Ledger(session, self.clock, self.ledger_accounts)
@@ -93,9 +107,11 @@ class Context:
             timeout=timedelta(seconds=self.settings.presence_timeout_seconds))  # fmt: skip
         return Services(
             session=session,
-            accounts=AccountsService(session, self.clock, passwords=self.passwords),
+            accounts=AccountsService(session, self.clock, passwords=self.passwords,
+                                     signin=self.signin_limits),
             clients=clients, payments=payments, chat=chat, metering=metering, ledger=ledger,
-            live=LiveService(session, self.clock, chat, clients, payments, metering),
+            live=LiveService(session, self.clock, chat, clients, payments, metering,
+                             limits=self.visit_limits),
             revenue=RevenueService(session),
             webhooks=WebhooksService(session, self.gateway, payments, self.clock),
             log=log or LogScope(),
@@ -121,6 +137,7 @@ class Context:
 
     async def close(self) -> None:
         await self.hub.close()
+        await self.limits.close()
         await self.engine.dispose()
         if self.sandbox_engine is not None:
             await self.sandbox_engine.dispose()
@@ -164,10 +181,12 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None) -
         settings.fee_rate_service, settings.fee_rate_goods, settings.processing_fee_bearer
     )
     hub: Hub = RedisHub(settings.redis_url) if settings.redis_url else InMemoryHub()
+    limits: RateLimiter = (RedisRateLimiter(settings.redis_url, clock) if settings.redis_url
+                           else InMemoryRateLimiter(clock))  # fmt: skip
     ctx = Context(settings=settings, clock=clock, engine=engine, sessions=sessions,
                   gateway=LoggedGateway(inner, log), gateway_log=log, sandbox=sandbox,
                   sandbox_engine=sandbox_engine, fees=fees,
-                  idempotency=IdempotencyService(sessions, clock), hub=hub,
+                  idempotency=IdempotencyService(sessions, clock), hub=hub, limits=limits,
                   connections=Registry(hub, clock,
                                        offline_after=settings.offline_after_seconds))  # fmt: skip
     if sandbox is not None:

@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
             import uvicorn
 
             from fareroom.config import Settings
-            from fareroom.realtime.websocket import UVICORN_WS
+            from fareroom.serving import uvicorn_options
 
             settings = Settings()
             if args.workers > 1 and not settings.redis_url:
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
                 port=args.port,
                 log_level="warning" if args.quiet else "info",
                 access_log=not args.quiet,
-                ws=UVICORN_WS,  # the pages' sockets are Fareroom's own (realtime.websocket)
+                **uvicorn_options(settings),  # protocols and timeouts (serving)
             )
         elif args.command == "worker":
             from fareroom.bootstrap import bootstrap

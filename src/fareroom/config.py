@@ -7,12 +7,23 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from fareroom.kit.ratelimit import Limit
 
 DEFAULT_VAR = Path("var")
+# A rate limit, written "count/seconds" (FAREROOM_LIMIT_SIGNIN_ACCOUNT=5/900).
+RateLimit = Annotated[Limit, NoDecode, BeforeValidator(Limit.parse), PlainSerializer(str)]
 
 
 class Settings(BaseSettings):
@@ -66,6 +77,29 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     # A collection still pending this long after it was planned is taken over by the worker.
     reconcile_after_seconds: int = Field(default=60, ge=1)
+
+    # Rate limits ("count/seconds": at most count in any window of that many seconds). The
+    # address is the connecting peer's (behind a proxy, uvicorn's --proxy-headers and
+    # --forwarded-allow-ips make it the real one). Failed sign-ins per account (the account
+    # then refuses even the right password until the window passes) and per address:
+    limit_signin_account: RateLimit = Limit(5, 900)
+    limit_signin_address: RateLimit = Limit(20, 900)
+    # Chat visits (the contact form) per address, and per room and address; holds placed
+    # (card attempts) per room and address.
+    limit_visits_address: RateLimit = Limit(10, 60)
+    limit_visits_room_address: RateLimit = Limit(5, 60)
+    limit_holds_room_address: RateLimit = Limit(5, 600)
+    # Chat messages a page (one party of a session) may send; and every frame of a socket
+    # (pings included): a page over that is closed (1008).
+    limit_chat_messages: RateLimit = Limit(10, 10)
+    limit_socket_frames: RateLimit = Limit(60, 10)
+    # Slow and idle connections: a socket must say hello within ws_hello_seconds; an HTTP
+    # connection idle between requests is closed after http_keep_alive_seconds, and one
+    # whose request head (request line and headers) has not arrived whole within
+    # http_head_seconds of its start (slowloris) is closed with 408.
+    ws_hello_seconds: float = Field(default=10, gt=0, le=300)
+    http_keep_alive_seconds: float = Field(default=5, gt=0, le=300)
+    http_head_seconds: float = Field(default=10, gt=0, le=300)
     log_level: str = "INFO"
 
     @model_validator(mode="after")

@@ -38,6 +38,13 @@ def context(request: Request) -> Context:
     return ctx
 
 
+def peer_address(request: Request) -> str | None:
+    """The connecting peer's address, which rate limits count by. Behind a proxy it is the
+    proxy's, unless uvicorn is told to trust its ``X-Forwarded-For`` (``--proxy-headers``
+    and ``--forwarded-allow-ips``)."""
+    return request.client.host if request.client else None
+
+
 # Dependencies are ``async def``: FastAPI runs a plain ``def`` one in a thread, a hop that
 # costs more than the dependency's own work.
 async def api_key(

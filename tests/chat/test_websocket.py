@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
+import socket
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -220,3 +222,32 @@ async def test_a_close_code_that_may_not_be_sent_back_is_answered_with_1000(url:
     opcode, payload = await raw.frame()
     assert (opcode, payload[:2]) == (0x8, (1000).to_bytes(2, "big"))
     assert await asyncio.wait_for(raw.reader.read(), 5) == b""
+
+
+async def test_a_page_that_pings_without_reading_is_closed_rather_than_buffering_pongs(
+    url: str,
+) -> None:
+    host, port = url.split(":")
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # the page reads nothing
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
+    reader, writer = await asyncio.open_connection(sock=sock)
+    writer.write(handshake())
+    await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    pings = client_frame(0x9, b"p" * 125) * 1000
+    sent = 0
+    with contextlib.suppress(ConnectionError):
+        for _ in range(128):  # 128 000 pings: 16 MB of pongs if every one were answered
+            writer.write(pings)
+            await writer.drain()
+            sent += 1000
+    received = 0
+    with contextlib.suppress(ConnectionError):
+        async with asyncio.timeout(30):  # the server ends the connection: it stopped answering
+            while chunk := await reader.read(1 << 16):
+                received += len(chunk)
+    writer.close()
+    # It answered until the page was 1 MiB behind (plus what the kernels hold), then closed
+    # it: far fewer pongs than pings, the rest never buffered.
+    assert 0 < received < sent * 127 // 2

@@ -15,9 +15,14 @@ from typing import Any
 import httpx
 import uvicorn
 
-from fareroom.realtime.websocket import UVICORN_WS
+from fareroom.config import Settings
+from fareroom.serving import uvicorn_options
 
 HERE = Path(__file__).parent
+# Every test connects from one address (127.0.0.1, or the ASGI transport's), so limits
+# across a whole address would take the suite for one flooder: the suite's Context and its
+# servers raise them; tests/limits checks them at their defaults.
+SUITE_LIMITS = {"limit_signin_address": "100000/900", "limit_visits_address": "100000/60"}
 
 
 def free_port() -> int:
@@ -27,12 +32,13 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def uvicorn_here(app: Any) -> AsyncIterator[str]:
-    """``app`` served by uvicorn on the running loop (with the pages' WebSocket protocol,
-    as ``fareroom serve`` does); yields ``host:port``."""
+async def uvicorn_here(app: Any, settings: Settings | None = None) -> AsyncIterator[str]:
+    """``app`` served by uvicorn on the running loop (with the protocols and timeouts of
+    ``fareroom serve``, from ``settings``); yields ``host:port``."""
     port = free_port()
+    options = uvicorn_options(settings or Settings(_env_file=None))  # type: ignore[call-arg]
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", ws=UVICORN_WS))  # fmt: skip
+                                           log_level="warning", **options))  # fmt: skip
     task = asyncio.create_task(server.serve())
     for _ in range(500):
         if server.started:
@@ -88,7 +94,8 @@ class FareroomServer:
 
         self.port = free_port()
         self.url = f"127.0.0.1:{self.port}"
-        env = {"FAREROOM_BASE_URL": f"http://{self.url}", **env}
+        limits = {f"FAREROOM_{name.upper()}": value for name, value in SUITE_LIMITS.items()}
+        env = {"FAREROOM_BASE_URL": f"http://{self.url}", **limits, **env}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "fareroom", "serve", "--quiet", "--port", str(self.port),
              *args], env={**os.environ, **env},

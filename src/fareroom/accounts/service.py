@@ -3,6 +3,13 @@
 Passwords are hashed with argon2. API keys and session tokens are 256-bit random secrets; we
 keep only their SHA-256 (a slow hash adds nothing to a secret with that much entropy, and
 every API request must look its key up).
+
+Sign-in is rate-limited on failures (``SignInLimits``): an account with too many failed
+sign-ins in the window refuses every sign-in, the right password included, until the window
+has passed (that is what stops guessing), and so does an address with too many failures
+across accounts. Only failures count; a success clears the account's failures (they were
+its owner's typos, or guesses at a password now proven) but never the address's, so a
+guesser cannot reset its count by signing in to an account of its own.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from fareroom.kit.clock import Clock
 from fareroom.kit.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
 from fareroom.kit.ids import new_id
 from fareroom.kit.money import normalise_currency
+from fareroom.kit.ratelimit import Limit, RateLimiter, check_all
 from fareroom.models.business import ApiKey, Business, User, WebSession
 from fareroom.pricing.fees import FeePolicy, parse_rate
 
@@ -58,12 +66,29 @@ class NewBusiness:
     api_key: str
 
 
+@dataclass(frozen=True)
+class SignInLimits:
+    """Failed sign-ins allowed per account (its email) and per address."""
+
+    limiter: RateLimiter
+    per_account: Limit
+    per_address: Limit
+
+    def keys(self, email: str, address: str | None) -> list[tuple[str, Limit]]:
+        keys = [(f"signin:account:{sha256(email)}", self.per_account)]
+        if address:
+            keys.append((f"signin:address:{address}", self.per_address))
+        return keys
+
+
 class AccountsService:
     def __init__(self, session: AsyncSession, clock: Clock, *,
-                 passwords: Passwords | None = None) -> None:  # fmt: skip
+                 passwords: Passwords | None = None,
+                 signin: SignInLimits | None = None) -> None:  # fmt: skip
         self._repo = AccountsRepository(session)
         self._clock = clock
         self._passwords = passwords or _passwords
+        self._signin = signin
 
     async def create_business(
         self, *, name: str, owner_email: str, owner_password: str, country: str = "DE",
@@ -139,14 +164,25 @@ class AccountsService:
             raise Unauthenticated("The API key is not valid.", code="api_key_invalid")
         return Caller(business=business, role="api")
 
-    async def login(self, *, email: str, password: str) -> str:
-        """Check the password; returns a new session token for the cookie."""
-        user = await self._repo.user_by_email(email.strip().lower())
+    async def login(self, *, email: str, password: str, address: str | None = None) -> str:
+        """Check the password; returns a new session token for the cookie. ``address`` is
+        the connecting peer's, for the per-address limit on failures."""
+        email = email.strip().lower()
+        limits = self._signin.keys(email, address) if self._signin else []
+        if self._signin is not None:
+            await check_all(self._signin.limiter, limits, "Too many failed sign-ins.",
+                            count=False)  # fmt: skip
+        user = await self._repo.user_by_email(email)
         # An unknown email is verified against a dummy hash: the answer takes as long as
         # for a known email with a wrong password, so timing does not tell which it was.
         if not self._passwords.verify(user.password_hash if user else None, password):
+            if self._signin is not None:
+                for key, limit in limits:
+                    await self._signin.limiter.hit(key, limit=limit.count, window=limit.seconds)
             raise Unauthenticated("The email or password is wrong.", code="invalid_credentials")
         assert user is not None
+        if self._signin is not None:
+            await self._signin.limiter.clear(limits[0][0])  # the account's, not the address's
         token = secrets.token_urlsafe(32)
         now = self._clock.now()
         await self._repo.add(

@@ -22,6 +22,11 @@ email instead (a lead, listed on the room's page for the owner). A client alread
 when the last agent goes keeps their place and is told no agent is online; they may leave
 (the hold is released), and a page gone for the presence timeout is left as before.
 
+**Limits** (``VisitLimits``): visits (the contact form) per address and per room and
+address, hold attempts (a card given, declined or not) per room and address, and chat
+messages per party of a session. A refused attempt writes nothing and never reaches the
+gateway; the address is the connecting peer's.
+
 Decisions: the hold is the room's pre-authorisation even when the agent's own tariff
 applies (it is placed before an agent is known); a client who leaves before being
 connected gets the hold released; a visit whose email matches a client of the business
@@ -49,6 +54,7 @@ from fareroom.clients.service import ClientsService
 from fareroom.kit.clock import Clock
 from fareroom.kit.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
 from fareroom.kit.ids import new_id
+from fareroom.kit.ratelimit import Limit, RateLimiter, check_all
 from fareroom.metering.service import LiveState, MeteringService
 from fareroom.models.business import Business
 from fareroom.models.chat import (
@@ -107,6 +113,35 @@ class VisitSummary:
 
 
 @dataclass(frozen=True)
+class VisitLimits:
+    """How often one address may start visits and place holds, and a party may speak."""
+
+    limiter: RateLimiter
+    visits_per_address: Limit
+    visits_per_room_address: Limit
+    holds_per_room_address: Limit
+    messages_per_party: Limit
+
+    async def visit(self, room_id: str, address: str | None) -> None:
+        if address:
+            await check_all(self.limiter, [
+                (f"visits:address:{address}", self.visits_per_address),
+                (f"visits:room:{room_id}:{address}", self.visits_per_room_address),
+            ], "Too many chats were started from your address.")  # fmt: skip
+
+    async def hold(self, room_id: str, address: str | None) -> None:
+        if address:
+            await check_all(self.limiter,
+                            [(f"holds:room:{room_id}:{address}", self.holds_per_room_address)],
+                            "Too many cards were tried from your address.")  # fmt: skip
+
+    async def message(self, session_id: str, party: str) -> None:
+        await check_all(self.limiter,
+                        [(f"messages:{session_id}:{party}", self.messages_per_party)],
+                        "You are sending messages too fast.")  # fmt: skip
+
+
+@dataclass(frozen=True)
 class Assignment:
     """A waiting client given an agent: the session opened for them."""
 
@@ -117,9 +152,10 @@ class Assignment:
 class LiveService:
     def __init__(
         self, session: AsyncSession, clock: Clock, chat: ChatService, clients: ClientsService,
-        payments: PaymentsService, metering: MeteringService,
+        payments: PaymentsService, metering: MeteringService, *, limits: VisitLimits,
     ) -> None:  # fmt: skip
         self._repo = LiveRepository(session)
+        self._limits = limits
         self._clock = clock
         self._chat = chat
         self._clients = clients
@@ -135,15 +171,17 @@ class LiveService:
         return room, await self._payments.business(room.business_id)
 
     async def start_visit(self, room_id: str, *, name: str, email: str, question: str,
-                          connected: Connected, current: str | None = None
-                          ) -> tuple[ChatVisit, str]:  # fmt: skip
+                          connected: Connected, current: str | None = None,
+                          address: str | None = None) -> tuple[ChatVisit, str]:  # fmt: skip
         """The contact form: a visit (for the business's client with that email, or a new
         one); returns the visit and its token. ``current`` is the token the browser holds
-        for this room, if any: while its visit is open, no second one is started."""
+        for this room, if any: while its visit is open, no second one is started.
+        ``address`` (the page's) is limited in how many visits it starts."""
         room, biz = await self.public_room(room_id)
         if len(name) > 200:
             raise ValidationFailed("A name has at most 200 characters.", code="invalid_name")
         question = check_text(question)
+        await self._limits.visit(room.id, address)
         await self._refuse_second_visit(room.id, current)
         await self.require_agent(room, connected)
         client = await self._clients.for_email(biz.id, name=name, email=email)
@@ -242,13 +280,16 @@ class LiveService:
         visit.status = "card"
         return visit
 
-    async def give_card(self, visit: ChatVisit, *, token: str, connected: Connected
-                        ) -> ChatVisit:  # fmt: skip
+    async def give_card(self, visit: ChatVisit, *, token: str, connected: Connected,
+                        address: str | None = None) -> ChatVisit:  # fmt: skip
         """Register the card and place the hold; a declined hold writes nothing (the
-        client is asked for another card). No hold while no agent could take the chat."""
+        client is asked for another card). No hold while no agent could take the chat.
+        Every attempt counts against ``address``'s holds in the room, declined ones too
+        (cards tried one after another)."""
         if visit.status != "card":
             raise Conflict("This visit does not need a card now.", code="visit_not_at_card",
                            visit_status=visit.status)  # fmt: skip
+        await self._limits.hold(visit.room_id, address)
         biz = await self._payments.business(visit.business_id)
         room = await self._chat.room(biz.id, visit.room_id)
         await self.require_agent(room, connected)
@@ -428,6 +469,7 @@ class LiveService:
         if session.status != "open":
             raise Conflict("The chat has ended.", code="session_ended",
                            session_status=session.status)  # fmt: skip
+        await self._limits.message(session.id, party)
         message = ChatMessage(session_id=session.id, party=party, body=body,
                               created_at=self._clock.now())  # fmt: skip
         await self._repo.add(message)

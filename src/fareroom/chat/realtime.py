@@ -37,6 +37,7 @@ from fareroom.kit.errors import (
     Unauthenticated,
     ValidationFailed,
 )  # fmt: skip
+from fareroom.kit.ratelimit import RateLimited
 from fareroom.metering.service import SETTLED
 from fareroom.models.chat import ChatSession, ChatVisit
 from fareroom.models.client import Card
@@ -50,7 +51,6 @@ if TYPE_CHECKING:
     from fareroom.bootstrap import Context, Services
 
 log = logging.getLogger("fareroom.chat")
-HELLO_SECONDS = 10
 UNAUTHORISED = 4401
 BAD_HELLO = 4400
 
@@ -103,8 +103,10 @@ class Page:
         self._busy = False
         self._lost = False
         self._shutdown = False
+        # A page that does not say hello in time is closed (4400): an open socket that
+        # never proves anything must not be held.
         self._timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
-            HELLO_SECONDS, self._no_hello
+            ctx.settings.ws_hello_seconds, self._no_hello
         )
 
     @classmethod
@@ -338,6 +340,8 @@ def _ref(ref: object) -> str | None:
 
 
 def _problem(err: FareroomError) -> dict[str, Any]:
+    if isinstance(err, RateLimited):
+        return {"code": err.code, "message": err.message, "retry_after": err.retry_after}
     return {"code": err.code, "message": err.message}
 
 
@@ -636,9 +640,13 @@ AgentPage.handlers = {
 def routes(ctx: Context) -> Routes:
     """The pages' sockets, for ``realtime.websocket.PageSocket`` (the app's lifespan
     state). A frame a little over the message limit gets the protocol's own error; far
-    over, the socket is closed."""
+    over, the socket is closed. A page sending frames faster than its budget (pings
+    included) is closed with 1008; chat messages have a tighter limit of their own
+    (``LiveService.say``), whose refusals are errors (``rate_limited``)."""
+    frames = ctx.settings.limit_socket_frames
     return Routes({"/ws/client": ClientPage.factory(ctx), "/ws/agent": AgentPage.factory(ctx)},
-                  max_size=4 * ctx.settings.ws_max_message_bytes)  # fmt: skip
+                  max_size=4 * ctx.settings.ws_max_message_bytes,
+                  frames=(frames.count, frames.seconds), now=ctx.connections.now)  # fmt: skip
 
 
 async def on_stale(conn: Connection) -> None:

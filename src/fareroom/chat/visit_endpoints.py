@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from fareroom.chat import relay
 from fareroom.chat.realtime import card_out, visit_view
 from fareroom.chat.schemas import Strict, session_out
-from fareroom.http import PathId, context
+from fareroom.http import PathId, context, peer_address
 from fareroom.kit.errors import Conflict, NotFound
 from fareroom.kit.fields import ID, Email, ident, text
 from fareroom.openapi import problems
@@ -64,7 +64,8 @@ async def start_visit(body: VisitStart, request: Request, token: str | None = _M
     async with ctx.unit_of_work() as s:
         visit, new = await s.live.start_visit(
             body.room_id, name=body.name.strip(), email=body.email, question=body.question,
-            connected=relay.connected(ctx), current=token)  # fmt: skip
+            connected=relay.connected(ctx), current=token,
+            address=peer_address(request))  # fmt: skip
         return {"token": new, "visit": await visit_view(s, visit)}
 
 
@@ -95,9 +96,10 @@ async def give_card(body: CardToken, request: Request, token: str = _TOKEN) -> d
     """Register the card and place the hold; then the client waits for an agent."""
     ctx = context(request)
     async with ctx.unit_of_work() as s:
-        visit = await s.live.give_card(await s.live.visit(token, lock=True), token=body.token,
-                                       connected=relay.connected(ctx))  # fmt: skip
-        s.log.business_id = visit.business_id
+        visit = await s.live.visit(token, lock=True)
+        s.log.business_id = visit.business_id  # a declined attempt is the business's too
+        visit = await s.live.give_card(visit, token=body.token, connected=relay.connected(ctx),
+                                       address=peer_address(request))  # fmt: skip
     await relay.route(ctx, visit.room_id)
     async with ctx.unit_of_work() as s:
         return {"visit": await visit_view(s, await s.live.visit(token))}

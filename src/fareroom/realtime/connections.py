@@ -26,11 +26,11 @@ from typing import Any, Protocol
 
 from fareroom.kit.clock import Clock
 from fareroom.realtime.hub import Hub, Listener, dumps
+from fareroom.realtime.websocket import BACKLOG, BEHIND
 
 log = logging.getLogger("fareroom.realtime")
 HEARTBEAT_MISSED = 4000  # close code: nothing heard for offline_after seconds
 REPLACED = 4009  # another page took over the same visit or console
-BACKLOG = 1 << 20  # bytes a page may leave unread before it is dropped
 
 
 class Socket(Protocol):
@@ -62,7 +62,7 @@ class Connection:
             return
         if self.socket.buffered() > BACKLOG:
             log.warning("dropping %s: its page does not read", self.key)
-            self.close_soon(1013, "too far behind")
+            self.close_soon(BEHIND, "too far behind")
             return
         self.socket.send_text(text)
 

@@ -21,7 +21,13 @@ handshake 400.
 
 Writes never wait: ``send_text`` puts the frame in the transport's buffer (the kernel takes
 it at once unless the page reads slowly); ``buffered`` tells a publisher how far behind
-a page is, so it can drop a page that does not read.
+a page is, so it can drop a page that does not read. A pong counts too: a page with more
+than ``BACKLOG`` bytes unread that pings is closed (1013), not answered, so pings from a
+page that never reads cannot grow the server's memory.
+
+Bounds: every frame a page sends, control frames included, is paid from a budget of
+``Routes.frames`` (count, seconds): ``count`` frames at once, refilled at ``count`` per
+``seconds``; a page that spends it is closed with 1008 (policy violation).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import asyncio
 import base64
 import hashlib
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
@@ -43,6 +50,8 @@ UVICORN_WS = "fareroom.realtime.websocket:PageSocket"  # uvicorn.Config(ws=UVICO
 # opcodes
 CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 PROTOCOL_ERROR, TOO_BIG, NOT_UTF8, GOING_AWAY, RESTARTING = 1002, 1009, 1007, 1001, 1012
+POLICY, BEHIND = 1008, 1013
+BACKLOG = 1 << 20  # bytes a page may leave unread before it is dropped
 
 
 class Handler(Protocol):
@@ -60,6 +69,8 @@ Factory = Callable[["PageSocket", Mapping[str, str]], Handler]
 class Routes:
     handlers: Mapping[str, Factory]  # path → a handler for each socket
     max_size: int  # bytes of one message, whole
+    frames: tuple[int, float] | None = None  # (count, seconds) a page may send; None: any
+    now: Callable[[], float] = time.monotonic  # seconds, for the frame budget
 
 
 def frame(opcode: int, payload: bytes) -> bytes:
@@ -130,7 +141,7 @@ class PageSocket(asyncio.Protocol):
 
     __slots__ = ("_server", "_routes", "_transport", "_handler", "_rest", "_parts",
                  "_parts_size", "_parts_op", "_closing", "_timer", "_shutdown",
-                 "max_size")  # fmt: skip
+                 "_budget", "_budget_at", "max_size")  # fmt: skip
 
     def __init__(self, config: Any = None, server_state: Any = None,
                  app_state: dict[str, Any] | None = None, **_: Any) -> None:  # fmt: skip
@@ -145,6 +156,10 @@ class PageSocket(asyncio.Protocol):
         self._closing = False
         self._timer: asyncio.TimerHandle | None = None
         self._shutdown = False
+        self._budget = (
+            float(self._routes.frames[0]) if self._routes and self._routes.frames else 0.0
+        )
+        self._budget_at = self._routes.now() if self._routes else 0.0
         self.max_size = self._routes.max_size if self._routes else 1 << 20
 
     # ------------------------------------------------------------ asyncio's side
@@ -285,6 +300,9 @@ class PageSocket(asyncio.Protocol):
                 break
             payload = unmask(data[start : start + size], data[pos + head : start])
             pos = start + size
+            if not self._closing and not self._spend():  # the page's close answer is free
+                self._fail(POLICY, "too many frames")
+                return
             if not self._frame(b0 & 0x80, b0 & 0x0F, payload) or self._handler is None:
                 return
         if pos < end:
@@ -303,6 +321,8 @@ class PageSocket(asyncio.Protocol):
                 self._transport.close()
                 return False
             if opcode == PING and not self._closing:
+                if self.buffered() > BACKLOG:  # a pong is a write like any other
+                    return self._fail(BEHIND, "too far behind")
                 assert self._transport is not None
                 self._transport.write(frame(PONG, payload))
             return True
@@ -331,6 +351,20 @@ class PageSocket(asyncio.Protocol):
                 return self._fail(NOT_UTF8, "text must be UTF-8")
         assert self._handler is not None
         self._handler.received(text)
+        return True
+
+    def _spend(self) -> bool:
+        """Pay one frame from the page's budget; False when it is spent."""
+        routes = self._routes
+        if routes is None or routes.frames is None:
+            return True
+        count, seconds = routes.frames
+        now = routes.now()
+        refill = max(0.0, now - self._budget_at) * count / seconds  # a clock set back adds none
+        self._budget, self._budget_at = min(float(count), self._budget + refill), now
+        if self._budget < 1:
+            return False
+        self._budget -= 1
         return True
 
     def _fail(self, code: int, reason: str) -> bool:

@@ -24,10 +24,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from fareroom.accounts.service import FINANCE_ROLES, Caller
-from fareroom.http import context
+from fareroom.http import context, peer_address
 from fareroom.kit.errors import FareroomError, Forbidden, Unauthenticated, ValidationFailed
 from fareroom.kit.ids import has_prefix, new_id
 from fareroom.kit.money import format_major, parse_major
+from fareroom.kit.ratelimit import RateLimited
 from fareroom.payments.service import PaymentView
 from fareroom.web.render import templates
 from fareroom.web.security import check_same_origin
@@ -139,10 +140,14 @@ async def login(request: Request, email: str = Form(""), password: str = Form(""
         if not nonce or not hmac.compare_digest(csrf, _signed(request, f"login:{nonce}")):
             raise Forbidden("The sign-in form expired; sign in again.", code="csrf_failed")
         async with context(request).unit_of_work() as services:
-            token = await services.accounts.login(email=email, password=password)
+            token = await services.accounts.login(email=email, password=password,
+                                                  address=peer_address(request))  # fmt: skip
             role = (await services.accounts.session_caller(token)).role
-    except (Unauthenticated, Forbidden) as exc:
-        return _login_form(request, error=exc.message, email=email, status=exc.status)
+    except (Unauthenticated, Forbidden, RateLimited) as exc:
+        response = _login_form(request, error=exc.message, email=email, status=exc.status)
+        if isinstance(exc, RateLimited):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     response = RedirectResponse(home_of(role), status_code=303)
     response.set_cookie(COOKIE, token, httponly=True, samesite="lax", secure=_secure(request),
                         max_age=14 * 24 * 3600)  # fmt: skip
