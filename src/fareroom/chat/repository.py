@@ -69,6 +69,12 @@ class ChatRepository:
             stmt = stmt.with_for_update()
         return (await self.session.execute(stmt)).scalar()
 
+    async def chat_session(self, business_id: str, session_id: str) -> ChatSession | None:
+        stmt = select(ChatSession).where(
+            ChatSession.id == session_id, ChatSession.business_id == business_id
+        )
+        return (await self.session.execute(stmt)).scalar()
+
     async def requests(self, business_id: str, *, limit: int, session_id: str | None = None
                        ) -> Sequence[PaymentRequest]:  # fmt: skip
         stmt = (

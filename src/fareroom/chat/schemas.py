@@ -96,6 +96,18 @@ class LineItem(BaseModel):
     unit_price: StrictInt = Field(ge=1)
 
 
+class PaymentRequestMessage(BaseModel):
+    """The agent console's ``payment_request`` frame (docs/realtime.md)."""
+
+    model_config = Strict
+    type: Literal["payment_request"]
+    ref: str | int | None = None
+    session: str = Field(min_length=1, max_length=40)
+    category: Literal["service", "goods"]
+    items: list[LineItem] = Field(min_length=1, max_length=50)
+    total: StrictInt | None = None
+
+
 class PaymentRequestCreate(BaseModel):
     model_config = Strict
     room_id: str = Field(max_length=40)
