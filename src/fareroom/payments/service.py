@@ -12,15 +12,21 @@ keeps its fee and the gateway keeps its fee, as Stripe does by default.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import ClassVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fareroom.accounts.service import fee_policy_for
 from fareroom.clients.service import ClientsService
-from fareroom.gateway.base import ChargeRequest, ChargeResult, PaymentGateway
+from fareroom.gateway.base import (
+    ChargeRequest,
+    ChargeResult,
+    GatewayInvalidRequest,
+    PaymentGateway,
+)
+from fareroom.gateway.log import acting_for
 from fareroom.kit.clock import Clock
 from fareroom.kit.errors import Conflict, NotFound, ValidationFailed
 from fareroom.kit.ids import new_id
@@ -114,6 +120,7 @@ class PaymentsService:
         card = await self._clients.card(biz.id, client.id, card_id)
         payment_id = payment_id or new_id("pay")
         destination = _destination(biz)
+        acting_for(biz.id)
         result = await self._gateway.create_charge(ChargeRequest(
             amount=amount, currency=currency, customer_id=str(client.gateway_customer_id),
             payment_method_id=card.gateway_payment_method_id, capture=capture,
@@ -207,6 +214,7 @@ class PaymentsService:
                 held=payment.amount,
             )
         destination = _destination(biz)
+        acting_for(biz.id)
         result = await self._gateway.capture(
             charge_id=str(payment.gateway_charge_id),
             amount=amount,
@@ -224,6 +232,7 @@ class PaymentsService:
                 code="payment_not_cancelable",
                 payment_status=payment.status,
             )
+        acting_for(biz.id)
         await self._gateway.cancel(
             charge_id=str(payment.gateway_charge_id), idempotency_key=f"payment:{payment.id}:cancel"
         )
@@ -261,6 +270,7 @@ class PaymentsService:
                 "The reason may be 200 characters at most.", code="reason_too_long"
             )
         refund_id = refund_id or new_id("re")
+        acting_for(biz.id)
         result = await self._gateway.refund(
             charge_id=str(payment.gateway_charge_id),
             amount=amount,
@@ -350,6 +360,7 @@ class PaymentsService:
             legs=[(balance, amount), (platform("gateway_funds", currency), -amount)],
             floors=[balance],
         )
+        acting_for(biz.id)
         result = await self._gateway.create_payout(
             account_id=biz.gateway_account_id if biz.connect_status == "enabled" else None,
             amount=amount,
@@ -373,6 +384,7 @@ class PaymentsService:
 
     async def start_onboarding(self, biz: Business, *, email: str, return_url: str) -> str:
         """Create the business's connected account if needed; returns the onboarding URL."""
+        acting_for(biz.id)
         if biz.gateway_account_id is None:
             account = await self._gateway.create_account(
                 country=biz.country, email=email, idempotency_key=f"business:{biz.id}:account"
