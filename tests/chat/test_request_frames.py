@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.chat.conftest import Live
+from tests.chat.conftest import Live, Socket
 from tests.chat.test_realtime import _connected
 
 ITEM = {"description": "Workbook", "quantity": 1, "unit_price": 1250}
@@ -34,12 +34,18 @@ async def test_an_invalid_payment_request_frame_is_refused_and_writes_nothing(
     assert error["message"].startswith("A payment request is not valid")
     assert (await live.t.api.get("/api/v1/payment-requests")).json()["data"] == []
     assert not [m for m in await page.quiet() if m.get("type") == "payment_request"]
+    await _hang_up(console, session["id"])
+
+
+async def _hang_up(console: Socket, session_id: str) -> None:
+    """End the chat (no session is left open for later tests' sweeps to collect)."""
+    await console.send(type="hangup", session=session_id)
+    await console.session(lambda s: s["id"] == session_id and s["status"] != "open")
 
 
 async def test_an_ended_chat_takes_no_payment_request_from_the_console(live: Live) -> None:
     _, console, page, _, session = await _connected(live)
-    await console.send(type="hangup", session=session["id"])
-    await console.session(lambda s: s["status"] != "open")
+    await _hang_up(console, session["id"])
     await console.send(type="payment_request", session=session["id"], category="goods",
                        items=[ITEM])  # fmt: skip
     assert (await console.expect("error"))["code"] == "session_ended"

@@ -359,12 +359,15 @@ class SandboxGateway:
             "create_charge", request.idempotency_key, params, work,
             reads=(request.payment_method_id,)))  # fmt: skip
 
-    async def retrieve_charge(self, *, charge_id: str) -> ChargeResult:
+    async def _read(self, kind: str, obj_id: str) -> dict[str, Any]:
         async with self._tx() as store:
-            ch = await store.get("charge", charge_id)
-        if ch is None:
-            raise GatewayInvalidRequest("No such charge.", code="resource_missing")
-        return self._result(ch)
+            found = await store.get(kind, obj_id)
+        if found is None:
+            raise GatewayInvalidRequest(f"No such {kind}.", code="resource_missing")
+        return found
+
+    async def retrieve_charge(self, *, charge_id: str) -> ChargeResult:
+        return self._result(await self._read("charge", charge_id))
 
     async def charges(self, *, business_id: str) -> list[dict[str, Any]]:
         """The sandbox's dashboard: the charges made for a business (by the ``business`` of
@@ -500,11 +503,7 @@ class SandboxGateway:
         return f"{self._base_url}/sandbox/connect/{account_id}?return_url={quote(return_url)}"
 
     async def retrieve_account(self, *, account_id: str) -> AccountResult:
-        async with self._tx() as store:
-            acct = await store.get("account", account_id)
-        if acct is None:
-            raise GatewayInvalidRequest("No such account.", code="resource_missing")
-        return self._account(acct)
+        return self._account(await self._read("account", account_id))
 
     async def complete_onboarding(self, account_id: str) -> AccountResult:
         """What the simulated onboarding page does when the owner submits it."""
