@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
 from fareroom.kit.errors import FareroomError
 from fareroom.models.payment import Payment
@@ -29,8 +29,6 @@ class EventObject(BaseModel):
     amount_received: StrictInt | None = None
     fee: StrictInt | None = None
     currency: StrictStr | None = Field(default=None, min_length=3, max_length=3)
-    charges_enabled: StrictBool | None = None
-    payouts_enabled: StrictBool | None = None
 
     @classmethod
     def read(cls, data: dict[str, Any]) -> EventObject:
