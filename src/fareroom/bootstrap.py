@@ -171,7 +171,8 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None) -
         sandbox_engine = create_engine(sandbox_url, durable=False)
         sandbox = SandboxGateway(
             session_factory(sandbox_engine), clock,
-            webhook_secret=settings.sandbox_webhook_secret.get_secret_value(),
+            webhook_secret=settings.sandbox_webhook_secret.get_secret_value()
+            if settings.sandbox_webhook_secret else None,
             fingerprint_secret=settings.secret_key.get_secret_value(),
             processing_fee=ProcessingFee(Fraction(settings.processing_fee_rate),
                                          settings.processing_fee_fixed),

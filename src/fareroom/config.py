@@ -43,7 +43,8 @@ class Settings(BaseSettings):
     stripe_api_base: str | None = Field(
         default=None, description="Override Stripe's API base (a local Stripe-compatible server)"
     )
-    sandbox_webhook_secret: SecretStr = SecretStr("whsec_sandbox")
+    # Unset: the installation makes its own once and keeps it in the sandbox's store.
+    sandbox_webhook_secret: SecretStr | None = None
 
     # Platform fee rates (fractions of the amount paid) and the sandbox processing fee.
     fee_rate_service: Decimal = Decimal("0.10")

@@ -52,7 +52,7 @@ async def adapter(request: pytest.FixtureRequest, ctx: Context) -> AsyncIterator
             "sandbox",
             sandbox,
             sandbox_token,
-            ctx.settings.sandbox_webhook_secret.get_secret_value(),
+            await sandbox.webhook_secret(),
         )
         return
     server: LocalStripe = request.getfixturevalue("localstripe")

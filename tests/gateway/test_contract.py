@@ -7,6 +7,7 @@ How each case is covered:
 | customers, cards (attach, decline on attach)      | here    | here, against localstripe |
 | charge now, hold, partial capture, cancel         | here    | here, against localstripe |
 | capture above the hold / twice                    | here    | here, against localstripe |
+| a charge read back as the gateway holds it        | here    | here, against localstripe |
 | capture after cancel                              | here    | test_stripe_recorded.py   |
 | card that attaches but cannot be charged          | here    | here, against localstripe |
 | card that needs authentication                    | here    | here, against localstripe |
@@ -99,6 +100,25 @@ async def test_a_hold_is_captured_once_and_up_to_its_amount(adapter: Adapter) ->
         await gw.cancel(charge_id=hold.id, idempotency_key=_key())
 
 
+async def test_a_charge_reads_back_as_the_gateway_holds_it(adapter: Adapter) -> None:
+    """What webhooks are checked against: the charge's state, captured amount and fee."""
+    customer, pm = await adapter.card(_key())
+    gw = adapter.gateway
+    hold = await gw.create_charge(_charge(customer, pm, 2_000, capture=False, key=_key()))
+    held = await gw.retrieve_charge(charge_id=hold.id)
+    assert (held.id, held.status, held.amount, held.amount_captured, held.currency) == (
+        hold.id, "requires_capture", 2_000, 0, "EUR")  # fmt: skip
+    done = await gw.capture(charge_id=hold.id, amount=1_200, idempotency_key=_key())
+    read = await gw.retrieve_charge(charge_id=hold.id)
+    assert (read.status, read.amount_captured) == ("succeeded", 1_200)
+    assert read.processing_fee == done.processing_fee
+    other = await gw.create_charge(_charge(customer, pm, 900, capture=False, key=_key()))
+    await gw.cancel(charge_id=other.id, idempotency_key=_key())
+    assert (await gw.retrieve_charge(charge_id=other.id)).status == "canceled"
+    with pytest.raises(GatewayInvalidRequest):
+        await gw.retrieve_charge(charge_id="pi_doesnotexist")
+
+
 async def test_a_cancelled_hold_cannot_be_captured(adapter: Adapter) -> None:
     customer, pm = await adapter.card(_key())
     hold = await adapter.gateway.create_charge(
@@ -150,11 +170,11 @@ async def test_webhooks_verify_their_signature(adapter: Adapter) -> None:
         }
     ).encode()
     good = sign(adapter.webhook_secret, body, int(time.time()))
-    event = adapter.gateway.parse_webhook(body, good)
+    event = await adapter.gateway.parse_webhook(body, good)
     assert (event.id, event.type, event.object_id) == ("evt_contract", "payout.paid", "po_1")
     with pytest.raises(GatewayInvalidRequest):
-        adapter.gateway.parse_webhook(body, sign("whsec_other", body, int(time.time())))
+        await adapter.gateway.parse_webhook(body, sign("whsec_other", body, int(time.time())))
     with pytest.raises(GatewayInvalidRequest):
-        adapter.gateway.parse_webhook(
+        await adapter.gateway.parse_webhook(
             body, sign(adapter.webhook_secret, body, int(time.time()) - 3_600)
         )

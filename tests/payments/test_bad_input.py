@@ -115,3 +115,18 @@ async def test_a_token_is_used_once(tenant: Tenant) -> None:
 async def test_unknown_routes_answer_problem_json(tenant: Tenant) -> None:
     r = await tenant.api.get("/api/v1/nothing-here")
     assert r.status_code == 404 and r.json()["code"] == "not_found"
+
+
+@pytest.mark.parametrize("number", [
+    "4242 4242 4242 424³",  # SUPERSCRIPT THREE: str.isdigit() says it is a digit
+    "٤٢٤٢٤٢٤٢٤٢٤٢٤٢٤٢",  # ARABIC-INDIC digits
+    "4242424242424242x",
+    "abcdefghijklmnop",
+])  # fmt: skip
+async def test_a_card_number_of_anything_but_ascii_digits_is_refused(
+    tenant: Tenant, number: str
+) -> None:
+    r = await tenant.api.post("/sandbox/tokens", json={"number": number, "exp_month": 12,
+                                                       "exp_year": 2035})  # fmt: skip
+    assert r.status_code == 422, r.text
+    assert r.json()["code"] == "invalid_card_number" and r.json()["detail"]

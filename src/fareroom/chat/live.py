@@ -52,6 +52,7 @@ from fareroom.chat.repository import LiveRepository
 from fareroom.chat.service import ChatService
 from fareroom.clients.service import ClientsService
 from fareroom.kit.clock import Clock
+from fareroom.kit.db import Keyset
 from fareroom.kit.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
 from fareroom.kit.ids import new_id
 from fareroom.kit.ratelimit import Limit, RateLimiter, check_all
@@ -340,9 +341,12 @@ class LiveService:
     async def visit_of_session(self, session_id: str) -> ChatVisit | None:
         return await self._repo.visit_of_session(session_id)
 
-    async def stale_visits(self, before: datetime, *, limit: int = 100) -> list[ChatVisit]:
-        """Visits not yet connected that were started before ``before``."""
-        return list(await self._repo.started_before(before, BEFORE_CONNECTED, limit=limit))
+    async def stale_visits(self, before: datetime, *, after: Keyset | None = None,
+                           limit: int = 100) -> list[ChatVisit]:  # fmt: skip
+        """A page of the visits not yet connected that were started before ``before``,
+        oldest first, after the visit ``after`` names (its start and id)."""
+        return list(await self._repo.started_before(before, BEFORE_CONNECTED, limit=limit,
+                                                    after=after))  # fmt: skip
 
     async def lock_visit(self, visit_id: str) -> ChatVisit | None:
         return await self._repo.visit(visit_id, lock=True)

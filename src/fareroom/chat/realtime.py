@@ -22,12 +22,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 import orjson
+from pydantic import ValidationError
 from starlette.requests import cookie_parser
 
 from fareroom.chat import relay
 from fareroom.chat.live import agent_key, visit_key
 from fareroom.chat.relay import message_out, request_out, session_topic
-from fareroom.chat.schemas import LineItem, session_out
+from fareroom.chat.schemas import PaymentRequestMessage, session_out
 from fareroom.chat.service import AGENT_ROLES
 from fareroom.gateway.base import GatewayError, as_fareroom_error
 from fareroom.kit.errors import (
@@ -339,6 +340,13 @@ def _ref(ref: object) -> str | None:
     return ref[:64] if isinstance(ref, str) else None
 
 
+def _invalid(exc: ValidationError, what: str) -> str:
+    """A sentence for the first thing wrong with a frame."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "the message"
+    return f"{what} is not valid: '{where}': {first['msg']}."
+
+
 def _problem(err: FareroomError) -> dict[str, Any]:
     if isinstance(err, RateLimited):
         return {"code": err.code, "message": err.message, "retry_after": err.retry_after}
@@ -583,19 +591,17 @@ class AgentPage(Page):
 
     async def payment_request(self, data: dict[str, Any]) -> None:
         assert self.caller is not None
-        items = data.get("items")
-        if not isinstance(items, list) or not items:
-            raise ValidationFailed("A request has line items.", code="invalid_line_items")
-        lines = [LineItem.model_validate(i).model_dump() if isinstance(i, dict) else i
-                 for i in items]  # fmt: skip
+        try:
+            frame = PaymentRequestMessage.model_validate(data)
+        except ValidationError as exc:
+            raise ValidationFailed(_invalid(exc, "A payment request"),
+                                   code="invalid_payment_request") from None  # fmt: skip
         async with self.ctx.unit_of_work(self.caller.business_id) as s:
             session = await self._own(s, data)
-            if session.status != "open":
-                raise ValidationFailed("The chat has ended.", code="session_ended")
             request = await s.chat.create_request(
                 self.caller.business, room_id=session.room_id, agent_id=self.user_id,
-                client_id=session.client_id, category=str(data.get("category")), items=lines,
-                total=data.get("total") if isinstance(data.get("total"), int) else None,
+                client_id=session.client_id, category=frame.category,
+                items=[i.model_dump() for i in frame.items], total=frame.total,
                 session_id=session.id)  # fmt: skip
         await relay.request_changed(self.ctx, request)
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from fareroom.chat.live import BEFORE_CONNECTED, Connected, agent_key, visit_key
 from fareroom.chat.schemas import PaymentRequestOut, SessionOut, session_out
+from fareroom.kit.db import Keyset
 from fareroom.kit.errors import FareroomError
 from fareroom.metering.tasks import settle
 from fareroom.models.chat import ChatMessage, PaymentRequest
@@ -129,15 +130,12 @@ async def sweep_presence(ctx: Context) -> int:
     hub = ctx.hub
     async with ctx.unit_of_work() as s:
         sessions = await s.live.live_sessions()
-        visits = await s.live.stale_visits(
-            now - timedelta(seconds=ctx.settings.presence_timeout_seconds)
-        )
     parties = [
         (sid, biz, party, key)
         for sid, biz, agent, visit in sessions
         for party, key in (("client", visit_key(visit)), ("agent", agent_key(agent)))
     ]
-    seen = await hub.last_seen([p[3] for p in parties] + [visit_key(v.id) for v in visits])
+    seen = await hub.last_seen([p[3] for p in parties])
     offline_since = now.timestamp() - ctx.settings.offline_after_seconds
     changed = 0
     for sid, biz, party, key in parties:
@@ -161,15 +159,33 @@ async def sweep_presence(ctx: Context) -> int:
             continue
         changed += 1
         await announce(ctx, biz, sid)
-    gone_before = now.timestamp() - ctx.settings.presence_timeout_seconds
-    for visit in visits:
-        if seen.get(visit_key(visit.id), hub.started_at) >= gone_before:
-            continue
-        async with ctx.unit_of_work(visit.business_id) as s:
-            found = await s.live.lock_visit(visit.id)
-            if found is None or found.status not in BEFORE_CONNECTED:
+    return changed + await _release_gone_visits(ctx, now)
+
+
+async def _release_gone_visits(ctx: Context, now: datetime, *, batch: int = 100) -> int:
+    """Leave the visits not yet connected whose page has been gone for the presence
+    timeout, releasing their holds. All such visits are read, a page at a time in
+    (started, id) order: visits whose pages are still heard (however many) are passed
+    over, never read again and again in place of the others."""
+    timeout = ctx.settings.presence_timeout_seconds
+    gone_before = now.timestamp() - timeout
+    after: Keyset | None = None
+    changed = 0
+    while True:
+        async with ctx.unit_of_work() as s:
+            visits = await s.live.stale_visits(now - timedelta(seconds=timeout), after=after,
+                                               limit=batch)  # fmt: skip
+        seen = await ctx.hub.last_seen([visit_key(v.id) for v in visits])
+        for visit in visits:
+            if seen.get(visit_key(visit.id), ctx.hub.started_at) >= gone_before:
                 continue
-            await s.live.leave(found)
-        changed += 1
-        await route(ctx, visit.room_id, queue_changed=True)
-    return changed
+            async with ctx.unit_of_work(visit.business_id) as s:
+                found = await s.live.lock_visit(visit.id)
+                if found is None or found.status not in BEFORE_CONNECTED:
+                    continue
+                await s.live.leave(found)
+            changed += 1
+            await route(ctx, visit.room_id, queue_changed=True)
+        if len(visits) < batch:
+            return changed
+        after = (visits[-1].created_at, visits[-1].id)

@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fareroom.kit.db import Keyset, after_keyset
 from fareroom.models.business import User
 from fareroom.models.chat import (
     AgentPresence,
@@ -69,6 +70,12 @@ class ChatRepository:
             stmt = stmt.with_for_update()
         return (await self.session.execute(stmt)).scalar()
 
+    async def chat_session(self, business_id: str, session_id: str) -> ChatSession | None:
+        stmt = select(ChatSession).where(
+            ChatSession.id == session_id, ChatSession.business_id == business_id
+        )
+        return (await self.session.execute(stmt)).scalar()
+
     async def requests(self, business_id: str, *, limit: int, session_id: str | None = None
                        ) -> Sequence[PaymentRequest]:  # fmt: skip
         stmt = (
@@ -122,11 +129,15 @@ class LiveRepository:
         stmt = select(ChatVisit.room_id).where(ChatVisit.status == "waiting").distinct()
         return (await self.session.execute(stmt)).scalars().all()
 
-    async def started_before(self, before: datetime, statuses: Sequence[str], *, limit: int
-                             ) -> Sequence[ChatVisit]:  # fmt: skip
+    async def started_before(self, before: datetime, statuses: Sequence[str], *, limit: int,
+                             after: Keyset | None = None) -> Sequence[ChatVisit]:  # fmt: skip
+        """A page of the visits in ``statuses`` started before ``before``, in (started,
+        id) order after ``after``."""
         stmt = (
             select(ChatVisit)
-            .where(ChatVisit.status.in_(statuses), ChatVisit.created_at < before)
+            .where(ChatVisit.status.in_(statuses), ChatVisit.created_at < before,
+                   after_keyset(ChatVisit.created_at, ChatVisit.id, after))
+            .order_by(ChatVisit.created_at, ChatVisit.id)
             .limit(limit)
         )  # fmt: skip
         return (await self.session.execute(stmt)).scalars().all()

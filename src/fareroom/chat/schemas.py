@@ -142,6 +142,18 @@ class LineItem(BaseModel):
     unit_price: Whole = Field(ge=1, le=MAX_CHARGE_MINOR)
 
 
+class PaymentRequestMessage(BaseModel):
+    """The agent console's ``payment_request`` frame (docs/realtime.md)."""
+
+    model_config = Strict
+    type: Literal["payment_request"]
+    ref: str | int | None = None
+    session: str = Field(min_length=1, max_length=40)
+    category: Literal["service", "goods"]
+    items: list[LineItem] = Field(min_length=1, max_length=50)
+    total: StrictInt | None = None
+
+
 class PaymentRequestCreate(BaseModel):
     model_config = Strict
     room_id: str = ident()

@@ -251,6 +251,8 @@ class ChatService:
         room = await self.room(biz.id, room_id)
         await self.agent_of(room, agent_id)
         client = await self._clients.get(biz.id, client_id)
+        if session_id is not None:
+            await self._request_session(biz.id, session_id, client_id=client.id)
         if category not in CATEGORIES:
             raise ValidationFailed("'category' is 'service' or 'goods'.", code="invalid_category")
         lines = _line_items(items)
@@ -273,6 +275,21 @@ class ChatService:
         )  # fmt: skip
         await self._repo.add(request)
         return request
+
+    async def _request_session(self, business_id: str, session_id: str, *, client_id: str
+                               ) -> None:  # fmt: skip
+        """A request sent in a chat belongs to an open session of this business, with the
+        request's client (another business's session is as unknown as a missing one)."""
+        session = await self._repo.chat_session(business_id, session_id)
+        if session is None:
+            raise NotFound(f"No chat session {session_id!r} in this business.",
+                           code="session_not_found")  # fmt: skip
+        if session.status != "open":
+            raise Conflict("The chat has ended; a payment request needs an open chat.",
+                           code="session_ended", session_status=session.status)  # fmt: skip
+        if session.client_id != client_id:
+            raise ValidationFailed("This chat session is another client's.",
+                                   code="session_client_mismatch")  # fmt: skip
 
     async def request(self, business_id: str, request_id: str, *, lock: bool = False
                       ) -> PaymentRequest:  # fmt: skip

@@ -96,9 +96,8 @@ async def give_card(body: CardToken, request: Request, token: str = _TOKEN) -> d
     """Register the card and place the hold; then the client waits for an agent."""
     ctx = context(request)
     async with ctx.unit_of_work() as s:
-        visit = await s.live.visit(token, lock=True)
-        s.log.business_id = visit.business_id  # a declined attempt is the business's too
-        visit = await s.live.give_card(visit, token=body.token, connected=relay.connected(ctx),
+        visit = await s.live.give_card(await s.live.visit(token, lock=True), token=body.token,
+                                       connected=relay.connected(ctx),
                                        address=peer_address(request))  # fmt: skip
     await relay.route(ctx, visit.room_id)
     async with ctx.unit_of_work() as s:
@@ -125,7 +124,6 @@ async def session_card(body: CardToken, request: Request, token: str = _TOKEN
         if visit.session_id is None:
             raise Conflict("You are not in a chat yet.", code="visit_not_connected")
         biz = await s.payments.business(visit.business_id)
-        s.log.business_id = biz.id
         card = await s.clients.add_card(biz.id, visit.client_id, token=body.token)
         await s.metering.change_card(biz, visit.session_id, card.card.id)
     state = await relay.announce(ctx, visit.business_id, visit.session_id)
@@ -162,7 +160,6 @@ async def pay_request(request_id: PathId, request: Request, token: str = _TOKEN)
                            code="payment_request_not_found")  # fmt: skip
         session = (await s.metering.state(visit.business_id, visit.session_id)).session
         biz = await s.payments.business(visit.business_id)
-        s.log.business_id = biz.id
         paid = await s.chat.pay_request(biz, request_id, card_id=session.card_id)
     await relay.request_changed(ctx, paid)
     return {"request": relay.request_out(paid)}

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fareroom.clients.repository import ClientsRepository
 from fareroom.gateway.base import PaymentGateway
+from fareroom.gateway.log import acting_for
 from fareroom.kit.clock import Clock
 from fareroom.kit.errors import NotFound, ValidationFailed
 from fareroom.kit.ids import new_id
@@ -44,6 +45,7 @@ class ClientsService:
             raise ValidationFailed("The client's email address is not valid.", code="invalid_email")
         client_id = client_id or new_id("cli")
         # The key is derived from our id, so a retried request creates one customer.
+        acting_for(business_id)
         customer_id = await self._gateway.create_customer(
             email=email, name=name, idempotency_key=f"client:{client_id}:customer"
         )
@@ -90,6 +92,7 @@ class ClientsService:
         if not token.strip():
             raise ValidationFailed("A card token is required.", code="token_required")
         card_id = card_id or new_id("card")
+        acting_for(business_id)
         details = await self._gateway.attach_card(
             customer_id=str(client.gateway_customer_id),
             token=token.strip(),
@@ -126,6 +129,7 @@ class ClientsService:
     async def delete_card(self, business_id: str, client_id: str, card_id: str) -> None:
         client = await self.get(business_id, client_id)
         card = await self.card(business_id, client_id, card_id)
+        acting_for(business_id)
         await self._gateway.detach_card(payment_method_id=card.gateway_payment_method_id)
         card.deleted_at = self._clock.now()
         if client.default_card_id == card.id:

@@ -6,6 +6,7 @@ derived from their own ids, so a retried call never moves money twice.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -156,6 +157,11 @@ class PaymentGateway(Protocol):
 
     async def cancel(self, *, charge_id: str, idempotency_key: str) -> ChargeResult: ...
 
+    async def retrieve_charge(self, *, charge_id: str) -> ChargeResult:
+        """The charge as the gateway holds it now (what a webhook's claims are checked
+        against); ``GatewayInvalidRequest`` when there is no such charge."""
+        ...
+
     async def refund(
         self, *, charge_id: str, amount: int, idempotency_key: str, reason: str = ""
     ) -> RefundResult: ...
@@ -172,7 +178,27 @@ class PaymentGateway(Protocol):
         self, *, account_id: str | None, amount: int, currency: str, idempotency_key: str
     ) -> PayoutResult: ...
 
-    def parse_webhook(self, payload: bytes, signature_header: str) -> GatewayEvent: ...
+    async def parse_webhook(self, payload: bytes, signature_header: str) -> GatewayEvent:
+        """Verify the signature and read the event's envelope; ``GatewayInvalidRequest``
+        for a bad signature or body, ``GatewayMisconfigured`` when webhooks have no
+        secret to be verified with."""
+        ...
+
+
+def parse_event(payload: bytes) -> GatewayEvent:
+    """An event's envelope from its (verified) JSON body: an id, a type, an object."""
+    try:
+        body = json.loads(payload)
+        obj = body["data"]["object"]
+        event_id, event_type = body["id"], body["type"]
+    except (ValueError, KeyError, TypeError):
+        obj = event_id = event_type = None
+    if not (isinstance(obj, dict) and isinstance(event_id, str) and isinstance(event_type, str)
+            and 0 < len(event_id) <= 80 and 0 < len(event_type) <= 80):  # fmt: skip
+        raise GatewayInvalidRequest(
+            "The body is not an event: JSON with a string 'id' and 'type' and an object "
+            "in 'data.object'.", code="malformed_event")  # fmt: skip
+    return GatewayEvent(event_id, event_type, str(obj.get("id", "")), obj)
 
 
 def as_fareroom_error(exc: GatewayError) -> FareroomError:

@@ -34,14 +34,25 @@ _SECRET_KEYS = ("secret", "password", "number", "cvc", "api_key", "authorization
 
 @dataclass
 class LogScope:
-    """One unit of work's records, and the business they belong to (known once the caller
-    is authenticated, which happens inside the unit of work)."""
+    """One unit of work's records, and the business they belong to: known once the caller
+    is authenticated, or once a service acts for a business (``acting_for``)."""
 
     business_id: str | None = None
     records: list[dict[str, Any]] = field(default_factory=list)
 
 
 _scope: ContextVar[LogScope | None] = ContextVar("gateway_log_scope", default=None)
+
+
+def acting_for(business_id: str) -> None:
+    """The gateway calls of this unit of work are made for ``business_id``.
+
+    Services say so as soon as they know whose money or cards they handle, so every call,
+    declined ones first of all, lands in that business's log whoever the caller was (an
+    API key, a client's public page, the worker)."""
+    scope = _scope.get()
+    if scope is not None:
+        scope.business_id = business_id
 
 
 def redact(value: Any) -> Any:
@@ -86,6 +97,8 @@ class GatewayLog:
     async def record(self, record: dict[str, Any]) -> None:
         scope = _scope.get()
         if scope is not None:
+            # Stamped now: a unit of work may act for one business after another.
+            record["business_id"] = record["business_id"] or scope.business_id
             scope.records.append(record)
         else:
             await self._write(LogScope(record["business_id"], [record]))
@@ -100,8 +113,8 @@ class LoggedGateway:
     """Wraps any ``PaymentGateway`` and logs each call; behaves exactly like the inner one."""
 
     _LOGGED = ("create_customer", "attach_card", "detach_card", "create_charge", "capture",
-               "cancel", "refund", "create_account", "onboarding_link", "retrieve_account",
-               "create_payout")  # fmt: skip
+               "cancel", "retrieve_charge", "refund", "create_account", "onboarding_link",
+               "retrieve_account", "create_payout")  # fmt: skip
 
     def __init__(self, inner: PaymentGateway, log: GatewayLog) -> None:
         self.inner = inner

@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
+import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -23,6 +25,7 @@ from fractions import Fraction
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fareroom.gateway.base import (
@@ -38,6 +41,7 @@ from fareroom.gateway.base import (
     PaymentDeclined,
     PayoutResult,
     RefundResult,
+    parse_event,
 )
 from fareroom.gateway.signature import SignatureInvalid, sign, verify
 from fareroom.gateway.testcards import TEST_CARDS, luhn_ok
@@ -49,6 +53,10 @@ from fareroom.models.gateway import SandboxObject
 
 HOLD_LIFETIME = timedelta(days=7)
 FAULTS = ("timeout", "rate_limit", "lost_response")
+# The installation's own webhook secret, when none is configured: made once, kept in the
+# sandbox's store, so every process of the installation signs and verifies with it.
+WEBHOOK_SECRET_ID = "setting:webhook_secret"
+_CARD_TEXT = re.compile(r"[0-9 -]+")
 
 EventSink = Callable[[bytes, str], Awaitable[None]]
 
@@ -135,7 +143,7 @@ class SandboxGateway:
         sessions: async_sessionmaker[AsyncSession],
         clock: Clock,
         *,
-        webhook_secret: str,
+        webhook_secret: str | None,
         fingerprint_secret: str,
         processing_fee: ProcessingFee,
         base_url: str,
@@ -223,17 +231,20 @@ class SandboxGateway:
 
     async def tokenize(self, *, number: str, exp_month: int, exp_year: int, cvc: str = "") -> str:
         """Turn a test card number into a one-time token; the number is not kept."""
-        digits = "".join(ch for ch in str(number) if ch.isdigit())
-        card = TEST_CARDS.get(digits)
+        # Only ASCII digits (with spaces or dashes between them) make a card number:
+        # str.isdigit() also takes '³' or '٣', which are no digits of a card.
+        text = str(number)
+        digits = "".join(ch for ch in text if "0" <= ch <= "9")
+        card = TEST_CARDS.get(digits) if _CARD_TEXT.fullmatch(text) else None
         if card is None:
             reason = (
                 "is not a valid card number"
-                if not luhn_ok(digits or "1")
+                if not _CARD_TEXT.fullmatch(text) or not luhn_ok(digits or "1")
                 else ("is not one of the sandbox's test cards (use 4242 4242 4242 4242)")
             )
             raise GatewayInvalidRequest(
                 f"The card number {reason}; the sandbox never processes real cards.",
-                code="invalid_number",
+                code="invalid_card_number",
             )
         now = self._clock.now()
         if not (1 <= int(exp_month) <= 12) or (int(exp_year), int(exp_month)) < (
@@ -347,6 +358,29 @@ class SandboxGateway:
         return self._result(await self._idempotent(
             "create_charge", request.idempotency_key, params, work,
             reads=(request.payment_method_id,)))  # fmt: skip
+
+    async def _read(self, kind: str, obj_id: str) -> dict[str, Any]:
+        async with self._tx() as store:
+            found = await store.get(kind, obj_id)
+        if found is None:
+            raise GatewayInvalidRequest(f"No such {kind}.", code="resource_missing")
+        return found
+
+    async def retrieve_charge(self, *, charge_id: str) -> ChargeResult:
+        return self._result(await self._read("charge", charge_id))
+
+    async def charges(self, *, business_id: str) -> list[dict[str, Any]]:
+        """The sandbox's dashboard: the charges made for a business (by the ``business`` of
+        their metadata), as the gateway holds them; reconciliation compares them with ours."""
+        needle = json.dumps({"business": business_id})[1:-1]
+        async with transaction(self._sessions) as session:
+            rows = await session.execute(
+                select(_objects.c.data).where(
+                    _objects.c.kind == "charge", _objects.c.data.contains(needle)
+                )
+            )
+            found = [json.loads(data) for data in rows.scalars()]
+        return [ch for ch in found if ch.get("metadata", {}).get("business") == business_id]
 
     async def _held(self, store: _Store, charge_id: str) -> dict[str, Any]:
         ch = await store.get("charge", charge_id, lock=True)
@@ -469,11 +503,7 @@ class SandboxGateway:
         return f"{self._base_url}/sandbox/connect/{account_id}?return_url={quote(return_url)}"
 
     async def retrieve_account(self, *, account_id: str) -> AccountResult:
-        async with self._tx() as store:
-            acct = await store.get("account", account_id)
-        if acct is None:
-            raise GatewayInvalidRequest("No such account.", code="resource_missing")
-        return self._account(acct)
+        return self._account(await self._read("account", account_id))
 
     async def complete_onboarding(self, account_id: str) -> AccountResult:
         """What the simulated onboarding page does when the owner submits it."""
@@ -530,35 +560,46 @@ class SandboxGateway:
             ).scalars()
             return [json.loads(r.data) for r in rows]
 
+    async def webhook_secret(self) -> str:
+        """The configured secret, else the installation's own: generated at first use and
+        kept in the sandbox's store (the first process to store one wins; the others read
+        it). Never a public constant: whoever knows the secret can sign events."""
+        if self._webhook_secret:
+            return self._webhook_secret
+        made = {"id": WEBHOOK_SECRET_ID, "secret": f"whsec_{secrets.token_urlsafe(32)}"}
+        async with self._tx() as store:
+            found = await store.get("setting", WEBHOOK_SECRET_ID)
+        if found is None:
+            try:
+                async with self._tx() as store:
+                    store.add("setting", made)
+                found = made
+            except IntegrityError:  # another process stored its secret first
+                async with self._tx() as store:
+                    found = await store.get("setting", WEBHOOK_SECRET_ID)
+        assert found is not None
+        self._webhook_secret = str(found["secret"])
+        return self._webhook_secret
+
     async def deliver_events(self) -> int:
         """Send pending events, signed, to the webhook inbox (as Stripe would POST them);
         a delivered event is kept as ``event_sent``."""
         if self.event_sink is None:
             return 0
         sent = 0
+        secret = await self.webhook_secret()
         while batch := await self.pending_events():
             for event in batch:
                 body = json.dumps(event).encode()
-                await self.event_sink(body, sign(self._webhook_secret, body, int(time.time())))
+                await self.event_sink(body, sign(secret, body, int(time.time())))
                 async with self._tx() as store:
                     store.put("event_sent", event)
                 sent += 1
         return sent
 
-    def parse_webhook(self, payload: bytes, signature_header: str) -> GatewayEvent:
+    async def parse_webhook(self, payload: bytes, signature_header: str) -> GatewayEvent:
         try:
-            verify(self._webhook_secret, payload, signature_header, now=int(time.time()))
+            verify(await self.webhook_secret(), payload, signature_header, now=int(time.time()))
         except SignatureInvalid as exc:
             raise GatewayInvalidRequest(str(exc), code="signature_invalid") from None
-        return event_from_json(payload)
-
-
-def event_from_json(payload: bytes) -> GatewayEvent:
-    try:
-        body = json.loads(payload)
-        obj = body["data"]["object"]
-        return GatewayEvent(str(body["id"]), str(body["type"]), str(obj.get("id", "")), obj)
-    except (ValueError, KeyError, TypeError, AttributeError):
-        raise GatewayInvalidRequest(
-            "The event is not valid JSON of an event.", code="invalid_payload"
-        ) from None
+        return parse_event(payload)

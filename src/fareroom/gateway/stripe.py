@@ -27,6 +27,7 @@ from fareroom.gateway.base import (
     PaymentDeclined,
     PayoutResult,
     RefundResult,
+    parse_event,
 )
 
 T = TypeVar("T")
@@ -202,6 +203,12 @@ class StripeGateway:
         )
         return await self._result(intent)
 
+    async def retrieve_charge(self, *, charge_id: str) -> ChargeResult:
+        intent = await self._call(
+            lambda: self._client.v1.payment_intents.retrieve_async(charge_id, {"expand": EXPAND})
+        )
+        return await self._result(intent)
+
     async def refund(
         self, *, charge_id: str, amount: int, idempotency_key: str, reason: str = ""
     ) -> RefundResult:
@@ -283,20 +290,15 @@ class StripeGateway:
 
     # ------------------------------------------------------------ webhooks
 
-    def parse_webhook(self, payload: bytes, signature_header: str) -> GatewayEvent:
+    async def parse_webhook(self, payload: bytes, signature_header: str) -> GatewayEvent:
         if not self._webhook_secret:
             raise GatewayMisconfigured(
-                "No Stripe webhook secret is configured.", code="webhook_secret_missing"
+                "No Stripe webhook secret is configured.", code="webhooks_not_configured"
             )
         try:
-            event = stripe.Webhook.construct_event(
-                payload, signature_header, self._webhook_secret, tolerance=300
-            )
+            stripe.WebhookSignature.verify_header(
+                payload.decode("utf-8", "replace"), signature_header, self._webhook_secret,
+                tolerance=300)  # fmt: skip
         except stripe.SignatureVerificationError as exc:
             raise GatewayInvalidRequest(str(exc), code="signature_invalid") from None
-        except ValueError:
-            raise GatewayInvalidRequest(
-                "The event is not valid JSON.", code="invalid_payload"
-            ) from None
-        data = event.data.object.to_dict()
-        return GatewayEvent(str(event.id), str(event.type), str(data.get("id", "")), data)
+        return parse_event(payload)

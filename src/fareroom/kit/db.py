@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import ColumnElement, DateTime, MetaData, and_, event, or_, true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
@@ -29,6 +29,21 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+
+# Where a sweep's page ends: the (time, id) of its last row.
+Keyset = tuple[datetime, str]
+
+
+def after_keyset(time_col: Any, id_col: Any, key: Keyset | None) -> ColumnElement[bool]:
+    """The rows after ``key`` in (time, id) order (all rows when ``key`` is None).
+
+    Sweeps read their rows a page at a time in this order, starting after the last row
+    of the page before: rows that stay due (skipped, failed) never hold the others back."""
+    if key is None:
+        return true()
+    at, row_id = key
+    return or_(time_col > at, and_(time_col == at, id_col > row_id))
+
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",

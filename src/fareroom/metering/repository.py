@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fareroom.kit.db import Keyset, after_keyset
 from fareroom.models.chat import ChatSession, Collection, MeterEventRow, TariffRow
 
 # What the meter's tick reads of every open session: the checkpoint and the tariff, no events.
@@ -71,17 +72,25 @@ class MeteringRepository:
         row = (await self.session.execute(stmt)).first()
         return (row[0], row[1]) if row else None
 
-    async def stale_collections(self, before: datetime, *, limit: int) -> Sequence[str]:
-        stmt = (select(Collection.session_id)
-                .where(Collection.status == "pending", Collection.created_at <= before)
-                .order_by(Collection.created_at).limit(limit))  # fmt: skip
-        return list(dict.fromkeys((await self.session.execute(stmt)).scalars().all()))
+    async def stale_collections(self, before: datetime, *, limit: int,
+                                after: Keyset | None = None) -> Sequence[Any]:  # fmt: skip
+        """A page of (created, id, session id) of the collections pending since before
+        ``before``, in (created, id) order after ``after``."""
+        stmt = (select(Collection.created_at, Collection.id, Collection.session_id)
+                .where(Collection.status == "pending", Collection.created_at <= before,
+                       after_keyset(Collection.created_at, Collection.id, after))
+                .order_by(Collection.created_at, Collection.id).limit(limit))  # fmt: skip
+        return (await self.session.execute(stmt)).all()
 
-    async def timed_out(self, now: datetime, *, limit: int) -> Sequence[str]:
-        """Sessions a party has been offline from for too long (read through the index)."""
-        stmt = (select(ChatSession.id).where(ChatSession.timeout_at < now)
-                .order_by(ChatSession.timeout_at).limit(limit))  # fmt: skip
-        return (await self.session.execute(stmt)).scalars().all()
+    async def timed_out(self, now: datetime, *, limit: int, after: Keyset | None = None
+                        ) -> Sequence[Any]:  # fmt: skip
+        """A page of (timeout, id) of the sessions a party has been offline from for too
+        long (read through the index), in that order after ``after``."""
+        stmt = (select(ChatSession.timeout_at, ChatSession.id)
+                .where(ChatSession.timeout_at < now,
+                       after_keyset(ChatSession.timeout_at, ChatSession.id, after))
+                .order_by(ChatSession.timeout_at, ChatSession.id).limit(limit))  # fmt: skip
+        return (await self.session.execute(stmt)).all()
 
     async def open_sessions(self, *, after: str = "", limit: int = 5000) -> Sequence[Any]:
         stmt = _OPEN.where(ChatSession.id > after).order_by(ChatSession.id).limit(limit)

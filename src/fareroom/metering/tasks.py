@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from fareroom.chat.service import as_tariff
 from fareroom.gateway.base import GatewayUnavailable
+from fareroom.kit.db import Keyset
 from fareroom.metering.repository import MeteringRepository
 from fareroom.pricing.collection import split_amount
 from fareroom.pricing.meter import seconds_at
@@ -104,26 +105,42 @@ async def sweep_timeouts(
     ctx: Context, *, limit: int = 500, then: Callable[[str], Awaitable[Any]] | None = None
 ) -> int:
     """End the sessions timed out; ``then`` (telling the parties) gets each one's id."""
-    async with ctx.sessions() as session:
-        stale = await MeteringRepository(session).timed_out(ctx.clock.now(), limit=limit)
+    now = ctx.clock.now()
     ended = 0
-    for session_id in stale:
-        async with ctx.unit_of_work() as s:
-            done = await s.metering.time_out(session_id)
-        ended += done
-        await settle(ctx, session_id)
-        if done and then is not None:
-            await then(session_id)
-    return ended
+    after: Keyset | None = None
+    while True:
+        async with ctx.sessions() as session:
+            page = await MeteringRepository(session).timed_out(now, after=after, limit=limit)
+        for _, session_id in page:
+            async with ctx.unit_of_work() as s:
+                done = await s.metering.time_out(session_id)
+            ended += done
+            await settle(ctx, session_id)
+            if done and then is not None:
+                await then(session_id)
+        if len(page) < limit:
+            return ended
+        after = (page[-1][0], page[-1][1])
 
 
 async def reconcile(ctx: Context, *, limit: int = 100) -> int:
+    """Carry out the collections still pending; returns how many sessions it took up. A
+    collection left pending again (the gateway still unreachable) is passed over until
+    the next round."""
     before = ctx.clock.now() - timedelta(seconds=ctx.settings.reconcile_after_seconds)
-    async with ctx.sessions() as session:
-        sessions = await MeteringRepository(session).stale_collections(before, limit=limit)
-    for session_id in sessions:
-        await settle(ctx, session_id)
-    return len(sessions)
+    done: set[str] = set()
+    after: Keyset | None = None
+    while True:
+        async with ctx.sessions() as session:
+            page = await MeteringRepository(session).stale_collections(
+                before, after=after, limit=limit)  # fmt: skip
+        for _, _, session_id in page:
+            if session_id not in done:
+                done.add(session_id)
+                await settle(ctx, session_id)
+        if len(page) < limit:
+            return len(done)
+        after = (page[-1][0], page[-1][1])
 
 
 async def rebuild(ctx: Context) -> int:

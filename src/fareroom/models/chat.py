@@ -220,7 +220,11 @@ class ChatVisit(Base):
     """
 
     __tablename__ = "chat_visits"
-    __table_args__ = (Index("ix_chat_visits_queue", "room_id", "status", "queued_at"),)
+    __table_args__ = (
+        Index("ix_chat_visits_queue", "room_id", "status", "queued_at"),
+        # The hold sweep reads the visits not yet connected a page at a time in this order.
+        Index("ix_chat_visits_stale", "status", "created_at", "id"),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     business_id: Mapped[str] = mapped_column(ForeignKey("businesses.id"), index=True)

@@ -12,15 +12,21 @@ keeps its fee and the gateway keeps its fee, as Stripe does by default.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import ClassVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fareroom.accounts.service import fee_policy_for
 from fareroom.clients.service import ClientsService
-from fareroom.gateway.base import ChargeRequest, ChargeResult, PaymentGateway
+from fareroom.gateway.base import (
+    ChargeRequest,
+    ChargeResult,
+    GatewayInvalidRequest,
+    PaymentGateway,
+)
+from fareroom.gateway.log import acting_for
 from fareroom.kit.clock import Clock
 from fareroom.kit.errors import Conflict, NotFound, ValidationFailed
 from fareroom.kit.ids import new_id
@@ -28,6 +34,13 @@ from fareroom.kit.money import MAX_CHARGE_MINOR, MIN_CHARGE_MINOR, Money, normal
 from fareroom.ledger.service import Ledger, business, platform
 from fareroom.models.business import Business
 from fareroom.models.payment import Payment, Payout, Refund
+from fareroom.payments.events import (
+    EventObject,
+    EventOutcome,
+    capture_problem,
+    rejected,
+    same_amount,
+)
 from fareroom.payments.repository import PaymentsRepository
 from fareroom.pricing.fees import CATEGORIES, FeePolicy
 
@@ -145,6 +158,7 @@ class PaymentsService:
         card = await self._clients.card(biz.id, client.id, card_id)
         payment_id = payment_id or new_id("pay")
         destination = _destination(biz)
+        acting_for(biz.id)
         result = await self._gateway.create_charge(ChargeRequest(
             amount=amount, currency=currency, customer_id=str(client.gateway_customer_id),
             payment_method_id=card.gateway_payment_method_id, capture=capture,
@@ -238,6 +252,7 @@ class PaymentsService:
                 held=payment.amount,
             )
         destination = _destination(biz)
+        acting_for(biz.id)
         result = await self._gateway.capture(
             charge_id=str(payment.gateway_charge_id),
             amount=amount,
@@ -255,6 +270,7 @@ class PaymentsService:
                 code="payment_not_cancelable",
                 payment_status=payment.status,
             )
+        acting_for(biz.id)
         await self._gateway.cancel(
             charge_id=str(payment.gateway_charge_id), idempotency_key=f"payment:{payment.id}:cancel"
         )
@@ -286,6 +302,7 @@ class PaymentsService:
                 "The reason may be 200 characters at most.", code="reason_too_long"
             )
         refund_id = refund_id or new_id("re")
+        acting_for(biz.id)
         result = await self._gateway.refund(
             charge_id=str(payment.gateway_charge_id),
             amount=amount,
@@ -389,6 +406,7 @@ class PaymentsService:
             legs=[(balance, amount), (platform("gateway_funds", currency), -amount)],
             floors=[balance],
         )
+        acting_for(biz.id)
         result = await self._gateway.create_payout(
             account_id=biz.gateway_account_id if biz.connect_status == "enabled" else None,
             amount=amount,
@@ -412,6 +430,7 @@ class PaymentsService:
 
     async def start_onboarding(self, biz: Business, *, email: str, return_url: str) -> str:
         """Create the business's connected account if needed; returns the onboarding URL."""
+        acting_for(biz.id)
         if biz.gateway_account_id is None:
             account = await self._gateway.create_account(
                 country=biz.country, email=email, idempotency_key=f"business:{biz.id}:account"
@@ -424,63 +443,98 @@ class PaymentsService:
 
     async def refresh_account(self, biz: Business) -> Business:
         if biz.gateway_account_id:
+            acting_for(biz.id)
             account = await self._gateway.retrieve_account(account_id=biz.gateway_account_id)
             biz.connect_status = account.status
         return biz
 
     # ------------------------------------------------------------ gateway events
 
-    async def on_gateway_event(self, event_type: str, obj: dict[str, Any]) -> str:
-        """Apply a webhook's object; idempotent, and never moves a state backwards."""
-        object_id = str(obj.get("id", ""))
-        if event_type == "payment_intent.succeeded":
-            payment = await self._repo.payment_by_charge(object_id)
-            if payment is None:
-                return "ignored: unknown payment"
-            if payment.status != "requires_capture":
-                return f"no change: payment is {payment.status}"
-            payment = await self._locked(payment.business_id, payment.id)
-            biz = await self._repo.business(payment.business_id)
-            captured = int(obj.get("amount_captured") or obj.get("amount_received") or 0)
-            fee = obj.get("fee")
-            await self._record_capture(
-                biz,
-                payment,
-                ChargeResult(
-                    object_id,
-                    "succeeded",
-                    payment.amount,
-                    captured,
-                    payment.currency,
-                    int(fee) if fee is not None else None,
-                ),
-            )
-            return "capture recorded"
-        if event_type == "payment_intent.canceled":
-            payment = await self._repo.payment_by_charge(object_id)
-            if payment is None or payment.status != "requires_capture":
-                return "no change"
-            payment.status = "canceled"
-            return "hold cancelled"
-        if event_type == "charge.refund.updated":
-            refund = await self._repo.refund_by_gateway_id(object_id)
-            if refund is None:
-                return "ignored: unknown refund"
-            refund.status = str(obj.get("status", refund.status))
-            return f"refund {refund.status}"
-        if event_type in ("payout.paid", "payout.failed"):
-            payout = await self._repo.payout_by_gateway_id(object_id)
-            if payout is None:
-                return "ignored: unknown payout"
-            payout.status = event_type.split(".")[1]
-            return f"payout {payout.status}"
-        if event_type == "account.updated":
-            owner = await self._repo.business_by_account(object_id)
-            if owner is None:
-                return "ignored: unknown account"
-            enabled = obj.get("status") == "enabled" or (
-                bool(obj.get("charges_enabled")) and bool(obj.get("payouts_enabled"))
-            )
-            owner.connect_status = "enabled" if enabled else str(obj.get("status") or "pending")
-            return f"account {owner.connect_status}"
-        return "ignored: event type not handled"
+    async def on_gateway_event(self, event_type: str, obj: EventObject) -> EventOutcome:
+        """Apply a webhook's object; idempotent, never moves a state backwards, and never
+        moves money on the event's word alone (see ``payments.events``)."""
+        handler = self._EVENTS.get(event_type)
+        if handler is None:
+            return EventOutcome("ignored: event type not handled")
+        return await handler(self, obj)
+
+    async def _on_succeeded(self, obj: EventObject) -> EventOutcome:
+        found = await self._repo.payment_by_charge(obj.id)
+        if found is None:
+            return EventOutcome("ignored: unknown payment")
+        payment = await self._locked(found.business_id, found.id)
+        if payment.status != "requires_capture":
+            return EventOutcome(f"no change: payment is {payment.status}")
+        claimed = obj.captured
+        problem = capture_problem(payment, captured=claimed, fee=obj.fee, currency=obj.currency)
+        if problem is not None:
+            return rejected(problem)
+        charge = await self._gateway_charge(payment)
+        if charge is None or charge.status != "succeeded":
+            return rejected("the gateway has not captured this payment")
+        problem = capture_problem(payment, captured=charge.amount_captured,
+                                  fee=charge.processing_fee, currency=charge.currency)  # fmt: skip
+        if problem is not None or charge.amount_captured <= 0:
+            return rejected(f"the gateway's record: {problem or 'nothing captured'}")
+        await self._record_capture(await self._repo.business(payment.business_id), payment, charge)
+        agreed = claimed in (None, charge.amount_captured) and obj.fee in (
+            None, charge.processing_fee)  # fmt: skip
+        return EventOutcome("capture recorded" if agreed
+                            else "capture recorded as the gateway has it")  # fmt: skip
+
+    async def _on_canceled(self, obj: EventObject) -> EventOutcome:
+        found = await self._repo.payment_by_charge(obj.id)
+        if found is None or found.status != "requires_capture":
+            return EventOutcome("no change")
+        payment = await self._locked(found.business_id, found.id)
+        charge = await self._gateway_charge(payment)
+        if charge is None or charge.status != "canceled":
+            return rejected("the gateway has not cancelled this hold")
+        payment.status = "canceled"
+        payment.updated_at = self._clock.now()
+        return EventOutcome("hold cancelled")
+
+    async def _gateway_charge(self, payment: Payment) -> ChargeResult | None:
+        """The payment's charge as the gateway has it (None if the gateway knows none)."""
+        acting_for(payment.business_id)
+        try:
+            return await self._gateway.retrieve_charge(charge_id=str(payment.gateway_charge_id))
+        except GatewayInvalidRequest:
+            return None
+
+    async def _on_refund(self, obj: EventObject) -> EventOutcome:
+        refund = await self._repo.refund_by_gateway_id(obj.id)
+        if refund is None:
+            return EventOutcome("ignored: unknown refund")
+        if not same_amount(obj, amount=refund.amount, currency=refund.currency):
+            return rejected("the refund's amount is not ours")
+        refund.status = obj.status or refund.status
+        return EventOutcome(f"refund {refund.status}")
+
+    async def _on_payout(self, obj: EventObject, status: str) -> EventOutcome:
+        payout = await self._repo.payout_by_gateway_id(obj.id)
+        if payout is None:
+            return EventOutcome("ignored: unknown payout")
+        if not same_amount(obj, amount=payout.amount, currency=payout.currency):
+            return rejected("the payout's amount is not ours")
+        payout.status = status
+        return EventOutcome(f"payout {payout.status}")
+
+    async def _on_account(self, obj: EventObject) -> EventOutcome:
+        owner = await self._repo.business_by_account(obj.id)
+        if owner is None:
+            return EventOutcome("ignored: unknown account")
+        # Which account receives a business's charges is the gateway's to say, not the
+        # event's: read it back.
+        await self.refresh_account(owner)
+        return EventOutcome(f"account {owner.connect_status}")
+
+    _EVENTS: ClassVar[dict[str, Callable[[PaymentsService, EventObject],
+                                         Awaitable[EventOutcome]]]] = {
+        "payment_intent.succeeded": _on_succeeded,
+        "payment_intent.canceled": _on_canceled,
+        "charge.refund.updated": _on_refund,
+        "payout.paid": lambda self, obj: self._on_payout(obj, "paid"),
+        "payout.failed": lambda self, obj: self._on_payout(obj, "failed"),
+        "account.updated": _on_account,
+    }  # fmt: skip
