@@ -27,7 +27,7 @@ from starlette.requests import cookie_parser
 from fareroom.chat import relay
 from fareroom.chat.live import agent_key, visit_key
 from fareroom.chat.relay import message_out, request_out, session_topic
-from fareroom.chat.schemas import LineItem, session_out
+from fareroom.chat.schemas import session_out
 from fareroom.chat.service import AGENT_ROLES
 from fareroom.gateway.base import GatewayError, as_fareroom_error
 from fareroom.kit.errors import (
@@ -225,6 +225,8 @@ class Page:
                 raise ValidationFailed(f"Unknown message type {data['type'][:40]!r}.",
                                        code="unknown_type")  # fmt: skip
             await handler(self, data)
+            if ref is not None:  # the page waits for the answer (e.g. to clear a form)
+                self.send({"type": "done", "ref": _ref(ref)})
         except (FareroomError, GatewayError) as exc:
             err = as_fareroom_error(exc) if isinstance(exc, GatewayError) else exc
             self.send({"type": "error", **_problem(err), "ref": _ref(ref)})
@@ -555,8 +557,12 @@ class AgentPage(Page):
         items = data.get("items")
         if not isinstance(items, list) or not items:
             raise ValidationFailed("A request has line items.", code="invalid_line_items")
-        lines = [LineItem.model_validate(i).model_dump() if isinstance(i, dict) else i
-                 for i in items]  # fmt: skip
+        if not all(isinstance(i, dict) for i in items):
+            raise ValidationFailed("Each line item has a description, a quantity and a "
+                                   "unit price.", code="invalid_line_items")  # fmt: skip
+        # The lines are checked by the service (a sentence and the line's number), like
+        # the API's.
+        lines = [dict(i) for i in items]
         async with self.ctx.unit_of_work(self.caller.business_id) as s:
             session = await self._own(s, data)
             if session.status != "open":

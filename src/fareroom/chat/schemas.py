@@ -179,6 +179,11 @@ class SessionOut(BaseModel):
     collection_pending: bool
     hold_payment_id: str | None
     offline: list[str] = Field(default_factory=list, description="Parties offline now")
+    offline_for: int | None = Field(default=None, description="Seconds the first party "
+                                    "offline now has been offline (the meter may not have "
+                                    "started)")  # fmt: skip
+    ends_in: int | None = Field(default=None, description="Seconds until the presence "
+                                "timeout ends the session (unless the party is back)")  # fmt: skip
     failure: str | None = Field(default=None, description="Why the last collection failed")
     agent_may_start: bool = Field(description="The meter waits for the agent's start")
     agent_may_pause: bool = Field(description="The agent may pause and resume the meter")
@@ -216,5 +221,6 @@ def session_out(state: LiveState) -> SessionOut:
         collected=s.collected, abandoned=s.abandoned, due=state.due,
         next_change_in=state.next_change_in, collection_pending=state.pending,
         hold_payment_id=s.hold_payment_id, offline=list(state.offline), failure=state.failure,
+        offline_for=state.offline_for, ends_in=state.ends_in,
         agent_may_start=s.agent_may_start, agent_may_pause=s.agent_may_pause,
     )  # fmt: skip

@@ -24,6 +24,7 @@ Statuses: open → collecting → paid; collecting → payment_failed → collec
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -73,6 +74,22 @@ class LiveState:
     pending: bool
     offline: tuple[str, ...] = ()  # the parties offline now
     failure: str | None = None  # why the last collection failed, while payment_failed
+    offline_since: datetime | None = None  # since when the first party offline now is
+    at: datetime | None = None  # when this state was read
+
+    @property
+    def ends_in(self) -> int | None:
+        """Seconds until the presence timeout ends the session, while a party is offline."""
+        end, at = self.session.timeout_at, self.at
+        if end is None or at is None or self.session.status != "open":
+            return None
+        return max(0, math.ceil((end - at).total_seconds()))
+
+    @property
+    def offline_for(self) -> int | None:
+        if self.offline_since is None or self.at is None:
+            return None
+        return max(0, int((self.at - self.offline_since).total_seconds()))
 
 
 def live_seconds(s: ChatSession, now: datetime) -> int:
@@ -127,9 +144,13 @@ class MeteringService:
         price = s.final_price if s.final_price is not None else tariff.price(seconds)
         change = tariff.seconds_until_change(seconds) if s.status == "open" else None
         offline: tuple[str, ...] = ()
-        if s.status == "open" and s.meter_state == "offline":
+        offline_since = None
+        # A party is offline whenever the session has a timeout, whether or not the meter
+        # runs: before the agent starts it, the meter reads "waiting", yet the agent must
+        # be told that the client went (and the session still ends at the timeout).
+        if s.status == "open" and s.timeout_at is not None:
             reading = read_meter(s.opened_at, await self._events(s.id), _controls(s), at=now)
-            offline = tuple(sorted(reading.offline))
+            offline, offline_since = tuple(sorted(reading.offline)), reading.offline_since
         failure = None
         if s.status == "payment_failed":
             failure = next((c.failure for c in reversed(await self._repo.collections(s.id))
@@ -137,7 +158,7 @@ class MeteringService:
         return LiveState(s, tariff, seconds, price, price - s.collected - s.abandoned,
                          change if s.meter_state == "running" else None,
                          await self._repo.pending_collection(s.id) is not None,
-                         offline, failure)  # fmt: skip
+                         offline, failure, offline_since, now)  # fmt: skip
 
     async def sessions(self, business_id: str, *, limit: int = 50, status: str | None = None
                        ) -> list[LiveState]:  # fmt: skip
