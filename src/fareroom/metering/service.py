@@ -19,6 +19,10 @@
   A new card retries the collection of what is due, as often as needed; the agent may
   abandon instead, which records the unpaid amount as abandoned debt in the ledger.
 
+- **Receipt**: when the session is settled (paid, or abandoned), one receipt to the client
+  and one notification to the agent list the whole chat (``mail.receipts``); a failed final
+  charge sends nothing until it is paid with another card or abandoned.
+
 Statuses: open → collecting → paid; collecting → payment_failed → collecting … | abandoned.
 """
 
@@ -39,11 +43,10 @@ from fareroom.kit.errors import Conflict, FareroomError, Forbidden, NotFound, Va
 from fareroom.kit.ids import new_id
 from fareroom.ledger.service import AccountRef, Ledger, business
 from fareroom.mail.outbox import Outbox
-from fareroom.mail.receipts import queue_receipts
+from fareroom.mail.receipts import ChatSummary, Paid, items_of, queue_chat_mails
 from fareroom.metering.repository import MeteringRepository
 from fareroom.models.business import Business
 from fareroom.models.chat import ChatSession, Collection, MeterEventRow
-from fareroom.models.payment import Payment
 from fareroom.payments.service import PaymentSource, PaymentsService
 from fareroom.pricing.collection import plan, split_amount
 from fareroom.pricing.meter import (
@@ -339,6 +342,7 @@ class MeteringService:
         parts = plan(amount, held)
         if reason != "split" and amount == 0 and not held:
             s.status = "paid"
+            await self._receipt(s)
             return None
         uses_hold = held > 0 and (parts.capture > 0 or reason != "split")
         coll = Collection(
@@ -385,7 +389,7 @@ class MeteringService:
         biz = await self._payments.business(s.business_id)
         tariff = await self._chat.tariff(s.tariff_id)
         source = PaymentSource(s.id, s.room_id, s.agent_id)
-        done, paid, new_hold, old_gone = 0, [], False, False
+        done, new_hold, old_gone = 0, False, False
         try:
             if coll.new_hold_payment_id:
                 await self._payments.charge(
@@ -401,7 +405,6 @@ class MeteringService:
                 hold = (await self._payments.get(biz.id, coll.capture_payment_id)).payment
                 if hold.status == "requires_capture":
                     hold = await self._payments.capture(biz, hold.id, amount=coll.capture_amount)
-                paid.append(hold)
                 done, old_gone = hold.amount_captured, True
             if coll.cancel_payment_id:
                 hold = (await self._payments.get(biz.id, coll.cancel_payment_id)).payment
@@ -409,11 +412,11 @@ class MeteringService:
                     await self._payments.cancel(biz, hold.id)
                 old_gone = True
             if coll.charge_payment_id:
-                paid.append(await self._payments.charge(
+                await self._payments.charge(
                     biz, amount=coll.charge_amount, capture=True,
                     description=f"Chat session {s.id}", payment_id=coll.charge_payment_id,
                     client_id=s.client_id, card_id=coll.card_id, currency=tariff.currency,
-                    category="service", off_session=True, source=source))  # fmt: skip
+                    category="service", off_session=True, source=source)  # fmt: skip
                 done += coll.charge_amount
         except (PaymentDeclined, PaymentActionRequired, GatewayInvalidRequest) as exc:
             coll.failure = exc.message[:300]
@@ -427,11 +430,11 @@ class MeteringService:
                 s.hold_payment_id = coll.new_hold_payment_id
             else:  # the old hold could not be captured: keep one hold, not two
                 await self._payments.cancel(biz, coll.new_hold_payment_id)
-        await self._receipts(biz, s, paid)
         if coll.failure is None:
             coll.status = "succeeded"
             if s.status != "open":
                 s.status = "paid"
+                await self._receipt(s)
             return coll.status
         coll.status = "failed"
         if s.status == "open":  # a failed split collection ends the session
@@ -440,14 +443,40 @@ class MeteringService:
             s.status = "payment_failed"
         return coll.status
 
-    async def _receipts(self, biz: Business, s: ChatSession, paid: list[Payment]) -> None:
-        if not paid:
-            return
-        client = await self._clients.get(biz.id, s.client_id)
-        agent = await self._chat.user(biz.id, s.agent_id)
-        for payment in paid:
-            await queue_receipts(self._outbox, payment=payment, client=client, agent=agent,
-                                 what=f"chat session {s.id}", business_name=biz.name)  # fmt: skip
+    async def _receipt(self, s: ChatSession) -> None:
+        """The session is settled (paid, or abandoned): the chat's one receipt and the
+        agent's notification, listing every payment the chat took (written once)."""
+        biz = await self._payments.business(s.business_id)
+        collections = [paid for coll in await self._repo.collections(s.id)
+                       if (paid := await self._collected(biz, s, coll))]  # fmt: skip
+        requests = [await self._paid(biz, s, items_of(r), [r.payment_id], r.paid_at)
+                    for r in await self._chat.requests_of_session(biz.id, s.id)
+                    if r.status == "paid" and r.payment_id]  # fmt: skip
+        room = await self._chat.room(biz.id, s.room_id)
+        await queue_chat_mails(self._outbox, ChatSummary(
+            session_id=s.id, business_name=biz.name, room_name=room.name,
+            agent=await self._chat.user(biz.id, s.agent_id),
+            client=await self._clients.get(biz.id, s.client_id),
+            currency=(await self._chat.tariff(s.tariff_id)).currency, opened_at=s.opened_at,
+            ended_at=s.ended_at, end_reason=s.end_reason, chargeable_seconds=s.meter_seconds,
+            collections=collections,
+            requests=requests, abandoned=s.abandoned))  # fmt: skip
+
+    async def _collected(self, biz: Business, s: ChatSession, coll: Collection) -> Paid | None:
+        """What a collection took: the hold it captured (even if its charge then failed)
+        and its charge (the last step, made only if the collection succeeded)."""
+        charged = coll.charge_payment_id if coll.status == "succeeded" else None
+        ids = [i for i in (coll.capture_payment_id, charged) if i]
+        paid = await self._paid(biz, s, "chat time", ids, coll.finished_at)
+        return paid if paid.total() else None
+
+    async def _paid(self, biz: Business, s: ChatSession, what: str, payment_ids: list[str],
+                    at: datetime | None) -> Paid:  # fmt: skip
+        payments = [(await self._payments.get(biz.id, i)).payment for i in payment_ids]
+        payments = [p for p in payments if p.amount_captured]
+        cards = [await self._clients.card_label(biz.id, s.client_id, c)
+                 for c in dict.fromkeys(p.card_id for p in payments)]  # fmt: skip
+        return Paid(what, payments, at or self._clock.now(), " and ".join(cards))
 
     # ------------------------------------------------------------ after a failed payment
 
@@ -487,4 +516,5 @@ class MeteringService:
         s.abandoned = unpaid
         s.status = "abandoned"
         s.updated_at = self._clock.now()
+        await self._receipt(s)
         return await self._state(s)
