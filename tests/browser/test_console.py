@@ -4,6 +4,8 @@ hanging up after a confirmation, and one receipt per chat over SMTP."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from playwright.async_api import Page, expect
 from sqlalchemy import func, select
 
@@ -23,13 +25,19 @@ async def _both_widths(pages: Pages, page: Page, step: str) -> None:
         await page.set_viewport_size(desktop)
 
 
+async def _chatting(pages: Pages, **room: object) -> tuple[Page, Page, dict[str, Any]]:
+    """An agent's console and a client in a chat with them, in a room of ``room``; the
+    room as made, with the agent."""
+    agent = await pages.user()
+    made = await pages.room([agent], **room)
+    console = await pages.console(agent)
+    return console, await pages.connected_client(made["id"]), {**made, "agent": agent}
+
+
 async def test_a_console_replaced_by_a_newer_tab_is_plainly_inactive_until_used_here(
     pages: Pages,
 ) -> None:
-    agent = await pages.user()
-    room = await pages.room([agent])
-    first = await pages.console(agent)
-    await pages.connected_client(room["id"])
+    first, _, _ = await _chatting(pages)
     await expect(first.locator("#meter-state")).to_have_text("running")
 
     second = await first.context.new_page()  # the same agent opens the console again
@@ -63,10 +71,7 @@ async def test_a_console_replaced_by_a_newer_tab_is_plainly_inactive_until_used_
 async def test_the_agent_sees_the_client_go_offline_before_the_meter_starts(
     pages: Pages,
 ) -> None:
-    agent = await pages.user()
-    room = await pages.room([agent], agent_may_start=True)
-    console = await pages.console(agent)
-    client = await pages.connected_client(room["id"])
+    console, client, _ = await _chatting(pages, agent_may_start=True)
     await expect(console.locator("#meter-state")).to_have_text("waiting for the agent")
     await expect(console.locator("#peer")).to_have_text("The client is online.")
     await client.context.close()  # the client goes before the agent started the meter
@@ -83,10 +88,7 @@ async def test_the_agent_sees_the_client_go_offline_before_the_meter_starts(
 
 
 async def test_a_busy_agent_sees_how_many_clients_wait(pages: Pages) -> None:
-    agent = await pages.user()
-    room = await pages.room([agent])
-    console = await pages.console(agent)
-    await pages.connected_client(room["id"])
+    console, _, room = await _chatting(pages)
     await expect(console.locator("#waiting")).to_have_text("nobody")
     second = await pages.client_page(room["id"])
     await pages.contact(second, name="Bea")
@@ -104,10 +106,7 @@ async def test_a_busy_agent_sees_how_many_clients_wait(pages: Pages) -> None:
 async def test_a_refused_payment_request_is_shown_by_the_form_which_keeps_its_lines(
     pages: Pages,
 ) -> None:
-    agent = await pages.user()
-    room = await pages.room([agent])
-    console = await pages.console(agent)
-    client = await pages.connected_client(room["id"])
+    console, client, _ = await _chatting(pages)
     for n in range(12):  # a long chat: the form is far below the top of the page
         await console.fill("#say input", f"message {n}")
         await console.click("#say button")
@@ -136,10 +135,7 @@ async def test_a_refused_payment_request_is_shown_by_the_form_which_keeps_its_li
 
 
 async def test_hanging_up_asks_first_with_what_the_client_is_charged(pages: Pages) -> None:
-    agent = await pages.user()
-    room = await pages.room([agent])
-    console = await pages.console(agent)
-    client = await pages.connected_client(room["id"])
+    console, client, _ = await _chatting(pages)
     await _eventually(lambda: _later(console, 1))
     await console.click("#hangup")
     ask = console.locator("#confirm-hangup")
@@ -159,12 +155,10 @@ async def test_hanging_up_asks_first_with_what_the_client_is_charged(pages: Page
 async def test_a_chat_with_a_split_collection_sends_one_receipt_over_smtp(
     pages: Pages, smtp: SmtpInbox
 ) -> None:
-    agent = await pages.user(name="Sam")
-    room = await pages.room([agent], tariff={"block_minutes": 5, "block_price": 1000,
-                                             "preauth_amount": 2000,
-                                             "split_threshold": 1000})  # fmt: skip
-    console = await pages.console(agent)
-    client = await pages.connected_client(room["id"])
+    console, client, room = await _chatting(pages, tariff={
+        "block_minutes": 5, "block_price": 1000, "preauth_amount": 2000,
+        "split_threshold": 1000})  # fmt: skip
+    agent = room["agent"]
     # 10.00 is due from the first second: the next meter tick collects 9.50 of it
     await expect(console.locator("#meter-paid")).to_have_text("9.50 EUR")
     await console.click("#hangup")

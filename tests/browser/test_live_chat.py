@@ -244,6 +244,12 @@ async def test_a_card_that_cannot_be_charged_is_replaced_in_the_page_and_paid(
 async def test_the_agent_hangs_up_anyway_after_a_failed_charge(pages: Pages) -> None:
     client, console, _ = await _failed_final_charge(pages)
     await console.click("#abandon")
+    await expect(console.locator("#confirm-abandon")).to_contain_text(
+        "The 5.00 EUR the client has not paid is recorded as abandoned debt.")  # fmt: skip
+    await pages.shot(console, "hang-up-anyway-asked")
+    await console.set_viewport_size(PHONE)
+    await pages.shot(console, "hang-up-anyway-asked")
+    await console.set_viewport_size(DESKTOP)
     await console.click("#confirm-abandon-yes")
     await expect(console.locator("#ended")).to_contain_text("5.00 EUR left unpaid")
     await expect(client.locator("#summary")).to_contain_text("You paid 5.00 EUR")

@@ -84,15 +84,22 @@ async def test_a_chat_with_two_split_collections_and_a_request_sends_one_receipt
         assert not INTERNAL_ID.search(_text(mail) + mail["Subject"]), _text(mail)
 
 
-async def test_a_failed_final_charge_sends_the_receipt_once_it_is_paid_with_another_card(
-    chat: Chat, ctx: Context, tmp_path: Path
-) -> None:
+async def _failed_final_charge(chat: Chat) -> tuple[dict, dict]:
+    """A 20.00 chat whose card is switched to one that cannot be charged: of the final
+    collection, the 10.00 hold is captured and the other 10.00 declined."""
     client = await chat.t.client()
     session = await chat.open(await chat.room({**SPLITS, "preauth_amount": 1000}), client)
     bad = await chat.t.card(client["id"], FAILS_ON_CHARGE)
     await chat.api.post(f"/api/v1/chat-sessions/{session['id']}/card", json={"card_id": bad["id"]})
     chat.advance(600)
     assert (await chat.event(session, "hangup"))["status"] == "payment_failed"
+    return client, session
+
+
+async def test_a_failed_final_charge_sends_the_receipt_once_it_is_paid_with_another_card(
+    chat: Chat, ctx: Context, tmp_path: Path
+) -> None:
+    client, session = await _failed_final_charge(chat)
     assert _to(await _mails(chat, ctx, tmp_path), "a@example.com") == []  # not settled yet
 
     good = await chat.t.card(client["id"], "5555555555554444")
@@ -108,12 +115,7 @@ async def test_a_failed_final_charge_sends_the_receipt_once_it_is_paid_with_anot
 async def test_an_abandoned_chat_sends_one_receipt_with_what_was_left_unpaid(
     chat: Chat, ctx: Context, tmp_path: Path
 ) -> None:
-    client = await chat.t.client()
-    session = await chat.open(await chat.room({**SPLITS, "preauth_amount": 1000}), client)
-    bad = await chat.t.card(client["id"], FAILS_ON_CHARGE)
-    await chat.api.post(f"/api/v1/chat-sessions/{session['id']}/card", json={"card_id": bad["id"]})
-    chat.advance(600)
-    await chat.event(session, "hangup")
+    _, session = await _failed_final_charge(chat)
     r = await chat.api.post(f"/api/v1/chat-sessions/{session['id']}/abandon")
     assert r.json()["status"] == "abandoned"
     [receipt] = _to(await _mails(chat, ctx, tmp_path), "a@example.com")
