@@ -447,8 +447,10 @@ class MeteringService:
         """The session is settled (paid, or abandoned): the chat's one receipt and the
         agent's notification, listing every payment the chat took (written once)."""
         biz = await self._payments.business(s.business_id)
-        collections = [paid for coll in await self._repo.collections(s.id)
-                       if (paid := await self._collected(biz, s, coll))]  # fmt: skip
+        collections, seen = [], set[str]()
+        for coll in await self._repo.collections(s.id):
+            if paid := await self._collected(biz, s, coll, seen):
+                collections.append(paid)
         requests = [await self._paid(biz, s, items_of(r), [r.payment_id], r.paid_at)
                     for r in await self._chat.requests_of_session(biz.id, s.id)
                     if r.status == "paid" and r.payment_id]  # fmt: skip
@@ -462,11 +464,14 @@ class MeteringService:
             collections=collections,
             requests=requests, abandoned=s.abandoned))  # fmt: skip
 
-    async def _collected(self, biz: Business, s: ChatSession, coll: Collection) -> Paid | None:
+    async def _collected(self, biz: Business, s: ChatSession, coll: Collection, seen: set[str]
+                         ) -> Paid | None:  # fmt: skip
         """What a collection took: the hold it captured (even if its charge then failed)
-        and its charge (the last step, made only if the collection succeeded)."""
+        and its charge (the last step, made only if the collection succeeded). A hold
+        whose capture failed is captured by a later collection: listed once (``seen``)."""
         charged = coll.charge_payment_id if coll.status == "succeeded" else None
-        ids = [i for i in (coll.capture_payment_id, charged) if i]
+        ids = [i for i in (coll.capture_payment_id, charged) if i and i not in seen]
+        seen.update(ids)
         paid = await self._paid(biz, s, "chat time", ids, coll.finished_at)
         return paid if paid.total() else None
 
