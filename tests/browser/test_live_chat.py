@@ -86,8 +86,9 @@ async def test_from_the_embed_button_to_the_receipt(pages: Pages, smtp: SmtpInbo
     await pages.shot(client, "client-chatting")
     await pages.shot(console, "agent-chatting")
 
-    # the agent hangs up: the client pays, sees the summary, gets the receipt by mail
+    # the agent hangs up (and confirms): the client pays, sees the summary, gets the receipt
     await console.click("#hangup")
+    await console.click("#confirm-hangup-yes")
     await expect(client.locator("#summary")).to_contain_text("You paid 10.00 EUR")
     await expect(console.locator("#ended")).to_contain_text("paid 10.00 EUR")
     # new revenue at once: 10.00 less the platform's 10 % and the processing fee 0.59
@@ -179,7 +180,7 @@ async def test_a_closed_client_page_goes_offline_and_is_charged_at_the_timeout(
     await _eventually(lambda: _later(client, 1))
     await client.context.close()  # no goodbye: the page just vanishes
 
-    await expect(console.locator("#peer")).to_have_text(
+    await expect(console.locator("#peer")).to_contain_text(
         "The client is offline; the meter is stopped.")  # fmt: skip
     await expect(console.locator("#meter-state")).to_have_text("stopped (offline)")
     await pages.shot(console, "client-offline")
@@ -242,8 +243,14 @@ async def test_a_card_that_cannot_be_charged_is_replaced_in_the_page_and_paid(
 
 async def test_the_agent_hangs_up_anyway_after_a_failed_charge(pages: Pages) -> None:
     client, console, _ = await _failed_final_charge(pages)
-    console.once("dialog", lambda d: asyncio.ensure_future(d.accept()))
     await console.click("#abandon")
+    await expect(console.locator("#confirm-abandon")).to_contain_text(
+        "The 5.00 EUR the client has not paid is recorded as abandoned debt.")  # fmt: skip
+    await pages.shot(console, "hang-up-anyway-asked")
+    await console.set_viewport_size(PHONE)
+    await pages.shot(console, "hang-up-anyway-asked")
+    await console.set_viewport_size(DESKTOP)
+    await console.click("#confirm-abandon-yes")
     await expect(console.locator("#ended")).to_contain_text("5.00 EUR left unpaid")
     await expect(client.locator("#summary")).to_contain_text("You paid 5.00 EUR")
     await expect(client.locator("#summary")).to_contain_text("5.00 EUR was left unpaid")

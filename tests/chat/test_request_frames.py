@@ -14,10 +14,9 @@ ITEM = {"description": "Workbook", "quantity": 1, "unit_price": 1250}
 
 
 @pytest.mark.parametrize("change", [
-    {"items": [{**ITEM, "quantity": 0}]},
     {"items": [{**ITEM, "colour": "red"}]},
     {"items": ["a"]},
-    {"items": []},
+    {"items": [{**ITEM, "quantity": "1"}]},
     {"items": "a"},
     {"category": "gift"},
     {"total": "1250"},
@@ -34,6 +33,20 @@ async def test_an_invalid_payment_request_frame_is_refused_and_writes_nothing(
     assert error["message"].startswith("A payment request is not valid")
     assert (await live.t.api.get("/api/v1/payment-requests")).json()["data"] == []
     assert not [m for m in await page.quiet() if m.get("type") == "payment_request"]
+    await _hang_up(console, session["id"])
+
+
+@pytest.mark.parametrize("items", [[{**ITEM, "quantity": 0}], [], [ITEM] * 51])
+async def test_a_payment_request_frame_breaking_a_rule_of_lines_gets_the_services_sentence(
+    live: Live, items: list[Any]
+) -> None:
+    _, console, page, _, session = await _connected(live)
+    await console.send(type="payment_request", ref="r2", session=session["id"],
+                       category="goods", items=items)  # fmt: skip
+    error = await console.expect("error")
+    assert (error["code"], error["ref"]) == ("invalid_line_items", "r2")
+    assert "line" in error["message"].lower()
+    assert (await live.t.api.get("/api/v1/payment-requests")).json()["data"] == []
     await _hang_up(console, session["id"])
 
 

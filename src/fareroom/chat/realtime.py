@@ -239,6 +239,8 @@ class Page:
                 raise ValidationFailed(f"Unknown message type {data['type'][:40]!r}.",
                                        code="unknown_type")  # fmt: skip
             await handler(self, data)
+            if ref is not None:  # the page waits for the answer (e.g. to clear a form)
+                self.send({"type": "done", "ref": _ref(ref)})
         except (FareroomError, GatewayError) as exc:
             err = as_fareroom_error(exc) if isinstance(exc, GatewayError) else exc
             self.send({"type": "error", **_problem(err), "ref": _ref(ref)})
@@ -343,8 +345,14 @@ def _ref(ref: object) -> str | None:
 def _invalid(exc: ValidationError, what: str) -> str:
     """A sentence for the first thing wrong with a frame."""
     first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "the message"
-    return f"{what} is not valid: '{where}': {first['msg']}."
+    loc = list(first["loc"])
+    if loc[:1] == ["items"]:  # the console's line items, as its form numbers them
+        line = f" {loc[1] + 1}" if len(loc) > 1 and isinstance(loc[1], int) else "s"
+        field = f", {str(loc[2]).replace('_', ' ')}" if len(loc) > 2 else ""
+        where = f"line item{line}{field}"
+    else:
+        where = ".".join(str(p) for p in loc) or "the message"
+    return f"{what} is not valid: {where}: {first['msg']}."
 
 
 def _problem(err: FareroomError) -> dict[str, Any]:

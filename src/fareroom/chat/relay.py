@@ -7,7 +7,8 @@ Hub messages (the pages' side of docs/realtime.md):
 - ``session:<id>``: ``session`` (the whole state after a change), ``meter`` (the tick),
   ``message``, ``payment_request``;
 - ``visit:<id>``: ``queue`` (position), ``connected`` (a session was opened);
-- ``agent:<id>``: ``assigned`` (a client was given to the agent), ``availability``.
+- ``agent:<id>``: ``assigned`` (a client was given to the agent), ``availability``,
+  ``queues`` (the clients waiting in a room of the agent's, whenever that changes).
 """
 
 from __future__ import annotations
@@ -84,14 +85,16 @@ async def request_changed(ctx: Context, request: PaymentRequest) -> None:
 
 
 async def route(ctx: Context, room_id: str, *, queue_changed: bool = False) -> int:
-    """Give the room's waiting clients idle agents; tell everyone concerned (the clients
-    still waiting get their new places when someone was connected or ``queue_changed``:
-    someone left)."""
+    """Give the room's waiting clients idle agents; tell everyone concerned when the queue
+    changed (someone was connected, or ``queue_changed``: someone joined or left): the
+    clients still waiting get their new places, and every agent of the room, busy or
+    not, the number waiting."""
     try:
         async with ctx.unit_of_work() as s:
             done = await s.live.route(room_id, connected(ctx))
             tell = bool(done) or queue_changed
             queue = [v.id for v in await s.live.queue(room_id)] if tell else []
+            agents = await s.chat.room_agent_ids(room_id) if tell else []
     except FareroomError:
         log.exception("routing room %s failed", room_id)
         return 0
@@ -103,6 +106,8 @@ async def route(ctx: Context, room_id: str, *, queue_changed: bool = False) -> i
     await ctx.hub.publish_many(
         (visit_key(v), {"type": "queue", "position": n}) for n, v in enumerate(queue, 1)
     )
+    waiting = {"type": "queues", "queues": {room_id: len(queue)}}
+    await ctx.hub.publish_many((agent_key(a), waiting) for a in agents)
     return len(done)
 
 

@@ -60,6 +60,12 @@ class ChatRepository:
         found = await self.session.get(AgentTariff, user_id)
         return found if found is not None and found.business_id == business_id else None
 
+    async def chat_unsettled(self, session_id: str) -> bool:
+        """True if the chat session is not yet paid or abandoned; its row is locked."""
+        stmt = select(ChatSession.status).where(ChatSession.id == session_id).with_for_update()
+        status = (await self.session.execute(stmt)).scalar()
+        return status is not None and status not in ("paid", "abandoned")
+
     async def request(
         self, business_id: str, request_id: str, *, lock: bool = False
     ) -> PaymentRequest | None:

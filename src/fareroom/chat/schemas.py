@@ -142,6 +142,17 @@ class LineItem(BaseModel):
     unit_price: Whole = Field(ge=1, le=MAX_CHARGE_MINOR)
 
 
+class LineItemFrame(BaseModel):
+    """A line of the console's frame, in shape only: the service checks its rules (a
+    description, quantity and price each at least 1, at most 50 lines) and says which line
+    breaks one, as it does for the API's."""
+
+    model_config = Strict
+    description: str = Field(max_length=1000)
+    quantity: Whole
+    unit_price: Whole
+
+
 class PaymentRequestMessage(BaseModel):
     """The agent console's ``payment_request`` frame (docs/realtime.md)."""
 
@@ -150,8 +161,8 @@ class PaymentRequestMessage(BaseModel):
     ref: str | int | None = None
     session: str = Field(min_length=1, max_length=40)
     category: Literal["service", "goods"]
-    items: list[LineItem] = Field(min_length=1, max_length=50)
-    total: StrictInt | None = None
+    items: list[LineItemFrame] = Field(max_length=200)
+    total: Whole | None = None
 
 
 class PaymentRequestCreate(BaseModel):
@@ -240,6 +251,11 @@ class SessionOut(BaseModel):
     collection_pending: bool
     hold_payment_id: str | None
     offline: list[str] = Field(default_factory=list, description="Parties offline now")
+    offline_for: int | None = Field(default=None, description="Seconds the first party "
+                                    "offline now has been offline (the meter may not have "
+                                    "started)")  # fmt: skip
+    ends_in: int | None = Field(default=None, description="Seconds until the presence "
+                                "timeout ends the session (unless the party is back)")  # fmt: skip
     failure: str | None = Field(default=None, description="Why the last collection failed")
     agent_may_start: bool = Field(description="The meter waits for the agent's start")
     agent_may_pause: bool = Field(description="The agent may pause and resume the meter")
@@ -277,5 +293,6 @@ def session_out(state: LiveState) -> SessionOut:
         collected=s.collected, abandoned=s.abandoned, due=state.due,
         next_change_in=state.next_change_in, collection_pending=state.pending,
         hold_payment_id=s.hold_payment_id, offline=list(state.offline), failure=state.failure,
+        offline_for=state.offline_for, ends_in=state.ends_in,
         agent_may_start=s.agent_may_start, agent_may_pause=s.agent_may_pause,
     )  # fmt: skip

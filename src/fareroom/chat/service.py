@@ -26,7 +26,7 @@ from fareroom.kit.errors import Conflict, NotFound, ValidationFailed
 from fareroom.kit.ids import new_id
 from fareroom.kit.money import MAX_CHARGE_MINOR, MIN_CHARGE_MINOR
 from fareroom.mail.outbox import Outbox
-from fareroom.mail.receipts import queue_receipts
+from fareroom.mail.receipts import items_of, queue_receipts
 from fareroom.models.business import Business, User
 from fareroom.models.chat import AgentTariff, ChatRoom, PaymentRequest, TariffRow
 from fareroom.payments.service import PaymentSource, PaymentsService
@@ -315,6 +315,11 @@ class ChatService:
                 code="payment_request_not_open",
                 request_status=request.status,
             )
+        # Paid while its chat is not settled, the request goes on the chat's receipt. The
+        # chat's row is locked first (before the charge's ledger accounts, in the order
+        # the chat's own collections lock them), so the chat cannot be settled meanwhile.
+        session_id = request.session_id
+        in_chat = session_id is not None and await self._repo.chat_unsettled(session_id)
         payment = await self._payments.charge(
             biz, client_id=request.client_id, card_id=card_id, amount=request.total,
             currency=request.currency, category=request.category, capture=True,
@@ -324,11 +329,14 @@ class ChatService:
         request.status = "paid"
         request.payment_id = payment.id
         request.paid_at = self._clock.now()
+        if in_chat:
+            return request  # the chat's one receipt lists it, when the chat is settled
         client = await self._clients.get(biz.id, request.client_id)
         agent = (await self._repo.users(biz.id, [request.agent_id]))[0]
-        what = ", ".join(f"{i['quantity']} × {i['description']}" for i in request.items)
+        card = await self._clients.card_label(biz.id, client.id, payment.card_id)
         await queue_receipts(self._outbox, payment=payment, client=client, agent=agent,
-                             what=what, business_name=biz.name)  # fmt: skip
+                             what=items_of(request), business_name=biz.name,
+                             card=card)  # fmt: skip
         return request
 
     async def cancel_request(self, business_id: str, request_id: str) -> PaymentRequest:
@@ -389,8 +397,11 @@ def _line_items(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         for field, value, low in (("quantity", quantity, 1), ("unit_price", unit_price, 1)):
             if not isinstance(value, int) or isinstance(value, bool) or not \
                     low <= value <= MAX_CHARGE_MINOR:  # fmt: skip
+                words = ("the quantity is a whole number from 1 up" if field == "quantity" else
+                         "the price each must be above zero (a whole number of minor units, "
+                         "e.g. 2500 for 25.00)")  # fmt: skip
                 raise ValidationFailed(
-                    f"Line {n + 1}: '{field}' is a whole number from {low} up.",
+                    f"Line {n + 1}: {words}.",
                     code="invalid_line_items", line=n + 1, field=field,
                 )  # fmt: skip
         lines.append({"description": description, "quantity": quantity, "unit_price": unit_price})

@@ -99,7 +99,7 @@ async def give_card(body: CardToken, request: Request, token: str = _TOKEN) -> d
         visit = await s.live.give_card(await s.live.visit(token, lock=True), token=body.token,
                                        connected=relay.connected(ctx),
                                        address=peer_address(request))  # fmt: skip
-    await relay.route(ctx, visit.room_id)
+    await relay.route(ctx, visit.room_id, queue_changed=True)
     async with ctx.unit_of_work() as s:
         return {"visit": await visit_view(s, await s.live.visit(token))}
 

@@ -114,6 +114,11 @@ class ClientsService:
             raise NotFound(f"No card {card_id!r} for this client.", code="card_not_found")
         return card
 
+    async def card_label(self, business_id: str, client_id: str, card_id: str) -> str:
+        """The card as a receipt names it ("Visa •••• 4242"); "card" once it was deleted."""
+        card = await self._repo.card(business_id, client_id, card_id)
+        return f"{card.brand.capitalize()} •••• {card.last4}" if card else "card"
+
     async def update_card(
         self, business_id: str, client_id: str, card_id: str, *,
         make_default: bool | None = None, recurring_authorised: bool | None = None,

@@ -13,7 +13,7 @@ import logging
 import smtplib
 from collections.abc import Sequence
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from pathlib import Path
 from typing import Protocol
 
@@ -36,11 +36,19 @@ class Outbox:
 
     async def queue(
         self, *, business_id: str | None, to: str, subject: str, body: str, kind: str,
-        reference: str,
+        reference: str, sender_name: str | None = None, unique_key: str | None = None,
     ) -> OutboxMail:  # fmt: skip
+        """Write a mail to send. With ``unique_key``, a mail already written under that key
+        is returned instead (the unique index makes a concurrent second one fail)."""
+        if unique_key is not None:
+            stmt = select(OutboxMail).where(OutboxMail.unique_key == unique_key)
+            found = (await self._session.execute(stmt)).scalar()
+            if found is not None:
+                return found
         mail = OutboxMail(id=new_id("mail"), business_id=business_id, to=to, subject=subject,
-                          body=body, kind=kind, reference=reference,
-                          created_at=self._clock.now(), attempts=0)  # fmt: skip
+                          body=body, kind=kind, reference=reference, sender_name=sender_name,
+                          unique_key=unique_key, created_at=self._clock.now(),
+                          attempts=0)  # fmt: skip
         self._session.add(mail)
         await self._session.flush()
         return mail
@@ -50,9 +58,19 @@ class Outbox:
         return (await self._session.execute(stmt)).scalars().all()
 
 
+def sender_of(mail: OutboxMail, sender: str) -> str:
+    """The From line: the configured sender, or for a business's mail its name "via" the
+    configured sender's name, at the configured address."""
+    if not mail.sender_name:
+        return sender
+    name, address = parseaddr(sender)
+    business = " ".join(mail.sender_name.split())  # one line, whatever the name holds
+    return formataddr((f"{business} via {name or 'Fareroom'}", address))
+
+
 def message(mail: OutboxMail, sender: str) -> EmailMessage:
     msg = EmailMessage()
-    msg["From"] = sender
+    msg["From"] = sender_of(mail, sender)
     msg["To"] = mail.to
     msg["Subject"] = mail.subject
     msg["Date"] = formatdate(mail.created_at.timestamp(), usegmt=True)

@@ -19,11 +19,16 @@
   A new card retries the collection of what is due, as often as needed; the agent may
   abandon instead, which records the unpaid amount as abandoned debt in the ledger.
 
+- **Receipt**: when the session is settled (paid, or abandoned), one receipt to the client
+  and one notification to the agent list the whole chat (``mail.receipts``); a failed final
+  charge sends nothing until it is paid with another card or abandoned.
+
 Statuses: open → collecting → paid; collecting → payment_failed → collecting … | abandoned.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -38,11 +43,10 @@ from fareroom.kit.errors import Conflict, FareroomError, Forbidden, NotFound, Va
 from fareroom.kit.ids import new_id
 from fareroom.ledger.service import AccountRef, Ledger, business
 from fareroom.mail.outbox import Outbox
-from fareroom.mail.receipts import queue_receipts
+from fareroom.mail.receipts import ChatSummary, Paid, items_of, queue_chat_mails
 from fareroom.metering.repository import MeteringRepository
 from fareroom.models.business import Business
 from fareroom.models.chat import ChatSession, Collection, MeterEventRow
-from fareroom.models.payment import Payment
 from fareroom.payments.service import PaymentSource, PaymentsService
 from fareroom.pricing.collection import plan, split_amount
 from fareroom.pricing.meter import (
@@ -73,6 +77,22 @@ class LiveState:
     pending: bool
     offline: tuple[str, ...] = ()  # the parties offline now
     failure: str | None = None  # why the last collection failed, while payment_failed
+    offline_since: datetime | None = None  # since when the first party offline now is
+    at: datetime | None = None  # when this state was read
+
+    @property
+    def ends_in(self) -> int | None:
+        """Seconds until the presence timeout ends the session, while a party is offline."""
+        end, at = self.session.timeout_at, self.at
+        if end is None or at is None or self.session.status != "open":
+            return None
+        return max(0, math.ceil((end - at).total_seconds()))
+
+    @property
+    def offline_for(self) -> int | None:
+        if self.offline_since is None or self.at is None:
+            return None
+        return max(0, int((self.at - self.offline_since).total_seconds()))
 
 
 def live_seconds(s: ChatSession, now: datetime) -> int:
@@ -127,9 +147,13 @@ class MeteringService:
         price = s.final_price if s.final_price is not None else tariff.price(seconds)
         change = tariff.seconds_until_change(seconds) if s.status == "open" else None
         offline: tuple[str, ...] = ()
-        if s.status == "open" and s.meter_state == "offline":
+        offline_since = None
+        # A party is offline whenever the session has a timeout, whether or not the meter
+        # runs: before the agent starts it, the meter reads "waiting", yet the agent must
+        # be told that the client went (and the session still ends at the timeout).
+        if s.status == "open" and s.timeout_at is not None:
             reading = read_meter(s.opened_at, await self._events(s.id), _controls(s), at=now)
-            offline = tuple(sorted(reading.offline))
+            offline, offline_since = tuple(sorted(reading.offline)), reading.offline_since
         failure = None
         if s.status == "payment_failed":
             failure = next((c.failure for c in reversed(await self._repo.collections(s.id))
@@ -137,7 +161,7 @@ class MeteringService:
         return LiveState(s, tariff, seconds, price, price - s.collected - s.abandoned,
                          change if s.meter_state == "running" else None,
                          await self._repo.pending_collection(s.id) is not None,
-                         offline, failure)  # fmt: skip
+                         offline, failure, offline_since, now)  # fmt: skip
 
     async def sessions(self, business_id: str, *, limit: int = 50, status: str | None = None
                        ) -> list[LiveState]:  # fmt: skip
@@ -318,6 +342,7 @@ class MeteringService:
         parts = plan(amount, held)
         if reason != "split" and amount == 0 and not held:
             s.status = "paid"
+            await self._receipt(s)
             return None
         uses_hold = held > 0 and (parts.capture > 0 or reason != "split")
         coll = Collection(
@@ -364,7 +389,7 @@ class MeteringService:
         biz = await self._payments.business(s.business_id)
         tariff = await self._chat.tariff(s.tariff_id)
         source = PaymentSource(s.id, s.room_id, s.agent_id)
-        done, paid, new_hold, old_gone = 0, [], False, False
+        done, new_hold, old_gone = 0, False, False
         try:
             if coll.new_hold_payment_id:
                 await self._payments.charge(
@@ -380,7 +405,6 @@ class MeteringService:
                 hold = (await self._payments.get(biz.id, coll.capture_payment_id)).payment
                 if hold.status == "requires_capture":
                     hold = await self._payments.capture(biz, hold.id, amount=coll.capture_amount)
-                paid.append(hold)
                 done, old_gone = hold.amount_captured, True
             if coll.cancel_payment_id:
                 hold = (await self._payments.get(biz.id, coll.cancel_payment_id)).payment
@@ -388,11 +412,11 @@ class MeteringService:
                     await self._payments.cancel(biz, hold.id)
                 old_gone = True
             if coll.charge_payment_id:
-                paid.append(await self._payments.charge(
+                await self._payments.charge(
                     biz, amount=coll.charge_amount, capture=True,
                     description=f"Chat session {s.id}", payment_id=coll.charge_payment_id,
                     client_id=s.client_id, card_id=coll.card_id, currency=tariff.currency,
-                    category="service", off_session=True, source=source))  # fmt: skip
+                    category="service", off_session=True, source=source)  # fmt: skip
                 done += coll.charge_amount
         except (PaymentDeclined, PaymentActionRequired, GatewayInvalidRequest) as exc:
             coll.failure = exc.message[:300]
@@ -406,11 +430,11 @@ class MeteringService:
                 s.hold_payment_id = coll.new_hold_payment_id
             else:  # the old hold could not be captured: keep one hold, not two
                 await self._payments.cancel(biz, coll.new_hold_payment_id)
-        await self._receipts(biz, s, paid)
         if coll.failure is None:
             coll.status = "succeeded"
             if s.status != "open":
                 s.status = "paid"
+                await self._receipt(s)
             return coll.status
         coll.status = "failed"
         if s.status == "open":  # a failed split collection ends the session
@@ -419,14 +443,45 @@ class MeteringService:
             s.status = "payment_failed"
         return coll.status
 
-    async def _receipts(self, biz: Business, s: ChatSession, paid: list[Payment]) -> None:
-        if not paid:
-            return
-        client = await self._clients.get(biz.id, s.client_id)
-        agent = await self._chat.user(biz.id, s.agent_id)
-        for payment in paid:
-            await queue_receipts(self._outbox, payment=payment, client=client, agent=agent,
-                                 what=f"chat session {s.id}", business_name=biz.name)  # fmt: skip
+    async def _receipt(self, s: ChatSession) -> None:
+        """The session is settled (paid, or abandoned): the chat's one receipt and the
+        agent's notification, listing every payment the chat took (written once)."""
+        biz = await self._payments.business(s.business_id)
+        collections, seen = [], set[str]()
+        for coll in await self._repo.collections(s.id):
+            if paid := await self._collected(biz, s, coll, seen):
+                collections.append(paid)
+        requests = [await self._paid(biz, s, items_of(r), [r.payment_id], r.paid_at)
+                    for r in await self._chat.requests_of_session(biz.id, s.id)
+                    if r.status == "paid" and r.payment_id]  # fmt: skip
+        room = await self._chat.room(biz.id, s.room_id)
+        await queue_chat_mails(self._outbox, ChatSummary(
+            session_id=s.id, business_name=biz.name, room_name=room.name,
+            agent=await self._chat.user(biz.id, s.agent_id),
+            client=await self._clients.get(biz.id, s.client_id),
+            currency=(await self._chat.tariff(s.tariff_id)).currency, opened_at=s.opened_at,
+            ended_at=s.ended_at, end_reason=s.end_reason, chargeable_seconds=s.meter_seconds,
+            collections=collections,
+            requests=requests, abandoned=s.abandoned))  # fmt: skip
+
+    async def _collected(self, biz: Business, s: ChatSession, coll: Collection, seen: set[str]
+                         ) -> Paid | None:  # fmt: skip
+        """What a collection took: the hold it captured (even if its charge then failed)
+        and its charge (the last step, made only if the collection succeeded). A hold
+        whose capture failed is captured by a later collection: listed once (``seen``)."""
+        charged = coll.charge_payment_id if coll.status == "succeeded" else None
+        ids = [i for i in (coll.capture_payment_id, charged) if i and i not in seen]
+        seen.update(ids)
+        paid = await self._paid(biz, s, "chat time", ids, coll.finished_at)
+        return paid if paid.total() else None
+
+    async def _paid(self, biz: Business, s: ChatSession, what: str, payment_ids: list[str],
+                    at: datetime | None) -> Paid:  # fmt: skip
+        payments = [(await self._payments.get(biz.id, i)).payment for i in payment_ids]
+        payments = [p for p in payments if p.amount_captured]
+        cards = [await self._clients.card_label(biz.id, s.client_id, c)
+                 for c in dict.fromkeys(p.card_id for p in payments)]  # fmt: skip
+        return Paid(what, payments, at or self._clock.now(), " and ".join(cards))
 
     # ------------------------------------------------------------ after a failed payment
 
@@ -466,4 +521,5 @@ class MeteringService:
         s.abandoned = unpaid
         s.status = "abandoned"
         s.updated_at = self._clock.now()
+        await self._receipt(s)
         return await self._state(s)

@@ -12,7 +12,8 @@ class OutboxMail(Base):
     """A mail written in the same transaction as what it tells; the worker sends it."""
 
     __tablename__ = "mail_outbox"
-    __table_args__ = (Index("ix_mail_outbox_pending", "sent_at", "id"),)
+    __table_args__ = (Index("ix_mail_outbox_pending", "sent_at", "id"),
+                      Index("ix_mail_outbox_unique_key", "unique_key", unique=True))  # fmt: skip
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     business_id: Mapped[str | None] = mapped_column(ForeignKey("businesses.id"), index=True)
@@ -24,3 +25,8 @@ class OutboxMail(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # The business the mail is from: "<name> via Fareroom" in its From line.
+    sender_name: Mapped[str | None] = mapped_column(String(200))
+    # What the mail is about, once: a second mail with the same key is never written
+    # (e.g. ``chat-receipt:<session>``, however often the chat's end is processed).
+    unique_key: Mapped[str | None] = mapped_column(String(120))

@@ -76,7 +76,7 @@ export function price(t, tariff) {
 // The meter's figures in elements named prefix-state, -time, -price, -paid; between the
 // server's updates the page counts the seconds (and the charges) itself while it runs.
 export class MeterView {
-  constructor(prefix) { this.prefix = prefix; this.timer = null; this.seconds = 0; this.tariff = null; }
+  constructor(prefix) { this.prefix = prefix; this.timer = null; this.seconds = 0; this.tariff = null; this.charges = null; }
   el(name) { return $(`${this.prefix}-${name}`); }
   show(m, tariff) {
     if (tariff) this.tariff = tariff;
@@ -87,6 +87,7 @@ export class MeterView {
     this.seconds = m.seconds;
     this.stop();
     const draw = (charges) => {
+      this.charges = charges;  // what the page shows now (the console's hang-up names it)
       this.el("time").textContent = clock(this.seconds);
       this.el("price").textContent = money(charges, m.currency);
     };

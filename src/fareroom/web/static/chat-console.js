@@ -1,33 +1,61 @@
 // The agent console: availability, the chats routed to this agent, the live meter and its
-// buttons (as the room's controls allow), payment requests, hang up, and "hang up anyway"
-// after a failed charge. Speaks docs/realtime.md over /ws/agent (signed in by cookie).
+// buttons (as the room's controls allow), the client's presence, the clients waiting,
+// payment requests, hang up, and "hang up anyway" after a failed charge (both confirmed in
+// the page first). Speaks docs/realtime.md over /ws/agent (signed in by cookie).
 import { $, money, parseAmount, problem, requestSummary, MeterView, Live, SETTLED } from "./chat-common.js";
 
 const chats = new Map();  // session id → { session, client, question, messages: [], requests: Map }
 const meterView = new MeterView("meter");
-let current = null;
+const queues = {};  // room id → clients waiting
+const answers = new Map();  // ref → what to do with the server's answer (done or error)
+let current = null, refs = 0;
 
 const live = new Live("/ws/agent", {
   hello: () => ({ type: "hello" }),
   receive,
   onclose: (code) => {
-    $("link").textContent = "reconnecting…";
+    for (const answer of answers.values()) answer({ type: "error", message: "The connection dropped before the server answered; look at the requests above before sending again." });
+    answers.clear();
     if (code === 4401) { location.href = "/login"; return false; }
-    if (code === 4009) { $("link").textContent = "The console is open in another tab."; return false; }
+    if (code === 4009) { inactive(true); return false; }  // another tab took over: no reconnecting
+    $("link").textContent = "reconnecting…";
     return true;
   },
 });
 const send = (message) => live.send(message);
+// Send a frame and hear its answer: `done` when it was carried out, or its `error`.
+const ask = (message, answer) => { const ref = `r${++refs}`; answers.set(ref, answer); send({ ...message, ref }); };
+
+// A newer tab of this console took over: this one is plainly inactive (meter frozen, every
+// button disabled) until "Use it here" connects it again, which makes the other inactive.
+function inactive(yes) {
+  $("replaced").hidden = !yes;
+  $("console").classList.toggle("inactive", yes);
+  for (const el of $("console").querySelectorAll("button, input, select, textarea")) {
+    if (el.id !== "use-here") el.disabled = yes;
+  }
+  if (yes) {
+    meterView.stop();
+    clearInterval(presenceTimer);
+    $("link").textContent = "inactive: open in another tab";
+    $("use-here").focus();
+  }
+}
+$("use-here").onclick = () => { inactive(false); $("link").textContent = "connecting…"; live.connect(); };
 
 function receive(m) {
-  if (m.type === "welcome") {
+  if (m.ref && answers.has(m.ref) && (m.type === "done" || m.type === "error")) {
+    const answer = answers.get(m.ref);
+    answers.delete(m.ref);
+    answer(m);
+  } else if (m.type === "welcome") {
     $("link").textContent = `Signed in as ${m.agent.name}`;
     availability(m.availability);
-    const waiting = Object.values(m.queues).reduce((a, b) => a + b, 0);
-    $("waiting").textContent = waiting ? `${waiting} client${waiting > 1 ? "s" : ""}` : "nobody";
+    waiting(m.queues);
     earned();
   } else if (m.type === "availability") availability(m.status);
-  else if (m.type === "assigned") { $("waiting").textContent = "–"; notify("A client is connected."); }
+  else if (m.type === "queues") waiting(m.queues);
+  else if (m.type === "assigned") notify("A client is connected.");
   else if (m.type === "session") session(m);
   else if (m.type === "meter") {
     const chat = chats.get(m.session_id);
@@ -47,6 +75,12 @@ function receive(m) {
     if (m.request.status === "paid" && (!before || before.status !== "paid")) earned();
     if (current === m.request.session_id) requests(chat);
   } else if (m.type === "error") problem(m.message);
+}
+
+function waiting(changed) {
+  Object.assign(queues, changed);
+  const n = Object.values(queues).reduce((a, b) => a + b, 0);
+  $("waiting").textContent = n ? `${n} client${n > 1 ? "s" : ""}` : "nobody";
 }
 
 function availability(status) {
@@ -82,6 +116,7 @@ function session(m) {
   }
   const settledNow = SETTLED.includes(s.status) && !SETTLED.includes(chat.session.status);
   chat.session = s;
+  chat.seen = Date.now();  // when this state was read: the presence countdown counts from it
   if (m.client) chat.client = m.client;
   if (m.question !== undefined) chat.question = m.question;
   if (m.messages) chat.messages = m.messages;
@@ -123,7 +158,12 @@ function show(chat, redraw) {
   $("client-question").textContent = chat.question ? `“${chat.question}”` : "";
   meterView.show({ state: s.meter, seconds: s.seconds, price: s.price, collected: s.collected, currency: s.currency }, s.tariff);
   if (!open) meterView.stop();
-  $("peer").textContent = s.offline.includes("client") ? "The client is offline; the meter is stopped." : "";
+  presence(chat);
+  for (const name of ["hangup", "abandon"]) {
+    if ($(`confirm-${name}`).dataset.session !== s.id) $(`confirm-${name}`).hidden = true;
+  }
+  if (!open) $("confirm-hangup").hidden = true;
+  if (s.status !== "payment_failed") $("confirm-abandon").hidden = true;
   $("meter-start").hidden = !(open && s.agent_may_start && s.meter === "waiting");
   $("meter-pause").hidden = !(open && s.agent_may_pause && ["running", "offline"].includes(s.meter));
   $("meter-resume").hidden = !(open && s.agent_may_pause && s.meter === "paused");
@@ -136,6 +176,7 @@ function show(chat, redraw) {
   $("ended").hidden = !SETTLED.includes(s.status) && s.status !== "collecting";
   $("ended").textContent = s.status === "collecting" ? "Collecting the payment…"
     : s.status === "abandoned" ? `Ended; ${money(s.abandoned, s.currency)} left unpaid (abandoned debt). Collected ${money(s.collected, s.currency)}.`
+    : s.status === "paid" && !s.collected ? `Ended (${(s.end_reason || "").replace("_", " ")}) — nothing to pay.`
     : `Ended (${(s.end_reason || "").replace("_", " ")}); paid ${money(s.collected, s.currency)}.`;
   for (const el of document.querySelectorAll(".currency")) el.textContent = s.currency;
   if (redraw) {
@@ -143,6 +184,26 @@ function show(chat, redraw) {
     chat.messages.forEach(say);
   }
   requests(chat);
+}
+
+// The client's presence, from the moment the chat is connected (also before the meter
+// starts): while they are away, how long, and when the presence timeout ends the chat.
+let presenceTimer = null;
+function presence(chat) {
+  clearInterval(presenceTimer);
+  const s = chat.session, el = $("peer"), away = s.status === "open" && s.offline.includes("client");
+  const draw = () => {
+    el.dataset.online = String(!away);
+    if (s.status !== "open") { el.textContent = ""; return; }
+    if (!away) { el.textContent = "The client is online."; return; }
+    const passed = Math.floor((Date.now() - chat.seen) / 1000);
+    const gone = (s.offline_for || 0) + passed, left = Math.max(0, (s.ends_in || 0) - passed);
+    const seen = new Date(Date.now() - gone * 1000).toLocaleTimeString();
+    el.textContent = `The client is offline${s.meter === "waiting" ? "" : "; the meter is stopped"}. ` +
+      `Offline for ${gone} s (last seen ${seen}); the chat ends in ${left} s unless they come back.`;
+  };
+  draw();
+  if (away) presenceTimer = setInterval(draw, 1000);
 }
 
 function say(m) {
@@ -184,9 +245,28 @@ const act = (message) => () => send({ session: current, ...message });
 $("meter-start").onclick = act({ type: "meter", action: "start" });
 $("meter-pause").onclick = act({ type: "meter", action: "pause" });
 $("meter-resume").onclick = act({ type: "meter", action: "resume" });
-$("hangup").onclick = act({ type: "hangup" });
+
+// A step in the page (`confirm-<name>`) that asks before `message` is sent for the chat shown.
+function confirmStep(name, text, message) {
+  const box = $(`confirm-${name}`), sid = current;
+  $(`confirm-${name}-text`).textContent = text;
+  box.dataset.session = sid;
+  box.hidden = false;
+  $(`confirm-${name}-yes`).onclick = () => { box.hidden = true; send({ ...message, session: sid }); };
+  $(`confirm-${name}-no`).onclick = () => { box.hidden = true; $(name).focus(); };
+  $(`confirm-${name}-no`).focus();
+}
+$("hangup").onclick = () => {
+  const s = chats.get(current).session, charges = meterView.charges ?? s.price;
+  const part = s.collected ? ` (${money(s.collected, s.currency)} of it collected already)` : "";
+  const text = charges ? `End the chat and charge the client ${money(charges, s.currency)}${part}?`
+    : "End the chat? Nothing is due: the client is not charged.";
+  confirmStep("hangup", text, { type: "hangup" });
+};
 $("abandon").onclick = () => {
-  if (confirm("Hang up anyway? What the client has not paid is recorded as abandoned debt.")) act({ type: "abandon" })();
+  const s = chats.get(current).session;
+  confirmStep("abandon", `Hang up anyway? The ${money(s.due, s.currency)} the client has not paid ` +
+    "is recorded as abandoned debt.", { type: "abandon" });
 };
 $("say").onsubmit = (e) => {
   e.preventDefault();
@@ -194,17 +274,34 @@ $("say").onsubmit = (e) => {
   if (input.value.trim()) send({ type: "message", session: current, text: input.value });
   input.value = "";
 };
+// A payment request keeps its lines until the server confirmed it (`done`); its refusal is
+// shown by the form, where the agent is looking, and the lines stay to be corrected.
 $("request-form").onsubmit = (e) => {
   e.preventDefault();
-  const f = new FormData(e.target), s = chats.get(current).session;
-  const quantity = parseInt(String(f.get("quantity")), 10), price = parseAmount(f.get("unit_price"), s.currency);
-  if (price.error) { problem(`Price each: ${price.error}`); return; }
-  if (!(quantity >= 1) || !price.amount) { problem(`Write a quantity and a price like 25.00 ${s.currency}.`); return; }
-  problem("");
-  send({ type: "payment_request", session: current, category: f.get("category"),
-    items: [{ description: String(f.get("description")).trim(), quantity, unit_price: price.amount }] });
-  e.target.reset();
-  $("request-box").open = false;
+  const form = e.target, f = new FormData(form), s = chats.get(current).session, button = $("request-send");
+  const quantity = Number(String(f.get("quantity")).trim()), price = parseAmount(f.get("unit_price"), s.currency);
+  if (price.error) { requestProblem(`Price each: ${price.error}`); return; }
+  if (!Number.isInteger(quantity)) {
+    requestProblem(`Write a whole quantity and a price like 25.00 ${s.currency}.`);
+    return;
+  }
+  requestProblem("");
+  button.disabled = true;
+  button.textContent = "Sending…";
+  ask({ type: "payment_request", session: current, category: f.get("category"),
+    items: [{ description: String(f.get("description")).trim(), quantity, unit_price: price.amount }] }, (answer) => {
+    button.disabled = false;
+    button.textContent = "Send the request";
+    if (answer.type === "error") { requestProblem(answer.message); return; }
+    form.reset();
+    $("request-box").open = false;
+  });
 };
+function requestProblem(text) {
+  const el = $("request-problem");
+  el.textContent = text;
+  el.hidden = !text;
+  if (text) el.focus();
+}
 
 live.connect();
