@@ -1,7 +1,7 @@
 """chat visits: an index for the hold sweep's pages, in (status, started, id) order
 
-Revision ID: 0004_webhooks
-Revises: 0003
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-01 22:10:00
 """
 
@@ -9,8 +9,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0004_webhooks"
-down_revision: str | None = "0003"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
