@@ -30,6 +30,7 @@ from fareroom.gateway.base import GatewayError, as_fareroom_error
 from fareroom.gateway.endpoints import router as sandbox_router
 from fareroom.http import PROBLEM
 from fareroom.kit.errors import FareroomError, Unauthenticated, ValidationFailed
+from fareroom.kit.fields import said
 from fareroom.kit.ratelimit import RateLimited
 from fareroom.metering.endpoints import router as metering_router
 from fareroom.payments.endpoints import router as payments_router
@@ -87,7 +88,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         detail = [
             {
                 "field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"),
-                "message": e.get("msg", ""),
+                "message": said(dict(e)),
                 "type": e.get("type", ""),
             }
             for e in errors

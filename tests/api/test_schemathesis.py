@@ -26,8 +26,10 @@ from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi import checks
 
 from fareroom.app import create_app
+from fareroom.bootstrap import Context
 from fareroom.config import Settings
 from tests.conftest import Tenant
+from tests.support.presence import agent_online
 
 EXAMPLES = int(os.environ.get("FAREROOM_FUZZ_EXAMPLES", "25"))
 
@@ -114,11 +116,12 @@ class Run:
 
 
 @pytest.fixture
-async def visit_token(tenant: Tenant) -> str:
+async def visit_token(ctx: Context, tenant: Tenant) -> str:
     r = await tenant.api.post("/api/v1/chat-rooms", json={
         "name": "Fuzzed", "terms": "Per minute as shown.", "agent_ids": [tenant.owner_id],
         "tariff": {"block_minutes": 5, "block_price": 1000, "preauth_amount": 2000}})  # fmt: skip
     assert r.status_code == 201, r.text
+    await agent_online(ctx, tenant.id, tenant.owner_id)
     v = await tenant.api.post("/chat/api/visits", json={
         "room_id": r.json()["id"], "name": "Vi", "email": "vi@example.com",
         "question": "Hello?"})  # fmt: skip

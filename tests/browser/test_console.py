@@ -107,8 +107,8 @@ async def test_a_refused_payment_request_is_shown_by_the_form_which_keeps_its_li
     pages: Pages,
 ) -> None:
     console, client, _ = await _chatting(pages)
-    for n in range(12):  # a long chat: the form is far below the top of the page
-        await console.fill("#say input", f"message {n}")
+    for n in range(8):  # a long chat: the form is far below the top of the page
+        await console.fill("#say input", f"message {n}: " + "a longer line of chat " * 8)
         await console.click("#say button")
     await console.click("#request-box summary")
     await console.fill("input[name=description]", "Tax return review")

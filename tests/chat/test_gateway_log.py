@@ -7,16 +7,20 @@ from typing import Any
 
 import pytest
 
+from fareroom.bootstrap import Context
 from tests.conftest import Tenant
+from tests.support.pages import sign_in
+from tests.support.presence import agent_online
 
 TARIFF = {"block_minutes": 5, "block_price": 1000, "preauth_amount": 2000}
 
 
-async def _contact_form_hold(http: Any, tenant: Tenant, number: str) -> Any:
+async def _contact_form_hold(http: Any, ctx: Context, tenant: Tenant, number: str) -> Any:
     """A client through the contact form, the terms and a card: the hold's answer."""
     room = (await tenant.api.post("/api/v1/chat-rooms", json={
         "name": "Advice", "terms": "You pay per minute.", "tariff": TARIFF,
         "agent_ids": [tenant.owner_id]})).json()  # fmt: skip
+    await agent_online(ctx, tenant.id, tenant.owner_id)
     r = await http.post("/chat/api/visits", json={
         "room_id": room["id"], "name": "Ada", "email": "ada@example.com",
         "question": "Can you help?"})  # fmt: skip
@@ -35,26 +39,25 @@ async def _contact_form_hold(http: Any, tenant: Tenant, number: str) -> Any:
     ("4000002500003155", "create_charge", "authentication_required"),
 ])  # fmt: skip
 async def test_a_declined_hold_at_the_contact_form_is_in_the_owners_gateway_log(
-    http: Any, tenant: Tenant, number: str, operation: str, code: str
+    http: Any, ctx: Context, tenant: Tenant, number: str, operation: str, code: str
 ) -> None:
-    r = await _contact_form_hold(http, tenant, number)
+    r = await _contact_form_hold(http, ctx, tenant, number)
     assert r.status_code == 402, r.text
     log = (await tenant.api.get("/api/v1/gateway-requests")).json()["data"]
     failed = [g for g in log if g["outcome"] == "error"]
     assert [g["operation"] for g in failed] == [operation]
     assert code in (failed[0]["decline_code"], failed[0]["error_code"])
     assert {"create_customer", operation} <= {g["operation"] for g in log}
-    login = await http.post("/login", data={"email": tenant.owner_email,
-                                            "password": tenant.password})  # fmt: skip
+    login = await sign_in(http, tenant.owner_email, tenant.password)
     assert login.status_code == 303
     page = await http.get("/dashboard")
     assert page.status_code == 200 and operation in page.text and code in page.text
 
 
 async def test_a_hold_placed_at_the_contact_form_is_logged_for_its_business_only(
-    http: Any, tenant: Tenant, other_tenant: Tenant
+    http: Any, ctx: Context, tenant: Tenant, other_tenant: Tenant
 ) -> None:
-    r = await _contact_form_hold(http, tenant, "4242424242424242")
+    r = await _contact_form_hold(http, ctx, tenant, "4242424242424242")
     assert r.status_code == 200, r.text
     ours = (await tenant.api.get("/api/v1/gateway-requests")).json()["data"]
     assert {"create_customer", "attach_card", "create_charge"} <= {g["operation"] for g in ours}

@@ -6,19 +6,23 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+
 from fareroom.bootstrap import Context
 from fareroom.chat import relay
 from fareroom.chat.live import visit_key
 from fareroom.kit.clock import FrozenClock
 from tests.conftest import Tenant
+from tests.support.presence import agent_online
 
 TARIFF = {"block_minutes": 5, "block_price": 1000, "preauth_amount": 2000}
 
 
-async def _room(tenant: Tenant) -> str:
+async def _room(ctx: Context, tenant: Tenant) -> str:
     r = await tenant.api.post("/api/v1/chat-rooms", json={
         "name": "Advice", "terms": "You pay per minute.", "tariff": TARIFF,
         "agent_ids": [tenant.owner_id]})  # fmt: skip
+    await agent_online(ctx, tenant.id, tenant.owner_id)
     return str(r.json()["id"])
 
 
@@ -42,18 +46,30 @@ async def _holds(tenant: Tenant) -> list[str]:
     return [p["status"] for p in r.json()["data"]]
 
 
+def _from(app: Any, address: str) -> httpx.AsyncClient:
+    """A page connecting from ``address`` (each visit from its own: the contact form and the
+    holds are limited per room and address)."""
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
 async def test_abandoned_holds_are_released_while_one_visitor_keeps_100_pages_open(
-    http: Any, ctx: Context, clock: FrozenClock, tenant: Tenant, other_tenant: Tenant
+    http: Any, app: Any, ctx: Context, clock: FrozenClock, tenant: Tenant, other_tenant: Tenant
 ) -> None:
-    rooms = [await _room(tenant), await _room(other_tenant)]
-    # One visitor's 100 contact-form pages, opened first and heard from all along.
-    pages = [await _contact(http, rooms[0]) for _ in range(100)]
+    rooms = [await _room(ctx, tenant), await _room(ctx, other_tenant)]
+    # One visitor's 100 contact-form pages (from as many addresses, so that no rate limit
+    # stops them), opened first and heard from all along.
+    pages = []
+    for n in range(100):
+        async with _from(app, f"192.0.2.{n + 1}") as page:
+            pages.append(await _contact(page, rooms[0]))
     kept = [page["visit"]["id"] for page in pages]
     clock.advance(seconds=1)
     for n in range(150):  # then 150 clients who gave a card and left, in two businesses
         card = await http.post("/sandbox/tokens", json={
             "number": "4242424242424242", "exp_month": 12, "exp_year": 2035})  # fmt: skip
-        await _waiting_with_a_hold(http, rooms[n % 2], card.json()["id"])
+        async with _from(app, f"203.0.113.{n + 1}") as page:
+            await _waiting_with_a_hold(page, rooms[n % 2], card.json()["id"])
     assert await _holds(tenant) == await _holds(other_tenant) == ["requires_capture"] * 75
     clock.advance(seconds=ctx.settings.presence_timeout_seconds + 10)
     for _ in range(3):  # rounds of the worker

@@ -10,12 +10,9 @@ import httpx
 
 from fareroom.kit.clock import FrozenClock
 from tests.conftest import Tenant
+from tests.support.pages import sign_in
 
 Client = Callable[[str], httpx.AsyncClient]
-
-
-async def sign_in(client: httpx.AsyncClient, email: str, password: str) -> httpx.Response:
-    return await client.post("/login", data={"email": email, "password": password})
 
 
 async def test_the_sixth_wrong_password_is_refused_and_then_the_right_one_until_the_window_passes(

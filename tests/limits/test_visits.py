@@ -3,29 +3,35 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 
+from fareroom.bootstrap import Context
 from fareroom.kit.clock import FrozenClock
 from tests.conftest import Tenant
+from tests.support.presence import agent_online
 
 Client = Callable[[str], httpx.AsyncClient]
 TARIFF = {"block_minutes": 5, "block_price": 1000, "preauth_amount": 2000}
 DECLINED = "4000000000000002"
 
 
-async def make_room(shop: Tenant) -> str:
+async def make_room(shop: Tenant, ctx: Context) -> str:
+    """A room whose agent (the owner) is online: it takes visits."""
     r = await shop.api.post("/api/v1/chat-rooms", json={
-        "name": "Advice", "terms": "You pay per minute.", "tariff": TARIFF})  # fmt: skip
+        "name": "Advice", "terms": "You pay per minute.", "tariff": TARIFF,
+        "agent_ids": [shop.owner_id]})  # fmt: skip
     assert r.status_code == 201, r.text
+    await agent_online(ctx, shop.id, shop.owner_id)
     return str(r.json()["id"])
 
 
 async def contact(page: httpx.AsyncClient, room_id: str) -> httpx.Response:
     return await page.post("/chat/api/visits", json={
-        "room_id": room_id, "name": "Ada", "email": "ada@example.com",
+        "room_id": room_id, "name": "Ada", "email": f"ada-{uuid.uuid4().hex[:8]}@example.com",
         "question": "Can you help?"})  # fmt: skip
 
 
@@ -44,9 +50,9 @@ def refused(r: httpx.Response, retry_after: str) -> dict[str, Any]:
 
 
 async def test_the_contact_form_past_its_limit_per_room_and_address_is_refused_and_writes_nothing(
-    shop: Tenant, from_address: Client, clock: FrozenClock
+    shop: Tenant, strict: Context, from_address: Client, clock: FrozenClock
 ) -> None:
-    room = await make_room(shop)
+    room = await make_room(shop, strict)
     page = from_address("192.0.2.1")
     for _ in range(5):
         assert (await contact(page, room)).status_code == 201
@@ -57,13 +63,14 @@ async def test_the_contact_form_past_its_limit_per_room_and_address_is_refused_a
     assert await count(shop, "/api/v1/clients") == clients  # every visit makes a client
     assert (await contact(from_address("192.0.2.2"), room)).status_code == 201
     clock.advance(seconds=60)
+    await agent_online(strict, shop.id, shop.owner_id)  # the agent's console is still heard
     assert (await contact(page, room)).status_code == 201
 
 
 async def test_visits_from_one_address_are_limited_across_rooms(
-    shop: Tenant, from_address: Client
+    shop: Tenant, strict: Context, from_address: Client
 ) -> None:
-    rooms = [await make_room(shop) for _ in range(3)]
+    rooms = [await make_room(shop, strict) for _ in range(3)]
     page = from_address("192.0.2.3")
     for n in range(10):  # no room gets more than 4
         assert (await contact(page, rooms[n % 3])).status_code == 201
@@ -72,9 +79,9 @@ async def test_visits_from_one_address_are_limited_across_rooms(
 
 
 async def test_card_attempts_past_the_limit_per_room_and_address_never_reach_the_gateway(
-    shop: Tenant, from_address: Client
+    shop: Tenant, strict: Context, from_address: Client
 ) -> None:
-    room = await make_room(shop)
+    room = await make_room(shop, strict)
     page = from_address("192.0.2.4")
     token = (await contact(page, room)).json()["token"]
     visit = {"X-Visit-Token": token}

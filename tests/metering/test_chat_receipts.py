@@ -138,8 +138,8 @@ async def test_a_request_paid_outside_a_chat_or_after_it_gets_a_receipt_of_its_o
 ) -> None:
     session = await chat.open(await chat.room(SPLITS))
     chat.advance(60)
-    await chat.event(session, "hangup")
-    after = await _request(chat, session)  # the chat is settled: its receipt has gone
+    after = await _request(chat, session)  # sent in the chat, paid once it is settled
+    await chat.event(session, "hangup")  # the chat is settled: its receipt has gone
     r = await chat.api.post(f"/api/v1/payment-requests/{after['id']}/pay", json={})
     assert r.status_code == 200, r.text
     mails = _to(await _mails(chat, ctx, tmp_path), "a@example.com")

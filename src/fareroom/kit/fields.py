@@ -21,6 +21,21 @@ PLAIN = rf"^{_CHAR}*$"
 NON_BLANK = rf"^{_CHAR}*[^\s\x00-\x1f\x7f]{_CHAR}*$"
 EMAIL = r"^[^\s\x00-\x1f\x7f]*@[^\s\x00-\x1f\x7f]*$"  # as the services check it: one @
 ID = r"^[A-Za-z0-9_]+$"  # ours (cli_…) and the gateway's (tok_…, pm_…)
+# What a person is told when a value does not match one of these patterns.
+PATTERN_SENTENCES = {
+    PLAIN: "may not contain control characters",
+    NON_BLANK: "needs some text (not only spaces) and no control characters",
+    EMAIL: "must be an email address, like ada@example.com",
+    ID: "must be an id (letters, digits and _ only)",
+}
+
+
+def said(error: dict[str, Any]) -> str:
+    """A validation error's message, in words for a person where ours is known."""
+    if error.get("type") == "string_pattern_mismatch":
+        pattern = (error.get("ctx") or {}).get("pattern")
+        return PATTERN_SENTENCES.get(pattern, "is not in the expected form")
+    return str(error.get("msg", ""))
 
 
 def text(max_length: int, default: Any = ..., *, blank: bool = False) -> Any:
