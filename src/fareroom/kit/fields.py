@@ -33,7 +33,7 @@ PATTERN_SENTENCES = {
 def said(error: dict[str, Any]) -> str:
     """A validation error's message, in words for a person where ours is known."""
     if error.get("type") == "string_pattern_mismatch":
-        pattern = (error.get("ctx") or {}).get("pattern")
+        pattern = str((error.get("ctx") or {}).get("pattern"))
         return PATTERN_SENTENCES.get(pattern, "is not in the expected form")
     return str(error.get("msg", ""))
 
