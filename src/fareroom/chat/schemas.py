@@ -80,7 +80,22 @@ AWAY = (
     "page then offers to leave an email"
 )
 AgentId = Annotated[str, ident()]
-Origin = Annotated[str, Field(min_length=1, max_length=300)]
+# The service checks origins (``invalid_embed_origin`` with a sentence); the document says
+# the same rule: scheme and host, ``*.`` in front of the host only, a port, a final "/".
+ORIGIN = (r"^[Hh][Tt][Tt][Pp][Ss]?://(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
+          r"(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:[0-9]{1,5})?/?$")  # fmt: skip
+Origin = Annotated[
+    str,
+    Field(min_length=1, max_length=300),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "maxLength": 262,
+            "pattern": ORIGIN,
+            "description": "A site's origin, e.g. https://shop.example or https://*.example.com",
+        }
+    ),
+]
 
 
 class RoomCreate(BaseModel):

@@ -130,7 +130,7 @@ async def session_card(body: CardToken, request: Request, token: str = _TOKEN
     return {"session": state.model_dump(mode="json"), "card": card_out(card.card)}
 
 
-@router.get("/visit/summary")
+@router.get("/visit/summary", responses=problems(409))
 async def summary(request: Request, token: str = _TOKEN) -> dict[str, Any]:
     """The end screen: what was collected for the time, the paid payment requests, the
     total paid, and the transcript (both parties' messages, with times)."""

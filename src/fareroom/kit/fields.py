@@ -17,9 +17,12 @@ from fareroom.kit.money import CURRENCY_EXPONENTS, MAX_CHARGE_MINOR, MIN_CHARGE_
 
 _CHAR = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"  # no control characters but tab and line breaks
 PLAIN = rf"^{_CHAR}*$"
+# White space spelled out, never ``\s``: the document's dialect (ECMA-262), Python's ``re`` and
+# the validator's (Rust's regex) each mean other characters by it (U+0085, U+FEFF).
+_SPACE = r" \t\n\r\x0b\x0c\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 # More than white space once stripped (Python's strip also takes \x1c-\x1f).
-NON_BLANK = rf"^{_CHAR}*[^\s\x00-\x1f\x7f]{_CHAR}*$"
-EMAIL = r"^[^\s\x00-\x1f\x7f]*@[^\s\x00-\x1f\x7f]*$"  # as the services check it: one @
+NON_BLANK = rf"^{_CHAR}*[^{_SPACE}\x00-\x1f\x7f]{_CHAR}*$"
+EMAIL = rf"^[^{_SPACE}\x00-\x1f\x7f]*@[^{_SPACE}\x00-\x1f\x7f]*$"  # as the services check it
 ID = r"^[A-Za-z0-9_]+$"  # ours (cli_…) and the gateway's (tok_…, pm_…)
 # What a person is told when a value does not match one of these patterns.
 PATTERN_SENTENCES = {
