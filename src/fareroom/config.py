@@ -64,6 +64,9 @@ class Settings(BaseSettings):
 
     # The taxi meter: a party offline longer than this ends the session.
     presence_timeout_seconds: int = Field(default=90, ge=1, le=3600)
+    # A client waiting while none of the room's agents is online is told so at once, and
+    # made to leave (the hold released) once nobody has been online for this long.
+    queue_nobody_seconds: int = Field(default=300, ge=1, le=86_400)
     # Live chat: pages send a heartbeat every heartbeat_seconds; a connection silent for
     # offline_after_seconds is taken as gone (its party offline from its last heartbeat).
     heartbeat_seconds: float = Field(default=10, gt=0, le=300)

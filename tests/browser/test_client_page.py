@@ -25,7 +25,8 @@ def server(database_url: str, smtp: SmtpInbox) -> Iterator[FareroomServer]:
                               "FAREROOM_SECRET_KEY": "test-secret",
                               "FAREROOM_SMTP_HOST": "127.0.0.1",
                               "FAREROOM_SMTP_PORT": str(smtp.port),
-                              **TIMINGS, "FAREROOM_PRESENCE_TIMEOUT_SECONDS": "30"})  # fmt: skip
+                              **TIMINGS, "FAREROOM_PRESENCE_TIMEOUT_SECONDS": "30",
+                              "FAREROOM_QUEUE_NOBODY_SECONDS": "5"})  # fmt: skip
     yield running
     err = running.stop()
     assert "Traceback" not in err, err
@@ -83,6 +84,35 @@ async def test_the_last_agent_leaving_before_the_card_means_no_hold_and_the_away
     await pages.shot(client, "away-instead-of-hold")
     payments = await pages.t.api.get("/api/v1/payments")
     assert payments.json()["data"] == []
+
+
+async def test_a_waiting_client_is_told_nobody_is_online_then_released_to_the_away_step(
+    pages: Pages,
+) -> None:
+    agent = await pages.user()
+    room = await pages.room([agent])
+    console = await pages.console(agent)
+    await pages.connected_client(room["id"])  # the agent is busy: the next client waits
+    client = await pages.client_page(room["id"])
+    await pages.contact(client, name="Bea")
+    await client.click("#accept")
+    await pages.card(client, "4242424242424242")
+    await expect(client.locator("#step-waiting")).to_be_visible()
+    await expect(client.locator("#nobody")).to_be_hidden()
+
+    await console.click("button[data-status=offline]")  # the room's last agent goes
+    await expect(client.locator("#nobody")).to_be_visible()
+    await expect(client.locator("#nobody")).to_contain_text("No agent is online right now")
+    await expect(client.locator("#nobody-release")).to_contain_text("release the hold")
+    await pages.shot(client, "waiting-nobody-online")
+
+    # nobody comes back within FAREROOM_QUEUE_NOBODY_SECONDS: the hold is released
+    await expect(client.locator("#step-away")).to_be_visible(timeout=15_000)
+    await expect(client.locator("#away-message")).to_contain_text("released the hold")
+    await expect(client.locator("#lead")).to_be_visible()
+    await pages.shot(client, "released-to-away")
+    statuses = [p["status"] for p in (await pages.t.api.get("/api/v1/payments")).json()["data"]]
+    assert "canceled" in statuses  # the waiting client's hold
 
 
 class Link:

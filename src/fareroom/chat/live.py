@@ -19,8 +19,11 @@ connected (the notion routing uses; a busy agent counts, the client queues). A c
 never held for a room that cannot connect them: the contact form and the hold are refused
 (``no_agent_available``, with the room's away message) and the page offers to leave an
 email instead (a lead, listed on the room's page for the owner). A client already waiting
-when the last agent goes keeps their place and is told no agent is online; they may leave
-(the hold is released), and a page gone for the presence timeout is left as before.
+when the last agent goes keeps their place and is told no agent is online (the worker's
+round, ``watch_queue``, notes since when: ``ChatVisit.nobody_since``); they may leave an
+email, leave (the hold is released) or keep waiting, and once nobody has been online for
+``nobody_wait`` (``FAREROOM_QUEUE_NOBODY_SECONDS``) they are made to leave, the hold
+released. A page gone for the presence timeout is left as before.
 
 **Limits** (``VisitLimits``): visits (the contact form) per address and per room and
 address, hold attempts (a card given, declined or not) per room and address, and chat
@@ -43,7 +46,7 @@ import hmac
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -143,6 +146,15 @@ class VisitLimits:
 
 
 @dataclass(frozen=True)
+class QueueWatch:
+    """What ``watch_queue`` changed in a room's queue: the visits told that nobody is (or
+    somebody is again) online, and those whose hold it released after the wait."""
+
+    changed: list[ChatVisit]
+    released: list[ChatVisit]
+
+
+@dataclass(frozen=True)
 class Assignment:
     """A waiting client given an agent: the session opened for them."""
 
@@ -154,8 +166,10 @@ class LiveService:
     def __init__(
         self, session: AsyncSession, clock: Clock, chat: ChatService, clients: ClientsService,
         payments: PaymentsService, metering: MeteringService, *, limits: VisitLimits,
+        nobody_wait: timedelta = timedelta(seconds=300),
     ) -> None:  # fmt: skip
         self._repo = LiveRepository(session)
+        self._nobody_wait = nobody_wait
         self._limits = limits
         self._clock = clock
         self._chat = chat
@@ -335,6 +349,41 @@ class LiveService:
         ids = [v.id for v in await self._repo.waiting(visit.room_id)]
         return ids.index(visit.id) + 1 if visit.id in ids else None
 
+    def release_at(self, visit: ChatVisit) -> datetime | None:
+        """When a waiting visit with no agent online is made to leave (its hold released),
+        unless an agent comes online first; None while someone is online."""
+        if visit.status != "waiting" or visit.nobody_since is None:
+            return None
+        return visit.nobody_since + self._nobody_wait
+
+    async def watch_queue(self, room_id: str, connected: Connected) -> QueueWatch:
+        """The worker's look at a room's queue: while none of its agents is online, each
+        waiting visit notes since when (its page is told), and one that has waited
+        ``nobody_wait`` so is made to leave, its hold released (told too); an agent back
+        online clears the note. The room is locked as routing locks it, so a client being
+        connected is never released as well."""
+        if not await self._repo.waiting(room_id, limit=1):
+            return QueueWatch([], [])
+        room = await self._repo.room(room_id, lock=True)
+        if room is None:
+            return QueueWatch([], [])
+        waiting = await self._repo.waiting(room.id, fresh=True)
+        available = await self.available(room.id, connected)
+        now = self._clock.now()
+        changed: list[ChatVisit] = []
+        released: list[ChatVisit] = []
+        for visit in waiting:
+            if available:
+                if visit.nobody_since is not None:
+                    visit.nobody_since = None
+                    changed.append(visit)
+            elif visit.nobody_since is None:
+                visit.nobody_since = now
+                changed.append(visit)
+            elif now >= visit.nobody_since + self._nobody_wait:
+                released.append(await self.leave(visit))
+        return QueueWatch(changed, released)
+
     async def queue(self, room_id: str) -> list[ChatVisit]:
         return list(await self._repo.waiting(room_id))
 
@@ -468,16 +517,25 @@ class LiveService:
 
     # ------------------------------------------------------------ messages
 
-    async def say(self, session: ChatSession, party: str, text: object) -> ChatMessage:
-        body = check_text(text)
+    async def say(self, session: ChatSession, party: str, text: object, *,
+                  ref: str | None = None) -> tuple[ChatMessage, bool]:  # fmt: skip
+        """Store what a party said; returns the message and whether it is new. ``ref`` (the
+        page's own name for the message) makes it idempotent: a page that resends it after
+        a reconnect (the first was stored but its echo lost) gets the stored one back, and
+        nothing is stored or counted again."""
+        body, ref = check_text(text), ref or None
+        if ref is not None:
+            found = await self._repo.message_by_ref(session.id, party, ref)
+            if found is not None:
+                return found, False
         if session.status != "open":
             raise Conflict("The chat has ended.", code="session_ended",
                            session_status=session.status)  # fmt: skip
         await self._limits.message(session.id, party)
         message = ChatMessage(session_id=session.id, party=party, body=body,
-                              created_at=self._clock.now())  # fmt: skip
-        await self._repo.add(message)
-        return message
+                              created_at=self._clock.now(), ref=ref)  # fmt: skip
+        stored = await self._repo.add_message(message)
+        return stored, stored is message
 
     async def messages(self, session_id: str, *, limit: int = 200) -> list[ChatMessage]:
         return list(await self._repo.messages(session_id, limit=limit))

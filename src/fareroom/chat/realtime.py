@@ -27,7 +27,7 @@ from starlette.requests import cookie_parser
 
 from fareroom.chat import relay
 from fareroom.chat.live import agent_key, visit_key
-from fareroom.chat.relay import message_out, request_out, session_topic
+from fareroom.chat.relay import message_out, request_out, session_topic, visit_view
 from fareroom.chat.schemas import PaymentRequestMessage, session_out
 from fareroom.chat.service import AGENT_ROLES
 from fareroom.gateway.base import GatewayError, as_fareroom_error
@@ -421,9 +421,15 @@ class ClientPage(Page):
         return (await s.metering.state(self.business_id, visit.session_id)).session
 
     async def message(self, data: dict[str, Any]) -> None:
+        ref = _ref(data.get("ref"))
         async with self.ctx.unit_of_work(self.business_id) as s:
-            said = await s.live.say(await self._session(s, data), "client", data.get("text"))
-        await relay.say(self.ctx, said, ref=_ref(data.get("ref")))
+            said, new = await s.live.say(await self._session(s, data), "client",
+                                         data.get("text"), ref=ref)  # fmt: skip
+        if new:
+            await relay.say(self.ctx, said, ref=ref)
+        else:  # a resend of a message stored already: only this page hears it (again)
+            self.send({"type": "message", "session_id": said.session_id, **message_out(said),
+                       "ref": ref})  # fmt: skip
 
     async def about(self, s: Services, session: ChatSession) -> dict[str, Any]:
         try:
@@ -455,19 +461,6 @@ class ClientPage(Page):
 def card_out(card: Card) -> dict[str, str]:
     """A card as the client's page names it ("Visa •••• 4242")."""
     return {"id": card.id, "brand": card.brand, "last4": card.last4}
-
-
-async def visit_view(s: Services, visit: ChatVisit) -> dict[str, Any]:
-    """What a client's page shows of its visit (before the session's own state): the name
-    typed in its contact form, never the name of the client record it was matched to."""
-    room = await s.chat.room(visit.business_id, visit.room_id)
-    name = visit.name or (await s.clients.get(visit.business_id, visit.client_id)).name
-    view: dict[str, Any] = {
-        "id": visit.id, "status": visit.status, "room": room.name, "name": name,
-        "position": await s.live.position(visit), "session_id": visit.session_id,
-        "terms": visit.terms or await s.live.terms(visit),
-    }  # fmt: skip
-    return view
 
 
 ClientPage.handlers = {"ping": Page.ping, "message": ClientPage.message,
@@ -571,7 +564,7 @@ class AgentPage(Page):
 
     async def message(self, data: dict[str, Any]) -> None:
         async with self.ctx.unit_of_work(await self._business()) as s:
-            said = await s.live.say(await self._own(s, data), "agent", data.get("text"))
+            said, _ = await s.live.say(await self._own(s, data), "agent", data.get("text"))
         await relay.say(self.ctx, said)
 
     async def _record(self, data: dict[str, Any], kind: str) -> None:

@@ -6,7 +6,9 @@ Hub messages (the pages' side of docs/realtime.md):
 
 - ``session:<id>``: ``session`` (the whole state after a change), ``meter`` (the tick),
   ``message``, ``payment_request``;
-- ``visit:<id>``: ``queue`` (position), ``connected`` (a session was opened);
+- ``visit:<id>``: ``queue`` (position, whether an agent is online, when the hold is
+  released if none comes), ``connected`` (a session was opened), ``visit`` (the visit was
+  made to leave: nobody came online);
 - ``agent:<id>``: ``assigned`` (a client was given to the agent), ``availability``,
   ``queues`` (the clients waiting in a room of the agent's, whenever that changes).
 """
@@ -20,13 +22,14 @@ from typing import TYPE_CHECKING, Any
 
 from fareroom.chat.live import BEFORE_CONNECTED, Connected, agent_key, visit_key
 from fareroom.chat.schemas import PaymentRequestOut, SessionOut, session_out
+from fareroom.gateway.base import GatewayError
 from fareroom.kit.db import Keyset
 from fareroom.kit.errors import FareroomError
 from fareroom.metering.tasks import settle
-from fareroom.models.chat import ChatMessage, PaymentRequest
+from fareroom.models.chat import ChatMessage, ChatVisit, PaymentRequest
 
 if TYPE_CHECKING:
-    from fareroom.bootstrap import Context
+    from fareroom.bootstrap import Context, Services
 
 log = logging.getLogger("fareroom.chat")
 
@@ -41,6 +44,26 @@ def message_out(m: ChatMessage) -> dict[str, Any]:
 
 def request_out(r: PaymentRequest) -> dict[str, Any]:
     return PaymentRequestOut.model_validate(r).model_dump(mode="json")
+
+
+async def visit_view(s: Services, visit: ChatVisit) -> dict[str, Any]:
+    """What a client's page shows of its visit (before the session's own state): the name
+    typed in its contact form, never the name of the client record it was matched to;
+    while waiting, whether an agent is online and, if none is, when the hold is released."""
+    room = await s.chat.room(visit.business_id, visit.room_id)
+    name = visit.name or (await s.clients.get(visit.business_id, visit.client_id)).name
+    view: dict[str, Any] = {
+        "id": visit.id, "status": visit.status, "room": room.name, "name": name,
+        "position": await s.live.position(visit), "session_id": visit.session_id,
+        "terms": visit.terms or await s.live.terms(visit), **_nobody(s, visit),
+    }  # fmt: skip
+    return view
+
+
+def _nobody(s: Services, visit: ChatVisit) -> dict[str, Any]:
+    release = s.live.release_at(visit)
+    return {"agents_online": visit.nobody_since is None,
+            "release_at": release.isoformat() if release else None}  # fmt: skip
 
 
 def connected(ctx: Context) -> Connected:
@@ -93,7 +116,7 @@ async def route(ctx: Context, room_id: str, *, queue_changed: bool = False) -> i
         async with ctx.unit_of_work() as s:
             done = await s.live.route(room_id, connected(ctx))
             tell = bool(done) or queue_changed
-            queue = [v.id for v in await s.live.queue(room_id)] if tell else []
+            queue = [(v.id, _nobody(s, v)) for v in await s.live.queue(room_id)] if tell else []
             agents = await s.chat.room_agent_ids(room_id) if tell else []
     except FareroomError:
         log.exception("routing room %s failed", room_id)
@@ -103,9 +126,8 @@ async def route(ctx: Context, room_id: str, *, queue_changed: bool = False) -> i
         await ctx.hub.publish(visit_key(a.visit.id), {"type": "connected", "session_id": sid})
         await ctx.hub.publish(agent_key(agent), {"type": "assigned", "session_id": sid})
         await announce(ctx, a.state.session.business_id, sid)
-    await ctx.hub.publish_many(
-        (visit_key(v), {"type": "queue", "position": n}) for n, v in enumerate(queue, 1)
-    )
+    await ctx.hub.publish_many((visit_key(v), {"type": "queue", "position": n, **nobody})
+                               for n, (v, nobody) in enumerate(queue, 1))  # fmt: skip
     waiting = {"type": "queues", "queues": {room_id: len(queue)}}
     await ctx.hub.publish_many((agent_key(a), waiting) for a in agents)
     return len(done)
@@ -123,6 +145,32 @@ async def route_all(ctx: Context) -> int:
     async with ctx.unit_of_work() as s:
         rooms = await s.live.rooms_with_waiting()
     return sum([await route(ctx, room) for room in rooms])
+
+
+async def watch_queues(ctx: Context) -> int:
+    """The worker's look at every queue while none of its room's agents is online: its
+    clients are told so (and when an agent is back), and those who waited the setting's
+    time with nobody online are made to leave, their holds released, and shown the away
+    step (``visit`` with ``reason``). Returns how many visits it released."""
+    async with ctx.unit_of_work() as s:
+        rooms = await s.live.rooms_with_waiting()
+    released = 0
+    for room_id in rooms:
+        try:
+            async with ctx.unit_of_work() as s:
+                watch = await s.live.watch_queue(room_id, connected(ctx))
+                views = [await visit_view(s, v) for v in watch.released]
+        except (FareroomError, GatewayError):  # the next round tries again
+            log.exception("watching the queue of room %s failed", room_id)
+            continue
+        released += len(views)
+        await ctx.hub.publish_many(
+            (visit_key(view["id"]), {"type": "visit", "visit": view, "reason": "no_agent_online"})
+            for view in views
+        )
+        if watch.changed or watch.released:
+            await route(ctx, room_id, queue_changed=True)
+    return released
 
 
 async def sweep_presence(ctx: Context) -> int:

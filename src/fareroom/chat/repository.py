@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fareroom.kit.db import Keyset, after_keyset
@@ -122,13 +123,18 @@ class LiveRepository:
         stmt = select(ChatVisit).where(ChatVisit.session_id == session_id)
         return (await self.session.execute(stmt)).scalar()
 
-    async def waiting(self, room_id: str, *, limit: int = 500) -> Sequence[ChatVisit]:
+    async def waiting(self, room_id: str, *, limit: int = 500, fresh: bool = False
+                      ) -> Sequence[ChatVisit]:  # fmt: skip
+        """The room's queue, oldest first; ``fresh``: as the database has it now (read
+        again after a lock), not as this transaction first read it."""
         stmt = (
             select(ChatVisit)
             .where(ChatVisit.room_id == room_id, ChatVisit.status == "waiting")
             .order_by(ChatVisit.queued_at, ChatVisit.id)
             .limit(limit)
         )
+        if fresh:
+            stmt = stmt.execution_options(populate_existing=True)
         return (await self.session.execute(stmt)).scalars().all()
 
     async def rooms_with_waiting(self) -> Sequence[str]:
@@ -195,6 +201,28 @@ class LiveRepository:
             .limit(limit)
         )
         return (await self.session.execute(stmt)).scalars().all()
+
+    async def message_by_ref(self, session_id: str, party: str, ref: str) -> ChatMessage | None:
+        stmt = select(ChatMessage).where(
+            ChatMessage.session_id == session_id, ChatMessage.party == party,
+            ChatMessage.ref == ref)  # fmt: skip
+        return (await self.session.execute(stmt)).scalar()
+
+    async def add_message(self, message: ChatMessage) -> ChatMessage:
+        """Store a message; one with the ref of a stored one of the same party and session
+        (stored meanwhile by another socket of the page) is that one."""
+        if message.ref is None:
+            await self.add(message)
+            return message
+        try:
+            async with self.session.begin_nested():
+                self.session.add(message)
+        except IntegrityError:
+            found = await self.message_by_ref(message.session_id, message.party, message.ref)
+            if found is None:
+                raise
+            return found
+        return message
 
     async def messages(self, session_id: str, *, limit: int) -> Sequence[ChatMessage]:
         stmt = (

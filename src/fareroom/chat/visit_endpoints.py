@@ -16,7 +16,8 @@ from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, Field
 
 from fareroom.chat import relay
-from fareroom.chat.realtime import card_out, visit_view
+from fareroom.chat.realtime import card_out
+from fareroom.chat.relay import visit_view
 from fareroom.chat.schemas import Strict, session_out
 from fareroom.http import PathId, context, peer_address
 from fareroom.kit.errors import Conflict, NotFound

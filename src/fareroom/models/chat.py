@@ -244,19 +244,27 @@ class ChatVisit(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     connected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # While waiting: since when none of the room's agents has been online (the worker's
+    # round sets and clears it; the hold is released once it is old enough).
+    nobody_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ChatMessage(Base):
     """A line of a chat, from the client or the agent."""
 
     __tablename__ = "chat_messages"
-    __table_args__ = (Index("ix_chat_messages_session", "session_id", "id"),)
+    __table_args__ = (
+        Index("ix_chat_messages_session", "session_id", "id"),
+        # A page's own name for a message: a resend after a reconnect is not stored twice.
+        Index("ix_chat_messages_ref", "session_id", "party", "ref", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(BIGID, primary_key=True, autoincrement=True)
     session_id: Mapped[str] = mapped_column(ForeignKey("chat_sessions.id"))
     party: Mapped[str] = mapped_column(String(10))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ref: Mapped[str | None] = mapped_column(String(64))
 
 
 class ChatLead(Base):

@@ -1,7 +1,9 @@
 """The worker: background jobs in one loop (``fareroom worker``, or inside ``fareroom serve``).
 
 Every round (``interval``): deliver the sandbox's events, end timed-out sessions (telling
-their parties), take over stale collections, give waiting clients idle agents, send mail.
+their parties), take over stale collections, give waiting clients idle agents, tell those
+waiting while no agent is online (releasing their holds after ``queue_nobody_seconds``),
+send mail.
 Every third of the offline window: record offline the parties whose pages nobody has heard
 (their process died). Every ``meter_tick_seconds``: publish the live meters and collect
 split bills. On start: rebuild every open session's meter from its events.
@@ -32,6 +34,7 @@ async def run_round(ctx: Context) -> None:
     await tasks.sweep_timeouts(ctx, then=lambda sid: relay.announce(ctx, None, sid))
     await tasks.reconcile(ctx)
     await relay.route_all(ctx)
+    await relay.watch_queues(ctx)
     await deliver_pending(ctx.sessions, ctx.mail_sender(), ctx.clock,
                           mail_from=ctx.settings.mail_from)  # fmt: skip
 

@@ -12,6 +12,7 @@ const steps = ["away", "contact", "terms", "card", "waiting", "elsewhere", "chat
 const meterView = new MeterView("meter");
 const BRANDS = { visa: "Visa", mastercard: "Mastercard", amex: "American Express", discover: "Discover" };
 let session = null, stripe = null, cards = {}, card = null, online = false, sentToken = null;
+let leadInstead = false;  // the client left the queue to leave their email
 const requests = new Map();  // id → the payment request as last heard
 const outbox = [];           // messages not yet confirmed by the server, in order: {ref, text, li}
 let refs = 0;
@@ -68,8 +69,8 @@ function receive(m) {
     connection(true);
     visit(m.visit);
     flush();
-  } else if (m.type === "visit") visit(m.visit);
-  else if (m.type === "queue") $("queue").textContent = queueText(m.position);
+  } else if (m.type === "visit") visit(m.visit, m.reason);
+  else if (m.type === "queue") waiting(m);
   else if (m.type === "session") {
     if (m.card) card = m.card;
     if (m.messages) { $("messages").innerHTML = ""; m.messages.forEach(say); outbox.forEach((o) => $("messages").append(o.li)); }
@@ -86,17 +87,32 @@ function receive(m) {
 function queueText(position) {
   return position === 1 ? "You are next in line." : `You are number ${position} in the queue.`;
 }
+// The queue: the place, and while no agent is online, that none is and until when the hold
+// stays on the card.
+function waiting(q) {
+  $("queue").textContent = queueText(q.position);
+  $("nobody").hidden = q.agents_online !== false;
+  const until = q.release_at ? new Date(q.release_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : null;
+  $("nobody-release").textContent = until ? `If nobody comes online by ${until}, we release the hold on your card and you can leave your email then.` : "";
+}
 
 // ---------------------------------------------------------------- the visit's steps
 function start() {
   if (app.dataset.available === "yes") show("contact"); else away();
 }
-function visit(v) {
+function visit(v, reason) {
   if (v.status === "terms") { $("terms").textContent = v.terms; show("terms"); }
   else if (v.status === "card") { mountCard("card-fields"); show("card"); }
-  else if (v.status === "waiting") { $("queue").textContent = queueText(v.position); show("waiting"); }
+  else if (v.status === "waiting") { waiting(v); show("waiting"); }
   else if (v.status === "connected") show("chat");
-  else if (v.status === "left") { localStorage.removeItem(KEY); live.close(); start(); }
+  else if (v.status === "left") {
+    localStorage.removeItem(KEY);
+    live.close();
+    if (reason === "no_agent_online") away("Nobody came online in time, so we released the hold on your card.");
+    else if (leadInstead) away("The hold on your card was released.");
+    else start();
+    leadInstead = false;
+  }
 }
 $("contact").onsubmit = async (e) => {
   e.preventDefault();
@@ -129,6 +145,7 @@ $("accept").onclick = async () => {
   catch (err) { problem(err.message); }
 };
 for (const id of ["leave-terms", "leave-queue"]) $(id).onclick = () => send({ type: "leave" });
+$("lead-instead").onclick = () => { if (send({ type: "leave" })) leadInstead = true; };
 $("take-over").onclick = () => live.connect();
 
 // ---------------------------------------------------------------- cards
