@@ -24,6 +24,7 @@ from fareroom.bootstrap import Context, bootstrap
 from fareroom.cli import migrate
 from fareroom.config import Settings
 from fareroom.kit.clock import FrozenClock
+from tests.support.reconcile import disagreements
 from tests.support.servers import SUITE_LIMITS, LocalStripe, RedisMissing, redis_for_tests
 
 PG_ENV = "FAREROOM_TEST_DATABASE_URL"
@@ -196,6 +197,11 @@ async def make_tenant(ctx: Context, app: Any, **kwargs: Any) -> AsyncIterator[Te
         headers={"Authorization": f"Bearer {made.api_key}"},
     ) as api:
         yield Tenant(made, api, password)
+    if ctx.sandbox is not None and await ctx.sandbox.charges(business_id=made.business.id):
+        # Whatever the test did with the gateway (webhooks, the worker's rounds, crashes and
+        # recoveries), the business's ledger, its payments and the gateway's records of it
+        # agree at the end. (Tests that post to the ledger alone have no charges to compare.)
+        assert await disagreements(ctx, made.business.id) == []
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -20,13 +19,6 @@ from fareroom.config import Settings
 from fareroom.gateway.signature import sign
 from tests.conftest import Tenant
 from tests.support.pages import form_token, sign_in
-from tests.support.reconcile import disagreements
-
-
-@pytest.fixture(autouse=True)
-async def _ledger_agrees_with_the_gateway(ctx: Context, tenant: Tenant) -> AsyncIterator[None]:
-    yield
-    assert await disagreements(ctx, tenant.id) == []
 
 
 async def _secret(ctx: Context) -> str:
