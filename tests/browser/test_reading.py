@@ -48,3 +48,17 @@ async def test_terms_with_a_long_address_fit_a_phone(pages: Pages) -> None:
     await pages.shot(client, "terms-at-phone-width")
     wide = await client.evaluate("document.documentElement.scrollWidth")
     assert wide <= 390, f"the page is {wide} px wide on a 390-px phone"
+
+
+async def test_the_pages_ask_for_no_file_the_server_lacks(pages: Pages) -> None:
+    # a page without an icon of its own makes Chromium ask for /favicon.ico: a 404 and
+    # "Failed to load resource" in the console on every page
+    agent = await pages.user()
+    room = await pages.room([agent])
+    page = await (await pages.context()).new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    for path in ("/login", f"/chat/{room['id']}"):
+        await page.goto(f"{pages.base}{path}")
+        await page.wait_for_timeout(1000)  # the icon is asked for after the page loaded
+    assert errors == []
