@@ -82,8 +82,8 @@ async def test_the_agent_sees_the_client_go_offline_before_the_meter_starts(
     await expect(console.locator("#meter-state")).to_have_text("waiting for the agent")
     await _both_widths(pages, console, "client-offline-before-the-start")
     # the presence timeout (6 s here) ends the chat; the meter never ran: nothing is due
-    await expect(console.locator("#ended")).to_have_text("Ended (timeout) — nothing to pay.",
-                                                         timeout=15_000)  # fmt: skip
+    await expect(console.locator("#ended")).to_have_text(
+        "Ended: a party was offline too long — nothing to pay.", timeout=15_000)  # fmt: skip
     await _both_widths(pages, console, "ended-nothing-to-pay")
 
 

@@ -185,7 +185,7 @@ async def test_a_closed_client_page_goes_offline_and_is_charged_at_the_timeout(
     await expect(console.locator("#meter-state")).to_have_text("stopped (offline)")
     await pages.shot(console, "client-offline")
     # the presence timeout (6 s here, 90 s by default) ends the chat, and it is collected
-    await expect(console.locator("#ended")).to_contain_text("timeout", timeout=15_000)
+    await expect(console.locator("#ended")).to_contain_text("offline too long", timeout=15_000)
     await expect(console.locator("#ended")).to_contain_text("paid 10.00 EUR")
     await pages.shot(console, "ended-at-timeout")
 

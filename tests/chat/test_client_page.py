@@ -228,6 +228,25 @@ async def test_the_summary_lists_collections_paid_requests_and_the_transcript(
     assert all(m["at"] for m in got["messages"])
 
 
+async def test_the_summary_of_a_chat_with_nothing_due_lists_no_zero_payment(
+    live: Live,
+) -> None:
+    # hung up before anything was due: the hold is released, nothing was paid, and the end
+    # screen showed a line "Chat time … 0.00 EUR" for the released hold
+    agent = await live.agent()
+    room = await live.room([agent])
+    await live.console(agent)
+    visit = await live.visit(room)
+    page, welcome = await live.client(visit["token"])
+    await page.session(lambda s: s["status"] == "open")
+    await page.send(type="hangup")
+    await page.session(lambda s: s["status"] == "paid")
+    r = await live.http.get("/chat/api/visit/summary",
+                            headers={"X-Visit-Token": welcome["token"]})  # fmt: skip
+    assert r.status_code == 200, r.text
+    assert (r.json()["collections"], r.json()["total_paid"]) == ([], 0)
+
+
 async def test_the_summary_needs_a_chat_and_the_visits_token(live: Live) -> None:
     agent = await live.agent()
     room = await live.room([agent])

@@ -331,14 +331,15 @@ class LiveService:
         return visit
 
     async def summary(self, visit: ChatVisit) -> VisitSummary:
-        """The end screen of a visit whose session has begun."""
+        """The end screen of a visit whose session has begun: the collections that took
+        money (not a final one of nothing, which released the hold), the paid requests."""
         if visit.session_id is None:
             raise Conflict("You are not in a chat yet.", code="visit_not_connected")
         state = await self._metering.state(visit.business_id, visit.session_id)
         collections = await self._metering.collections(visit.business_id, visit.session_id)
         requests = await self._chat.requests_of_session(visit.business_id, visit.session_id)
         return VisitSummary(
-            state, [c for c in collections if c.status == "succeeded"],
+            state, [c for c in collections if c.status == "succeeded" and c.amount > 0],
             sorted((r for r in requests if r.status == "paid"), key=lambda r: r.created_at),
             await self.messages(visit.session_id, limit=TRANSCRIPT_LIMIT))  # fmt: skip
 

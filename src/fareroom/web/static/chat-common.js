@@ -5,9 +5,9 @@ export const $ = (id) => document.getElementById(id);
 const EXPONENTS = { JPY: 0, KRW: 0, VND: 0, CLP: 0, ISK: 0, HUF: 2, BHD: 3, KWD: 3, JOD: 3, OMR: 3, TND: 3 };
 const exponent = (currency) => EXPONENTS[currency] ?? 2;
 
+// 123456 EUR → "1,234.56 EUR", as the server's pages print it (kit/money.py's Money.format).
 export function money(amount, currency) {
-  const e = exponent(currency);
-  return `${(amount / 10 ** e).toFixed(e)} ${currency}`;
+  return `${amount < 0 ? "-" : ""}${formatMajor(Math.abs(amount), currency)} ${currency}`;
 }
 // Amounts people type, read by the same rule as kit/money.py's parse_major (both are tested
 // against tests/unit/amount_cases.json): what the app prints ("1,234.56", "1234", "0.5") is

@@ -176,8 +176,8 @@ function show(chat, redraw) {
   $("ended").hidden = !SETTLED.includes(s.status) && s.status !== "collecting";
   $("ended").textContent = s.status === "collecting" ? "Collecting the payment…"
     : s.status === "abandoned" ? `Ended; ${money(s.abandoned, s.currency)} left unpaid (abandoned debt). Collected ${money(s.collected, s.currency)}.`
-    : s.status === "paid" && !s.collected ? `Ended (${(s.end_reason || "").replace("_", " ")}) — nothing to pay.`
-    : `Ended (${(s.end_reason || "").replace("_", " ")}); paid ${money(s.collected, s.currency)}.`;
+    : s.status === "paid" && !s.collected ? `${ended(s)} — nothing to pay.`
+    : `${ended(s)}; paid ${money(s.collected, s.currency)}.`;
   for (const el of document.querySelectorAll(".currency")) el.textContent = s.currency;
   if (redraw) {
     $("messages").innerHTML = "";
@@ -185,6 +185,10 @@ function show(chat, redraw) {
   }
   requests(chat);
 }
+
+// Why a chat ended, in words (the receipts' wording, mail/receipts.py END_REASONS).
+const END_REASONS = { hangup: "hung up", timeout: "a party was offline too long", payment_failed: "a charge failed" };
+const ended = (s) => (END_REASONS[s.end_reason] ? `Ended: ${END_REASONS[s.end_reason]}` : "Ended");
 
 // The client's presence, from the moment the chat is connected (also before the meter
 // starts): while they are away, how long, and when the presence timeout ends the chat.
