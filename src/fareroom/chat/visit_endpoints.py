@@ -19,7 +19,6 @@ from fareroom.chat import relay
 from fareroom.chat.realtime import card_out, visit_view
 from fareroom.chat.schemas import Strict, session_out
 from fareroom.http import PathId, context, peer_address
-from fareroom.kit.errors import Conflict, NotFound
 from fareroom.kit.fields import ID, Email, ident, text
 from fareroom.openapi import problems
 
@@ -74,7 +73,8 @@ async def leave_lead(room_id: PathId, body: LeadIn, request: Request) -> dict[st
     """While no agent is available: a message and an email to get back to."""
     async with context(request).unit_of_work() as s:
         lead = await s.live.leave_lead(room_id, name=body.name, email=body.email,
-                                       message=body.message)  # fmt: skip
+                                       message=body.message,
+                                       address=peer_address(request))  # fmt: skip
         return {"id": lead.id, "created_at": lead.created_at.isoformat()}
 
 
@@ -121,11 +121,8 @@ async def session_card(body: CardToken, request: Request, token: str = _TOKEN
     ctx = context(request)
     async with ctx.unit_of_work() as s:
         visit = await s.live.visit(token)
-        if visit.session_id is None:
-            raise Conflict("You are not in a chat yet.", code="visit_not_connected")
-        biz = await s.payments.business(visit.business_id)
-        card = await s.clients.add_card(biz.id, visit.client_id, token=body.token)
-        await s.metering.change_card(biz, visit.session_id, card.card.id)
+        card = await s.live.session_card(visit, token=body.token, address=peer_address(request))
+        assert visit.session_id is not None
     state = await relay.announce(ctx, visit.business_id, visit.session_id)
     return {"session": state.model_dump(mode="json"), "card": card_out(card.card)}
 
@@ -154,12 +151,6 @@ async def pay_request(request_id: PathId, request: Request, token: str = _TOKEN)
     ctx = context(request)
     async with ctx.unit_of_work() as s:
         visit = await s.live.visit(token)
-        found = await s.chat.request(visit.business_id, request_id)
-        if visit.session_id is None or found.session_id != visit.session_id:
-            raise NotFound("No such payment request in your chat.",
-                           code="payment_request_not_found")  # fmt: skip
-        session = (await s.metering.state(visit.business_id, visit.session_id)).session
-        biz = await s.payments.business(visit.business_id)
-        paid = await s.chat.pay_request(biz, request_id, card_id=session.card_id)
+        paid = await s.live.pay_request(visit, request_id, address=peer_address(request))
     await relay.request_changed(ctx, paid)
     return {"request": relay.request_out(paid)}
