@@ -53,7 +53,7 @@ _MAYBE_TOKEN = Header(default=None, alias="X-Visit-Token", max_length=200,
                       description="This browser's open visit in the room, if any")  # fmt: skip
 
 
-@router.post("/visits", status_code=201, responses=problems(404, 409))
+@router.post("/visits", status_code=201, responses=problems(404, 409, 429))
 async def start_visit(body: VisitStart, request: Request, token: str | None = _MAYBE_TOKEN
                       ) -> dict[str, Any]:  # fmt: skip
     """The contact form: a visit, and the token that proves it from now on. Refused while
@@ -68,7 +68,7 @@ async def start_visit(body: VisitStart, request: Request, token: str | None = _M
         return {"token": new, "visit": await visit_view(s, visit)}
 
 
-@router.post("/rooms/{room_id}/leads", status_code=201, responses=problems(404))
+@router.post("/rooms/{room_id}/leads", status_code=201, responses=problems(404, 429))
 async def leave_lead(room_id: PathId, body: LeadIn, request: Request) -> dict[str, Any]:
     """While no agent is available: a message and an email to get back to."""
     async with context(request).unit_of_work() as s:
@@ -91,7 +91,7 @@ async def accept_terms(request: Request, token: str = _TOKEN) -> dict[str, Any]:
         return {"visit": await visit_view(s, visit)}
 
 
-@router.post("/visit/card", responses=problems(402, 409))
+@router.post("/visit/card", responses=problems(402, 409, 429))
 async def give_card(body: CardToken, request: Request, token: str = _TOKEN) -> dict[str, Any]:
     """Register the card and place the hold; then the client waits for an agent."""
     ctx = context(request)
@@ -114,7 +114,7 @@ async def leave(request: Request, token: str = _TOKEN) -> dict[str, Any]:
     return {"visit": view}
 
 
-@router.post("/visit/session-card", responses=problems(402, 404, 409))
+@router.post("/visit/session-card", responses=problems(402, 404, 409, 429))
 async def session_card(body: CardToken, request: Request, token: str = _TOKEN
                        ) -> dict[str, Any]:  # fmt: skip
     """Another card for the session: after a failed payment, what is due is charged to it."""
@@ -145,7 +145,7 @@ async def summary(request: Request, token: str = _TOKEN) -> dict[str, Any]:
     }  # fmt: skip
 
 
-@router.post("/visit/requests/{request_id}/pay", responses=problems(402, 409))
+@router.post("/visit/requests/{request_id}/pay", responses=problems(402, 409, 429))
 async def pay_request(request_id: PathId, request: Request, token: str = _TOKEN) -> dict[str, Any]:
     """Pay an agent's payment request with the card of the session."""
     ctx = context(request)

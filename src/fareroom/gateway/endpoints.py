@@ -22,6 +22,7 @@ from fareroom.http import context, peer_address
 from fareroom.kit.errors import NotFound
 from fareroom.kit.fields import Whole
 from fareroom.kit.ratelimit import check_all
+from fareroom.openapi import problems
 from fareroom.web.pages import checked_caller, csrf_token, signed_in, to_login
 from fareroom.web.render import templates
 from fareroom.web.security import own_url
@@ -55,7 +56,7 @@ def _sandbox(request: Request) -> SandboxGateway:
     return sandbox
 
 
-@router.post("/tokens", status_code=201, response_model=TokenOut)
+@router.post("/tokens", status_code=201, response_model=TokenOut, responses=problems(429))
 async def create_token(body: TokenCreate, request: Request) -> TokenOut:
     """Stand-in for Stripe.js: a test card number in, a one-time token out. Public, as
     Stripe's is, so limited per address as Stripe limits it (each token is a stored row)."""
