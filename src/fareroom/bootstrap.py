@@ -95,7 +95,9 @@ class Context:
     def visit_limits(self) -> VisitLimits:
         st = self.settings
         return VisitLimits(self.limits, st.limit_visits_address, st.limit_visits_room_address,
-                           st.limit_holds_room_address, st.limit_chat_messages)  # fmt: skip
+                           st.limit_holds_room_address, st.limit_chat_messages,
+                           st.limit_leads_address,
+                           st.limit_request_payments_room_address)  # fmt: skip
 
     def services(self, session: AsyncSession, log: LogScope | None = None) -> Services:
         ledger = Ledger(session, self.clock, self.ledger_accounts)

@@ -93,6 +93,11 @@ class Settings(BaseSettings):
     limit_visits_address: RateLimit = Limit(10, 60)
     limit_visits_room_address: RateLimit = Limit(5, 60)
     limit_holds_room_address: RateLimit = Limit(5, 600)
+    # Messages left while no agent is available (leads) per address; payment requests paid
+    # (charges tried) per room and address; sandbox card tokens made per address.
+    limit_leads_address: RateLimit = Limit(5, 600)
+    limit_request_payments_room_address: RateLimit = Limit(10, 600)
+    limit_sandbox_tokens_address: RateLimit = Limit(30, 60)
     # Chat messages a page (one party of a session) may send; and every frame of a socket
     # (pings included): a page over that is closed (1008).
     limit_chat_messages: RateLimit = Limit(10, 10)

@@ -66,3 +66,39 @@ async def test_a_socket_that_never_says_hello_is_closed(ctx: Context) -> None:
             assert await _closed_with(sock) == 4400
         finally:
             await live.close()
+
+
+async def test_cards_given_in_the_chat_count_as_card_attempts_and_stop_reaching_the_gateway(
+    live: Live,
+) -> None:
+    _, _, _, welcome, session = await _connected(live)
+    token = {"X-Visit-Token": welcome["token"]}
+    answers = []
+    for _ in range(4):  # the hold was the room's first card attempt from this address
+        card = {"token": await live.card_token("4242424242424242")}
+        r = await live.http.post("/chat/api/visit/session-card", headers=token, json=card)
+        answers.append(r.status_code)
+    assert 429 not in answers, answers
+    logged = len((await live.t.api.get("/api/v1/gateway-requests",
+                                       params={"limit": 100})).json()["data"])  # fmt: skip
+    r = await live.http.post("/chat/api/visit/session-card", headers=token,
+                             json={"token": await live.card_token("4242424242424242")})  # fmt: skip
+    assert r.status_code == 429 and r.json()["code"] == "rate_limited", r.text
+    assert r.json()["detail"].startswith("Too many cards were tried from your address.")
+    after = (await live.t.api.get("/api/v1/gateway-requests", params={"limit": 100})).json()
+    assert len(after["data"]) == logged
+
+
+async def test_paying_payment_requests_from_one_address_is_limited(live: Live) -> None:
+    _, console, page, welcome, session = await _connected(live)
+    book = {"description": "Book", "quantity": 1, "unit_price": 900}
+    await console.send(type="payment_request", session=session["id"], category="goods",
+                       items=[book])  # fmt: skip
+    sent = (await page.expect("payment_request"))["request"]
+    pay = f"/chat/api/visit/requests/{sent['id']}/pay"
+    token = {"X-Visit-Token": welcome["token"]}
+    codes = [(await live.http.post(pay, headers=token)).status_code for _ in range(10)]
+    assert codes == [200] + [409] * 9  # paid once; the others found it paid
+    r = await live.http.post(pay, headers=token)
+    assert r.status_code == 429 and r.json()["code"] == "rate_limited", r.text
+    assert r.json()["detail"].startswith("Too many payments were tried from your address.")

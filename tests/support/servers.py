@@ -22,7 +22,11 @@ HERE = Path(__file__).parent
 # Every test connects from one address (127.0.0.1, or the ASGI transport's), so limits
 # across a whole address would take the suite for one flooder: the suite's Context and its
 # servers raise them; tests/limits checks them at their defaults.
-SUITE_LIMITS = {"limit_signin_address": "100000/900", "limit_visits_address": "100000/60"}
+SUITE_LIMITS = {
+    "limit_signin_address": "100000/900",
+    "limit_visits_address": "100000/60",
+    "limit_sandbox_tokens_address": "100000/60",
+}
 
 
 def free_port() -> int:

@@ -15,6 +15,7 @@ guesser cannot reset its count by signing in to an account of its own.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -26,6 +27,7 @@ from fareroom.accounts.passwords import Passwords, check_password
 from fareroom.accounts.repository import AccountsRepository
 from fareroom.kit.clock import Clock
 from fareroom.kit.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
+from fareroom.kit.fields import EMAIL
 from fareroom.kit.ids import new_id
 from fareroom.kit.money import normalise_currency
 from fareroom.kit.ratelimit import Limit, RateLimiter, check_all
@@ -172,7 +174,9 @@ class AccountsService:
         if self._signin is not None:
             await check_all(self._signin.limiter, limits, "Too many failed sign-ins.",
                             count=False)  # fmt: skip
-        user = await self._repo.user_by_email(email)
+        # An email no address can be (a NUL, which PostgreSQL would refuse) is unknown.
+        possible = len(email) <= 254 and re.fullmatch(EMAIL, email) is not None
+        user = await self._repo.user_by_email(email) if possible else None
         # An unknown email is verified against a dummy hash: the answer takes as long as
         # for a known email with a wrong password, so timing does not tell which it was.
         if not self._passwords.verify(user.password_hash if user else None, password):

@@ -53,7 +53,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fareroom.accounts.service import sha256
 from fareroom.chat.repository import LiveRepository
 from fareroom.chat.service import ChatService
-from fareroom.clients.service import ClientsService
+from fareroom.clients.service import CardView, ClientsService
 from fareroom.kit.clock import Clock
 from fareroom.kit.db import Keyset
 from fareroom.kit.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
@@ -125,6 +125,8 @@ class VisitLimits:
     visits_per_room_address: Limit
     holds_per_room_address: Limit
     messages_per_party: Limit
+    leads_per_address: Limit
+    request_payments_per_room_address: Limit
 
     async def visit(self, room_id: str, address: str | None) -> None:
         if address:
@@ -138,6 +140,17 @@ class VisitLimits:
             await check_all(self.limiter,
                             [(f"holds:room:{room_id}:{address}", self.holds_per_room_address)],
                             "Too many cards were tried from your address.")  # fmt: skip
+
+    async def lead(self, address: str | None) -> None:
+        if address:
+            await check_all(self.limiter, [(f"leads:address:{address}", self.leads_per_address)],
+                            "Too many messages were left from your address.")  # fmt: skip
+
+    async def request_payment(self, room_id: str, address: str | None) -> None:
+        if address:
+            await check_all(self.limiter, [(f"request-payments:room:{room_id}:{address}",
+                                            self.request_payments_per_room_address)],
+                            "Too many payments were tried from your address.")  # fmt: skip
 
     async def message(self, session_id: str, party: str) -> None:
         await check_all(self.limiter,
@@ -243,9 +256,10 @@ class LiveService:
                            "to you.", code="no_agent_available",
                            away_message=self.away_message(room))  # fmt: skip
 
-    async def leave_lead(self, room_id: str, *, name: str, email: str, message: str
-                         ) -> ChatLead:  # fmt: skip
-        """An offline message: whom the business should get back to, and about what."""
+    async def leave_lead(self, room_id: str, *, name: str, email: str, message: str,
+                         address: str | None = None) -> ChatLead:  # fmt: skip
+        """An offline message: whom the business should get back to, and about what.
+        ``address`` (the page's) is limited in how many it leaves."""
         room, biz = await self.public_room(room_id)
         name, email = name.strip(), email.strip().lower()
         if not name or len(name) > 200:
@@ -253,6 +267,7 @@ class LiveService:
                                    code="invalid_name")  # fmt: skip
         if "@" not in email.strip("@") or len(email) > 254:
             raise ValidationFailed("The email address is not valid.", code="invalid_email")
+        await self._limits.lead(address)
         lead = ChatLead(id=new_id("lead"), business_id=biz.id, room_id=room.id, name=name,
                         email=email, message=check_text(message),
                         created_at=self._clock.now())  # fmt: skip
@@ -319,6 +334,32 @@ class LiveService:
         visit.card_id, visit.hold_payment_id = card.card.id, hold.id
         visit.status, visit.queued_at = "waiting", now
         return visit
+
+    async def session_card(self, visit: ChatVisit, *, token: str, address: str | None = None
+                           ) -> CardView:  # fmt: skip
+        """Another card for the visit's session (after a failed payment, what is due is
+        charged to it). A card attempt like the hold's: it counts against ``address``'s
+        card attempts in the room, declined ones too."""
+        if visit.session_id is None:
+            raise Conflict("You are not in a chat yet.", code="visit_not_connected")
+        await self._limits.hold(visit.room_id, address)
+        biz = await self._payments.business(visit.business_id)
+        card = await self._clients.add_card(biz.id, visit.client_id, token=token)
+        await self._metering.change_card(biz, visit.session_id, card.card.id)
+        return card
+
+    async def pay_request(self, visit: ChatVisit, request_id: str, *,
+                          address: str | None = None) -> PaymentRequest:  # fmt: skip
+        """Pay a payment request of the visit's session with the session's card; each
+        attempt counts against ``address``'s payments in the room."""
+        found = await self._chat.request(visit.business_id, request_id)
+        if visit.session_id is None or found.session_id != visit.session_id:
+            raise NotFound("No such payment request in your chat.",
+                           code="payment_request_not_found")  # fmt: skip
+        await self._limits.request_payment(visit.room_id, address)
+        session = (await self._metering.state(visit.business_id, visit.session_id)).session
+        biz = await self._payments.business(visit.business_id)
+        return await self._chat.pay_request(biz, request_id, card_id=session.card_id)
 
     async def leave(self, visit: ChatVisit) -> ChatVisit:
         """The client gives up before being connected: the hold is released."""

@@ -20,7 +20,6 @@ from fareroom.chat.realtime import card_out
 from fareroom.chat.relay import visit_view
 from fareroom.chat.schemas import Strict, session_out
 from fareroom.http import PathId, context, peer_address
-from fareroom.kit.errors import Conflict, NotFound
 from fareroom.kit.fields import ID, Email, ident, text
 from fareroom.openapi import problems
 
@@ -55,7 +54,7 @@ _MAYBE_TOKEN = Header(default=None, alias="X-Visit-Token", max_length=200,
                       description="This browser's open visit in the room, if any")  # fmt: skip
 
 
-@router.post("/visits", status_code=201, responses=problems(404, 409))
+@router.post("/visits", status_code=201, responses=problems(404, 409, 429))
 async def start_visit(body: VisitStart, request: Request, token: str | None = _MAYBE_TOKEN
                       ) -> dict[str, Any]:  # fmt: skip
     """The contact form: a visit, and the token that proves it from now on. Refused while
@@ -70,12 +69,13 @@ async def start_visit(body: VisitStart, request: Request, token: str | None = _M
         return {"token": new, "visit": await visit_view(s, visit)}
 
 
-@router.post("/rooms/{room_id}/leads", status_code=201, responses=problems(404))
+@router.post("/rooms/{room_id}/leads", status_code=201, responses=problems(404, 429))
 async def leave_lead(room_id: PathId, body: LeadIn, request: Request) -> dict[str, Any]:
     """While no agent is available: a message and an email to get back to."""
     async with context(request).unit_of_work() as s:
         lead = await s.live.leave_lead(room_id, name=body.name, email=body.email,
-                                       message=body.message)  # fmt: skip
+                                       message=body.message,
+                                       address=peer_address(request))  # fmt: skip
         return {"id": lead.id, "created_at": lead.created_at.isoformat()}
 
 
@@ -92,7 +92,7 @@ async def accept_terms(request: Request, token: str = _TOKEN) -> dict[str, Any]:
         return {"visit": await visit_view(s, visit)}
 
 
-@router.post("/visit/card", responses=problems(402, 409))
+@router.post("/visit/card", responses=problems(402, 409, 429))
 async def give_card(body: CardToken, request: Request, token: str = _TOKEN) -> dict[str, Any]:
     """Register the card and place the hold; then the client waits for an agent."""
     ctx = context(request)
@@ -115,18 +115,15 @@ async def leave(request: Request, token: str = _TOKEN) -> dict[str, Any]:
     return {"visit": view}
 
 
-@router.post("/visit/session-card", responses=problems(402, 404, 409))
+@router.post("/visit/session-card", responses=problems(402, 404, 409, 429))
 async def session_card(body: CardToken, request: Request, token: str = _TOKEN
                        ) -> dict[str, Any]:  # fmt: skip
     """Another card for the session: after a failed payment, what is due is charged to it."""
     ctx = context(request)
     async with ctx.unit_of_work() as s:
         visit = await s.live.visit(token)
-        if visit.session_id is None:
-            raise Conflict("You are not in a chat yet.", code="visit_not_connected")
-        biz = await s.payments.business(visit.business_id)
-        card = await s.clients.add_card(biz.id, visit.client_id, token=body.token)
-        await s.metering.change_card(biz, visit.session_id, card.card.id)
+        card = await s.live.session_card(visit, token=body.token, address=peer_address(request))
+        assert visit.session_id is not None
     state = await relay.announce(ctx, visit.business_id, visit.session_id)
     return {"session": state.model_dump(mode="json"), "card": card_out(card.card)}
 
@@ -149,18 +146,12 @@ async def summary(request: Request, token: str = _TOKEN) -> dict[str, Any]:
     }  # fmt: skip
 
 
-@router.post("/visit/requests/{request_id}/pay", responses=problems(402, 409))
+@router.post("/visit/requests/{request_id}/pay", responses=problems(402, 409, 429))
 async def pay_request(request_id: PathId, request: Request, token: str = _TOKEN) -> dict[str, Any]:
     """Pay an agent's payment request with the card of the session."""
     ctx = context(request)
     async with ctx.unit_of_work() as s:
         visit = await s.live.visit(token)
-        found = await s.chat.request(visit.business_id, request_id)
-        if visit.session_id is None or found.session_id != visit.session_id:
-            raise NotFound("No such payment request in your chat.",
-                           code="payment_request_not_found")  # fmt: skip
-        session = (await s.metering.state(visit.business_id, visit.session_id)).session
-        biz = await s.payments.business(visit.business_id)
-        paid = await s.chat.pay_request(biz, request_id, card_id=session.card_id)
+        paid = await s.live.pay_request(visit, request_id, address=peer_address(request))
     await relay.request_changed(ctx, paid)
     return {"request": relay.request_out(paid)}

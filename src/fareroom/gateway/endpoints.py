@@ -18,9 +18,11 @@ from fareroom.accounts.service import FINANCE_ROLES, Caller
 from fareroom.gateway.base import GatewayInvalidRequest
 from fareroom.gateway.sandbox import SandboxGateway
 from fareroom.gateway.testcards import TEST_CARDS
-from fareroom.http import context
+from fareroom.http import context, peer_address
 from fareroom.kit.errors import NotFound
 from fareroom.kit.fields import Whole
+from fareroom.kit.ratelimit import check_all
+from fareroom.openapi import problems
 from fareroom.web.pages import checked_caller, csrf_token, signed_in, to_login
 from fareroom.web.render import templates
 from fareroom.web.security import own_url
@@ -54,10 +56,16 @@ def _sandbox(request: Request) -> SandboxGateway:
     return sandbox
 
 
-@router.post("/tokens", status_code=201, response_model=TokenOut)
+@router.post("/tokens", status_code=201, response_model=TokenOut, responses=problems(429))
 async def create_token(body: TokenCreate, request: Request) -> TokenOut:
-    """Stand-in for Stripe.js: a test card number in, a one-time token out."""
-    token = await _sandbox(request).tokenize(
+    """Stand-in for Stripe.js: a test card number in, a one-time token out. Public, as
+    Stripe's is, so limited per address as Stripe limits it (each token is a stored row)."""
+    sandbox, ctx, address = _sandbox(request), context(request), peer_address(request)
+    if address:
+        await check_all(ctx.limits, [(f"sandbox-tokens:address:{address}",
+                                      ctx.settings.limit_sandbox_tokens_address)],
+                        "Too many cards were tokenised from your address.")  # fmt: skip
+    token = await sandbox.tokenize(
         number=body.number, exp_month=body.exp_month, exp_year=body.exp_year, cvc=body.cvc
     )
     return TokenOut(id=token)

@@ -24,12 +24,14 @@ _SPACE = r" \t\n\r\x0b\x0c\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3
 NON_BLANK = rf"^{_CHAR}*[^{_SPACE}\x00-\x1f\x7f]{_CHAR}*$"
 EMAIL = rf"^[^{_SPACE}\x00-\x1f\x7f]*@[^{_SPACE}\x00-\x1f\x7f]*$"  # as the services check it
 ID = r"^[A-Za-z0-9_]+$"  # ours (cli_…) and the gateway's (tok_…, pm_…)
+MAYBE_ID = r"^[A-Za-z0-9_]*$"  # an id or nothing (a form's hidden field)
 # What a person is told when a value does not match one of these patterns.
 PATTERN_SENTENCES = {
     PLAIN: "may not contain control characters",
     NON_BLANK: "needs some text (not only spaces) and no control characters",
     EMAIL: "must be an email address, like ada@example.com",
     ID: "must be an id (letters, digits and _ only)",
+    MAYBE_ID: "must be an id (letters, digits and _ only)",
 }
 
 

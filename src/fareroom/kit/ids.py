@@ -27,4 +27,6 @@ def new_id(prefix: str) -> str:
 
 
 def has_prefix(value: str, prefix: str) -> bool:
-    return isinstance(value, str) and value.startswith(prefix + "_") and len(value) <= 64
+    """``value`` is an id of ours with that prefix: at most 40 letters, digits and ``_``."""
+    return (isinstance(value, str) and value.startswith(prefix + "_") and len(value) <= 40
+            and value.isascii() and value.replace("_", "").isalnum())  # fmt: skip

@@ -20,12 +20,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from fareroom.accounts.service import FINANCE_ROLES, Caller
-from fareroom.http import context, peer_address
+from fareroom.http import PathId, context, peer_address
 from fareroom.kit.errors import FareroomError, Forbidden, Unauthenticated, ValidationFailed
+from fareroom.kit.fields import ID, MAYBE_ID, PLAIN
 from fareroom.kit.ids import has_prefix, new_id
 from fareroom.kit.money import format_major, parse_major
 from fareroom.kit.ratelimit import RateLimited
@@ -167,6 +168,12 @@ async def logout(request: Request, csrf: str = Form("")) -> Response:
 PAGE_SIZE = 25
 
 
+# A payment id in the dashboard's URL or form, as the API takes one (a NUL never reaches
+# the database).
+def _page_id() -> Any:
+    return Query(None, max_length=40, pattern=ID)
+
+
 @dataclass(frozen=True)
 class RefundForm:
     """A refund form sent back with its error: the row it belongs to and what was typed."""
@@ -178,7 +185,8 @@ class RefundForm:
 
 @router.get("/dashboard", response_class=HTMLResponse)
 async def dashboard(request: Request, notice: str | None = None, error: str | None = None,
-                    after: str | None = None, before: str | None = None) -> Response:  # fmt: skip
+                    after: str | None = _page_id(), before: str | None = _page_id()
+                    ) -> Response:  # fmt: skip
     """Payments newest first, PAGE_SIZE at a time: ``after`` a payment id shows the older
     ones after it, ``before`` the newer ones before it."""
     caller = await signed_in(request, FINANCE_ROLES,
@@ -259,7 +267,7 @@ async def revenue_page(request: Request, group_by: str = "agent", start: str | N
 
 
 @router.get("/dashboard/payments/{payment_id}/refund", response_class=HTMLResponse)
-async def refund_in_full_page(request: Request, payment_id: str) -> Response:
+async def refund_in_full_page(request: Request, payment_id: PathId) -> Response:
     """The step that confirms a refund of everything that is left, with the amount named."""
     caller = await signed_in(request, FINANCE_ROLES, "Refunds are for owners, admins and "
                              "finance users.")  # fmt: skip
@@ -274,9 +282,11 @@ async def refund_in_full_page(request: Request, payment_id: str) -> Response:
 
 
 @router.post("/dashboard/payments/{payment_id}/refund")
-async def refund(request: Request, payment_id: str, csrf: str = Form(""),
-                 amount: str = Form(""), reason: str = Form(""), refund_id: str = Form(""),
-                 after: str = Form(""), before: str = Form("")) -> Response:  # fmt: skip
+async def refund(request: Request, payment_id: PathId, csrf: str = Form(""),
+                 amount: str = Form(""), reason: str = Form("", pattern=PLAIN),
+                 refund_id: str = Form("", max_length=40, pattern=MAYBE_ID),
+                 after: str = Form("", max_length=40, pattern=MAYBE_ID),
+                 before: str = Form("", max_length=40, pattern=MAYBE_ID)) -> Response:  # fmt: skip
     """A refund of the amount typed, in major units; the form requires one (everything that
     is left goes through the confirming page, which names the amount)."""
     caller = await checked_caller(request, csrf, roles=FINANCE_ROLES)

@@ -10,6 +10,7 @@ open keep the tariff their client accepted.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -20,8 +21,9 @@ from fareroom.bootstrap import Services
 from fareroom.chat import relay
 from fareroom.chat.live import AWAY_MESSAGE
 from fareroom.chat.service import AGENT_ROLES, RoomView, embed_origins
-from fareroom.http import context
+from fareroom.http import PathId, context
 from fareroom.kit.errors import FareroomError, ValidationFailed
+from fareroom.kit.fields import ID, PLAIN
 from fareroom.kit.money import format_major, parse_major, parse_whole
 from fareroom.pricing.tariff import Tariff
 from fareroom.web.pages import NOTICES, back, checked_caller, csrf_token, signed_in, to_login
@@ -93,6 +95,29 @@ def said(exc: FareroomError, currency: str) -> str:
     return f"{LABELS[field]}: {exc.message}"
 
 
+# The form's other fields by their labels, for what is wrong with them.
+TEXT_LABELS = {
+    "name": "Name",
+    "terms": "Terms",
+    "away_message": "Away message",
+    "embed_origins": "Sites that may show the chat",
+    "distribution": "Distribution",
+}
+
+
+def checked(form: dict[str, Any]) -> dict[str, Any]:
+    """The form's text as the API takes it: no control characters but tabs and line breaks
+    (PostgreSQL stores no NUL), agents named by their ids."""
+    for name, value in form.items():
+        if isinstance(value, str) and re.fullmatch(PLAIN, value) is None:
+            label = LABELS.get(name) or TEXT_LABELS.get(name, name)
+            raise ValidationFailed(f"{label} may not contain control characters.",
+                                   code="invalid_text", field=name)  # fmt: skip
+    if any(re.fullmatch(ID, a) is None or len(a) > 40 for a in form["agent_ids"]):
+        raise ValidationFailed("Choose the agents from the list.", code="agent_not_found")
+    return form
+
+
 async def _read_form(request: Request) -> tuple[str, dict[str, Any]]:
     data = await request.form()
     form: dict[str, Any] = {k: str(data.get(k, "")) for k in BLANK if k != "agent_ids"}
@@ -148,6 +173,7 @@ async def create_room(request: Request) -> Response:
     csrf, form = await _read_form(request)
     caller = await checked_caller(request, csrf, roles=MANAGERS, refusal=REFUSAL)
     try:
+        checked(form)
         async with context(request).unit_of_work(caller.business_id) as s:
             view = await s.chat.create_room(
                 caller.business, name=form["name"], terms=form["terms"],
@@ -162,7 +188,7 @@ async def create_room(request: Request) -> Response:
 
 
 @router.get("/dashboard/rooms/{room_id}", response_class=HTMLResponse)
-async def room_page(request: Request, room_id: str, notice: str | None = None) -> Response:
+async def room_page(request: Request, room_id: PathId, notice: str | None = None) -> Response:
     caller = await signed_in(request, MANAGERS, REFUSAL)
     if caller is None:
         return to_login()
@@ -177,11 +203,12 @@ def _same_tariff(tariff: Tariff, fields: dict[str, Any]) -> bool:
 
 
 @router.post("/dashboard/rooms/{room_id}")
-async def update_room(request: Request, room_id: str) -> Response:
+async def update_room(request: Request, room_id: PathId) -> Response:
     csrf, form = await _read_form(request)
     caller = await checked_caller(request, csrf, roles=MANAGERS, refusal=REFUSAL)
     biz = caller.business
     try:
+        checked(form)
         async with context(request).unit_of_work(biz.id) as s:
             current = await s.chat.view(biz.id, room_id)
             tariff = tariff_of(form, biz.default_currency)

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from fareroom.chat import relay
 from fareroom.chat.service import embed_origins
-from fareroom.http import context
+from fareroom.http import PathId, context
 from fareroom.web.render import templates
 from fareroom.web.security import content_security_policy
 
@@ -22,7 +22,7 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/chat/{room_id}", response_class=HTMLResponse)
-async def client_page(room_id: str, request: Request) -> Response:
+async def client_page(room_id: PathId, request: Request) -> Response:
     ctx = context(request)
     async with ctx.unit_of_work() as s:
         room, biz = await s.live.public_room(room_id)
@@ -57,7 +57,7 @@ EMBED = """(function () {
 
 
 @router.get("/chat/{room_id}/embed.js")
-async def embed_script(room_id: str, request: Request) -> Response:
+async def embed_script(room_id: PathId, request: Request) -> Response:
     """``<script src=".../chat/<room>/embed.js" async></script>`` adds a chat button."""
     ctx = context(request)
     async with ctx.unit_of_work() as s:
