@@ -16,6 +16,9 @@ let leadInstead = false;  // the client left the queue to leave their email
 const requests = new Map();  // id → the payment request as last heard
 const outbox = [];           // messages not yet confirmed by the server, in order: {ref, text, li}
 let refs = 0;
+// A message's ref is unique to this page load: the server keeps one message per ref (a resend
+// after a reconnect is not stored twice), so a reloaded page must not reuse the last one's.
+const PAGE = `${Date.now().toString(36)}${crypto.getRandomValues(new Uint32Array(1))[0].toString(36)}`;
 
 function show(step) {
   for (const s of steps) $(`step-${s}`).hidden = s !== step;
@@ -263,7 +266,7 @@ function note(li, text) {
 }
 // A message typed: shown at once, sent now or as soon as the socket is back.
 function queue(text) {
-  const o = { ref: `m${++refs}`, text, li: line({ party: "client", text }) };
+  const o = { ref: `m${PAGE}.${++refs}`, text, li: line({ party: "client", text }) };
   o.li.classList.add("pending");
   note(o.li, "not sent yet");
   outbox.push(o);
