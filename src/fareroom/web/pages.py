@@ -219,6 +219,9 @@ async def _dashboard(request: Request, caller: Caller, *, after: str | None = No
         "page": {"after": after, "before": before}, "refund_ids": _refund_ids(payments),
         "client_names": {c.id: c.name for c in clients}, "gateway_requests": log,
         "balances": balances, "notice": notice, "typed": typed,
+        # A refund form's error is shown by that form only (not twice) when its row is shown.
+        "error_in_form": typed is not None
+        and any(v.payment.id == typed.payment_id for v in payments),
         "error": problem.message if problem else error,
         "error_code": problem.code if problem else None,
     }  # fmt: skip
