@@ -271,3 +271,26 @@ async def test_a_second_tab_rejoins_the_open_chat_instead_of_starting_another(
     await client.click("#take-over")  # back to the first tab
     await expect(client.locator("#step-chat")).to_be_visible()
     await expect(second.locator("#step-elsewhere")).to_be_visible()
+
+
+async def test_the_browser_going_offline_shows_reconnecting_at_once_and_online_reconnects(
+    pages: Pages,
+) -> None:
+    agent = await pages.user()
+    room = await pages.room([agent])
+    console = await pages.console(agent)
+    client = await pages.connected_client(room["id"])
+    await client.evaluate("""() => { window.lostAt = null;
+        new MutationObserver(() => { if (!document.getElementById("connection").hidden
+            && window.lostAt === null) window.lostAt = Date.now(); })
+          .observe(document.getElementById("connection"), { attributes: true }); }""")
+    went = await client.evaluate("Date.now()")
+    await client.context.set_offline(True)
+    # told at once by the browser: well before 2.5 heartbeats (2.5 s here) go unanswered
+    lost_at = await client.wait_for_function("window.lostAt", timeout=5_000)
+    assert await lost_at.json_value() - went < 1_000
+    await client.context.set_offline(False)
+    await expect(client.locator("#connection")).to_be_hidden(timeout=5_000)
+    await client.fill("#say input", "back online")
+    await client.click("#say button")
+    await expect(console.locator("#messages li", has_text="back online")).to_be_visible()

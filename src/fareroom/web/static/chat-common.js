@@ -121,9 +121,19 @@ export class MeterView {
 export class Live {
   constructor(path, { hello, receive, onclose, onlost }) {
     Object.assign(this, { path, hello, receive, onclose, onlost, ws: null, retry: 500, heard: 0,
-      every: 10_000 });
+      every: 10_000, stopped: false });
+    // The browser knows at once when its network goes, and comes back: no need to wait for
+    // the heartbeats to go unanswered, or for the back-off, then.
+    addEventListener("offline", () => { if (this.ws && !this.stopped) this.drop(this.ws); });
+    addEventListener("online", () => {
+      if (this.ws && !this.stopped && this.ws.readyState !== WebSocket.CONNECTING && !this.open) {
+        this.retry = 500;
+        this.connect();
+      }
+    });
   }
   connect() {
+    this.stopped = false;
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const ws = this.ws = new WebSocket(`${scheme}://${location.host}${this.path}`);
     let welcomed = false;
@@ -148,16 +158,20 @@ export class Live {
   check(ws, welcomed) {
     const quiet = Date.now() - this.heard;
     if (quiet > 2.5 * this.every) {
-      ws.onclose = ws.onmessage = null;  // its close handshake may never come
-      ws.close();
-      this.closed(ws, 1006);
+      this.drop(ws);
     } else if (welcomed && ws === this.ws) {
       this.send(quiet >= this.every ? { type: "ping", reply: true } : { type: "ping" });
     }
   }
+  drop(ws) {
+    ws.onclose = ws.onmessage = null;  // its close handshake may never come
+    ws.close();
+    this.closed(ws, 1006);
+  }
   closed(ws, code) {
     clearInterval(ws.beat);
-    if (this.ws !== ws || this.onclose(code) === false) return;
+    if (this.ws !== ws) return;
+    if (this.onclose(code) === false) { this.stopped = true; return; }
     if (this.onlost) this.onlost();
     setTimeout(() => { if (this.ws === ws) this.connect(); }, this.retry);
     this.retry = Math.min(this.retry * 2, 5000);
