@@ -84,6 +84,7 @@ async def test_the_agent_sees_the_client_go_offline_before_the_meter_starts(
     # the presence timeout (6 s here) ends the chat; the meter never ran: nothing is due
     await expect(console.locator("#ended")).to_have_text(
         "Ended: a party was offline too long — nothing to pay.", timeout=15_000)  # fmt: skip
+    await expect(console.locator("#chat-list li .status")).to_have_text("nothing to pay")
     await _both_widths(pages, console, "ended-nothing-to-pay")
 
 

@@ -138,9 +138,10 @@ function list() {
     const li = document.createElement("li"), b = document.createElement("button");
     b.type = "button";
     b.textContent = `${chat.client.name || "Client"}${chat.unread ? " •" : ""}`;
-    const status = document.createElement("span");
-    status.className = `status ${chat.session.status}`;
-    status.textContent = chat.session.status.replace("_", " ");
+    const status = document.createElement("span"), st = chat.session.status;
+    const nothing = st === "paid" && !chat.session.collected;  // settled with nothing due
+    status.className = `status ${nothing ? "ended" : st}`;
+    status.textContent = nothing ? "nothing to pay" : st.replace("_", " ");
     b.append(status);
     b.setAttribute("aria-current", String(chat.session.id === current));
     b.onclick = () => { current = chat.session.id; chat.unread = false; list(); show(chat, true); };
