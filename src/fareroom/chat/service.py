@@ -397,16 +397,13 @@ def _line_items(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         for field, value, low in (("quantity", quantity, 1), ("unit_price", unit_price, 1)):
             if not isinstance(value, int) or isinstance(value, bool) or not \
                     low <= value <= MAX_CHARGE_MINOR:  # fmt: skip
-                whole = isinstance(value, int) and not isinstance(value, bool)
-                words = (
-                    "the quantity is a whole number from 1 up"
-                    if field == "quantity"
-                    else "the price each must be above zero"
-                    if whole and value < low
-                    else "the price each is too high"
-                    if whole
-                    else "the price each is a whole number of minor units (2500 for 25.00)"
-                )
+                if field == "quantity":
+                    words = "the quantity is a whole number from 1 up"
+                elif not isinstance(value, int) or isinstance(value, bool):
+                    words = "the price each is a whole number of minor units (2500 for 25.00)"
+                else:
+                    words = ("the price each must be above zero" if value < low
+                             else "the price each is too high")  # fmt: skip
                 raise ValidationFailed(
                     f"Line {n + 1}: {words}.",
                     code="invalid_line_items", line=n + 1, field=field,
