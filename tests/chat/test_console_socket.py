@@ -4,6 +4,8 @@ payment request it sends."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fareroom.chat import relay
 from fareroom.metering import tasks
 from tests.chat.conftest import Live, Socket
@@ -92,3 +94,28 @@ async def test_a_refused_payment_request_is_answered_with_its_reason_and_a_sent_
     done = await console.expect(lambda m: m.get("type") in ("done", "error"))
     assert done == {"type": "done", "ref": "good"}
     assert (await page.expect("payment_request"))["request"]["total"] == 2500
+
+
+async def test_a_client_whose_hold_lapsed_while_waiting_is_asked_for_a_card_and_agents_told(
+    live: Live,
+) -> None:
+    _, console, _, _, session = await _connected(live)
+    room = {"id": session["room_id"]}
+    held = {p["id"] for p in await _holds(live)}
+    second = await live.visit(room, name="Second")  # the agent is busy: the client waits
+    await _waiting(console, room["id"], 1)
+    page2, _ = await live.client(second["token"])
+    (lapsed,) = [p["id"] for p in await _holds(live) if p["id"] not in held]
+    r = await live.t.api.post(f"/api/v1/payments/{lapsed}/cancel")  # the hold is gone
+    assert r.status_code == 200, r.text
+
+    await console.send(type="hangup", session=session["id"])  # the agent is free again
+    told = await page2.expect("visit")
+    assert told["visit"]["status"] == "card"  # the page asks for a card again
+    await _waiting(console, room["id"], 0)  # and nobody waits any more
+    await page2.close()
+
+
+async def _holds(live: Live) -> list[dict[str, Any]]:
+    r = await live.t.api.get("/api/v1/payments", params={"limit": 100})
+    return [p for p in r.json()["data"] if p["status"] == "requires_capture"]

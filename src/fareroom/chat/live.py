@@ -45,7 +45,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -114,6 +114,15 @@ class VisitSummary:
     @property
     def total_paid(self) -> int:
         return self.state.session.collected + sum(r.total for r in self.requests)
+
+
+@dataclass
+class Routed:
+    """What a routing round did: clients given agents, and clients whose hold lapsed while
+    they waited (back at the card step)."""
+
+    assigned: list[Assignment] = field(default_factory=list)
+    lapsed: list[ChatVisit] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -488,23 +497,24 @@ class LiveService:
     async def rooms_with_waiting(self) -> list[str]:
         return list(await self._repo.rooms_with_waiting())
 
-    async def route(self, room_id: str, connected: Connected) -> list[Assignment]:
+    async def route(self, room_id: str, connected: Connected) -> Routed:
         """Give waiting clients (whose page is connected) idle agents, oldest first. The
         room's row is locked only when someone waits, so consoles that connect while
-        nobody waits (the common case) do not queue behind one another."""
+        nobody waits (the common case) do not queue behind one another. A client whose hold
+        lapsed meanwhile leaves the queue for the card step (``Routed.lapsed``)."""
+        routed = Routed()
         if not await self._repo.waiting(room_id):
-            return []
+            return routed
         room = await self._repo.room(room_id, lock=True)
         if room is None:
-            return []
+            return routed
         waiting = await self._repo.waiting(room.id)
         if not waiting:
-            return []
+            return routed
         agents = await self._chat.room_agent_ids(room.id)
         live = await connected([agent_key(a) for a in agents]
                                + [visit_key(v.id) for v in waiting])  # fmt: skip
         idle = await self._idle(agents, live)
-        done: list[Assignment] = []
         for visit in waiting:
             if not idle:
                 break
@@ -518,14 +528,16 @@ class LiveService:
             if await self._repo.busy_agents([agent]):
                 continue
             try:
-                done.append(await self._connect(room, visit, agent))
+                routed.assigned.append(await self._connect(room, visit, agent))
             except Conflict as exc:  # the hold lapsed: the client is asked for a card again
                 if exc.code != "hold_missing":
                     raise
                 visit.status, visit.hold_payment_id = "card", None
+                await self._repo.add(visit)  # written now: the queue is read again after
+                routed.lapsed.append(visit)
                 idle.append(picked)
                 idle.sort(key=lambda i: i[1])
-        return done
+        return routed
 
     async def _idle(self, agents: list[str], live: set[str]) -> list[tuple[datetime, str]]:
         """(idle since, agent) of the idle agents, by agent id; idle since the later of

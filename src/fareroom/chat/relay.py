@@ -114,13 +114,18 @@ async def route(ctx: Context, room_id: str, *, queue_changed: bool = False) -> i
     not, the number waiting."""
     try:
         async with ctx.unit_of_work() as s:
-            done = await s.live.route(room_id, connected(ctx))
-            tell = bool(done) or queue_changed
+            routed = await s.live.route(room_id, connected(ctx))
+            done = routed.assigned
+            tell = bool(done) or bool(routed.lapsed) or queue_changed
             queue = [(v.id, _nobody(s, v)) for v in await s.live.queue(room_id)] if tell else []
             agents = await s.chat.room_agent_ids(room_id) if tell else []
+            lapsed = [await visit_view(s, v) for v in routed.lapsed]
     except FareroomError:
         log.exception("routing room %s failed", room_id)
         return 0
+    # A client whose hold lapsed is asked for a card again (the page shows the card step).
+    await ctx.hub.publish_many((visit_key(view["id"]), {"type": "visit", "visit": view})
+                               for view in lapsed)  # fmt: skip
     for a in done:
         sid, agent = a.state.session.id, a.state.session.agent_id
         await ctx.hub.publish(visit_key(a.visit.id), {"type": "connected", "session_id": sid})
