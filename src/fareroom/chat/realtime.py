@@ -192,6 +192,14 @@ class Page:
             return
         await self.ctx.hub.forget([conn.key])
         await self.gone(self.registry.now())
+        newer = self.registry.current(conn.key)
+        if newer is not None and isinstance(newer.page, Page):
+            # A newer page of the party (a reload) said hello while this one's going was
+            # recorded, and may have read the state before the offline was written: it is
+            # here, so its party is online again.
+            self.registry.heard(newer)
+            await self.registry.flush_presence()
+            await newer.page.mark("online", self.registry.now())
 
     async def _fail(self) -> None:
         """Our fault (e.g. the database did not answer): the page is told and reconnects."""
@@ -318,6 +326,11 @@ class Page:
 
     async def gone(self, at: float) -> None:
         """The page went away at ``at`` (closed now, or silent since then)."""
+        await self.mark("offline", at)
+
+    async def mark(self, kind: str, at: float) -> None:
+        """Record the page's party ``kind`` (online, offline) in its open sessions from
+        ``at``."""
         raise NotImplementedError
 
     async def presence(self, session_ids: list[str], kind: str, party: str, at: float) -> None:
@@ -451,11 +464,11 @@ class ClientPage(Page):
         self.send({"type": "visit", "visit": view})
         await relay.route(self.ctx, visit.room_id, queue_changed=True)
 
-    async def gone(self, at: float) -> None:
+    async def mark(self, kind: str, at: float) -> None:
         async with self.ctx.unit_of_work() as s:
             visit = await s.live.lock_visit(self.visit_id)
         if visit is not None and visit.session_id:
-            await self.presence([visit.session_id], "offline", "client", at)
+            await self.presence([visit.session_id], kind, "client", at)
 
 
 def card_out(card: Card) -> dict[str, str]:
@@ -629,11 +642,11 @@ class AgentPage(Page):
     async def cancel_request(self, data: dict[str, Any]) -> None:
         await self._request(data, lambda s, biz, rid: s.chat.cancel_request(biz, rid))
 
-    async def gone(self, at: float) -> None:
+    async def mark(self, kind: str, at: float) -> None:
         async with self.ctx.unit_of_work() as s:
             sessions = await s.live.agent_sessions(await self._business(), self.user_id)
         live = [x.id for x in sessions if x.status == "open" and x.live]
-        await self.presence(live, "offline", "agent", at)
+        await self.presence(live, kind, "agent", at)
 
 
 AgentPage.handlers = {

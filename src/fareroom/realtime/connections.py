@@ -107,6 +107,10 @@ class Registry:
         self._dirty.add(conn)
         return conn
 
+    def current(self, key: str) -> Connection | None:
+        """The party's page connected to this process now, if any."""
+        return self._by_key.get(key)
+
     def heard(self, conn: Connection) -> None:
         conn.last_seen = self.now()
         self._dirty.add(conn)
