@@ -81,8 +81,6 @@ def _errors_of(path: str, method: str, op: dict[str, Any]) -> set[int]:
         found.add(404)
     if method in _WRITES and path.startswith("/api/"):
         found |= {409, 422}  # the Idempotency-Key in use, or reused with another body
-    if method in _WRITES and path.startswith(("/chat/api/", "/sandbox/")):
-        found.add(429)  # the public client's writes are rate-limited per address
     return found
 
 

@@ -137,29 +137,30 @@ class VisitLimits:
     leads_per_address: Limit
     request_payments_per_room_address: Limit
 
-    async def visit(self, room_id: str, address: str | None) -> None:
+    async def _from(self, address: str | None, refusal: str, *keys: tuple[str, Limit]
+                    ) -> None:  # fmt: skip
+        """Count each ``(key, limit)`` for ``address`` (a page with none is not counted)."""
         if address:
-            await check_all(self.limiter, [
-                (f"visits:address:{address}", self.visits_per_address),
-                (f"visits:room:{room_id}:{address}", self.visits_per_room_address),
-            ], "Too many chats were started from your address.")  # fmt: skip
+            await check_all(self.limiter, [(f"{key}:{address}", limit) for key, limit in keys],
+                            refusal)  # fmt: skip
+
+    async def visit(self, room_id: str, address: str | None) -> None:
+        await self._from(address, "Too many chats were started from your address.",
+                         ("visits:address", self.visits_per_address),
+                         (f"visits:room:{room_id}", self.visits_per_room_address))  # fmt: skip
 
     async def hold(self, room_id: str, address: str | None) -> None:
-        if address:
-            await check_all(self.limiter,
-                            [(f"holds:room:{room_id}:{address}", self.holds_per_room_address)],
-                            "Too many cards were tried from your address.")  # fmt: skip
+        await self._from(address, "Too many cards were tried from your address.",
+                         (f"holds:room:{room_id}", self.holds_per_room_address))  # fmt: skip
 
     async def lead(self, address: str | None) -> None:
-        if address:
-            await check_all(self.limiter, [(f"leads:address:{address}", self.leads_per_address)],
-                            "Too many messages were left from your address.")  # fmt: skip
+        await self._from(address, "Too many messages were left from your address.",
+                         ("leads:address", self.leads_per_address))  # fmt: skip
 
     async def request_payment(self, room_id: str, address: str | None) -> None:
-        if address:
-            await check_all(self.limiter, [(f"request-payments:room:{room_id}:{address}",
-                                            self.request_payments_per_room_address)],
-                            "Too many payments were tried from your address.")  # fmt: skip
+        await self._from(address, "Too many payments were tried from your address.",
+                         (f"request-payments:room:{room_id}",
+                          self.request_payments_per_room_address))  # fmt: skip
 
     async def message(self, session_id: str, party: str) -> None:
         await check_all(self.limiter,
