@@ -4,8 +4,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import bindparam, delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from fareroom.kit.repository import Repository
 from fareroom.models.business import ApiKey, Business, User, WebSession
 
 _BY_KEY = (
@@ -15,14 +15,7 @@ _BY_KEY = (
 )
 
 
-class AccountsRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def add(self, *objs: object) -> None:
-        self.session.add_all(objs)
-        await self.session.flush()
-
+class AccountsRepository(Repository):
     async def business(self, business_id: str) -> Business | None:
         return await self.session.get(Business, business_id)
 

@@ -3,13 +3,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from fareroom.kit.repository import Repository
 from fareroom.models.client import Card, Client
 
-_CLIENT = select(Client).where(
-    Client.id == bindparam("client_id"), Client.business_id == bindparam("business_id")
-)
 _CARD = select(Card).where(
     Card.id == bindparam("card_id"),
     Card.business_id == bindparam("business_id"),
@@ -18,19 +15,11 @@ _CARD = select(Card).where(
 )
 
 
-class ClientsRepository:
+class ClientsRepository(Repository):
     """Every query is scoped to one business."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def add(self, *objs: object) -> None:
-        self.session.add_all(objs)
-        await self.session.flush()
-
     async def client(self, business_id: str, client_id: str) -> Client | None:
-        params = {"client_id": client_id, "business_id": business_id}
-        return (await self.session.execute(_CLIENT, params)).scalar()
+        return await self.of_business(Client, business_id, client_id)
 
     async def client_by_email(self, business_id: str, email: str) -> Client | None:
         """The business's first client with this (lower-cased) email address."""
@@ -45,11 +34,9 @@ class ClientsRepository:
     async def clients(
         self, business_id: str, *, limit: int, starting_after: str | None
     ) -> Sequence[Client]:
-        stmt = select(Client).where(Client.business_id == business_id)
-        if starting_after:
-            stmt = stmt.where(Client.id < starting_after)
-        stmt = stmt.order_by(Client.id.desc()).limit(limit)
-        return (await self.session.execute(stmt)).scalars().all()
+        return await self.newest_first(
+            Client, business_id, limit=limit, starting_after=starting_after
+        )
 
     async def cards(self, business_id: str, client_id: str) -> Sequence[Card]:
         stmt = (

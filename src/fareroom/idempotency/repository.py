@@ -8,6 +8,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fareroom.kit.db import UTCDateTime, insert_or_ignore
+from fareroom.kit.repository import Repository
 from fareroom.models.business import ApiKey, Business
 from fareroom.models.gateway import IdempotencyRecord
 
@@ -58,10 +59,7 @@ async def claim_for_key(session: AsyncSession, values: dict[str, Any]) -> Busine
     return (await session.execute(_BUSINESS, {"b_business": business_id})).scalar()
 
 
-class IdempotencyRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class IdempotencyRepository(Repository):
     async def insert_new(self, values: dict[str, Any]) -> bool:
         """Insert unless the key exists (no error, no savepoint needed); True if inserted."""
         stmt = insert_or_ignore(

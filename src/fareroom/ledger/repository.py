@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from fareroom.kit.db import insert_or_ignore
+from fareroom.kit.repository import Repository
 from fareroom.models.ledger import LedgerAccount, LedgerBalance, LedgerEntry, LedgerTransfer
 
 _balances: Table = LedgerBalance.__table__  # type: ignore[assignment]
@@ -31,10 +31,7 @@ _TRANSFER = insert(cast(Table, LedgerTransfer.__table__))
 _ENTRY = insert(cast(Table, LedgerEntry.__table__))
 
 
-class LedgerRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class LedgerRepository(Repository):
     async def ensure_account(self, values: dict[str, Any]) -> tuple[bool, tuple[int, str, int]]:
         """Insert the account and its balance stripes unless they exist (safe under
         concurrency). Returns (whether this transaction inserted it, so it is not yet

@@ -3,8 +3,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import bindparam, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from fareroom.kit.repository import Repository
 from fareroom.models.business import Business
 from fareroom.models.gateway import GatewayRequest
 from fareroom.models.payment import Payment, Payout, Refund
@@ -15,15 +15,8 @@ _PAYMENT = select(Payment).where(
 _PAYMENT_LOCKED = _PAYMENT.with_for_update().execution_options(populate_existing=True)
 
 
-class PaymentsRepository:
+class PaymentsRepository(Repository):
     """Every query is scoped to one business."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def add(self, *objs: object) -> None:
-        self.session.add_all(objs)
-        await self.session.flush()
 
     async def payment(
         self, business_id: str, payment_id: str, *, lock: bool = False
