@@ -16,18 +16,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field, is_dataclass
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fareroom.gateway.base import GatewayError, PaymentDeclined, PaymentGateway
+from fareroom.gateway.repository import GatewayLogRepository
 from fareroom.kit.clock import Clock
 from fareroom.kit.db import transaction
 from fareroom.kit.ids import new_id
-from fareroom.models.gateway import GatewayRequest
 
-_INSERT = insert(cast(Table, GatewayRequest.__table__))
 _PAN = re.compile(r"\d[\d -]{11,22}\d")
 _SECRET_KEYS = ("secret", "password", "number", "cvc", "api_key", "authorization")
 
@@ -160,13 +158,12 @@ class LoggedGateway:
 
 
 async def _insert(session: AsyncSession, scope: LogScope) -> None:
-    """One statement for all the scope's records (a Core insert: the ORM's unit of work
-    costs more than the write)."""
+    """All the scope's records, stamped with its business where they have none."""
     if not scope.records:
         return
     for record in scope.records:
         record["business_id"] = record["business_id"] or scope.business_id
-    await session.execute(_INSERT, scope.records)
+    await GatewayLogRepository(session).insert(scope.records)
     scope.records.clear()
 
 

@@ -17,12 +17,12 @@ from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from pathlib import Path
 from typing import Protocol
 
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fareroom.kit.clock import Clock
 from fareroom.kit.db import transaction
 from fareroom.kit.ids import new_id
+from fareroom.mail.repository import MailRepository
 from fareroom.models.mail import OutboxMail
 
 log = logging.getLogger("fareroom.mail")
@@ -31,7 +31,7 @@ MAX_ATTEMPTS = 10
 
 class Outbox:
     def __init__(self, session: AsyncSession, clock: Clock) -> None:
-        self._session = session
+        self._repo = MailRepository(session)
         self._clock = clock
 
     async def queue(
@@ -40,22 +40,17 @@ class Outbox:
     ) -> OutboxMail:  # fmt: skip
         """Write a mail to send. With ``unique_key``, a mail already written under that key
         is returned instead (the unique index makes a concurrent second one fail)."""
-        if unique_key is not None:
-            stmt = select(OutboxMail).where(OutboxMail.unique_key == unique_key)
-            found = (await self._session.execute(stmt)).scalar()
-            if found is not None:
-                return found
+        if unique_key is not None and (found := await self._repo.by_unique_key(unique_key)):
+            return found
         mail = OutboxMail(id=new_id("mail"), business_id=business_id, to=to, subject=subject,
                           body=body, kind=kind, reference=reference, sender_name=sender_name,
                           unique_key=unique_key, created_at=self._clock.now(),
                           attempts=0)  # fmt: skip
-        self._session.add(mail)
-        await self._session.flush()
+        await self._repo.add(mail)
         return mail
 
     async def for_reference(self, reference: str) -> Sequence[OutboxMail]:
-        stmt = select(OutboxMail).where(OutboxMail.reference == reference).order_by(OutboxMail.id)
-        return (await self._session.execute(stmt)).scalars().all()
+        return await self._repo.for_reference(reference)
 
 
 def sender_of(mail: OutboxMail, sender: str) -> str:
@@ -124,10 +119,7 @@ async def deliver_pending(
 ) -> int:  # fmt: skip
     """Send unsent mails, oldest first; returns how many were sent."""
     async with transaction(sessions) as session:
-        stmt = (select(OutboxMail)
-                .where(OutboxMail.sent_at.is_(None), OutboxMail.attempts < MAX_ATTEMPTS)
-                .order_by(OutboxMail.id).limit(limit))  # fmt: skip
-        pending = (await session.execute(stmt)).scalars().all()
+        pending = await MailRepository(session).unsent(attempts_below=MAX_ATTEMPTS, limit=limit)
         session.expunge_all()
     sent = 0
     for mail in pending:
@@ -135,11 +127,10 @@ async def deliver_pending(
             await sender.send(message(mail, mail_from), mail.id)
         except (OSError, smtplib.SMTPException):
             log.warning("mail %s not sent; will retry", mail.id, exc_info=True)
-            values: dict[str, object] = {"attempts": OutboxMail.attempts + 1}
+            sent_at = None
         else:
             sent += 1
-            values = {"sent_at": clock.now(), "attempts": OutboxMail.attempts + 1}
+            sent_at = clock.now()
         async with transaction(sessions) as session:
-            await session.execute(update(OutboxMail).where(OutboxMail.id == mail.id)
-                                  .values(**values))  # fmt: skip
+            await MailRepository(session).record_attempt(mail.id, sent_at=sent_at)
     return sent
