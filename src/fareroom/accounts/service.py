@@ -31,7 +31,7 @@ from fareroom.kit.fields import EMAIL
 from fareroom.kit.ids import new_id
 from fareroom.kit.money import normalise_currency
 from fareroom.kit.ratelimit import Limit, RateLimiter, check_all
-from fareroom.models.business import ApiKey, Business, User, WebSession
+from fareroom.models.business import ApiKey, Business, ConnectStatus, User, WebSession
 from fareroom.pricing.fees import FeePolicy, parse_rate
 
 ROLES = ("owner", "admin", "agent", "finance")
@@ -109,7 +109,7 @@ class AccountsService:
         now = self._clock.now()
         business = Business(id=new_id("biz"), name=name, country=country.upper(),
                             default_currency=normalise_currency(currency),
-                            connect_status="none", created_at=now)  # fmt: skip
+                            connect_status=ConnectStatus.NONE, created_at=now)  # fmt: skip
         owner = User(
             id=new_id("usr"),
             business_id=business.id,

@@ -25,6 +25,7 @@ from fareroom.gateway.repository import GatewayLogRepository
 from fareroom.kit.clock import Clock
 from fareroom.kit.db import transaction
 from fareroom.kit.ids import new_id
+from fareroom.models.gateway import RequestOutcome
 
 _PAN = re.compile(r"\d[\d -]{11,22}\d")
 _SECRET_KEYS = ("secret", "password", "number", "cvc", "api_key", "authorization")
@@ -135,12 +136,12 @@ class LoggedGateway:
             metadata = params.get("metadata") or {}
             reference = metadata.get("reference") or params.get("charge_id") or ""
             started = time.perf_counter()
-            outcome, error, result = "ok", None, None
+            outcome, error, result = RequestOutcome.OK, None, None
             try:
                 result = await fn(*args, **kwargs)
                 return result
             except GatewayError as exc:
-                outcome, error = "error", exc
+                outcome, error = RequestOutcome.ERROR, exc
                 raise
             finally:
                 await self._log.record(self._log.new_record(

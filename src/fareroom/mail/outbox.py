@@ -23,7 +23,7 @@ from fareroom.kit.clock import Clock
 from fareroom.kit.db import transaction
 from fareroom.kit.ids import new_id
 from fareroom.mail.repository import MailRepository
-from fareroom.models.mail import OutboxMail
+from fareroom.models.mail import MailKind, OutboxMail
 
 log = logging.getLogger("fareroom.mail")
 MAX_ATTEMPTS = 10
@@ -35,7 +35,7 @@ class Outbox:
         self._clock = clock
 
     async def queue(
-        self, *, business_id: str | None, to: str, subject: str, body: str, kind: str,
+        self, *, business_id: str | None, to: str, subject: str, body: str, kind: MailKind,
         reference: str, sender_name: str | None = None, unique_key: str | None = None,
     ) -> OutboxMail:  # fmt: skip
         """Write a mail to send. With ``unique_key``, a mail already written under that key

@@ -21,6 +21,7 @@ from fareroom.mail.outbox import Outbox
 from fareroom.models.business import User
 from fareroom.models.chat import PaymentRequest
 from fareroom.models.client import Client
+from fareroom.models.mail import MailKind
 from fareroom.models.payment import Payment
 
 END_REASONS = {"hangup": "hung up", "timeout": "a party was offline too long",
@@ -113,7 +114,7 @@ async def queue_chat_mails(outbox: Outbox, chat: ChatSummary) -> None:
     """The chat's receipt and the agent's notification, each once (keyed by the session)."""
     client = chat.client
     await outbox.queue(
-        business_id=client.business_id, to=client.email, kind="receipt",
+        business_id=client.business_id, to=client.email, kind=MailKind.RECEIPT,
         reference=chat.session_id, sender_name=chat.business_name,
         unique_key=f"chat-receipt:{chat.session_id}",
         subject=f"Your receipt from {chat.business_name}: {chat.money(chat.total)}",
@@ -122,7 +123,7 @@ async def queue_chat_mails(outbox: Outbox, chat: ChatSummary) -> None:
     )  # fmt: skip
     if chat.agent is not None:
         await outbox.queue(
-            business_id=client.business_id, to=chat.agent.email, kind="agent_revenue",
+            business_id=client.business_id, to=chat.agent.email, kind=MailKind.AGENT_REVENUE,
             reference=chat.session_id, sender_name=chat.business_name,
             unique_key=f"chat-revenue:{chat.session_id}",
             subject=f"New revenue: {chat.money(chat.total)} from {client.name}",
@@ -149,7 +150,7 @@ async def queue_receipts(
     paid = Paid(what, [payment], payment.updated_at, card)
     amount = Money(payment.amount_captured, payment.currency).format()
     await outbox.queue(
-        business_id=payment.business_id, to=client.email, kind="receipt",
+        business_id=payment.business_id, to=client.email, kind=MailKind.RECEIPT,
         reference=payment.id, sender_name=business_name, unique_key=f"receipt:{payment.id}",
         subject=f"Your receipt from {business_name}: {amount}",
         body=(f"Hello {client.name},\n\nYou paid {amount} to {business_name}.\n\n"
@@ -157,7 +158,7 @@ async def queue_receipts(
     )  # fmt: skip
     if agent is not None:
         await outbox.queue(
-            business_id=payment.business_id, to=agent.email, kind="agent_revenue",
+            business_id=payment.business_id, to=agent.email, kind=MailKind.AGENT_REVENUE,
             reference=payment.id, sender_name=business_name,
             unique_key=f"revenue:{payment.id}",
             subject=f"New revenue: {amount} from {client.name}",

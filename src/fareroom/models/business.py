@@ -1,11 +1,21 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from fareroom.kit.db import Base, UTCDateTime
+from fareroom.kit.db import Base, UTCDateTime, str_enum
+
+
+class ConnectStatus(StrEnum):
+    """The business's connected account at the gateway (``gateway.base.AccountResult``)."""
+
+    NONE = "none"  # not created yet
+    PENDING = "pending"  # created, onboarding not finished
+    ENABLED = "enabled"  # receives the business's charges
+    RESTRICTED = "restricted"  # onboarded, but the gateway holds charges or payouts back
 
 
 class Business(Base):
@@ -21,7 +31,9 @@ class Business(Base):
     fee_rate_goods: Mapped[str | None] = mapped_column(String(12))
     processing_fee_bearer: Mapped[str | None] = mapped_column(String(10))
     gateway_account_id: Mapped[str | None] = mapped_column(String(64))
-    connect_status: Mapped[str] = mapped_column(String(16), default="none")
+    connect_status: Mapped[ConnectStatus] = mapped_column(
+        str_enum(ConnectStatus, 16), default=ConnectStatus.NONE
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -1,11 +1,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from fareroom.kit.db import Base, UTCDateTime
+from fareroom.kit.db import Base, UTCDateTime, str_enum
+
+
+class RequestOutcome(StrEnum):
+    OK = "ok"  # the gateway answered
+    ERROR = "error"  # a ``GatewayError``: declined, refused, unavailable, misconfigured
 
 
 class GatewayRequest(Base):
@@ -21,7 +27,7 @@ class GatewayRequest(Base):
     reference: Mapped[str] = mapped_column(String(120), default="")
     idempotency_key: Mapped[str | None] = mapped_column(String(160))
     request_summary: Mapped[str] = mapped_column(Text, default="{}")
-    outcome: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[RequestOutcome] = mapped_column(str_enum(RequestOutcome, 16))
     gateway_object_id: Mapped[str | None] = mapped_column(String(64))
     error_type: Mapped[str | None] = mapped_column(String(40))
     error_code: Mapped[str | None] = mapped_column(String(60))

@@ -1,11 +1,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from fareroom.kit.db import Base, UTCDateTime
+from fareroom.kit.db import Base, UTCDateTime, str_enum
+
+
+class MailKind(StrEnum):
+    RECEIPT = "receipt"  # to the client who paid
+    AGENT_REVENUE = "agent_revenue"  # to the agent whose chat or request was paid
 
 
 class OutboxMail(Base):
@@ -20,7 +26,7 @@ class OutboxMail(Base):
     to: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
-    kind: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[MailKind] = mapped_column(str_enum(MailKind, 20))
     reference: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,18 +1,48 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import BigInteger, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from fareroom.kit.db import Base, UTCDateTime
+from fareroom.kit.db import Base, UTCDateTime, str_enum
+
+
+class PaymentStatus(StrEnum):
+    """The charge's own state, as the gateway names it (``gateway.base.ChargeStatus``)."""
+
+    REQUIRES_CAPTURE = "requires_capture"  # a hold
+    SUCCEEDED = "succeeded"  # captured (and still, after refunds)
+    CANCELED = "canceled"  # a hold released
+
+
+class RefundStatus(StrEnum):
+    """A refund's state as the gateway reports it (Stripe's refund statuses)."""
+
+    PENDING = "pending"
+    REQUIRES_ACTION = "requires_action"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+class PayoutStatus(StrEnum):
+    """A payout's state as the gateway reports it (Stripe's payout statuses)."""
+
+    PENDING = "pending"
+    IN_TRANSIT = "in_transit"
+    PAID = "paid"
+    FAILED = "failed"
+    CANCELED = "canceled"
 
 
 class Payment(Base):
     """A charge of a client's card. Amounts in minor units of ``currency``.
 
     Invariants: amount_captured <= amount; amount_refunded <= amount_captured.
-    Status: requires_capture (held) → succeeded | canceled; or succeeded at once.
+    Status (``PaymentStatus``): requires_capture (held) → succeeded | canceled; or
+    succeeded at once.
     """
 
     __tablename__ = "payments"
@@ -29,7 +59,7 @@ class Payment(Base):
     currency: Mapped[str] = mapped_column(String(3))
     category: Mapped[str] = mapped_column(String(10))
     description: Mapped[str] = mapped_column(String(500), default="")
-    status: Mapped[str] = mapped_column(String(20))
+    status: Mapped[PaymentStatus] = mapped_column(str_enum(PaymentStatus, 20))
     amount: Mapped[int] = mapped_column(BigInteger)
     amount_captured: Mapped[int] = mapped_column(BigInteger, default=0)
     amount_refunded: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -55,7 +85,7 @@ class Refund(Base):
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     reason: Mapped[str] = mapped_column(String(200), default="")
-    status: Mapped[str] = mapped_column(String(20))
+    status: Mapped[RefundStatus] = mapped_column(str_enum(RefundStatus, 20))
     gateway_refund_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -67,6 +97,6 @@ class Payout(Base):
     business_id: Mapped[str] = mapped_column(ForeignKey("businesses.id"), index=True)
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
-    status: Mapped[str] = mapped_column(String(20))
+    status: Mapped[PayoutStatus] = mapped_column(str_enum(PayoutStatus, 20))
     gateway_payout_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

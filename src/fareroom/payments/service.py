@@ -32,8 +32,15 @@ from fareroom.kit.errors import Conflict, NotFound, ValidationFailed
 from fareroom.kit.ids import new_id
 from fareroom.kit.money import MAX_CHARGE_MINOR, MIN_CHARGE_MINOR, Money, normalise_currency
 from fareroom.ledger.service import Ledger, business, platform
-from fareroom.models.business import Business
-from fareroom.models.payment import Payment, Payout, Refund
+from fareroom.models.business import Business, ConnectStatus
+from fareroom.models.payment import (
+    Payment,
+    PaymentStatus,
+    Payout,
+    PayoutStatus,
+    Refund,
+    RefundStatus,
+)
 from fareroom.payments.events import (
     EventObject,
     EventOutcome,
@@ -113,7 +120,7 @@ def _refundable(payment: Payment, amount: int | None) -> int:
 
 def _destination(biz: Business) -> str | None:
     """The connected account that receives the business's charges, once it can."""
-    return biz.gateway_account_id if biz.connect_status == "enabled" else None
+    return biz.gateway_account_id if biz.connect_status == ConnectStatus.ENABLED else None
 
 
 class PaymentsService:
@@ -176,7 +183,7 @@ class PaymentsService:
             currency=currency,
             category=category,
             description=description,
-            status=result.status,
+            status=PaymentStatus(result.status),
             amount=amount,
             amount_captured=0,
             amount_refunded=0,
@@ -191,7 +198,7 @@ class PaymentsService:
             updated_at=now,
         )
         await self._repo.add(payment)
-        if result.status == "succeeded":
+        if payment.status == PaymentStatus.SUCCEEDED:
             await self._record_capture(biz, payment, result)
         return payment
 
@@ -201,7 +208,7 @@ class PaymentsService:
         processing = result.processing_fee or 0
         platform_fee = fees.platform_fee(captured, payment.category)
         net = fees.business_net(captured, payment.category, processing)
-        payment.status = "succeeded"
+        payment.status = PaymentStatus.SUCCEEDED
         payment.amount_captured = captured
         payment.platform_fee = platform_fee
         payment.processing_fee = processing
@@ -234,7 +241,7 @@ class PaymentsService:
                       ) -> Payment:  # fmt: skip
         fees = self._fees(biz)
         payment = await self._locked(biz.id, payment_id)
-        if payment.status != "requires_capture":
+        if payment.status != PaymentStatus.REQUIRES_CAPTURE:
             raise Conflict(
                 f"This payment is {payment.status}; only a hold can be captured, and only once.",
                 code="payment_not_capturable",
@@ -264,7 +271,7 @@ class PaymentsService:
 
     async def cancel(self, biz: Business, payment_id: str) -> Payment:
         payment = await self._locked(biz.id, payment_id)
-        if payment.status != "requires_capture":
+        if payment.status != PaymentStatus.REQUIRES_CAPTURE:
             raise Conflict(
                 f"This payment is {payment.status}; only a hold can be cancelled.",
                 code="payment_not_cancelable",
@@ -274,7 +281,7 @@ class PaymentsService:
         await self._gateway.cancel(
             charge_id=str(payment.gateway_charge_id), idempotency_key=f"payment:{payment.id}:cancel"
         )
-        payment.status = "canceled"
+        payment.status = PaymentStatus.CANCELED
         payment.updated_at = self._clock.now()
         return payment
 
@@ -285,7 +292,7 @@ class PaymentsService:
         refund_id: str | None = None,
     ) -> Refund:  # fmt: skip
         payment = await self._locked(biz.id, payment_id)
-        if payment.status != "succeeded":
+        if payment.status != PaymentStatus.SUCCEEDED:
             raise Conflict(
                 f"This payment is {payment.status}; only a captured payment can be refunded.",
                 code="payment_not_refundable",
@@ -316,7 +323,7 @@ class PaymentsService:
             amount=amount,
             currency=payment.currency,
             reason=reason,
-            status=result.status,
+            status=RefundStatus(result.status),
             gateway_refund_id=result.id,
             created_at=self._clock.now(),
         )
@@ -408,7 +415,9 @@ class PaymentsService:
         )
         acting_for(biz.id)
         result = await self._gateway.create_payout(
-            account_id=biz.gateway_account_id if biz.connect_status == "enabled" else None,
+            account_id=biz.gateway_account_id
+            if biz.connect_status == ConnectStatus.ENABLED
+            else None,
             amount=amount,
             currency=currency,
             idempotency_key=f"payout:{payout_id}",
@@ -418,7 +427,7 @@ class PaymentsService:
             business_id=biz.id,
             amount=amount,
             currency=currency,
-            status=result.status,
+            status=PayoutStatus(result.status),
             gateway_payout_id=result.id,
             created_at=self._clock.now(),
         )
@@ -436,7 +445,7 @@ class PaymentsService:
                 country=biz.country, email=email, idempotency_key=f"business:{biz.id}:account"
             )
             biz.gateway_account_id = account.id
-            biz.connect_status = account.status
+            biz.connect_status = ConnectStatus(account.status)
         return await self._gateway.onboarding_link(
             account_id=biz.gateway_account_id, return_url=return_url
         )
@@ -445,7 +454,7 @@ class PaymentsService:
         if biz.gateway_account_id:
             acting_for(biz.id)
             account = await self._gateway.retrieve_account(account_id=biz.gateway_account_id)
-            biz.connect_status = account.status
+            biz.connect_status = ConnectStatus(account.status)
         return biz
 
     # ------------------------------------------------------------ gateway events
@@ -463,14 +472,14 @@ class PaymentsService:
         if found is None:
             return EventOutcome("ignored: unknown payment")
         payment = await self._locked(found.business_id, found.id)
-        if payment.status != "requires_capture":
+        if payment.status != PaymentStatus.REQUIRES_CAPTURE:
             return EventOutcome(f"no change: payment is {payment.status}")
         claimed = obj.captured
         problem = capture_problem(payment, captured=claimed, fee=obj.fee, currency=obj.currency)
         if problem is not None:
             return rejected(problem)
         charge = await self._gateway_charge(payment)
-        if charge is None or charge.status != "succeeded":
+        if charge is None or charge.status != PaymentStatus.SUCCEEDED:
             return rejected("the gateway has not captured this payment")
         problem = capture_problem(payment, captured=charge.amount_captured,
                                   fee=charge.processing_fee, currency=charge.currency)  # fmt: skip
@@ -484,13 +493,13 @@ class PaymentsService:
 
     async def _on_canceled(self, obj: EventObject) -> EventOutcome:
         found = await self._repo.payment_by_charge(obj.id)
-        if found is None or found.status != "requires_capture":
+        if found is None or found.status != PaymentStatus.REQUIRES_CAPTURE:
             return EventOutcome("no change")
         payment = await self._locked(found.business_id, found.id)
         charge = await self._gateway_charge(payment)
-        if charge is None or charge.status != "canceled":
+        if charge is None or charge.status != PaymentStatus.CANCELED:
             return rejected("the gateway has not cancelled this hold")
-        payment.status = "canceled"
+        payment.status = PaymentStatus.CANCELED
         payment.updated_at = self._clock.now()
         return EventOutcome("hold cancelled")
 
@@ -508,10 +517,14 @@ class PaymentsService:
             return EventOutcome("ignored: unknown refund")
         if not same_amount(obj, amount=refund.amount, currency=refund.currency):
             return rejected("the refund's amount is not ours")
-        refund.status = obj.status or refund.status
+        if obj.status is not None:
+            try:
+                refund.status = RefundStatus(obj.status)
+            except ValueError:
+                return rejected(f"a refund is never {obj.status!r}")
         return EventOutcome(f"refund {refund.status}")
 
-    async def _on_payout(self, obj: EventObject, status: str) -> EventOutcome:
+    async def _on_payout(self, obj: EventObject, status: PayoutStatus) -> EventOutcome:
         payout = await self._repo.payout_by_gateway_id(obj.id)
         if payout is None:
             return EventOutcome("ignored: unknown payout")
@@ -534,7 +547,7 @@ class PaymentsService:
         "payment_intent.succeeded": _on_succeeded,
         "payment_intent.canceled": _on_canceled,
         "charge.refund.updated": _on_refund,
-        "payout.paid": lambda self, obj: self._on_payout(obj, "paid"),
-        "payout.failed": lambda self, obj: self._on_payout(obj, "failed"),
+        "payout.paid": lambda self, obj: self._on_payout(obj, PayoutStatus.PAID),
+        "payout.failed": lambda self, obj: self._on_payout(obj, PayoutStatus.FAILED),
         "account.updated": _on_account,
     }  # fmt: skip
