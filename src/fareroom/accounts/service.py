@@ -26,7 +26,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fareroom.accounts.passwords import Passwords, check_password
 from fareroom.accounts.repository import AccountsRepository
 from fareroom.kit.clock import Clock
-from fareroom.kit.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
+from fareroom.kit.errors import (
+    Conflict,
+    Forbidden,
+    InvalidEmail,
+    NameRequired,
+    NotFound,
+    Unauthenticated,
+    ValidationFailed,
+)
 from fareroom.kit.fields import EMAIL
 from fareroom.kit.ids import new_id
 from fareroom.kit.money import normalise_currency
@@ -42,6 +50,26 @@ _passwords = Passwords()
 # platform: a business must not learn that another business's user exists.
 EMAIL_UNAVAILABLE = ("This email address cannot be used for a new user; use another.",
                      "email_unavailable")  # fmt: skip
+
+
+class BusinessNotFound(NotFound):
+    code = "business_not_found"
+
+    def __init__(self) -> None:
+        super().__init__("No such business.")
+
+
+class EmailTaken(Conflict):
+    code = "email_taken"
+
+    def __init__(self) -> None:
+        super().__init__("A user with this email already exists.")
+
+
+class RoleForbidden(Forbidden):
+    """The signed-in user's role may not see the page or do what it asked."""
+
+    code = "role_forbidden"
 
 
 def sha256(text: str) -> str:
@@ -98,14 +126,14 @@ class AccountsService:
     ) -> NewBusiness:  # fmt: skip
         name, email = name.strip(), owner_email.strip().lower()
         if not name:
-            raise ValidationFailed("A business needs a name.", code="name_required")
+            raise NameRequired("business")
         if "@" not in email:
-            raise ValidationFailed("The owner's email address is not valid.", code="invalid_email")
+            raise InvalidEmail("The owner's email address is not valid.")
         check_password(owner_password, email=email)
         if len(country.strip()) != 2 or not country.isalpha():
             raise ValidationFailed("The country is a two-letter ISO code.", code="invalid_country")
         if await self._repo.user_by_email(email) is not None:
-            raise Conflict("A user with this email already exists.", code="email_taken")
+            raise EmailTaken()
         now = self._clock.now()
         business = Business(id=new_id("biz"), name=name, country=country.upper(),
                             default_currency=normalise_currency(currency),
@@ -123,7 +151,7 @@ class AccountsService:
         try:
             await self._repo.add(owner)
         except IntegrityError:
-            raise Conflict("A user with this email already exists.", code="email_taken") from None
+            raise EmailTaken() from None
         key = await self.create_api_key(business.id, name="default")
         return NewBusiness(business, owner, key)
 
@@ -134,7 +162,7 @@ class AccountsService:
         if role not in ROLES or role == "owner":
             raise ValidationFailed("'role' is one of admin, agent, finance.", code="invalid_role")
         if "@" not in email or len(email) > 254:
-            raise ValidationFailed("The email address is not valid.", code="invalid_email")
+            raise InvalidEmail()
         check_password(password, email=email)
         # Hashed before the address is looked up, so a taken address answers after the same
         # work as a free one.
@@ -213,7 +241,7 @@ class AccountsService:
     async def business(self, business_id: str) -> Business:
         business = await self._repo.business(business_id)
         if business is None:
-            raise NotFound("No such business.", code="business_not_found")
+            raise BusinessNotFound()
         return business
 
     async def user_by_email(self, email: str) -> User | None:
@@ -222,7 +250,7 @@ class AccountsService:
     async def business_for_update(self, business_id: str) -> Business:
         business = await self._repo.business_for_update(business_id)
         if business is None:
-            raise NotFound("No such business.", code="business_not_found")
+            raise BusinessNotFound()
         return business
 
 

@@ -12,7 +12,7 @@ from fareroom.clients.repository import ClientsRepository
 from fareroom.gateway.base import PaymentGateway
 from fareroom.gateway.log import acting_for
 from fareroom.kit.clock import Clock
-from fareroom.kit.errors import NotFound, ValidationFailed
+from fareroom.kit.errors import InvalidEmail, NameRequired, NotFound, ValidationFailed
 from fareroom.kit.ids import new_id
 from fareroom.models.client import Card, Client
 
@@ -40,9 +40,9 @@ class ClientsService:
     ) -> Client:
         name, email = name.strip(), email.strip().lower()
         if not name:
-            raise ValidationFailed("A client needs a name.", code="name_required")
+            raise NameRequired("client")
         if "@" not in email or len(email) > 254:
-            raise ValidationFailed("The client's email address is not valid.", code="invalid_email")
+            raise InvalidEmail("The client's email address is not valid.")
         client_id = client_id or new_id("cli")
         # The key is derived from our id, so a retried request creates one customer.
         acting_for(business_id)

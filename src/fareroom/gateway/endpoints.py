@@ -74,9 +74,16 @@ async def create_token(body: TokenCreate, request: Request) -> TokenOut:
 REFUSAL = "Connecting the payouts account is for owners, admins and finance users."
 
 
+class ConnectedAccountNotFound(NotFound):
+    code = "account_not_found"
+
+    def __init__(self) -> None:
+        super().__init__("No such connected account.")
+
+
 def _own_account(caller: Caller, account_id: str) -> None:
     if caller.business.gateway_account_id != account_id:
-        raise NotFound("No such connected account.", code="account_not_found")
+        raise ConnectedAccountNotFound()
 
 
 @router.get("/connect/{account_id}", response_class=HTMLResponse, include_in_schema=False)
@@ -103,5 +110,5 @@ async def complete_onboarding(
     try:
         await _sandbox(request).complete_onboarding(account_id)
     except GatewayInvalidRequest:
-        raise NotFound("No such connected account.", code="account_not_found") from None
+        raise ConnectedAccountNotFound() from None
     return RedirectResponse(back, status_code=303)

@@ -90,3 +90,26 @@ class BadGateway(FareroomError):
     status = 502
     code = "gateway_misconfigured"
     title = "Payment gateway misconfigured"
+
+
+# Leaves raised by more than one domain.
+
+
+class InvalidEmail(ValidationFailed):
+    code = "invalid_email"
+
+    def __init__(self, message: str = "The email address is not valid.") -> None:
+        super().__init__(message)
+
+
+class NameRequired(ValidationFailed):
+    code = "name_required"
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"A {what} needs a name.")
+
+
+class InvalidPeriod(ValidationFailed):
+    """A reporting period: a date that is none, or an end before the start."""
+
+    code = "invalid_period"

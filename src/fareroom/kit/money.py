@@ -108,6 +108,26 @@ class InvalidAmount(ValidationFailed):
     code = "invalid_amount"
 
 
+class AmountTooSmall(InvalidAmount):
+    code = "amount_too_small"
+
+    def __init__(self, message: str, *, minimum: int) -> None:
+        super().__init__(message, minimum=minimum)
+
+
+class AmountTooLarge(InvalidAmount):
+    code = "amount_too_large"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, maximum=MAX_CHARGE_MINOR)
+
+
+class InvalidNumber(ValidationFailed):
+    """A whole number a person typed that is none (``parse_whole``)."""
+
+    code = "invalid_number"
+
+
 # What people type: digits 0-9 with commas between groups of three, a dot before the
 # decimals. Nothing else is guessed at (a comma as the decimal separator, spaces, exponents,
 # signs, other scripts' digits are refused with a sentence saying how to write it).
@@ -166,10 +186,9 @@ def parse_major(text: str, currency: str) -> int:
     too_long = len(whole) > _MAX_WHOLE_DIGITS  # over the bound whatever it says
     minor = 0 if too_long else int(whole or "0") * 10**exp + int(frac.ljust(exp, "0") or "0")
     if too_long or minor > MAX_CHARGE_MINOR:
-        raise InvalidAmount(
-            f"The amount may be at most {Money(MAX_CHARGE_MINOR, currency).format()}.",
-            code="amount_too_large", maximum=MAX_CHARGE_MINOR,
-        )  # fmt: skip
+        raise AmountTooLarge(
+            f"The amount may be at most {Money(MAX_CHARGE_MINOR, currency).format()}."
+        )
     return minor
 
 
@@ -179,8 +198,7 @@ def parse_whole(text: str, *, label: str, unit: str) -> int:
     names it."""
     text = (text or "").strip(_ASCII_SPACE)
     if not text:
-        raise ValidationFailed(f"{label}: Fill this in.", code="invalid_number")
+        raise InvalidNumber(f"{label}: Fill this in.")
     if len(text) > 9 or not (text.isascii() and text.isdigit()):
-        raise ValidationFailed(f"{label}: Write a whole number of {unit} with the digits 0-9.",
-                               code="invalid_number")  # fmt: skip
+        raise InvalidNumber(f"{label}: Write a whole number of {unit} with the digits 0-9.")
     return int(text)

@@ -29,8 +29,9 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fareroom.kit.clock import Clock
-from fareroom.kit.errors import Conflict, ValidationFailed
+from fareroom.kit.errors import Conflict
 from fareroom.kit.ids import new_id
+from fareroom.kit.money import CurrencyMismatch
 from fareroom.ledger.repository import LedgerRepository
 
 PLATFORM_SHARDS = 16
@@ -149,9 +150,7 @@ class Ledger:
             if not isinstance(amount, int) or isinstance(amount, bool):
                 raise TypeError("ledger amounts are int minor units")
             if ref.currency != currency:
-                raise ValidationFailed(
-                    "A transfer cannot mix currencies.", code="currency_mismatch"
-                )
+                raise CurrencyMismatch("A transfer cannot mix currencies.")
             per_account[ref.key] += amount
             refs[ref.key] = ref
         if sum(per_account.values()) != 0:

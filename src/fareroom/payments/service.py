@@ -30,7 +30,16 @@ from fareroom.gateway.log import acting_for
 from fareroom.kit.clock import Clock
 from fareroom.kit.errors import Conflict, NotFound, ValidationFailed
 from fareroom.kit.ids import new_id
-from fareroom.kit.money import MAX_CHARGE_MINOR, MIN_CHARGE_MINOR, Money, normalise_currency
+from fareroom.kit.money import (
+    MAX_CHARGE_MINOR,
+    MIN_CHARGE_MINOR,
+    AmountTooLarge,
+    AmountTooSmall,
+    CurrencyMismatch,
+    InvalidAmount,
+    Money,
+    normalise_currency,
+)
 from fareroom.ledger.service import Ledger, business, platform
 from fareroom.models.business import Business, ConnectStatus
 from fareroom.models.payment import (
@@ -50,6 +59,13 @@ from fareroom.payments.events import (
 )
 from fareroom.payments.repository import PaymentsRepository
 from fareroom.pricing.fees import CATEGORIES, FeePolicy
+
+
+class PaymentNotFound(NotFound):
+    code = "payment_not_found"
+
+    def __init__(self, payment_id: str) -> None:
+        super().__init__(f"No payment {payment_id!r} in this business.")
 
 
 @dataclass(frozen=True)
@@ -78,21 +94,11 @@ class PaymentView:
 
 def check_amount(amount: object, *, field: str = "amount", minimum: int = 1) -> int:
     if not isinstance(amount, int) or isinstance(amount, bool):
-        raise ValidationFailed(
-            f"'{field}' is a whole number of minor units (cents).", code="invalid_amount"
-        )
+        raise InvalidAmount(f"'{field}' is a whole number of minor units (cents).")
     if amount < minimum:
-        raise ValidationFailed(
-            f"'{field}' must be at least {minimum} minor units.",
-            code="amount_too_small",
-            minimum=minimum,
-        )
+        raise AmountTooSmall(f"'{field}' must be at least {minimum} minor units.", minimum=minimum)
     if amount > MAX_CHARGE_MINOR:
-        raise ValidationFailed(
-            f"'{field}' may be at most {MAX_CHARGE_MINOR} minor units.",
-            code="amount_too_large",
-            maximum=MAX_CHARGE_MINOR,
-        )
+        raise AmountTooLarge(f"'{field}' may be at most {MAX_CHARGE_MINOR} minor units.")
     return amount
 
 
@@ -105,8 +111,8 @@ def _refundable(payment: Payment, amount: int | None) -> int:
     if amount is None:
         return left
     if isinstance(amount, int) and amount < 1:
-        raise ValidationFailed(f"A refund is at least {Money(1, payment.currency).format()}.",
-                               code="amount_too_small", minimum=1)  # fmt: skip
+        raise AmountTooSmall(f"A refund is at least {Money(1, payment.currency).format()}.",
+                             minimum=1)  # fmt: skip
     check_amount(amount)
     if amount > left:
         refunded = Money(payment.amount_refunded, payment.currency).format()
@@ -150,9 +156,8 @@ class PaymentsService:
         amount = check_amount(amount, minimum=MIN_CHARGE_MINOR)
         currency = normalise_currency(currency)
         if currency != biz.default_currency:
-            raise ValidationFailed(
-                f"This business charges in {biz.default_currency}, not {currency}.",
-                code="currency_mismatch",
+            raise CurrencyMismatch(
+                f"This business charges in {biz.default_currency}, not {currency}."
             )
         if category not in CATEGORIES:
             raise ValidationFailed("'category' is 'service' or 'goods'.", code="invalid_category")
@@ -234,7 +239,7 @@ class PaymentsService:
     async def _locked(self, business_id: str, payment_id: str) -> Payment:
         payment = await self._repo.payment(business_id, payment_id, lock=True)
         if payment is None:
-            raise NotFound(f"No payment {payment_id!r} in this business.", code="payment_not_found")
+            raise PaymentNotFound(payment_id)
         return payment
 
     async def capture(self, biz: Business, payment_id: str, *, amount: int | None = None
@@ -360,7 +365,7 @@ class PaymentsService:
     async def get(self, business_id: str, payment_id: str) -> PaymentView:
         payment = await self._repo.payment(business_id, payment_id)
         if payment is None:
-            raise NotFound(f"No payment {payment_id!r} in this business.", code="payment_not_found")
+            raise PaymentNotFound(payment_id)
         return PaymentView(payment, await self._repo.refunds(business_id, [payment.id]))
 
     async def list(

@@ -19,7 +19,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fareroom.kit.errors import ValidationFailed
+from fareroom.kit.errors import InvalidPeriod, ValidationFailed
 from fareroom.revenue.repository import GROUPS, RevenueRepository
 
 FIGURES = ("gross", "platform_fees", "processing_fees", "refunds", "abandoned_debt", "net")
@@ -57,7 +57,7 @@ class RevenueService:
             raise ValidationFailed(f"'group_by' is one of {', '.join(GROUPS)}.",
                                    code="invalid_group_by")  # fmt: skip
         if start and end and end <= start:
-            raise ValidationFailed("The period ends before it starts.", code="invalid_period")
+            raise InvalidPeriod("The period ends before it starts.")
         lines: dict[tuple[str | None, str], RevenueLine] = {}
         totals: dict[tuple[str | None, str], dict[tuple[str, str], int]] = defaultdict(dict)
         for key, currency, transfer_kind, account_kind, amount in await self._repo.sums(

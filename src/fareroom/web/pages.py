@@ -23,9 +23,15 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from fareroom.accounts.service import FINANCE_ROLES, Caller
+from fareroom.accounts.service import FINANCE_ROLES, Caller, RoleForbidden
 from fareroom.http import PathId, context, peer_address
-from fareroom.kit.errors import FareroomError, Forbidden, Unauthenticated, ValidationFailed
+from fareroom.kit.errors import (
+    FareroomError,
+    Forbidden,
+    InvalidPeriod,
+    Unauthenticated,
+    ValidationFailed,
+)
 from fareroom.kit.fields import ID, MAYBE_ID, PLAIN
 from fareroom.kit.ids import has_prefix, new_id
 from fareroom.kit.money import format_major, parse_major
@@ -61,6 +67,12 @@ def csrf_token(request: Request) -> str:
     return _signed(request, request.cookies.get(COOKIE, ""))
 
 
+class CsrfFailed(Forbidden):
+    """A form's POST without the token of the page that showed the form."""
+
+    code = "csrf_failed"
+
+
 async def page_caller(request: Request) -> Caller:
     ctx = context(request)
     async with ctx.unit_of_work() as services:
@@ -76,7 +88,7 @@ async def signed_in(request: Request, roles: frozenset[str] | tuple[str, ...],
     except Unauthenticated:
         return None
     if caller.role not in roles:
-        raise Forbidden(refusal, code="role_forbidden", home=home_of(caller.role))
+        raise RoleForbidden(refusal, home=home_of(caller.role))
     return caller
 
 
@@ -91,9 +103,9 @@ async def checked_caller(request: Request, csrf: str, *, roles: frozenset[str] |
     check_same_origin(request.headers, context(request).settings)
     caller = await page_caller(request)
     if not hmac.compare_digest(csrf, csrf_token(request)):
-        raise Forbidden("The form expired; reload the page and try again.", code="csrf_failed")
+        raise CsrfFailed("The form expired; reload the page and try again.")
     if roles is not None and caller.role not in roles:
-        raise Forbidden(refusal, code="role_forbidden")
+        raise RoleForbidden(refusal)
     return caller
 
 
@@ -139,7 +151,7 @@ async def login(request: Request, email: str = Form(""), password: str = Form(""
     try:
         check_same_origin(request.headers, context(request).settings)
         if not nonce or not hmac.compare_digest(csrf, _signed(request, f"login:{nonce}")):
-            raise Forbidden("The sign-in form expired; sign in again.", code="csrf_failed")
+            raise CsrfFailed("The sign-in form expired; sign in again.")
         async with context(request).unit_of_work() as services:
             token = await services.accounts.login(email=email, password=password,
                                                   address=peer_address(request))  # fmt: skip
@@ -241,8 +253,7 @@ def _day(text: str | None, field: str, *, next_day: bool = False) -> datetime | 
     try:
         day = date.fromisoformat(text) + timedelta(days=1 if next_day else 0)
     except (ValueError, OverflowError):
-        raise ValidationFailed(f"'{field}' is a date like 2026-11-01.",
-                               code="invalid_period") from None  # fmt: skip
+        raise InvalidPeriod(f"'{field}' is a date like 2026-11-01.") from None
     return datetime.combine(day, time(), tzinfo=UTC)
 
 
