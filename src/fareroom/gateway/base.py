@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 from fareroom.kit.errors import (
     BadGateway,
@@ -25,11 +25,12 @@ class GatewayError(Exception):
     """Base of the taxonomy. ``code`` is the gateway's machine-readable reason."""
 
     retryable = False
+    default_code: ClassVar[str | None] = None  # the code of a leaf that always has one
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
-        self.code = code
+        self.code = code or self.default_code
 
 
 class PaymentDeclined(GatewayError):
@@ -43,9 +44,28 @@ class PaymentDeclined(GatewayError):
 class PaymentActionRequired(GatewayError):
     """The card needs authentication (3-D Secure) by the client in the browser."""
 
+    default_code = "authentication_required"
+
 
 class GatewayInvalidRequest(GatewayError):
     """The gateway refused the request itself (unknown token, capture above the hold, …)."""
+
+
+class ResourceMissing(GatewayInvalidRequest):
+    default_code = "resource_missing"
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"No such {what}.")
+
+
+class IdempotencyKeyInUse(GatewayInvalidRequest):
+    """The key was used before for a request with other parameters."""
+
+    default_code = "idempotency_key_in_use"
+
+
+class WebhookSignatureInvalid(GatewayInvalidRequest):
+    default_code = "signature_invalid"
 
 
 class GatewayUnavailable(GatewayError):
@@ -54,8 +74,16 @@ class GatewayUnavailable(GatewayError):
     retryable = True
 
 
+class GatewayTimeout(GatewayUnavailable):
+    """No answer in time: the gateway may or may not have acted (the retry tells)."""
+
+    default_code = "timeout"
+
+
 class GatewayRateLimited(GatewayUnavailable):
     """429: slow down and retry with the same idempotency key."""
+
+    default_code = "rate_limit"
 
 
 class GatewayMisconfigured(GatewayError):

@@ -36,11 +36,14 @@ from fareroom.gateway.base import (
     GatewayEvent,
     GatewayInvalidRequest,
     GatewayRateLimited,
-    GatewayUnavailable,
+    GatewayTimeout,
+    IdempotencyKeyInUse,
     PaymentActionRequired,
     PaymentDeclined,
     PayoutResult,
     RefundResult,
+    ResourceMissing,
+    WebhookSignatureInvalid,
     parse_event,
 )
 from fareroom.gateway.signature import SignatureInvalid, sign, verify
@@ -194,9 +197,9 @@ class SandboxGateway:
         """
         fault = self._take_fault(operation)
         if fault == "timeout":
-            raise GatewayUnavailable("The sandbox timed out (injected fault).", code="timeout")
+            raise GatewayTimeout("The sandbox timed out (injected fault).")
         if fault == "rate_limit":
-            raise GatewayRateLimited("Too many requests (injected fault).", code="rate_limit")
+            raise GatewayRateLimited("Too many requests (injected fault).")
         digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
         idem_id = f"idem:{operation}:{key}"
         async with self._tx() as store:
@@ -204,9 +207,8 @@ class SandboxGateway:
             seen = await store.get("idempotency", idem_id)
             if seen is not None:
                 if seen["digest"] != digest:
-                    raise GatewayInvalidRequest(
-                        "Keys for idempotent requests can only be used with the same parameters.",
-                        code="idempotency_key_in_use",
+                    raise IdempotencyKeyInUse(
+                        "Keys for idempotent requests can only be used with the same parameters."
                     )
                 outcome = seen["outcome"]
             else:
@@ -218,12 +220,12 @@ class SandboxGateway:
                     outcome = {"action": exc.message}
                 store.add("idempotency", {"id": idem_id, "digest": digest, "outcome": outcome})
         if fault == "lost_response":
-            raise GatewayUnavailable("The response was lost (injected fault).", code="timeout")
+            raise GatewayTimeout("The response was lost (injected fault).")
         if "declined" in outcome:
             message, decline_code, code = outcome["declined"]
             raise PaymentDeclined(message, decline_code=decline_code, code=code)
         if "action" in outcome:
-            raise PaymentActionRequired(outcome["action"], code="authentication_required")
+            raise PaymentActionRequired(outcome["action"])
         result: dict[str, Any] = outcome["ok"]
         return result
 
@@ -281,7 +283,7 @@ class SandboxGateway:
     ) -> CardDetails:
         async def work(store: _Store) -> dict[str, Any]:
             if await store.get("customer", customer_id) is None:
-                raise GatewayInvalidRequest("No such customer.", code="resource_missing")
+                raise ResourceMissing("customer")
             tok = await store.get("token", token, lock=True)
             if tok is None:
                 raise GatewayInvalidRequest("No such token.", code="token_invalid")
@@ -306,7 +308,7 @@ class SandboxGateway:
         async with self._tx() as store:
             pm = await store.get("payment_method", payment_method_id, lock=True)
             if pm is None:
-                raise GatewayInvalidRequest("No such payment method.", code="resource_missing")
+                raise ResourceMissing("payment method")
             pm["detached"] = True
             store.put("payment_method", pm)
 
@@ -324,9 +326,7 @@ class SandboxGateway:
         async def work(store: _Store) -> dict[str, Any]:
             pm = await store.get("payment_method", request.payment_method_id)
             if pm is None or pm["detached"] or pm["customer"] != request.customer_id:
-                raise GatewayInvalidRequest(
-                    "No such payment method for this customer.", code="resource_missing"
-                )
+                raise ResourceMissing("payment method for this customer")
             if request.amount <= 0:
                 raise GatewayInvalidRequest("Amount must be positive.", code="amount_too_small")
             if pm["behaviour"] == "fail_on_charge":
@@ -363,7 +363,7 @@ class SandboxGateway:
         async with self._tx() as store:
             found = await store.get(kind, obj_id)
         if found is None:
-            raise GatewayInvalidRequest(f"No such {kind}.", code="resource_missing")
+            raise ResourceMissing(kind)
         return found
 
     async def retrieve_charge(self, *, charge_id: str) -> ChargeResult:
@@ -385,7 +385,7 @@ class SandboxGateway:
     async def _held(self, store: _Store, charge_id: str) -> dict[str, Any]:
         ch = await store.get("charge", charge_id, lock=True)
         if ch is None:
-            raise GatewayInvalidRequest("No such charge.", code="resource_missing")
+            raise ResourceMissing("charge")
         if ch["status"] != "requires_capture":
             raise GatewayInvalidRequest(
                 f"This charge is {ch['status']}; it has no hold.",
@@ -449,7 +449,7 @@ class SandboxGateway:
         async def work(store: _Store) -> dict[str, Any]:
             ch = await store.get("charge", charge_id, lock=True)
             if ch is None:
-                raise GatewayInvalidRequest("No such charge.", code="resource_missing")
+                raise ResourceMissing("charge")
             left = ch["amount_captured"] - ch["amount_refunded"]
             if not 0 < amount <= left:
                 raise GatewayInvalidRequest(
@@ -510,7 +510,7 @@ class SandboxGateway:
         async with self._tx() as store:
             acct = await store.get("account", account_id, lock=True)
             if acct is None:
-                raise GatewayInvalidRequest("No such account.", code="resource_missing")
+                raise ResourceMissing("account")
             acct["status"] = "enabled"
             store.put("account", acct)
             self._emit(store, "account.updated", acct)
@@ -601,5 +601,5 @@ class SandboxGateway:
         try:
             verify(await self.webhook_secret(), payload, signature_header, now=int(time.time()))
         except SignatureInvalid as exc:
-            raise GatewayInvalidRequest(str(exc), code="signature_invalid") from None
+            raise WebhookSignatureInvalid(str(exc)) from None
         return parse_event(payload)

@@ -23,10 +23,12 @@ from fareroom.gateway.base import (
     GatewayMisconfigured,
     GatewayRateLimited,
     GatewayUnavailable,
+    IdempotencyKeyInUse,
     PaymentActionRequired,
     PaymentDeclined,
     PayoutResult,
     RefundResult,
+    WebhookSignatureInvalid,
     parse_event,
 )
 
@@ -55,13 +57,13 @@ def _translate(exc: stripe.StripeError) -> GatewayError:
         decline = (err.decline_code if err else None) or code or "generic_decline"
         return PaymentDeclined(message, decline_code=decline, code=code or "card_declined")
     if isinstance(exc, stripe.RateLimitError):
-        return GatewayRateLimited(message, code=code or "rate_limit")
+        return GatewayRateLimited(message, code=code)
     if isinstance(exc, stripe.APIConnectionError):
         return GatewayUnavailable(message, code="api_connection_error")
     if isinstance(exc, stripe.AuthenticationError | stripe.PermissionError):
         return GatewayMisconfigured(message, code=code or "authentication_error")
     if isinstance(exc, stripe.IdempotencyError):
-        return GatewayInvalidRequest(message, code="idempotency_key_in_use")
+        return IdempotencyKeyInUse(message)
     if isinstance(exc, stripe.InvalidRequestError):
         return GatewayInvalidRequest(message, code=code or "invalid_request")
     status = getattr(exc, "http_status", None) or 500
@@ -140,9 +142,7 @@ class StripeGateway:
     async def _result(self, intent: Any) -> ChargeResult:
         status = intent.status
         if status == "requires_action":
-            raise PaymentActionRequired(
-                "The card requires authentication.", code="authentication_required"
-            )
+            raise PaymentActionRequired("The card requires authentication.")
         if status not in ("requires_capture", "succeeded", "canceled"):
             raise PaymentDeclined(
                 f"The payment did not go through ({status}).", decline_code=str(status)
@@ -300,5 +300,5 @@ class StripeGateway:
                 payload.decode("utf-8", "replace"), signature_header, self._webhook_secret,
                 tolerance=300)  # fmt: skip
         except stripe.SignatureVerificationError as exc:
-            raise GatewayInvalidRequest(str(exc), code="signature_invalid") from None
+            raise WebhookSignatureInvalid(str(exc)) from None
         return parse_event(payload)
