@@ -61,21 +61,14 @@ class PaymentsRepository(Repository):
         return (await self.session.execute(stmt)).scalars().all()
 
     async def refund(self, business_id: str, refund_id: str) -> Refund | None:
-        stmt = select(Refund).where(Refund.business_id == business_id, Refund.id == refund_id)
-        return (await self.session.execute(stmt)).scalar_one_or_none()
+        return await self.of_business(Refund, business_id, refund_id)
 
     async def refund_by_gateway_id(self, gateway_refund_id: str) -> Refund | None:
         stmt = select(Refund).where(Refund.gateway_refund_id == gateway_refund_id)
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def payouts(self, business_id: str, *, limit: int) -> Sequence[Payout]:
-        stmt = (
-            select(Payout)
-            .where(Payout.business_id == business_id)
-            .order_by(Payout.id.desc())
-            .limit(limit)
-        )
-        return (await self.session.execute(stmt)).scalars().all()
+        return await self.newest_first(Payout, business_id, limit=limit)
 
     async def payout_by_gateway_id(self, gateway_payout_id: str) -> Payout | None:
         stmt = select(Payout).where(Payout.gateway_payout_id == gateway_payout_id)
@@ -84,11 +77,9 @@ class PaymentsRepository(Repository):
     async def gateway_requests(
         self, business_id: str, *, limit: int, starting_after: str | None = None
     ) -> Sequence[GatewayRequest]:
-        stmt = select(GatewayRequest).where(GatewayRequest.business_id == business_id)
-        if starting_after:
-            stmt = stmt.where(GatewayRequest.id < starting_after)
-        return (await self.session.execute(stmt.order_by(GatewayRequest.id.desc()).limit(limit))
-                ).scalars().all()  # fmt: skip
+        return await self.newest_first(
+            GatewayRequest, business_id, limit=limit, starting_after=starting_after
+        )
 
     async def business(self, business_id: str) -> Business:
         found = await self.session.get(Business, business_id)
