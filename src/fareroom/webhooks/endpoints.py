@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from fareroom.http import PROBLEM, context
 from fareroom.kit.errors import ValidationFailed
 from fareroom.openapi import problems
+from fareroom.webhooks.service import DUPLICATE
 
 router = APIRouter(tags=["webhooks"])
 
@@ -37,7 +38,7 @@ async def stripe_webhook(request: Request) -> JSONResponse:
             got = await services.webhooks.receive(payload, signature)
     except IntegrityError:
         # The same event delivered twice at once: the other delivery stored it.
-        return JSONResponse({"status": "duplicate"})
+        return JSONResponse({"status": DUPLICATE})
     if not got.accepted:
         # The reason stays in our store: the sender learns only that it was refused.
         err = ValidationFailed(

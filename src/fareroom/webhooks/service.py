@@ -21,6 +21,8 @@ from fareroom.payments.events import EventObject
 from fareroom.payments.service import PaymentsService
 from fareroom.webhooks.repository import WebhooksRepository
 
+DUPLICATE = "duplicate"  # the outcome of an event whose id was stored before
+
 
 @dataclass(frozen=True)
 class Received:
@@ -51,7 +53,7 @@ class WebhooksService:
             ) from None
         seen = await self._repo.event(event.id)
         if seen is not None:
-            return Received(event.id, "duplicate", accepted=seen.processed_at is not None)
+            return Received(event.id, DUPLICATE, accepted=seen.processed_at is not None)
         outcome = await self._payments.on_gateway_event(event.type, EventObject.read(event.data))
         now = self._clock.now()
         await self._repo.add(
