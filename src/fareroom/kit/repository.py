@@ -3,7 +3,7 @@
 The session belongs to the unit of work (the request or the job): a repository never
 commits. The session factory has ``autoflush=False`` (a flush before every query would
 cost more than most queries), so a repository flushes itself where a later read in the same
-transaction needs the rows it added: ``add`` flushes unless told otherwise.
+transaction needs the rows it added: ``add`` flushes.
 
 Rows that belong to a business are read through ``of_business`` and ``newest_first``, which
 always filter by the business: an id of another business's row reads as missing.
@@ -37,13 +37,11 @@ class Repository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, *objs: object, flush: bool = True) -> None:
-        """Add rows; flushed at once (ids, defaults and constraints checked now, the rows
-        visible to the queries that follow) unless ``flush=False``, for rows nothing reads
-        before the commit."""
+    async def add(self, *objs: object) -> None:
+        """Add rows and flush them: constraints are checked now, and the queries that follow
+        in this transaction see the rows."""
         self.session.add_all(objs)
-        if flush:
-            await self.session.flush()
+        await self.session.flush()
 
     async def of_business(
         self, model: type[M], business_id: str, row_id: str, *, lock: bool = False
