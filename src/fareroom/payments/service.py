@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import ClassVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -77,19 +78,28 @@ class PaymentSource:
     agent_id: str | None
 
 
+class RefundedShare(StrEnum):
+    """How much of what was captured came back."""
+
+    NONE = "none"
+    PARTIAL = "partial"
+    FULL = "full"
+
+
 @dataclass(frozen=True)
 class PaymentView:
     payment: Payment
     refunds: Sequence[Refund]
 
     @property
-    def refund_status(self) -> str:
-        """``none``, ``partial`` or ``full``: how much of what was captured came back. The
-        payment's ``status`` stays the charge's own (a refunded payment still succeeded)."""
+    def refund_status(self) -> RefundedShare:
+        """The payment's ``status`` stays the charge's own (a refunded payment still
+        succeeded)."""
         p = self.payment
         if p.amount_refunded == 0:
-            return "none"
-        return "full" if p.amount_refunded >= p.amount_captured else "partial"
+            return RefundedShare.NONE
+        full = p.amount_refunded >= p.amount_captured
+        return RefundedShare.FULL if full else RefundedShare.PARTIAL
 
 
 def check_amount(amount: object, *, field: str = "amount", minimum: int = 1) -> int:

@@ -36,7 +36,7 @@ from fareroom.kit.fields import ID, MAYBE_ID, PLAIN
 from fareroom.kit.ids import has_prefix, new_id
 from fareroom.kit.money import format_major, parse_major
 from fareroom.kit.ratelimit import RateLimited
-from fareroom.payments.service import PaymentView
+from fareroom.payments.service import PaymentView, RefundedShare
 from fareroom.web.render import templates
 from fareroom.web.security import check_same_origin
 
@@ -243,7 +243,7 @@ async def _dashboard(request: Request, caller: Caller, *, after: str | None = No
 
 def _refund_ids(views: list[PaymentView]) -> dict[str, str]:
     """A refund id per refund form: sent twice, the form refunds once."""
-    return {v.payment.id: new_id("re") for v in views if v.refund_status != "full"}
+    return {v.payment.id: new_id("re") for v in views if v.refund_status != RefundedShare.FULL}
 
 
 def _day(text: str | None, field: str, *, next_day: bool = False) -> datetime | None:
