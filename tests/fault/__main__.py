@@ -41,8 +41,9 @@ def summary(totals: Totals) -> str:
     faults = ", ".join(f"{k} {v}" for k, v in sorted(totals.faults.items())) or "none"
     return (f"schedules {totals.schedules}, operations {totals.operations}, "
             f"faults injected {sum(totals.faults.values())} ({faults}), "
-            f"process restarts {totals.restarts}, violations {len(totals.failed)}, "
-            f"{totals.seconds:.1f} s")  # fmt: skip
+            f"process restarts {totals.restarts}, violations {len(totals.failed)}; "
+            f"{totals.seconds:.1f} s, CPU {totals.cpu:.1f} s "
+            f"({1000 * totals.cpu / max(1, totals.schedules):.0f} ms per schedule)")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

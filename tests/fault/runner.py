@@ -29,6 +29,7 @@ class Outcome:
     restarts: int = 0
     violations: list[str] = field(default_factory=list)
     error: str | None = None  # the simulator itself failed (a product exception escaped)
+    cpu: float = 0.0  # the process's CPU seconds for the schedule (its threads included)
 
     @property
     def failed(self) -> bool:
@@ -65,8 +66,11 @@ def _loop() -> asyncio.AbstractEventLoop:
 
 def run(template_dir: Path, seed: int, steps: Sequence[Step] | None = None) -> Outcome:
     """Run the schedule of ``seed`` (or ``steps``, a part of it) in a world of its own."""
+    started = time.process_time()
     with asyncio.Runner(loop_factory=_loop) as runner:
-        return runner.run(_run(template_dir, seed, generate(seed) if steps is None else steps))
+        outcome = runner.run(_run(template_dir, seed, generate(seed) if steps is None else steps))
+    outcome.cpu = time.process_time() - started
+    return outcome
 
 
 def shrink(template_dir: Path, failed: Outcome) -> Outcome:
@@ -122,9 +126,11 @@ class Totals:
     faults: Counter[str] = field(default_factory=Counter)
     failed: list[Outcome] = field(default_factory=list)
     seconds: float = 0.0
+    cpu: float = 0.0
 
     def add(self, outcome: Outcome) -> None:
         self.schedules += 1
+        self.cpu += outcome.cpu
         self.operations += outcome.operations
         self.restarts += outcome.restarts
         self.faults.update(outcome.faults)
