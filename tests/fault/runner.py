@@ -50,7 +50,7 @@ async def _run(template_dir: Path, seed: int, steps: Sequence[Step]) -> Outcome:
         outcome.error = f"{type(exc).__name__}: {exc}"
     finally:
         outcome.operations = runner.operations
-        outcome.faults = Counter(world.counts.fired)
+        outcome.faults = world.faults
         outcome.restarts = world.restarts
         await world.close()
     return outcome

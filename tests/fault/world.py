@@ -24,8 +24,9 @@ import os
 import random
 import shutil
 import tempfile
+from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -91,17 +92,6 @@ def seed_ids(seed: int | None) -> None:
     ids.os = _SeededOs("template" if seed is None else f"schedule {seed}")  # type: ignore[assignment]
 
 
-@dataclass
-class FaultCounts:
-    planned: dict[str, int] = field(default_factory=dict)
-    fired: dict[str, int] = field(default_factory=dict)
-
-    def add(self, other: FaultCounts) -> None:
-        for mine, theirs in ((self.planned, other.planned), (self.fired, other.fired)):
-            for k, v in theirs.items():
-                mine[k] = mine.get(k, 0) + v
-
-
 class FaultyGateway:
     """The sandbox, with the current step's planned fault fired at its n-th call."""
 
@@ -117,15 +107,21 @@ class FaultyGateway:
 
         async def call(*args: Any, **kwargs: Any) -> Any:
             fault = self._world.next_call()
-            if fault == "timeout":
-                raise GatewayUnavailable("Timed out (simulated).", code="timeout")
-            if fault == "rate_limit":
-                raise GatewayRateLimited("Too many requests (simulated).", code="rate_limit")
-            result = await target(*args, **kwargs)
-            if fault == "lost":
-                raise GatewayUnavailable("The response was lost (simulated).", code="timeout")
-            if fault == "crash":
-                raise ProcessStopped(attr)
+            if fault in ("timeout", "rate_limit"):
+                self._world.fired(fault)
+                raise (
+                    GatewayUnavailable("Timed out (simulated).", code="timeout")
+                    if fault == "timeout"
+                    else GatewayRateLimited("Too many requests (simulated).", code="rate_limit")
+                )
+            result = await target(*args, **kwargs)  # a call that fails itself fires nothing
+            if fault in ("lost", "crash"):
+                self._world.fired(fault)
+                raise (
+                    GatewayUnavailable("The response was lost (simulated).", code="timeout")
+                    if fault == "lost"
+                    else ProcessStopped(attr)
+                )
             return result
 
         return call
@@ -160,7 +156,7 @@ class World:
         self.settings = settings_for(self.dir)
         self.clock = FrozenClock(START)
         self.webhooks: list[tuple[bytes, str]] = []  # sent by the gateway, not yet received
-        self.counts = FaultCounts()
+        self.faults: Counter[str] = Counter()  # the faults fired, by kind
         self.restarts = 0
         self._fault: Fault | None = None
         self._calls = 0
@@ -187,16 +183,14 @@ class World:
     def plan(self, fault: Fault | None) -> None:
         """The fault the coming step's gateway calls meet (None: none)."""
         self._fault, self._calls = fault, 0
-        if fault is not None:
-            self.counts.planned[fault.kind] = self.counts.planned.get(fault.kind, 0) + 1
 
     def next_call(self) -> str | None:
+        """The fault planned for this call of the step (None: none)."""
         n, self._calls = self._calls, self._calls + 1
-        if self._fault is None or self._fault.at != n:
-            return None
-        kind = self._fault.kind
-        self.counts.fired[kind] = self.counts.fired.get(kind, 0) + 1
-        return kind
+        return self._fault.kind if self._fault is not None and self._fault.at == n else None
+
+    def fired(self, kind: str) -> None:
+        self.faults[kind] += 1
 
     # ------------------------------------------------------------ processes and jobs
 
