@@ -217,6 +217,12 @@ async def _deliver(r: Runner, step: Step, b: Business) -> None:
     await r.world.deliver(random.Random(step.n), share=(1 + step.n % 4) / 4, duplicate=0.3)
 
 
+async def _wait(r: Runner, step: Step, b: Business) -> None:
+    """Days pass (holds lapse after 7), then a worker round."""
+    r.advance(86_400 * (1 + step.n % 8))
+    await r.world.round()
+
+
 async def _worker(r: Runner, step: Step, b: Business) -> None:
     r.advance(r.world.settings.reconcile_after_seconds + 1)
     await r.world.round()
@@ -230,7 +236,7 @@ OPERATIONS: dict[str, Op] = {
     "refund": _refund, "payout": _payout,
     "open": _open, "event": _event, "hangup": _hangup, "card": _card, "abandon": _abandon,
     "request": _request, "tick": _tick, "advance": _advance, "deliver": _deliver,
-    "worker": _worker,
+    "worker": _worker, "wait": _wait,
 }  # fmt: skip
 
 

@@ -17,7 +17,7 @@ from tests.fault.world import FAULT_KINDS, Fault
 OPS = {
     "charge": 3, "hold": 3, "capture": 2, "cancel": 1, "refund": 2, "payout": 1,
     "open": 3, "event": 3, "hangup": 2, "card": 1, "abandon": 1, "request": 2,
-    "tick": 2, "advance": 2, "deliver": 2, "worker": 1,
+    "tick": 2, "advance": 2, "deliver": 2, "worker": 1, "wait": 1,
 }  # fmt: skip
 FAULT_RATE = 0.3
 MIN_STEPS, MAX_STEPS = 10, 30
@@ -45,6 +45,6 @@ def generate(seed: int) -> list[Step]:
         step = Step(rng.choices(ops, weights)[0], rng.randrange(2), rng.randrange(2),
                     rng.randrange(1_000_000))  # fmt: skip
         if rng.random() < FAULT_RATE:
-            step = replace(step, fault=Fault(rng.choice(FAULT_KINDS), rng.randrange(3)))
+            step = replace(step, fault=Fault(rng.choice(FAULT_KINDS), rng.randrange(4)))
         steps.append(step)
     return steps
