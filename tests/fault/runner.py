@@ -17,7 +17,7 @@ from tests.fault import template
 from tests.fault.checks import violations
 from tests.fault.ops import Runner, settle
 from tests.fault.schedule import Step, generate
-from tests.fault.world import World
+from tests.fault.world import World, seeded_ids
 
 
 @dataclass
@@ -38,7 +38,7 @@ class Outcome:
 
 async def _run(template_dir: Path, seed: int, steps: Sequence[Step]) -> Outcome:
     businesses = template.load(template_dir)
-    world = World(template_dir, seed)
+    world = World(template_dir)
     runner = Runner(world, businesses)
     outcome = Outcome(seed, list(steps))
     try:
@@ -67,7 +67,7 @@ def _loop() -> asyncio.AbstractEventLoop:
 def run(template_dir: Path, seed: int, steps: Sequence[Step] | None = None) -> Outcome:
     """Run the schedule of ``seed`` (or ``steps``, a part of it) in a world of its own."""
     started = time.process_time()
-    with asyncio.Runner(loop_factory=_loop) as runner:
+    with seeded_ids(seed), asyncio.Runner(loop_factory=_loop) as runner:
         outcome = runner.run(_run(template_dir, seed, generate(seed) if steps is None else steps))
     outcome.cpu = time.process_time() - started
     return outcome

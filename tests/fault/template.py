@@ -14,7 +14,7 @@ from fareroom.bootstrap import Context, bootstrap
 from fareroom.cli import migrate
 from fareroom.config import Settings
 from fareroom.kit.clock import FrozenClock
-from tests.fault.world import START, seed_ids, settings_for
+from tests.fault.world import START, seeded_ids, settings_for
 
 GOOD, FAILS = "4242424242424242", "4000000000000341"
 ROOMS = (
@@ -49,8 +49,8 @@ def build(directory: Path) -> list[Business]:
     directory.mkdir(parents=True, exist_ok=True)
     settings = settings_for(directory)
     migrate(settings.database_url)
-    seed_ids(None)
-    made = asyncio.run(_fill(settings))
+    with seeded_ids(None):
+        made = asyncio.run(_fill(settings))
     (directory / "manifest.json").write_text(json.dumps([asdict(b) for b in made]))
     return made
 

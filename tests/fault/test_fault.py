@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from fareroom.kit import ids
 from tests.fault.__main__ import describe, summary
 from tests.fault.runner import make_template, run, run_many
 from tests.fault.schedule import generate
@@ -36,3 +38,5 @@ def test_a_seed_replays_its_schedule_and_outcome(template: Path) -> None:
     first, again = run(template, 7), run(template, 7)
     assert (first.operations, first.faults, first.restarts, first.violations) == (
         again.operations, again.faults, again.restarts, again.violations)  # fmt: skip
+    # The suite's later tests get the product's own ids again (time-ordered, random).
+    assert (ids.time, ids.os) == (time, os)

@@ -25,7 +25,8 @@ import random
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -84,12 +85,19 @@ class _SeededOs:
         return self.rng.randbytes(n)
 
 
-def seed_ids(seed: int | None) -> None:
-    """Make the product's ids a function of ``seed`` (test-side: kit.ids's own sources);
-    None: the template's, which come before any schedule's."""
+@contextmanager
+def seeded_ids(seed: int | None) -> Iterator[None]:
+    """While inside, the product's ids are a function of ``seed`` (test-side: kit.ids's own
+    sources); None: the template's, which come before any schedule's. Restored after, for
+    the suite's tests that run in the same process."""
     start = int(START.timestamp() * 1000) + (0 if seed is None else 10**9)
+    saved = ids.time, ids.os
     ids.time = _SeededTime(start)  # type: ignore[assignment]
     ids.os = _SeededOs("template" if seed is None else f"schedule {seed}")  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        ids.time, ids.os = saved
 
 
 class FaultyGateway:
@@ -150,7 +158,7 @@ def _restore(template: Path, directory: Path) -> None:
 class World:
     """One schedule's world: its files, its clock, its current process."""
 
-    def __init__(self, template: Path, seed: int) -> None:
+    def __init__(self, template: Path) -> None:
         self.dir = Path(_scratch()) / f"fareroom-fault-{os.getpid()}"
         _restore(template, self.dir)
         self.settings = settings_for(self.dir)
@@ -160,7 +168,6 @@ class World:
         self.restarts = 0
         self._fault: Fault | None = None
         self._calls = 0
-        seed_ids(seed)
         self.ctx = self._start()
 
     def _start(self) -> Context:
