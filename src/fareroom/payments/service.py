@@ -306,7 +306,7 @@ class PaymentsService:
         result = await self._gateway.refund(
             charge_id=str(payment.gateway_charge_id),
             amount=amount,
-            idempotency_key=f"refund:{refund_id}:{new_id('try')}",  # MUTATION
+            idempotency_key=f"refund:{refund_id}",
             reason=reason,
         )
         refund = Refund(
