@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test lint typecheck bench install clean
+.PHONY: run test lint typecheck bench fault install clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -28,6 +28,13 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+# The fault simulator (docs/fault.md): FAULT_SCHEDULES seeded schedules on SQLite, forked
+# over FAULT_WORKERS processes; a violation prints its seed and shortest schedule.
+FAULT_SCHEDULES ?= 10000
+FAULT_WORKERS ?= 2
+fault: $(STAMP)
+	$(BIN)/python -m tests.fault --schedules $(FAULT_SCHEDULES) --workers $(FAULT_WORKERS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/ledger.py

@@ -12,7 +12,7 @@ from fareroom.kit.clock import FrozenClock
 from fareroom.metering import tasks
 from fareroom.models.chat import ChatSession
 from fareroom.worker.loop import run_round
-from tests.metering.conftest import Chat
+from tests.metering.conftest import TARIFF, Chat
 from tests.metering.test_scenarios import net_of
 
 
@@ -78,3 +78,30 @@ async def test_a_meter_is_rebuilt_from_its_events(chat: Chat, ctx: Context) -> N
     rebuilt = await chat.get(session)
     assert (rebuilt["seconds"], rebuilt["meter"]) == (125, "running")
     assert await tasks.rebuild(ctx) == 0  # now it agrees with the events
+
+
+async def test_a_chat_ended_while_its_split_collection_is_pending_is_charged_its_price_once(
+    chat: Chat, ctx: Context, settings: Settings
+) -> None:
+    """A split collection left pending (its capture's answer lost) and the chat then hung
+    up: the final collection is what the split leaves, planned once the split is done,
+    not the whole price again over a hold the split captured (found by tests/fault)."""
+    assert ctx.sandbox is not None
+    session = await chat.open(await chat.room({**TARIFF, "split_threshold": 1500}))
+    chat.advance(500)  # 17.00 due: the split collects 16.50, the final the rest
+    ctx.sandbox.inject_fault("capture", "lost_response")
+    await tasks.tick(ctx)
+    assert (await chat.get(session))["collection_pending"] is True
+    chat.advance(10)  # 17.00 still: the 500-s increment lasts until 510 s
+    await chat.event(session, "hangup")
+    chat.advance(settings.reconcile_after_seconds)
+    await run_round(ctx)
+    done = await chat.get(session)
+    assert (done["status"], done["price"], done["collected"], done["due"]) == (
+        "paid", 1700, 1700, 0)  # fmt: skip
+    payments = await chat.payments(session)
+    assert sum(p["amount_captured"] for p in payments) == 1700
+    assert [p["status"] for p in payments if p["status"] == "requires_capture"] == []
+    assert await chat.balance() == sum(net_of(p["amount_captured"]) for p in payments
+                                       if p["amount_captured"])  # fmt: skip
+    await chat.ledger_ok()

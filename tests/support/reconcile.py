@@ -3,16 +3,23 @@
 ``disagreements`` compares, for one business, what the ledger and our payments say with
 what the sandbox gateway holds (charges made for the business, by the ``business`` of their
 metadata): the ledger's own invariants (``Ledger.verify``), each payment against its charge,
-and the totals captured, charged in fees and refunded, per currency. An empty list means
-they agree. Money moved by a webhook must leave them agreeing, whatever the webhook said.
+each charge against a payment (one charge per payment: its idempotency key's intent), each
+payout against the gateway's, and the totals captured, charged in fees, refunded and paid
+out, per currency. An empty list means they agree. Money moved by a webhook must leave them
+agreeing, whatever the webhook said.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import json
+from collections import Counter, defaultdict
 from typing import Any
 
+from sqlalchemy import select
+
 from fareroom.bootstrap import Context
+from fareroom.kit.db import session_factory, transaction
+from fareroom.models.gateway import SandboxObject
 
 TOTALS = ("gross", "processing_fees", "refunds")
 
@@ -43,6 +50,41 @@ def _payment_problems(payments: list[Any], charges: dict[str, dict[str, Any]]) -
     return problems
 
 
+def _charge_problems(charges: list[dict[str, Any]], payment_ids: set[str]) -> list[str]:
+    """A charge the gateway made for no payment of ours, or two for one."""
+    refs = Counter(str(ch.get("metadata", {}).get("reference")) for ch in charges)
+    problems = [f"payment {ref}: the gateway made {n} charges for it"
+                for ref, n in sorted(refs.items()) if n > 1]  # fmt: skip
+    return problems + [f"the gateway's charge for {ref} is no payment of ours"
+                       for ref in sorted(set(refs) - payment_ids)]  # fmt: skip
+
+
+async def gateway_objects(ctx: Context, kind: str) -> list[dict[str, Any]]:
+    """Every object of ``kind`` in the sandbox's store (``payout``, ``charge`` …)."""
+    assert ctx.sandbox_engine is not None, "reconciliation reads the sandbox's records"
+    async with transaction(session_factory(ctx.sandbox_engine)) as session:
+        rows = await session.execute(
+            select(SandboxObject.data).where(SandboxObject.kind == kind).order_by(SandboxObject.id)
+        )
+        return [json.loads(data) for data in rows.scalars()]
+
+
+async def _payout_problems(ctx: Context, payouts: list[Any], ledger: dict[str, int]
+                           ) -> list[str]:  # fmt: skip
+    theirs = {po["id"]: po for po in await gateway_objects(ctx, "payout")}
+    problems = []
+    for po in payouts:
+        found = theirs.get(str(po.gateway_payout_id))
+        if found is None or (found["amount"], found["currency"]) != (po.amount, po.currency):
+            problems.append(f"payout {po.id}: ours {po.amount} {po.currency} != the gateway's "
+                            f"{found and (found['amount'], found['currency'])}")  # fmt: skip
+    for currency in sorted(set(ledger) | {po.currency for po in payouts}):
+        ours = sum(po.amount for po in payouts if po.currency == currency)
+        if ledger.get(currency, 0) != ours:
+            problems.append(f"{currency} payouts: ledger {ledger.get(currency, 0)} != ours {ours}")
+    return problems
+
+
 async def disagreements(ctx: Context, business_id: str) -> list[str]:
     """What the ledger, our payments and the sandbox disagree on for ``business_id``."""
     assert ctx.sandbox is not None, "reconciliation reads the sandbox's records"
@@ -51,7 +93,11 @@ async def disagreements(ctx: Context, business_id: str) -> list[str]:
         problems = list(await s.ledger.verify())
         summary = await s.ledger.business_summary(business_id)
         views = await s.payments.list(business_id, limit=1_000)
+        payouts = list(await s.payments.payouts(business_id, limit=1_000))
     problems += _payment_problems([v.payment for v in views], {ch["id"]: ch for ch in charges})
+    problems += _charge_problems(charges, {v.payment.id for v in views})
+    paid_out = {cur: totals.get("payouts", 0) for cur, totals in summary.items()}
+    problems += await _payout_problems(ctx, payouts, paid_out)
     theirs = _gateway_totals(charges)
     for currency in sorted(set(summary) | set(theirs)):
         for total in TOTALS:

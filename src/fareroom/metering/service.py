@@ -329,7 +329,11 @@ class MeteringService:
         s.ended_at = reading.ended_at or self._clock.now()
         s.timeout_at = None
         s.final_price = tariff.price(reading.seconds)
-        await self._plan(s, s.final_price - s.collected, reason="final")
+        # A collection still pending (its process died, or the gateway was unreachable)
+        # changes what is collected and which hold is left: the final one is planned when
+        # it is done (``execute``), not now over what it will capture.
+        if await self._repo.pending_collection(s.id) is None:
+            await self._plan(s, s.final_price - s.collected, reason="final")
 
     async def _hold_amount(self, s: ChatSession) -> int:
         if s.hold_payment_id is None:
@@ -432,7 +436,9 @@ class MeteringService:
                 await self._payments.cancel(biz, coll.new_hold_payment_id)
         if coll.failure is None:
             coll.status = "succeeded"
-            if s.status != "open":
+            if s.status != "open" and coll.reason == "split":  # the chat ended meanwhile
+                await self._plan(s, (s.final_price or 0) - s.collected, reason="final")
+            elif s.status != "open":
                 s.status = "paid"
                 await self._receipt(s)
             return coll.status

@@ -1,0 +1,98 @@
+"""The simulator's one door into chat and metering: opening a metered session, its meter's
+events, a card changed or a debt abandoned, payment requests, and the jobs that collect.
+
+Each write is one unit of work, then "settle, then publish" as the endpoints do
+(``relay.announce``). Chat and metering are being reshaped; only this module needs to
+follow them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fareroom.bootstrap import Context
+from fareroom.chat import relay
+from fareroom.metering import tasks
+from fareroom.metering.repository import MeteringRepository
+from fareroom.models.chat import ChatSession, PaymentRequest
+
+
+async def open_session(ctx: Context, business_id: str, *, room_id: str, agent_id: str,
+                       client_id: str, session_id: str) -> None:  # fmt: skip
+    async with ctx.unit_of_work(business_id) as s:
+        biz = await s.payments.business(business_id)
+        await s.metering.open(
+            biz,
+            room_id=room_id,
+            agent_id=agent_id,
+            client_id=client_id,
+            card_id=None,
+            accepted_terms=True,
+            session_id=session_id,
+        )
+
+
+async def record(ctx: Context, business_id: str, session_id: str, kind: str,
+                 party: str | None = None) -> None:  # fmt: skip
+    async with ctx.unit_of_work(business_id) as s:
+        await s.metering.record(business_id, session_id, kind, party=party)
+    await settle(ctx, business_id, session_id)
+
+
+async def change_card(ctx: Context, business_id: str, session_id: str, card_id: str) -> None:
+    async with ctx.unit_of_work(business_id) as s:
+        biz = await s.payments.business(business_id)
+        await s.metering.change_card(biz, session_id, card_id)
+    await settle(ctx, business_id, session_id)
+
+
+async def abandon(ctx: Context, business_id: str, session_id: str) -> None:
+    async with ctx.unit_of_work(business_id) as s:
+        await s.metering.abandon(await s.payments.business(business_id), session_id)
+
+
+async def settle(ctx: Context, business_id: str, session_id: str) -> None:
+    """Carry out what the session's last change planned, and publish it."""
+    await relay.announce(ctx, business_id, session_id)
+
+
+async def tick(ctx: Context) -> None:
+    """The meter's tick: live meters published, split bills collected."""
+    await tasks.tick(ctx)
+
+
+async def sessions(ctx: Context, business_id: str) -> Sequence[ChatSession]:
+    """The business's sessions, oldest first (their rows: the simulator asks often, and
+    their live states would cost a read of tariff and events each)."""
+    async with ctx.unit_of_work() as s:
+        found = await MeteringRepository(s.session).chat_sessions(business_id, limit=500)
+    return sorted(found, key=lambda x: x.id)
+
+
+async def request(ctx: Context, business_id: str, *, room_id: str, agent_id: str,
+                  client_id: str, session_id: str | None, total: int, category: str,
+                  request_id: str) -> None:  # fmt: skip
+    """An agent's payment request (in a chat when ``session_id`` is given)."""
+    async with ctx.unit_of_work(business_id) as s:
+        await s.chat.create_request(
+            await s.payments.business(business_id), room_id=room_id, agent_id=agent_id,
+            client_id=client_id, category=category, session_id=session_id,
+            items=[{"description": "Advice", "quantity": 1, "unit_price": total}],
+            request_id=request_id)  # fmt: skip
+
+
+async def pay_request(ctx: Context, business_id: str, request_id: str) -> None:
+    async with ctx.unit_of_work(business_id) as s:
+        await s.chat.pay_request(await s.payments.business(business_id), request_id,
+                                 card_id=None)  # fmt: skip
+
+
+async def requests(ctx: Context, business_id: str) -> Sequence[PaymentRequest]:
+    async with ctx.unit_of_work() as s:
+        return list(await s.chat.requests(business_id, limit=500))
+
+
+async def collections_pending(ctx: Context, business_id: str, session_id: str) -> bool:
+    async with ctx.unit_of_work() as s:
+        return any(c.status == "pending"
+                   for c in await s.metering.collections(business_id, session_id))  # fmt: skip

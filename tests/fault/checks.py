@@ -1,0 +1,93 @@
+"""What must hold once a schedule's jobs have settled (a list of violations; empty: none).
+
+- Per business, the ledger, our payments and payouts and the gateway's records agree
+  (``tests.support.reconcile.disagreements``: ``Ledger.verify`` included, one charge per
+  payment, no charge without a payment).
+- The gateway paid out nothing we do not know of (its payouts carry no business).
+- Per chat session, what it collected is what its payments captured; a paid session
+  collected its price; a settled one keeps no hold; nothing is left collecting or pending.
+- A paid payment request was captured once, for its total.
+- No webhook is left unreceived and no mail unsent.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from fareroom.bootstrap import Context
+from fareroom.models.mail import OutboxMail
+from fareroom.models.payment import Payment
+from tests.fault import chat
+from tests.fault.template import Business
+from tests.fault.world import World
+from tests.support.reconcile import disagreements, gateway_objects
+
+
+async def violations(world: World, businesses: list[Business]) -> list[str]:
+    ctx = world.ctx
+    found: list[str] = []
+    payouts = 0
+    for b in businesses:
+        found += [f"b{businesses.index(b)}: {p}" for p in await disagreements(ctx, b.id)]
+        by_source = await _by_source(ctx, b)
+        found += await _sessions(ctx, b, by_source)
+        found += await _requests(ctx, b, by_source)
+        async with ctx.unit_of_work() as s:
+            payouts += len(await s.payments.payouts(b.id, limit=1_000))
+    theirs = len(await gateway_objects(ctx, "payout"))
+    if theirs != payouts:
+        found.append(f"the gateway made {theirs} payouts, we know of {payouts}")
+    if world.webhooks or await gateway_objects(ctx, "event"):
+        found.append("webhooks left undelivered")
+    async with ctx.unit_of_work() as s:
+        unsent = await s.session.scalar(
+            select(func.count()).select_from(OutboxMail).where(OutboxMail.sent_at.is_(None))
+        )
+    if unsent:
+        found.append(f"{unsent} mails left unsent")
+    return found
+
+
+async def _by_source(ctx: Context, b: Business) -> dict[str | None, list[Payment]]:
+    async with ctx.unit_of_work() as s:
+        views = await s.payments.list(b.id, limit=1_000)
+    found: dict[str | None, list[Payment]] = {}
+    for v in views:
+        found.setdefault(v.payment.source_id, []).append(v.payment)
+    return found
+
+
+async def _sessions(ctx: Context, b: Business, by_source: dict[str | None, list[Payment]]
+                    ) -> list[str]:  # fmt: skip
+    found = []
+    for s in await chat.sessions(ctx, b.id):
+        payments = by_source.get(s.id, [])
+        captured = sum(p.amount_captured for p in payments)
+        held = [p.id for p in payments if p.status == "requires_capture"]
+        where = f"session {s.id} ({s.status})"
+        if s.status == "collecting" or await chat.collections_pending(ctx, b.id, s.id):
+            found.append(f"{where}: a collection is left pending")
+        if captured != s.collected:
+            found.append(f"{where}: collected {s.collected}, its payments captured {captured}")
+        if s.status == "paid" and s.collected != s.final_price:
+            found.append(f"{where}: price {s.final_price}, collected {s.collected}")
+        if s.status == "abandoned" and s.collected + s.abandoned != s.final_price:
+            found.append(f"{where}: price {s.final_price} != collected {s.collected} "
+                         f"+ abandoned {s.abandoned}")  # fmt: skip
+        if s.status in ("paid", "abandoned") and held:
+            found.append(f"{where}: holds left in place: {held}")
+        if s.status == "open" and len(held) > 1:
+            found.append(f"{where}: {len(held)} holds at once")
+    return found
+
+
+async def _requests(ctx: Context, b: Business, by_source: dict[str | None, list[Payment]]
+                    ) -> list[str]:  # fmt: skip
+    found = []
+    for r in await chat.requests(ctx, b.id):
+        taken = [p for p in by_source.get(r.id, []) if p.amount_captured]
+        expected = [r.total] if r.status == "paid" else []
+        if [p.amount_captured for p in taken] != expected:
+            found.append(f"request {r.id} ({r.status}, {r.total}): captured "
+                         f"{[p.amount_captured for p in taken]}")  # fmt: skip
+    return found
