@@ -14,10 +14,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import ColumnElement, DateTime, MetaData, and_, event, or_, true
+from sqlalchemy import ColumnElement, DateTime, Enum, MetaData, and_, event, or_, true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
@@ -56,6 +57,14 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+def str_enum(enum: type[StrEnum], length: int) -> Enum:
+    """A column of ``enum``'s values: stored as the plain strings in a ``VARCHAR(length)``
+    (no database enum type, no CHECK constraint, so no migration), read back as members;
+    a string that is not one of the values is refused before it is written."""
+    return Enum(enum, native_enum=False, create_constraint=False, length=length,
+                validate_strings=True, values_callable=lambda e: [m.value for m in e])  # fmt: skip
 
 
 class UTCDateTime(TypeDecorator[datetime]):

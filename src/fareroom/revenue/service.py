@@ -24,8 +24,9 @@ from sqlalchemy.orm import aliased
 
 from fareroom.kit.errors import ValidationFailed
 from fareroom.models.business import User
-from fareroom.models.chat import ChatRoom, ChatSession
+from fareroom.models.chat import ChatRoom
 from fareroom.models.ledger import LedgerAccount, LedgerEntry, LedgerTransfer
+from fareroom.models.metering import ChatSession
 from fareroom.models.payment import Payment, Refund
 
 GROUPS = ("business", "agent", "room")

@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from fareroom.accounts.service import FINANCE_ROLES, Caller
+from fareroom.accounts.service import COOKIE, FINANCE_ROLES, Caller
 from fareroom.http import PathId, context, peer_address
 from fareroom.kit.errors import FareroomError, Forbidden, Unauthenticated, ValidationFailed
 from fareroom.kit.fields import ID, MAYBE_ID, PLAIN
@@ -35,7 +35,6 @@ from fareroom.web.render import templates
 from fareroom.web.security import check_same_origin
 
 router = APIRouter(include_in_schema=False)
-COOKIE = "fareroom_session"
 LOGIN_COOKIE = "fareroom_login"
 NOTICES = {
     "refunded": "The refund was made.",
