@@ -52,7 +52,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fareroom.accounts.service import sha256
 from fareroom.chat.repository import LiveRepository
-from fareroom.chat.service import ChatService, PaymentRequestNotFound
+from fareroom.chat.service import ChatService, PaymentRequestNotFound, RoomNotFound
 from fareroom.clients.service import CardView, ClientsService
 from fareroom.kit.clock import Clock
 from fareroom.kit.db import Keyset
@@ -109,6 +109,10 @@ def check_text(text: object) -> str:
 
 class VisitNotConnected(Conflict):
     code = "visit_not_connected"
+
+
+class InvalidName(ValidationFailed):
+    code = "invalid_name"
 
 
 @dataclass(frozen=True)
@@ -221,7 +225,7 @@ class LiveService:
     async def public_room(self, room_id: str) -> tuple[ChatRoom, Business]:
         room = await self._repo.room(room_id) if len(room_id) <= 40 else None
         if room is None:
-            raise NotFound("There is no such chat room.", code="room_not_found")
+            raise RoomNotFound("There is no such chat room.")
         return room, await self._payments.business(room.business_id)
 
     async def start_visit(self, room_id: str, *, name: str, email: str, question: str,
@@ -233,7 +237,7 @@ class LiveService:
         ``address`` (the page's) is limited in how many visits it starts."""
         room, biz = await self.public_room(room_id)
         if len(name) > 200:
-            raise ValidationFailed("A name has at most 200 characters.", code="invalid_name")
+            raise InvalidName("A name has at most 200 characters.")
         question = check_text(question)
         await self._limits.visit(room.id, address)
         await self._refuse_second_visit(room.id, current)
@@ -289,8 +293,7 @@ class LiveService:
         room, biz = await self.public_room(room_id)
         name, email = name.strip(), email.strip().lower()
         if not name or len(name) > 200:
-            raise ValidationFailed("Give your name (200 characters at most).",
-                                   code="invalid_name")  # fmt: skip
+            raise InvalidName("Give your name (200 characters at most).")
         if "@" not in email.strip("@") or len(email) > 254:
             raise ValidationFailed("The email address is not valid.", code="invalid_email")
         await self._limits.lead(address)

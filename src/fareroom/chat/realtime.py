@@ -40,6 +40,7 @@ from fareroom.chat.schemas import (
     ClientMessage,
     Frame,
     Hello,
+    MalformedMessage,
     MeterAction,
     PaymentRequestMessage,
     Ping,
@@ -263,7 +264,7 @@ class Page:
 
     def _parse(self, text: str | None) -> dict[str, Any]:
         if text is None:
-            raise ValidationFailed("Send JSON text, not binary frames.", code="malformed_message")
+            raise MalformedMessage("Send JSON text, not binary frames.")
         limit = self.pages.timings.max_message_bytes
         if len(text.encode()) > limit:
             raise ValidationFailed(f"A message has at most {limit} bytes.",
@@ -271,11 +272,9 @@ class Page:
         try:
             data = orjson.loads(text)
         except ValueError:
-            raise ValidationFailed("The message is not valid JSON.",
-                                   code="malformed_message") from None  # fmt: skip
+            raise MalformedMessage("The message is not valid JSON.") from None
         if not isinstance(data, dict) or not isinstance(data.get("type"), str):
-            raise ValidationFailed("A message is a JSON object with a 'type'.",
-                                   code="malformed_message")  # fmt: skip
+            raise MalformedMessage("A message is a JSON object with a 'type'.")
         return data
 
     async def dispatch(self, text: str | None) -> None:

@@ -118,6 +118,10 @@ class LineItemFrame(BaseModel):
 # for the first field that is wrong, or with its ``code``.
 
 
+class MalformedMessage(ValidationFailed):
+    code = "malformed_message"
+
+
 class Frame(BaseModel):
     model_config = ConfigDict(extra="ignore")
     code: ClassVar[str] = "malformed_message"

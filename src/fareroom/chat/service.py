@@ -55,16 +55,16 @@ def check_embed_origins(origins: Sequence[str]) -> str:
     """The sites allowed to frame a room's chat page, as stored (space-separated): each an
     origin ``https://shop.example[:port]``, ``*.`` allowed in front of the host only."""
     if len(origins) > MAX_EMBED_ORIGINS:
-        raise ValidationFailed(f"A room may list at most {MAX_EMBED_ORIGINS} sites.",
-                               code="invalid_embed_origin", field="embed_origins")  # fmt: skip
+        raise InvalidEmbedOrigin(f"A room may list at most {MAX_EMBED_ORIGINS} sites.",
+                                 field="embed_origins")  # fmt: skip
     found: list[str] = []
     for text in origins:
         origin = text.strip().lower().removesuffix("/")
         if len(origin) > 262 or not _ORIGIN.fullmatch(origin):  # scheme, 253 for the host, port
-            raise ValidationFailed(
+            raise InvalidEmbedOrigin(
                 f"{text.strip()[:100]!r} is not a site's origin: write it as "
                 "https://shop.example (scheme and host, a port if needed, no path).",
-                code="invalid_embed_origin", field="embed_origins")  # fmt: skip
+                field="embed_origins")  # fmt: skip
         if origin not in found:
             found.append(origin)
     return " ".join(found)
@@ -87,6 +87,22 @@ class RoomView:
     tariff: Tariff
     agent_ids: list[str]
     warnings: list[TariffWarning]
+
+
+class RoomNotFound(NotFound):
+    code = "room_not_found"
+
+
+class InvalidRoom(ValidationFailed):
+    code = "invalid_room"
+
+
+class InvalidEmbedOrigin(ValidationFailed):
+    code = "invalid_embed_origin"
+
+
+class InvalidLineItems(ValidationFailed):
+    code = "invalid_line_items"
 
 
 class PaymentRequestNotFound(NotFound):
@@ -185,8 +201,7 @@ class ChatService:
         away_message: str | None = None,
     ) -> RoomView:  # fmt: skip
         if not name.strip() or not terms.strip():
-            raise ValidationFailed("A room needs a name and terms for the client to accept.",
-                                   code="invalid_room")  # fmt: skip
+            raise InvalidRoom("A room needs a name and terms for the client to accept.")
         _check_distribution(distribution)
         origins = check_embed_origins(embed_origins)
         agents = await self._agents(biz.id, agent_ids)
@@ -204,7 +219,7 @@ class ChatService:
     async def room(self, business_id: str, room_id: str) -> ChatRoom:
         room = await self._repo.room(business_id, room_id)
         if room is None:
-            raise NotFound(f"No chat room {room_id!r} in this business.", code="room_not_found")
+            raise RoomNotFound(f"No chat room {room_id!r} in this business.")
         return room
 
     async def view(self, business_id: str, room_id: str) -> RoomView:
@@ -237,7 +252,7 @@ class ChatService:
         for key, value in settings.items():
             if value is not None:
                 if key in ("name", "terms") and not str(value).strip():
-                    raise ValidationFailed(f"'{key}' may not be empty.", code="invalid_room")
+                    raise InvalidRoom(f"'{key}' may not be empty.")
                 setattr(room, key, value.strip() if isinstance(value, str) else value)
         room.away_message = _away(room.away_message)
         return await self._view(room)
@@ -420,15 +435,14 @@ def _check_distribution(distribution: str) -> None:
 
 def _line_items(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     if not items or len(items) > MAX_ITEMS:
-        raise ValidationFailed(f"A request has 1 to {MAX_ITEMS} line items.",
-                               code="invalid_line_items")  # fmt: skip
+        raise InvalidLineItems(f"A request has 1 to {MAX_ITEMS} line items.")
     lines = []
     for n, item in enumerate(items):
         description = str(item.get("description", "")).strip()
         quantity, unit_price = item.get("quantity"), item.get("unit_price")
         if not description or len(description) > 200:
-            raise ValidationFailed(f"Line {n + 1} needs a description (200 characters at most).",
-                                   code="invalid_line_items", line=n + 1)  # fmt: skip
+            raise InvalidLineItems(f"Line {n + 1} needs a description (200 characters at most).",
+                                   line=n + 1)  # fmt: skip
         for field, value, low in (("quantity", quantity, 1), ("unit_price", unit_price, 1)):
             if not isinstance(value, int) or isinstance(value, bool) or not \
                     low <= value <= MAX_CHARGE_MINOR:  # fmt: skip
@@ -439,9 +453,6 @@ def _line_items(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 else:
                     words = ("the price each must be above zero" if value < low
                              else "the price each is too high")  # fmt: skip
-                raise ValidationFailed(
-                    f"Line {n + 1}: {words}.",
-                    code="invalid_line_items", line=n + 1, field=field,
-                )  # fmt: skip
+                raise InvalidLineItems(f"Line {n + 1}: {words}.", line=n + 1, field=field)
         lines.append({"description": description, "quantity": quantity, "unit_price": unit_price})
     return lines

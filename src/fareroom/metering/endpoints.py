@@ -17,6 +17,7 @@ from fareroom.metering.schemas import (
     session_out,
 )
 from fareroom.metering.service import LiveState
+from fareroom.models.metering import SessionStatus
 from fareroom.openapi import problems
 
 router = APIRouter(prefix="/api/v1", tags=["metering"])
@@ -34,7 +35,7 @@ def settled(request: Request) -> Any:
 
 
 @router.get("/chat-sessions", response_model=dict[str, Any])
-async def list_sessions(request: Request, status: str | None = Query(None, max_length=16),
+async def list_sessions(request: Request, status: SessionStatus | None = Query(None),
                         key: str = Depends(api_key)) -> dict[str, Any]:  # fmt: skip
     async def run(s: Services, caller: Caller) -> list[SessionOut]:
         return [session_out(state) for state in

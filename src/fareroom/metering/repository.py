@@ -57,7 +57,8 @@ class MeteringRepository:
             stmt = stmt.with_for_update()
         return (await self.session.execute(stmt)).scalar()
 
-    async def chat_sessions(self, business_id: str, *, limit: int, status: str | None = None
+    async def chat_sessions(self, business_id: str, *, limit: int,
+                            status: SessionStatus | None = None
                             ) -> Sequence[ChatSession]:  # fmt: skip
         stmt = select(ChatSession).where(ChatSession.business_id == business_id)
         if status:

@@ -83,6 +83,10 @@ class SessionEnded(Conflict):
     code = "session_ended"
 
 
+class InvalidEvent(ValidationFailed):
+    code = "invalid_event"
+
+
 @dataclass(frozen=True)
 class Seat:
     """Where a session is opened, as the chat decided it: the room, its agent, the tariff
@@ -247,7 +251,8 @@ class MeteringService:
                          await self._repo.pending_collection(s.id) is not None,
                          offline, failure, offline_since, now)  # fmt: skip
 
-    async def sessions(self, business_id: str, *, limit: int = 50, status: str | None = None
+    async def sessions(self, business_id: str, *, limit: int = 50,
+                       status: SessionStatus | None = None
                        ) -> list[LiveState]:  # fmt: skip
         found = await self._repo.chat_sessions(business_id, limit=limit, status=status)
         return [await self._state(s) for s in found]
@@ -355,12 +360,10 @@ class MeteringService:
             raise SessionEnded("The session has ended; nothing more can happen on its meter.",
                                session_status=s.status)  # fmt: skip
         if kind not in API_KINDS:  # a timeout is the worker's to record
-            raise ValidationFailed(f"'kind' is one of {', '.join(API_KINDS)}.",
-                                   code="invalid_event")  # fmt: skip
+            raise InvalidEvent(f"'kind' is one of {', '.join(API_KINDS)}.")
         event = MeterEvent(Kind(kind), at or now, party)
         if event.at.tzinfo is None:
-            raise ValidationFailed("'at' needs a time zone (e.g. 2026-11-21T10:00:00Z).",
-                                   code="invalid_event")  # fmt: skip
+            raise InvalidEvent("'at' needs a time zone (e.g. 2026-11-21T10:00:00Z).")
         controls = _controls(s)
         events = await self._events(s.id)
         reading = read_meter(s.opened_at, events, controls, at=now)
