@@ -1,6 +1,6 @@
 """The taxi meter at scale, on a frozen clock (issue 3, figures printed, no assertions).
 
-1. **Tick**: recomputing and publishing the live state of every open session (``tasks.tick``,
+1. **Tick**: recomputing and publishing the live state of every open session (``MeterJobs.tick``,
    into the in-memory hub) once per 30-s increment. Figure: CPU seconds of this process per
    tick, as a share of one core over the 30 s (target ≤ 10 %). The database server's own
    CPU is printed beside it (PostgreSQL: a separate process; SQLite: in this process).
@@ -27,8 +27,7 @@ from common import fresh_databases, settled, verdict
 from fareroom.bootstrap import Context, bootstrap
 from fareroom.config import Settings
 from fareroom.kit.clock import FrozenClock
-from fareroom.metering import tasks
-from fareroom.models.chat import ChatSession
+from fareroom.models.metering import ChatSession
 
 TARIFF = {"block_minutes": 5, "block_price": 1000, "preauth_amount": 2000}
 START = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
@@ -86,9 +85,9 @@ class World:
         ids = []
         for _ in range(n):
             async with self.ctx.unit_of_work(self.biz.id) as s:
-                state = await s.metering.open(self.biz, room_id=self.room, agent_id=self.agent,
-                                              client_id=self.client, card_id=self.card,
-                                              accepted_terms=True)  # fmt: skip
+                state = await s.chat.open_session(
+                    self.biz, room_id=self.room, agent_id=self.agent, client_id=self.client,
+                    card_id=self.card, accepted_terms=True)  # fmt: skip
                 ids.append(state.session.id)
         self.clock.advance(seconds=120)
         for sid in ids:
@@ -99,7 +98,7 @@ class World:
     async def sweep(self) -> tuple[float, int]:
         start, ended = time.perf_counter(), 0
         while True:
-            done = await tasks.sweep_timeouts(self.ctx)
+            done = await self.ctx.meters.sweep_timeouts()
             ended += done
             if not done:
                 return time.perf_counter() - start, ended
@@ -134,7 +133,7 @@ async def tick_figure(url: str, sessions: int) -> None:
     for _ in range(3):
         world.clock.advance(seconds=30)
         cpu, server, wall = time.process_time(), _cpu_of_server(url), time.perf_counter()
-        result = await tasks.tick(world.ctx)
+        result = await world.ctx.meters.tick()
         samples.append((time.process_time() - cpu, _cpu_of_server(url) - server,
                         time.perf_counter() - wall))  # fmt: skip
         assert result.sessions == sessions, result

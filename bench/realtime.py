@@ -53,7 +53,8 @@ from fareroom.accounts.service import sha256
 from fareroom.bootstrap import bootstrap
 from fareroom.config import Settings
 from fareroom.models.business import User, WebSession
-from fareroom.models.chat import AgentPresence, ChatSession, ChatVisit, RoomAgent
+from fareroom.models.chat import AgentPresence, ChatVisit, RoomAgent
+from fareroom.models.metering import ChatSession
 
 sys.path.insert(0, str(ROOT))
 from tests.support.servers import free_port, wait_http  # noqa: E402

@@ -222,7 +222,7 @@ def create_app(ctx: Context | None = None, *, settings: Settings | None = None,
             # The pages' sockets, for the server's WebSocket protocol (realtime.websocket),
             # and the deadline of a request's head, for its HTTP protocol (serving).
             yield {
-                STATE_KEY: routes(app.state.ctx),
+                STATE_KEY: routes(app.state.ctx.pages),
                 HEAD_SECONDS_KEY: app.state.ctx.settings.http_head_seconds,
             }
         finally:

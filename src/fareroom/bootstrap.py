@@ -15,7 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from fareroom.accounts.passwords import Passwords
 from fareroom.accounts.service import AccountsService, SignInLimits
 from fareroom.chat.live import LiveService, VisitLimits
-from fareroom.chat.service import ChatService
+from fareroom.chat.realtime import Pages, PageTimings
+from fareroom.chat.relay import Relay
+from fareroom.chat.service import ChatService, SessionSurroundings
 from fareroom.clients.service import ClientsService
 from fareroom.config import Settings
 from fareroom.gateway.base import PaymentGateway
@@ -28,6 +30,7 @@ from fareroom.kit.ratelimit import InMemoryRateLimiter, RateLimiter, RedisRateLi
 from fareroom.ledger.service import Account, Ledger
 from fareroom.mail.outbox import FileSender, Sender, SmtpSender
 from fareroom.metering.service import MeteringService
+from fareroom.metering.tasks import MeterJobs
 from fareroom.payments.service import PaymentsService
 from fareroom.pricing.fees import FeePolicy
 from fareroom.realtime.connections import Registry
@@ -99,14 +102,40 @@ class Context:
                            st.limit_leads_address,
                            st.limit_request_payments_room_address)  # fmt: skip
 
+    @cached_property
+    def meters(self) -> MeterJobs:
+        """The meter's jobs (the worker's, and each request's for its own session)."""
+        return MeterJobs(self.unit_of_work, self.sessions, self.hub, self.clock,
+                         timedelta(seconds=self.settings.reconcile_after_seconds))  # fmt: skip
+
+    @cached_property
+    def relay(self) -> Relay:
+        """What follows a change in a chat, whoever made it."""
+        st = self.settings
+        return Relay(self.unit_of_work, self.hub, self.clock, self.meters,
+                     offline_after=st.offline_after_seconds,
+                     presence_timeout=st.presence_timeout_seconds)  # fmt: skip
+
+    @cached_property
+    def pages(self) -> Pages:
+        """What the pages' sockets need."""
+        st = self.settings
+        timings = PageTimings(heartbeat=st.heartbeat_seconds,
+                              offline_after=st.offline_after_seconds,
+                              hello=st.ws_hello_seconds,
+                              max_message_bytes=st.ws_max_message_bytes)  # fmt: skip
+        return Pages(self.unit_of_work, self.relay, self.connections, timings,
+                     base_url=st.base_url, frames=st.limit_socket_frames)  # fmt: skip
+
     def services(self, session: AsyncSession, log: LogScope | None = None) -> Services:
         ledger = Ledger(session, self.clock, self.ledger_accounts)
         clients = ClientsService(session, self.gateway, self.clock)
         payments = PaymentsService(session, self.gateway, ledger, clients, self.clock, self.fees)
-        chat = ChatService(session, self.clock, clients, payments, self.processing_fee)
         metering = MeteringService(
-            session, self.clock, chat, clients, payments, ledger,
-            timeout=timedelta(seconds=self.settings.presence_timeout_seconds))  # fmt: skip
+            session, self.clock, clients, payments, ledger,
+            timeout=timedelta(seconds=self.settings.presence_timeout_seconds),
+            surroundings=SessionSurroundings(session))  # fmt: skip
+        chat = ChatService(session, self.clock, clients, payments, metering, self.processing_fee)
         return Services(
             session=session,
             accounts=AccountsService(session, self.clock, passwords=self.passwords,

@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 
-from fareroom.chat import relay
 from fareroom.chat.live import agent_key
 from tests.chat.conftest import Live, Socket
 from tests.support.pages import sign_in
@@ -27,7 +26,7 @@ async def _contact(live: Live, room: dict[str, Any], *, email: str = "ada@exampl
 
 async def _gone(live: Live, agent_id: str) -> None:
     """Until the server has seen the console close."""
-    connected = relay.connected(live.ctx)
+    connected = live.ctx.relay.connected()
     async with asyncio.timeout(5):
         while await connected([agent_key(agent_id)]):  # noqa: ASYNC110 (the server's side)
             await asyncio.sleep(0.02)

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from fareroom.chat import relay
-from fareroom.metering import tasks
 from tests.chat.conftest import Live, Socket
 from tests.chat.test_realtime import _connected
 
@@ -39,7 +37,7 @@ async def test_a_chat_whose_client_stays_away_before_the_start_ends_at_the_timeo
     await console.session(lambda s: s["offline"] == ["client"])
     live.clock.advance(seconds=91)
     await console.send(type="ping")
-    await tasks.sweep_timeouts(live.ctx, then=lambda sid: relay.announce(live.ctx, None, sid))
+    await live.ctx.relay.sweep_timeouts()
     ended = await console.session(lambda s: s["status"] == "paid")
     assert (ended["end_reason"], ended["seconds"], ended["collected"]) == ("timeout", 0, 0)
     assert ended["hold_payment_id"] is None  # the hold was released

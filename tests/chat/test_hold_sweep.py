@@ -9,7 +9,6 @@ from typing import Any
 import httpx
 
 from fareroom.bootstrap import Context
-from fareroom.chat import relay
 from fareroom.chat.live import visit_key
 from fareroom.kit.clock import FrozenClock
 from tests.conftest import Tenant
@@ -74,7 +73,7 @@ async def test_abandoned_holds_are_released_while_one_visitor_keeps_100_pages_op
     clock.advance(seconds=ctx.settings.presence_timeout_seconds + 10)
     for _ in range(3):  # rounds of the worker
         await ctx.hub.touch({visit_key(v): clock.now().timestamp() for v in kept})
-        await relay.sweep_presence(ctx)
+        await ctx.relay.sweep_presence()
     assert await _holds(tenant) == await _holds(other_tenant) == ["canceled"] * 75
     for page in (pages[0], pages[-1]):  # the pages still open were left alone
         r = await http.get("/chat/api/visit", headers={"X-Visit-Token": page["token"]})

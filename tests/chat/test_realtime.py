@@ -8,10 +8,8 @@ from collections.abc import Sequence
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from fareroom.chat import relay
 from fareroom.chat.live import visit_key
 from fareroom.chat.realtime import ClientPage
-from fareroom.metering import tasks
 from tests.chat.conftest import Live
 
 
@@ -37,7 +35,7 @@ async def test_client_is_routed_to_an_idle_agent_and_they_chat_until_paid(live: 
     assert got["text"] == "Yes, how can I help?"
 
     live.clock.advance(seconds=331)  # 5 min 31 s: 12.00 EUR
-    await tasks.tick(live.ctx)
+    await live.ctx.meters.tick()
     meter = await page.expect("meter")
     assert (meter["seconds"], meter["price"]) == (331, 1200)
     assert (await console.expect("meter"))["price"] == 1200
@@ -241,7 +239,7 @@ async def test_a_silent_page_is_offline_from_its_last_heartbeat_and_times_out(
         live.clock.advance(seconds=20)
         await console.send(type="ping")
         await console.quiet(0.1)
-    await tasks.sweep_timeouts(live.ctx, then=lambda sid: relay.announce(live.ctx, None, sid))
+    await live.ctx.relay.sweep_timeouts()
     ended = await console.session(lambda s: s["status"] == "paid")
     assert (ended["end_reason"], ended["seconds"], ended["collected"]) == ("timeout", 60, 1000)
 
@@ -405,7 +403,7 @@ async def test_the_presence_sweep_records_whom_no_process_hears_but_not_a_page_h
         return found
 
     monkeypatch.setattr(hub, "last_seen", client_beats_after_the_first_look)
-    assert await relay.sweep_presence(live.ctx) >= 1  # (other tests' chats may be swept too)
+    assert await live.ctx.relay.sweep_presence() >= 1  # (other tests' chats may be swept too)
     assert await _events(live, session["id"]) == [("offline", "agent")]
     state = await page.session(lambda s: s["offline"] == ["agent"])
     assert state["seconds"] == 0  # offline from the console's last heartbeat, at the start

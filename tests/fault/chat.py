@@ -2,8 +2,7 @@
 events, a card changed or a debt abandoned, payment requests, and the jobs that collect.
 
 Each write is one unit of work, then "settle, then publish" as the endpoints do
-(``relay.announce``). Chat and metering are being reshaped; only this module needs to
-follow them.
+(``ctx.relay.announce``). Only this module knows how chat and metering are reached.
 """
 
 from __future__ import annotations
@@ -11,17 +10,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from fareroom.bootstrap import Context
-from fareroom.chat import relay
-from fareroom.metering import tasks
 from fareroom.metering.repository import MeteringRepository
-from fareroom.models.chat import ChatSession, PaymentRequest
+from fareroom.models.chat import PaymentRequest
+from fareroom.models.metering import ChatSession
 
 
 async def open_session(ctx: Context, business_id: str, *, room_id: str, agent_id: str,
                        client_id: str, session_id: str) -> None:  # fmt: skip
     async with ctx.unit_of_work(business_id) as s:
         biz = await s.payments.business(business_id)
-        await s.metering.open(
+        await s.chat.open_session(
             biz,
             room_id=room_id,
             agent_id=agent_id,
@@ -53,12 +51,12 @@ async def abandon(ctx: Context, business_id: str, session_id: str) -> None:
 
 async def settle(ctx: Context, business_id: str, session_id: str) -> None:
     """Carry out what the session's last change planned, and publish it."""
-    await relay.announce(ctx, business_id, session_id)
+    await ctx.relay.announce(business_id, session_id)
 
 
 async def tick(ctx: Context) -> None:
     """The meter's tick: live meters published, split bills collected."""
-    await tasks.tick(ctx)
+    await ctx.meters.tick()
 
 
 async def sessions(ctx: Context, business_id: str) -> Sequence[ChatSession]:

@@ -42,7 +42,6 @@ from fareroom.gateway.base import GatewayRateLimited, GatewayUnavailable
 from fareroom.gateway.log import LoggedGateway
 from fareroom.kit import ids
 from fareroom.kit.clock import FrozenClock
-from fareroom.metering import tasks
 from fareroom.worker.loop import run_round
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -207,7 +206,7 @@ class World:
         await self.ctx.close()
         self.ctx = self._start()
         self.restarts += 1
-        await tasks.rebuild(self.ctx)
+        await self.ctx.meters.rebuild()
 
     async def guarded(self, work: Callable[[], Awaitable[Any]]) -> Any:
         """Run ``work``; a stopped process is restarted (and None returned)."""

@@ -12,7 +12,6 @@ from pathlib import Path
 from fareroom.bootstrap import Context
 from fareroom.kit.ids import new_id
 from fareroom.mail.outbox import FileSender, Outbox, deliver_pending
-from fareroom.metering import tasks
 from tests.metering.conftest import Chat
 from tests.metering.test_scenarios import FAILS_ON_CHARGE
 
@@ -56,7 +55,7 @@ async def test_a_chat_with_two_split_collections_and_a_request_sends_one_receipt
     session = await chat.open(await chat.room(SPLITS))
     for _ in range(60):  # 30 minutes, a tick per increment: two splits
         chat.advance(30)
-        await tasks.tick(ctx)
+        await ctx.meters.tick()
     assert [c["reason"] for c in await chat.collections(session)] == ["split", "split"]
     request = await _request(chat, session)
     paid = await chat.api.post(f"/api/v1/payment-requests/{request['id']}/pay", json={})
@@ -64,7 +63,7 @@ async def test_a_chat_with_two_split_collections_and_a_request_sends_one_receipt
     chat.advance(15)
     ended = await chat.event(session, "hangup")
     assert ended["status"] == "paid" and ended["price"] == 6100
-    await tasks.settle(ctx, session["id"])  # the end processed again: nothing more is sent
+    await ctx.meters.settle(session["id"])  # the end processed again: nothing more is sent
 
     mails = await _mails(chat, ctx, tmp_path)
     [receipt] = _to(mails, "a@example.com")

@@ -9,8 +9,7 @@ from sqlalchemy import update
 from fareroom.bootstrap import Context, bootstrap
 from fareroom.config import Settings
 from fareroom.kit.clock import FrozenClock
-from fareroom.metering import tasks
-from fareroom.models.chat import ChatSession
+from fareroom.models.metering import ChatSession
 from fareroom.worker.loop import run_round
 from tests.metering.conftest import TARIFF, Chat
 from tests.metering.test_scenarios import net_of
@@ -29,7 +28,7 @@ async def test_a_worker_killed_after_the_gateway_captured_is_finished_by_the_nex
     chat.advance(91)
     # The gateway captures the hold, then the answer never reaches the worker.
     ctx.sandbox.inject_fault("capture", "lost_response")
-    await tasks.sweep_timeouts(ctx)
+    await ctx.meters.sweep_timeouts()
     stuck = await chat.get(session)
     assert (stuck["status"], stuck["collected"], stuck["collection_pending"]) == (
         "collecting", 0, True)  # fmt: skip
@@ -37,10 +36,10 @@ async def test_a_worker_killed_after_the_gateway_captured_is_finished_by_the_nex
 
     restarted = bootstrap(settings, clock=clock)  # a new worker process, nothing in memory
     try:
-        await tasks.reconcile(restarted)  # too early: the first worker may still be at work
+        await restarted.meters.reconcile()  # too early: the first worker may still be at work
         assert (await chat.get(session))["collection_pending"] is True
         chat.advance(settings.reconcile_after_seconds)
-        await (run_round(restarted) if webhook_first else tasks.reconcile(restarted))
+        await (run_round(restarted) if webhook_first else restarted.meters.reconcile())
     finally:
         await restarted.close()
     done = await chat.get(session)
@@ -74,10 +73,10 @@ async def test_a_meter_is_rebuilt_from_its_events(chat: Chat, ctx: Context) -> N
             update(ChatSession).where(ChatSession.id == session["id"]).values(**lost)
         )
     assert (await chat.get(session))["seconds"] == 0
-    assert await tasks.rebuild(ctx) >= 1
+    assert await ctx.meters.rebuild() >= 1
     rebuilt = await chat.get(session)
     assert (rebuilt["seconds"], rebuilt["meter"]) == (125, "running")
-    assert await tasks.rebuild(ctx) == 0  # now it agrees with the events
+    assert await ctx.meters.rebuild() == 0  # now it agrees with the events
 
 
 async def test_a_chat_ended_while_its_split_collection_is_pending_is_charged_its_price_once(
@@ -90,7 +89,7 @@ async def test_a_chat_ended_while_its_split_collection_is_pending_is_charged_its
     session = await chat.open(await chat.room({**TARIFF, "split_threshold": 1500}))
     chat.advance(500)  # 17.00 due: the split collects 16.50, the final the rest
     ctx.sandbox.inject_fault("capture", "lost_response")
-    await tasks.tick(ctx)
+    await ctx.meters.tick()
     assert (await chat.get(session))["collection_pending"] is True
     chat.advance(10)  # 17.00 still: the 500-s increment lasts until 510 s
     await chat.event(session, "hangup")

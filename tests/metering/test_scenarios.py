@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fareroom.bootstrap import Context
-from fareroom.metering import tasks
 from tests.metering.conftest import Chat
 
 FAILS_ON_CHARGE = "4000000000000341"  # attaches to the client, every charge is declined
@@ -73,10 +72,10 @@ async def test_a_party_offline_for_91_seconds_ends_the_session_and_it_is_charged
     chat.advance(400)
     await chat.event(session, "offline", "agent")
     chat.advance(90)
-    await tasks.sweep_timeouts(ctx)
+    await ctx.meters.sweep_timeouts()
     assert (await chat.get(session))["status"] == "open"  # 90 s is not longer than 90 s
     chat.advance(1)
-    await tasks.sweep_timeouts(ctx)
+    await ctx.meters.sweep_timeouts()
     ended = await chat.get(session)
     assert (ended["status"], ended["end_reason"], ended["seconds"]) == ("paid", "timeout", 400)
     assert ended["price"] == 1000 + 4 * 100 and ended["collected"] == 1400
@@ -92,7 +91,7 @@ async def test_a_long_session_is_collected_in_parts_that_add_up_to_the_whole_pri
     session = await chat.open(room)
     for _ in range(120):  # an hour, one tick per increment
         chat.advance(30)
-        await tasks.tick(ctx)
+        await ctx.meters.tick()
         state = await chat.get(session)
         assert state["due"] < 3000 + 100  # never more than the threshold at risk
     ended = await chat.event(session, "hangup")
@@ -206,7 +205,7 @@ async def test_a_failed_split_collection_ends_the_session_and_the_hold_still_pay
     bad = await chat.t.card(client["id"], FAILS_ON_CHARGE)
     await chat.api.post(f"/api/v1/chat-sessions/{session['id']}/card", json={"card_id": bad["id"]})
     chat.advance(900)  # 30.00 due: the threshold
-    await tasks.tick(ctx)
+    await ctx.meters.tick()
     state = await chat.get(session)
     # the fresh hold on the new card is declined: the session stops there, the old hold is
     # captured (20.00) and the other 10.00 is due

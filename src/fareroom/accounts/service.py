@@ -45,6 +45,7 @@ from fareroom.pricing.fees import FeePolicy, parse_rate
 ROLES = ("owner", "admin", "agent", "finance")
 FINANCE_ROLES = frozenset({"owner", "admin", "finance"})
 SESSION_LIFETIME = timedelta(days=14)
+COOKIE = "fareroom_session"  # a sign-in session's cookie: the pages' and the console socket's
 _passwords = Passwords()
 # One answer for an address already in use, whether by this business, another or the
 # platform: a business must not learn that another business's user exists.

@@ -15,10 +15,13 @@ from fareroom.chat.schemas import (
     RoomCreate,
     RoomOut,
     RoomUpdate,
-    TariffOut,
+    SessionOpen,
 )
 from fareroom.chat.service import RoomView, embed_origins
 from fareroom.http import PathId, api_key, read, write
+from fareroom.metering.endpoints import settled
+from fareroom.metering.schemas import SessionOut, TariffOut
+from fareroom.metering.service import LiveState
 from fareroom.openapi import problems
 
 router = APIRouter(prefix="/api/v1", tags=["chat"])
@@ -176,3 +179,19 @@ def _action(path: str, prefix: str, what: str) -> None:
 _action("cancel", "pcan", "cancel")
 _action("service-start", "psst", "start")
 _action("service-finish", "psfn", "finish")
+
+
+@router.post("/chat-sessions", status_code=201, response_model=SessionOut,
+             responses=problems(402, 404), tags=["metering"])  # fmt: skip
+async def open_session(body: SessionOpen, request: Request,
+                       key: str = Depends(api_key)) -> JSONResponse:  # fmt: skip
+    """Open a metered session in a room: the client accepted the terms and the hold
+    succeeded."""
+
+    async def run(s: Services, caller: Caller, rid: str | None) -> LiveState:
+        return await s.chat.open_session(
+            caller.business, room_id=body.room_id, agent_id=body.agent_id,
+            client_id=body.client_id, card_id=body.card_id,
+            accepted_terms=body.accepted_terms, session_id=rid)  # fmt: skip
+
+    return await write(request, key, body, prefix="cs", fn=run, then=settled(request))

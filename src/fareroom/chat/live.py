@@ -52,31 +52,37 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fareroom.accounts.service import sha256
 from fareroom.chat.repository import LiveRepository
-from fareroom.chat.service import ChatService
+from fareroom.chat.service import ChatService, PaymentRequestNotFound, RoomNotFound
 from fareroom.clients.service import CardView, ClientsService
 from fareroom.kit.clock import Clock
 from fareroom.kit.db import Keyset
 from fareroom.kit.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
 from fareroom.kit.ids import new_id
 from fareroom.kit.ratelimit import Limit, RateLimiter, check_all
-from fareroom.metering.service import LiveState, MeteringService
+from fareroom.metering.service import LiveState, MeteringService, SessionEnded, SessionNotFound
 from fareroom.models.business import Business
 from fareroom.models.chat import (
+    BEFORE_CONNECTED,
     AgentPresence,
+    Availability,
     ChatLead,
     ChatMessage,
     ChatRoom,
-    ChatSession,
     ChatVisit,
-    Collection,
     PaymentRequest,
+    RequestStatus,
+    VisitStatus,
+)
+from fareroom.models.metering import (
+    SETTLED,
+    ChatSession,
+    Collection,
+    CollectionStatus,
+    SessionStatus,
 )
 from fareroom.payments.service import PaymentSource, PaymentsService
 
-AVAILABILITY = ("online", "away", "offline")
 MAX_TEXT = 4000
-BEFORE_CONNECTED = ("terms", "card", "waiting")
-SETTLED_SESSION = ("paid", "abandoned")
 TRANSCRIPT_LIMIT = 2000
 AWAY_MESSAGE = "Nobody can take your chat right now."
 
@@ -99,6 +105,14 @@ def check_text(text: object) -> str:
         raise ValidationFailed(f"A message has at most {MAX_TEXT} characters.",
                                code="message_too_long")  # fmt: skip
     return text.strip()
+
+
+class VisitNotConnected(Conflict):
+    code = "visit_not_connected"
+
+
+class InvalidName(ValidationFailed):
+    code = "invalid_name"
 
 
 @dataclass(frozen=True)
@@ -178,6 +192,12 @@ class QueueWatch:
 
 
 @dataclass(frozen=True)
+class ConsoleSessions:
+    follow: list[str]
+    live: list[str]
+
+
+@dataclass(frozen=True)
 class Assignment:
     """A waiting client given an agent: the session opened for them."""
 
@@ -205,7 +225,7 @@ class LiveService:
     async def public_room(self, room_id: str) -> tuple[ChatRoom, Business]:
         room = await self._repo.room(room_id) if len(room_id) <= 40 else None
         if room is None:
-            raise NotFound("There is no such chat room.", code="room_not_found")
+            raise RoomNotFound("There is no such chat room.")
         return room, await self._payments.business(room.business_id)
 
     async def start_visit(self, room_id: str, *, name: str, email: str, question: str,
@@ -217,7 +237,7 @@ class LiveService:
         ``address`` (the page's) is limited in how many visits it starts."""
         room, biz = await self.public_room(room_id)
         if len(name) > 200:
-            raise ValidationFailed("A name has at most 200 characters.", code="invalid_name")
+            raise InvalidName("A name has at most 200 characters.")
         question = check_text(question)
         await self._limits.visit(room.id, address)
         await self._refuse_second_visit(room.id, current)
@@ -226,7 +246,7 @@ class LiveService:
         secret = secrets.token_urlsafe(24)
         visit = ChatVisit(id=new_id("vis"), business_id=biz.id, room_id=room.id,
                           client_id=client.id, name=name.strip(), question=question,
-                          status="terms", token_hash=sha256(secret),
+                          status=VisitStatus.TERMS, token_hash=sha256(secret),
                           created_at=self._clock.now())  # fmt: skip
         await self._repo.add(visit)
         return visit, f"{visit.id}.{secret}"
@@ -244,10 +264,10 @@ class LiveService:
         """Before the queue, in it, or in a session not yet settled."""
         if visit.status in BEFORE_CONNECTED:
             return True
-        if visit.status != "connected" or visit.session_id is None:
+        if visit.status != VisitStatus.CONNECTED or visit.session_id is None:
             return False
-        state = await self._metering.state(visit.business_id, visit.session_id)
-        return state.session.status not in SETTLED_SESSION
+        session = await self._metering.session(visit.business_id, visit.session_id)
+        return session.status not in SETTLED
 
     @staticmethod
     def away_message(room: ChatRoom) -> str:
@@ -257,7 +277,7 @@ class LiveService:
         """At least one of the room's agents is online and connected (busy or not)."""
         agents = await self._chat.room_agent_ids(room_id)
         presence = await self._repo.presence(agents)
-        online = [agent_key(a) for a, p in presence.items() if p.status == "online"]
+        online = [agent_key(a) for a, p in presence.items() if p.status == Availability.ONLINE]
         return bool(online) and bool(await connected(online))
 
     async def require_agent(self, room: ChatRoom, connected: Connected) -> None:
@@ -273,8 +293,7 @@ class LiveService:
         room, biz = await self.public_room(room_id)
         name, email = name.strip(), email.strip().lower()
         if not name or len(name) > 200:
-            raise ValidationFailed("Give your name (200 characters at most).",
-                                   code="invalid_name")  # fmt: skip
+            raise InvalidName("Give your name (200 characters at most).")
         if "@" not in email.strip("@") or len(email) > 254:
             raise ValidationFailed("The email address is not valid.", code="invalid_email")
         await self._limits.lead(address)
@@ -306,18 +325,18 @@ class LiveService:
         """What the client accepts: the room's terms and its tariff in words (and, where
         agents may charge by their own tariff, that it applies)."""
         room = await self._chat.room(visit.business_id, visit.room_id)
-        tariff = await self._chat.tariff(room.tariff_id)
+        tariff = await self._metering.tariff(room.tariff_id)
         own = ("\n\nAn agent with a tariff of their own charges by it; it is shown when you "
                "are connected.") if room.agents_own_tariff else ""  # fmt: skip
         return f"{room.terms}\n\nTariff: {tariff.describe()}{own}"
 
     async def accept_terms(self, visit: ChatVisit) -> ChatVisit:
-        if visit.status not in ("terms", "card"):
+        if visit.status not in (VisitStatus.TERMS, VisitStatus.CARD):
             raise Conflict("The terms were accepted already.", code="visit_not_at_terms",
                            visit_status=visit.status)  # fmt: skip
         visit.terms = await self.terms(visit)
         visit.terms_accepted_at = self._clock.now()
-        visit.status = "card"
+        visit.status = VisitStatus.CARD
         return visit
 
     async def give_card(self, visit: ChatVisit, *, token: str, connected: Connected,
@@ -326,14 +345,14 @@ class LiveService:
         client is asked for another card). No hold while no agent could take the chat.
         Every attempt counts against ``address``'s holds in the room, declined ones too
         (cards tried one after another)."""
-        if visit.status != "card":
+        if visit.status != VisitStatus.CARD:
             raise Conflict("This visit does not need a card now.", code="visit_not_at_card",
                            visit_status=visit.status)  # fmt: skip
         await self._limits.hold(visit.room_id, address)
         biz = await self._payments.business(visit.business_id)
         room = await self._chat.room(biz.id, visit.room_id)
         await self.require_agent(room, connected)
-        tariff = await self._chat.tariff(room.tariff_id)
+        tariff = await self._metering.tariff(room.tariff_id)
         card = await self._clients.add_card(biz.id, visit.client_id, token=token)
         hold = await self._payments.charge(
             biz, client_id=visit.client_id, card_id=card.card.id, amount=tariff.preauth_amount,
@@ -342,7 +361,7 @@ class LiveService:
             source=PaymentSource(visit.id, room.id, None))  # fmt: skip
         now = self._clock.now()
         visit.card_id, visit.hold_payment_id = card.card.id, hold.id
-        visit.status, visit.queued_at = "waiting", now
+        visit.status, visit.queued_at = VisitStatus.WAITING, now
         return visit
 
     async def session_card(self, visit: ChatVisit, *, token: str, address: str | None = None
@@ -351,7 +370,7 @@ class LiveService:
         charged to it). A card attempt like the hold's: it counts against ``address``'s
         card attempts in the room, declined ones too."""
         if visit.session_id is None:
-            raise Conflict("You are not in a chat yet.", code="visit_not_connected")
+            raise VisitNotConnected("You are not in a chat yet.")
         await self._limits.hold(visit.room_id, address)
         biz = await self._payments.business(visit.business_id)
         card = await self._clients.add_card(biz.id, visit.client_id, token=token)
@@ -364,10 +383,9 @@ class LiveService:
         attempt counts against ``address``'s payments in the room."""
         found = await self._chat.request(visit.business_id, request_id)
         if visit.session_id is None or found.session_id != visit.session_id:
-            raise NotFound("No such payment request in your chat.",
-                           code="payment_request_not_found")  # fmt: skip
+            raise PaymentRequestNotFound("No such payment request in your chat.")
         await self._limits.request_payment(visit.room_id, address)
-        session = (await self._metering.state(visit.business_id, visit.session_id)).session
+        session = await self._metering.session(visit.business_id, visit.session_id)
         biz = await self._payments.business(visit.business_id)
         return await self._chat.pay_request(biz, request_id, card_id=session.card_id)
 
@@ -378,25 +396,29 @@ class LiveService:
         if visit.hold_payment_id:
             biz = await self._payments.business(visit.business_id)
             await self._payments.cancel(biz, visit.hold_payment_id)
-        visit.status = "left"
+        visit.status = VisitStatus.LEFT
         return visit
 
     async def summary(self, visit: ChatVisit) -> VisitSummary:
         """The end screen of a visit whose session has begun: the collections that took
         money (not a final one of nothing, which released the hold), the paid requests."""
         if visit.session_id is None:
-            raise Conflict("You are not in a chat yet.", code="visit_not_connected")
+            raise VisitNotConnected("You are not in a chat yet.")
         state = await self._metering.state(visit.business_id, visit.session_id)
         collections = await self._metering.collections(visit.business_id, visit.session_id)
         requests = await self._chat.requests_of_session(visit.business_id, visit.session_id)
+        took = [c for c in collections if c.status == CollectionStatus.SUCCEEDED and c.amount > 0]
+        paid = [r for r in requests if r.status == RequestStatus.PAID]
         return VisitSummary(
-            state, [c for c in collections if c.status == "succeeded" and c.amount > 0],
-            sorted((r for r in requests if r.status == "paid"), key=lambda r: r.created_at),
-            await self.messages(visit.session_id, limit=TRANSCRIPT_LIMIT))  # fmt: skip
+            state,
+            took,
+            sorted(paid, key=lambda r: r.created_at),
+            await self.messages(visit.session_id, limit=TRANSCRIPT_LIMIT),
+        )
 
     async def position(self, visit: ChatVisit) -> int | None:
         """1 for the next client to be connected; None when not waiting."""
-        if visit.status != "waiting":
+        if visit.status != VisitStatus.WAITING:
             return None
         ids = [v.id for v in await self._repo.waiting(visit.room_id)]
         return ids.index(visit.id) + 1 if visit.id in ids else None
@@ -404,7 +426,7 @@ class LiveService:
     def release_at(self, visit: ChatVisit) -> datetime | None:
         """When a waiting visit with no agent online is made to leave (its hold released),
         unless an agent comes online first; None while someone is online."""
-        if visit.status != "waiting" or visit.nobody_since is None:
+        if visit.status != VisitStatus.WAITING or visit.nobody_since is None:
             return None
         return visit.nobody_since + self._nobody_wait
 
@@ -452,16 +474,33 @@ class LiveService:
     async def lock_visit(self, visit_id: str) -> ChatVisit | None:
         return await self._repo.visit(visit_id, lock=True)
 
+    async def page_visit(self, visit_id: str) -> ChatVisit:
+        """The visit a client's page was greeted for, locked."""
+        visit = await self.lock_visit(visit_id)
+        if visit is None:
+            raise NotFound("This visit is gone.", code="visit_not_found")
+        return visit
+
+    async def visit_session(self, visit_id: str, named: object = None) -> ChatSession:
+        """The session of the visit a client's page was greeted for (``named``, if the page
+        names one, must be it)."""
+        visit = await self.page_visit(visit_id)
+        if visit.session_id is None or (named is not None and named != visit.session_id):
+            raise SessionNotFound("You are not in that chat.")
+        return await self._metering.session(visit.business_id, visit.session_id)
+
     # ------------------------------------------------------------ agents
 
     async def availability(self, business_id: str, user_id: str) -> str:
         found = (await self._repo.presence([user_id])).get(user_id)
-        return found.status if found and found.business_id == business_id else "offline"
+        return found.status if found and found.business_id == business_id else Availability.OFFLINE
 
-    async def set_availability(self, business_id: str, user_id: str, status: str) -> str:
-        if status not in AVAILABILITY:
+    async def set_availability(self, business_id: str, user_id: str, chosen: str
+                               ) -> Availability:  # fmt: skip
+        if chosen not in set(Availability):
             raise ValidationFailed("Availability is online, away or offline.",
                                    code="invalid_availability")  # fmt: skip
+        status = Availability(chosen)
         now = self._clock.now()
         found = (await self._repo.presence([user_id], lock=True)).get(user_id)
         if found is None:
@@ -476,13 +515,31 @@ class LiveService:
             )
         elif found.status != status:
             found.status, found.updated_at = status, now
-            if status == "online":
+            if status == Availability.ONLINE:
                 found.idle_since = now
         return status
 
     async def agent_sessions(self, business_id: str, agent_id: str, *, limit: int = 20
                              ) -> list[ChatSession]:  # fmt: skip
         return list(await self._repo.agent_sessions(business_id, agent_id, limit=limit))
+
+    async def console_sessions(self, business_id: str, agent_id: str) -> ConsoleSessions:
+        """The agent's sessions the console follows (not yet settled), and those of them
+        whose presence is the console's (connected through pages)."""
+        found = [x for x in await self.agent_sessions(business_id, agent_id)
+                 if x.status not in SETTLED]  # fmt: skip
+        return ConsoleSessions([x.id for x in found], [x.id for x in found if x.live])
+
+    async def agent_session(self, business_id: str, agent_id: str, session_id: str
+                            ) -> ChatSession:  # fmt: skip
+        """One of the agent's sessions (another agent's is as unknown as a missing one)."""
+        try:
+            session = await self._metering.session(business_id, session_id)
+        except SessionNotFound:
+            session = None
+        if session is None or session.agent_id != agent_id:
+            raise SessionNotFound("That is not one of your chats.")
+        return session
 
     async def rooms_of_agent(self, user_id: str) -> list[str]:
         return list(await self._repo.rooms_of_agent(user_id))
@@ -533,7 +590,7 @@ class LiveService:
             except Conflict as exc:  # the hold lapsed: the client is asked for a card again
                 if exc.code != "hold_missing":
                     raise
-                visit.status, visit.hold_payment_id = "card", None
+                visit.status, visit.hold_payment_id = VisitStatus.CARD, None
                 await self._repo.add(visit)  # written now: the queue is read again after
                 routed.lapsed.append(visit)
                 idle.append(picked)
@@ -547,8 +604,8 @@ class LiveService:
         busy = await self._repo.busy_agents(agents)
         ended = await self._repo.last_ended(agents)
         return [(max(p.idle_since, ended.get(a, p.idle_since)), a)
-                for a, p in sorted(presence.items())
-                if p.status == "online" and a not in busy and agent_key(a) in live]  # fmt: skip
+                for a, p in sorted(presence.items()) if p.status == Availability.ONLINE
+                and a not in busy and agent_key(a) in live]  # fmt: skip
 
     @staticmethod
     def _pick(room: ChatRoom, idle: list[tuple[datetime, str]]) -> tuple[datetime, str]:
@@ -560,11 +617,12 @@ class LiveService:
     async def _connect(self, room: ChatRoom, visit: ChatVisit, agent_id: str) -> Assignment:
         biz = await self._payments.business(room.business_id)
         state = await self._metering.open(
-            biz, room_id=room.id, agent_id=agent_id, client_id=visit.client_id,
+            biz, await self._chat.seat(room, agent_id), client_id=visit.client_id,
             card_id=visit.card_id, accepted_terms=True, hold_payment_id=visit.hold_payment_id,
             terms=visit.terms, accepted_at=visit.terms_accepted_at, live=True)  # fmt: skip
         now = self._clock.now()
-        visit.status, visit.session_id, visit.connected_at = "connected", state.session.id, now
+        visit.status, visit.session_id = VisitStatus.CONNECTED, state.session.id
+        visit.connected_at = now
         room.last_agent_id = agent_id
         await self._repo.add(ChatMessage(session_id=state.session.id, party="client",
                                          body=visit.question, created_at=now))  # fmt: skip
@@ -583,9 +641,8 @@ class LiveService:
             found = await self._repo.message_by_ref(session.id, party, ref)
             if found is not None:
                 return found, False
-        if session.status != "open":
-            raise Conflict("The chat has ended.", code="session_ended",
-                           session_status=session.status)  # fmt: skip
+        if session.status != SessionStatus.OPEN:
+            raise SessionEnded("The chat has ended.", session_status=session.status)
         await self._limits.message(session.id, party)
         message = ChatMessage(session_id=session.id, party=party, body=body,
                               created_at=self._clock.now(), ref=ref)  # fmt: skip

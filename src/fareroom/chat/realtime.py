@@ -9,6 +9,11 @@ offline from when it was last heard (``Registry.watch``). A message that cannot 
 out gets an ``error`` (code and sentence, with the message's ``ref``) and changes nothing;
 the socket stays open. Each action runs in one transaction; what follows it (collections,
 telling both parties, routing) is ``relay``'s.
+
+The handlers decide nothing: each reads its frame into its model (``chat.schemas``), calls
+the services (which check every rule, for every caller), and sends what they answer. The
+pages get what they need (``Pages``, built by ``bootstrap``): a unit of work, the relay,
+this process's connections and the timings; they read no settings.
 """
 
 from __future__ import annotations
@@ -17,19 +22,33 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
 import orjson
-from pydantic import ValidationError
 from starlette.requests import cookie_parser
 
-from fareroom.chat import relay
+from fareroom.accounts.service import COOKIE, Caller
 from fareroom.chat.live import agent_key, visit_key
-from fareroom.chat.relay import message_out, request_out, session_topic, visit_view
-from fareroom.chat.schemas import PaymentRequestMessage, session_out
-from fareroom.chat.service import AGENT_ROLES
+from fareroom.chat.relay import ChatUnit, Relay, UnitOfWork, message_out, request_out, visit_view
+from fareroom.chat.schemas import (
+    AgentMessage,
+    AvailabilityFrame,
+    ClientFrame,
+    ClientMessage,
+    Frame,
+    Hello,
+    MalformedMessage,
+    MeterAction,
+    PaymentRequestMessage,
+    Ping,
+    RequestFrame,
+    ServiceMark,
+    SessionFrame,
+)
+from fareroom.chat.service import check_agent
 from fareroom.gateway.base import GatewayError, as_fareroom_error
 from fareroom.kit.errors import (
     FareroomError,
@@ -37,19 +56,15 @@ from fareroom.kit.errors import (
     NotFound,
     Unauthenticated,
     ValidationFailed,
-)  # fmt: skip
-from fareroom.kit.ratelimit import RateLimited
-from fareroom.metering.service import SETTLED
-from fareroom.models.chat import ChatSession, ChatVisit
+)
+from fareroom.kit.ratelimit import Limit, RateLimited
+from fareroom.metering.schemas import session_out
+from fareroom.metering.tasks import session_topic
 from fareroom.models.client import Card
-from fareroom.realtime.connections import Connection
+from fareroom.models.metering import ChatSession
+from fareroom.realtime.connections import Connection, Registry
 from fareroom.realtime.hub import dumps
 from fareroom.realtime.websocket import PageSocket, Routes
-from fareroom.web.pages import COOKIE
-
-if TYPE_CHECKING:
-    from fareroom.accounts.service import Caller
-    from fareroom.bootstrap import Context, Services
 
 log = logging.getLogger("fareroom.chat")
 UNAUTHORISED = 4401
@@ -77,7 +92,33 @@ def _ping(text: str | None) -> str | None:
     return "reply" if data.get("reply") is True else "ping"
 
 
-Handler = Callable[[Any, dict[str, Any]], Awaitable[None]]
+@dataclass(frozen=True)
+class PageTimings:
+    heartbeat: float  # seconds between a page's heartbeats
+    offline_after: float  # seconds: a page not heard this long is offline
+    hello: float  # seconds: a page must say hello within this
+    max_message_bytes: int  # the largest message a page may send
+
+
+@dataclass(frozen=True)
+class Pages:
+    """What the pages' sockets need."""
+
+    unit_of_work: UnitOfWork
+    relay: Relay
+    registry: Registry
+    timings: PageTimings
+    base_url: str  # this site: the console's socket accepts its pages' origin
+    frames: Limit  # every frame of a socket (pings included)
+
+
+F = TypeVar("F", bound=Frame)
+# A frame's model and what is done with it.
+Handler = tuple[type[Frame], Callable[[Any, Any], Awaitable[None]]]
+
+
+def handler(frame: type[F], fn: Callable[[Any, F], Awaitable[None]]) -> Handler:
+    return frame, fn
 
 
 class Page:
@@ -89,15 +130,16 @@ class Page:
     another by a task that runs while there are some, so a page costs no task while it
     only beats."""
 
-    __slots__ = ("socket", "ctx", "registry", "conn", "_headers", "_inbox", "_busy",
+    __slots__ = ("socket", "pages", "relay", "registry", "conn", "_headers", "_inbox", "_busy",
                  "_lost", "_shutdown", "_timer")  # fmt: skip
     role = ""
     handlers: ClassVar[dict[str, Handler]] = {}
 
-    def __init__(self, socket: PageSocket, ctx: Context, headers: Mapping[str, str]) -> None:
+    def __init__(self, socket: PageSocket, pages: Pages, headers: Mapping[str, str]) -> None:
         self.socket = socket
-        self.ctx = ctx
-        self.registry = ctx.connections
+        self.pages = pages
+        self.relay = pages.relay
+        self.registry = pages.registry
         self.conn: Connection | None = None
         self._headers: Mapping[str, str] | None = headers  # until greeted
         self._inbox: deque[str | None] = deque()
@@ -107,12 +149,12 @@ class Page:
         # A page that does not say hello in time is closed (4400): an open socket that
         # never proves anything must not be held.
         self._timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
-            ctx.settings.ws_hello_seconds, self._no_hello
+            pages.timings.hello, self._no_hello
         )
 
     @classmethod
-    def factory(cls, ctx: Context) -> Callable[[PageSocket, Mapping[str, str]], Page]:
-        return lambda socket, headers: cls(socket, ctx, headers)
+    def factory(cls, pages: Pages) -> Callable[[PageSocket, Mapping[str, str]], Page]:
+        return lambda socket, headers: cls(socket, pages, headers)
 
     # ------------------------------------------------------------ the socket's side
 
@@ -169,7 +211,7 @@ class Page:
             self._timer = None
         try:
             async with self.registry.greeting:
-                await self.hello(self._parse(text))
+                await self.hello(Hello.read(self._parse(text)))
             return True
         except FareroomError as exc:
             self._refuse(exc)
@@ -190,7 +232,7 @@ class Page:
         await self.registry.remove(conn)
         if self._shutdown or conn.stale or await self.registry.superseded(conn):
             return
-        await self.ctx.hub.forget([conn.key])
+        await self.relay.hub.forget([conn.key])
         await self.gone(self.registry.now())
         newer = self.registry.current(conn.key)
         if newer is not None and isinstance(newer.page, Page):
@@ -222,19 +264,17 @@ class Page:
 
     def _parse(self, text: str | None) -> dict[str, Any]:
         if text is None:
-            raise ValidationFailed("Send JSON text, not binary frames.", code="malformed_message")
-        if len(text.encode()) > self.ctx.settings.ws_max_message_bytes:
-            raise ValidationFailed(
-                f"A message has at most {self.ctx.settings.ws_max_message_bytes} bytes.",
-                code="message_too_large")  # fmt: skip
+            raise MalformedMessage("Send JSON text, not binary frames.")
+        limit = self.pages.timings.max_message_bytes
+        if len(text.encode()) > limit:
+            raise ValidationFailed(f"A message has at most {limit} bytes.",
+                                   code="message_too_large")  # fmt: skip
         try:
             data = orjson.loads(text)
         except ValueError:
-            raise ValidationFailed("The message is not valid JSON.",
-                                   code="malformed_message") from None  # fmt: skip
+            raise MalformedMessage("The message is not valid JSON.") from None
         if not isinstance(data, dict) or not isinstance(data.get("type"), str):
-            raise ValidationFailed("A message is a JSON object with a 'type'.",
-                                   code="malformed_message")  # fmt: skip
+            raise MalformedMessage("A message is a JSON object with a 'type'.")
         return data
 
     async def dispatch(self, text: str | None) -> None:
@@ -242,11 +282,12 @@ class Page:
         try:
             data = self._parse(text)
             ref = data.get("ref")
-            handler = self.handlers.get(data["type"])
-            if handler is None:
+            found = self.handlers.get(data["type"])
+            if found is None:
                 raise ValidationFailed(f"Unknown message type {data['type'][:40]!r}.",
                                        code="unknown_type")  # fmt: skip
-            await handler(self, data)
+            frame, handle = found
+            await handle(self, frame.read(data))
             if ref is not None:  # the page waits for the answer (e.g. to clear a form)
                 self.send({"type": "done", "ref": _ref(ref)})
         except (FareroomError, GatewayError) as exc:
@@ -285,7 +326,7 @@ class Page:
         return dict(found["session"])
 
     async def snapshot(self, session_id: str) -> dict[str, Any]:
-        async with self.ctx.unit_of_work() as s:
+        async with self.pages.unit_of_work() as s:
             state = await s.metering.state(await self._business(), session_id)
             messages = await s.live.messages(session_id)
             requests = await s.chat.requests_of_session(state.session.business_id, session_id)
@@ -294,7 +335,7 @@ class Page:
                 "messages": [message_out(m) for m in messages],
                 "requests": [request_out(r) for r in requests], **about}  # fmt: skip
 
-    async def about(self, s: Services, session: ChatSession) -> dict[str, Any]:
+    async def about(self, s: ChatUnit, session: ChatSession) -> dict[str, Any]:
         """What else this page shows of a session it follows."""
         return {}
 
@@ -313,15 +354,15 @@ class Page:
 
         return listen
 
-    async def ping(self, data: dict[str, Any]) -> None:
+    async def ping(self, frame: Ping) -> None:
         """A heartbeat: being heard is all it does, but for a ``pong`` when asked."""
-        if data.get("reply") is True:
+        if frame.reply is True:
             self.send({"type": "pong"})
 
     async def _business(self) -> str:
         raise NotImplementedError
 
-    async def hello(self, data: dict[str, Any]) -> None:
+    async def hello(self, frame: Hello) -> None:
         raise NotImplementedError
 
     async def gone(self, at: float) -> None:
@@ -337,48 +378,25 @@ class Page:
         for sid in session_ids:
             business_id = await self._business()
             try:
-                async with self.ctx.unit_of_work(business_id) as s:
-                    state = await s.metering.state(business_id, sid)
-                    if state.session.status != "open" or (kind == "online") != (
-                        party in state.offline
-                    ):
+                async with self.pages.unit_of_work(business_id) as s:
+                    online = kind == "online"
+                    if not await s.metering.presence(business_id, sid, party, online=online,
+                                                     at=_at(at)):  # fmt: skip
                         continue
-                    when = max(_at(at), state.session.opened_at)
-                    await s.metering.record(business_id, sid, kind, party=party, at=when)
             except FareroomError as exc:
                 log.info("%s %s in %s not recorded: %s", party, kind, sid, exc.code)
                 continue
-            await relay.announce(self.ctx, business_id, sid)
+            await self.relay.announce(business_id, sid)
 
 
 def _ref(ref: object) -> str | None:
     return ref[:64] if isinstance(ref, str) else None
 
 
-def _invalid(exc: ValidationError, what: str) -> str:
-    """A sentence for the first thing wrong with a frame."""
-    first = exc.errors()[0]
-    loc = list(first["loc"])
-    if loc[:1] == ["items"]:  # the console's line items, as its form numbers them
-        line = f" {loc[1] + 1}" if len(loc) > 1 and isinstance(loc[1], int) else "s"
-        field = f", {str(loc[2]).replace('_', ' ')}" if len(loc) > 2 else ""
-        where = f"line item{line}{field}"
-    else:
-        where = ".".join(str(p) for p in loc) or "the message"
-    return f"{what} is not valid: {where}: {first['msg']}."
-
-
 def _problem(err: FareroomError) -> dict[str, Any]:
     if isinstance(err, RateLimited):
         return {"code": err.code, "message": err.message, "retry_after": err.retry_after}
     return {"code": err.code, "message": err.message}
-
-
-def _session_id(data: dict[str, Any]) -> str:
-    sid = data.get("session")
-    if not isinstance(sid, str) or not 0 < len(sid) <= 40:
-        raise ValidationFailed("Name the session ('session').", code="session_required")
-    return sid
 
 
 # ---------------------------------------------------------------- the client's page
@@ -388,19 +406,17 @@ class ClientPage(Page):
     __slots__ = ("visit_id", "business_id")
     role = "client"
 
-    def __init__(self, socket: PageSocket, ctx: Context, headers: Mapping[str, str]) -> None:
-        super().__init__(socket, ctx, headers)
+    def __init__(self, socket: PageSocket, pages: Pages, headers: Mapping[str, str]) -> None:
+        super().__init__(socket, pages, headers)
         self.visit_id = ""
         self.business_id = ""
 
     async def _business(self) -> str:
         return self.business_id
 
-    async def hello(self, data: dict[str, Any]) -> None:
-        if data.get("type") != "hello":
-            raise ValidationFailed("Say hello first.", code="hello_expected")
-        async with self.ctx.unit_of_work() as s:
-            visit = await s.live.visit(data.get("token"), lock=True)
+    async def hello(self, frame: Hello) -> None:
+        async with self.pages.unit_of_work() as s:
+            visit = await s.live.visit(frame.token, lock=True)
             token = s.live.rotate(visit)
             view = await visit_view(s, visit)
         self.visit_id, self.business_id = visit.id, visit.business_id
@@ -410,62 +426,48 @@ class ClientPage(Page):
         if visit.session_id:
             # online again where the state just sent has the client offline (``presence``
             # looks again in its own transaction)
-            shown = await self.follow(visit.session_id)
-            if shown is not None and "client" in shown["offline"]:
+            if await self.follow(visit.session_id) is not None:
                 await self.presence([visit.session_id], "online", "client", self.registry.now())
-        elif visit.status == "waiting":
-            await relay.route(self.ctx, visit.room_id)
+        else:
+            await self.relay.visit_back(visit)
 
     def timing(self) -> dict[str, float]:
-        st = self.ctx.settings
-        return {"heartbeat": st.heartbeat_seconds, "offline_after": st.offline_after_seconds}
+        timings = self.pages.timings
+        return {"heartbeat": timings.heartbeat, "offline_after": timings.offline_after}
 
-    async def _visit(self, s: Services) -> ChatVisit:
-        visit = await s.live.lock_visit(self.visit_id)
-        if visit is None:
-            raise NotFound("This visit is gone.", code="visit_not_found")
-        return visit
-
-    async def _session(self, s: Services, data: dict[str, Any]) -> ChatSession:
-        visit = await self._visit(s)
-        named = data.get("session")
-        if visit.session_id is None or (named is not None and named != visit.session_id):
-            raise NotFound("You are not in that chat.", code="session_not_found")
-        return (await s.metering.state(self.business_id, visit.session_id)).session
-
-    async def message(self, data: dict[str, Any]) -> None:
-        ref = _ref(data.get("ref"))
-        async with self.ctx.unit_of_work(self.business_id) as s:
-            said, new = await s.live.say(await self._session(s, data), "client",
-                                         data.get("text"), ref=ref)  # fmt: skip
+    async def message(self, frame: ClientMessage) -> None:
+        ref = _ref(frame.ref)
+        async with self.pages.unit_of_work(self.business_id) as s:
+            session = await s.live.visit_session(self.visit_id, frame.session)
+            said, new = await s.live.say(session, "client", frame.text, ref=ref)
         if new:
-            await relay.say(self.ctx, said, ref=ref)
+            await self.relay.say(said, ref=ref)
         else:  # a resend of a message stored already: only this page hears it (again)
             self.send({"type": "message", "session_id": said.session_id, **message_out(said),
                        "ref": ref})  # fmt: skip
 
-    async def about(self, s: Services, session: ChatSession) -> dict[str, Any]:
+    async def about(self, s: ChatUnit, session: ChatSession) -> dict[str, Any]:
         try:
             card = await s.clients.card(session.business_id, session.client_id, session.card_id)
         except NotFound:  # deleted since: the page's "Pay" names no card
             return {"card": None}
         return {"card": card_out(card)}
 
-    async def hangup(self, data: dict[str, Any]) -> None:
-        async with self.ctx.unit_of_work(self.business_id) as s:
-            session = await self._session(s, data)
+    async def hangup(self, frame: ClientFrame) -> None:
+        async with self.pages.unit_of_work(self.business_id) as s:
+            session = await s.live.visit_session(self.visit_id, frame.session)
             await s.metering.record(self.business_id, session.id, "hangup", party="client")
-        await relay.announce(self.ctx, self.business_id, session.id)
+        await self.relay.announce(self.business_id, session.id)
 
-    async def leave(self, data: dict[str, Any]) -> None:
-        async with self.ctx.unit_of_work(self.business_id) as s:
-            visit = await s.live.leave(await self._visit(s))
+    async def leave(self, frame: Frame) -> None:
+        async with self.pages.unit_of_work(self.business_id) as s:
+            visit = await s.live.leave(await s.live.page_visit(self.visit_id))
             view = await visit_view(s, visit)
         self.send({"type": "visit", "visit": view})
-        await relay.route(self.ctx, visit.room_id, queue_changed=True)
+        await self.relay.route(visit.room_id, queue_changed=True)
 
     async def mark(self, kind: str, at: float) -> None:
-        async with self.ctx.unit_of_work() as s:
+        async with self.pages.unit_of_work() as s:
             visit = await s.live.lock_visit(self.visit_id)
         if visit is not None and visit.session_id:
             await self.presence([visit.session_id], kind, "client", at)
@@ -476,8 +478,10 @@ def card_out(card: Card) -> dict[str, str]:
     return {"id": card.id, "brand": card.brand, "last4": card.last4}
 
 
-ClientPage.handlers = {"ping": Page.ping, "message": ClientPage.message,
-                       "hangup": ClientPage.hangup, "leave": ClientPage.leave}  # fmt: skip
+ClientPage.handlers = {"ping": handler(Ping, Page.ping),
+                       "message": handler(ClientMessage, ClientPage.message),
+                       "hangup": handler(ClientFrame, ClientPage.hangup),
+                       "leave": handler(Frame, ClientPage.leave)}  # fmt: skip
 
 
 # ---------------------------------------------------------------- the agent console
@@ -487,8 +491,8 @@ class AgentPage(Page):
     __slots__ = ("caller",)
     role = "agent"
 
-    def __init__(self, socket: PageSocket, ctx: Context, headers: Mapping[str, str]) -> None:
-        super().__init__(socket, ctx, headers)
+    def __init__(self, socket: PageSocket, pages: Pages, headers: Mapping[str, str]) -> None:
+        super().__init__(socket, pages, headers)
         self.caller: Caller | None = None
 
     @property
@@ -501,172 +505,137 @@ class AgentPage(Page):
         return self.caller.business_id
 
     def _origin_ok(self) -> bool:
-        """A page of another site may not open the console's socket with its cookie."""
+        """A page of another site may not open the console's socket with its cookie (the
+        handshake's own check, as the pages' forms check their origin)."""
         origin = self.header("origin")
         if origin is None:
             return True  # not a browser
-        allowed = {urlsplit(self.ctx.settings.base_url).netloc, self.header("host")}
+        allowed = {urlsplit(self.pages.base_url).netloc, self.header("host")}
         return urlsplit(origin).netloc in allowed
 
-    async def hello(self, data: dict[str, Any]) -> None:
-        if data.get("type") != "hello":
-            raise ValidationFailed("Say hello first.", code="hello_expected")
+    async def hello(self, frame: Hello) -> None:
         if not self._origin_ok():
             raise Forbidden("This console belongs to another site.", code="origin_forbidden")
-        async with self.ctx.unit_of_work() as s:
+        async with self.pages.unit_of_work() as s:
             cookies = cookie_parser(self.header("cookie") or "")
             caller = await s.accounts.session_caller(cookies.get(COOKIE))
-            if caller.user is None or caller.role not in AGENT_ROLES:
-                raise Forbidden("The console is for agents.", code="role_forbidden")
+            user = check_agent(caller)
             self.caller = caller
-            availability = await s.live.availability(caller.business_id, self.user_id)
-            sessions = await s.live.agent_sessions(caller.business_id, self.user_id)
+            availability = await s.live.availability(caller.business_id, user.id)
+            sessions = await s.live.console_sessions(caller.business_id, user.id)
             queues = await self._queues(s)
-        conn = await self.open(agent_key(self.user_id))
-        await self.registry.listen(conn, agent_key(self.user_id), self.watcher("assigned"))
-        user = caller.user
-        assert user is not None
+        conn = await self.open(agent_key(user.id))
+        await self.registry.listen(conn, agent_key(user.id), self.watcher("assigned"))
+        timings = self.pages.timings
         self.send({"type": "welcome", "agent": {"id": user.id, "name": user.name or user.email},
                    "availability": availability, "queues": queues,
-                   "heartbeat": self.ctx.settings.heartbeat_seconds,
-                   "offline_after": self.ctx.settings.offline_after_seconds})  # fmt: skip
-        offline = []
-        for session in sessions:
-            if session.status not in SETTLED:
-                shown = await self.follow(session.id)
-                if shown and session.live and "agent" in shown["offline"]:
-                    offline.append(session.id)
-        await self.presence(offline, "online", "agent", self.registry.now())
+                   "heartbeat": timings.heartbeat,
+                   "offline_after": timings.offline_after})  # fmt: skip
+        for session_id in sessions.follow:
+            await self.follow(session_id)
+        await self.presence(sessions.live, "online", "agent", self.registry.now())
         # Clients waiting in the agent's rooms may get the agent now (a client who joins a
         # queue later is routed by their own hello, or by the worker's next round).
-        for room, waiting in queues.items():
-            if waiting:
-                await relay.route(self.ctx, room)
+        await self.relay.route_agent(user.id)
 
-    async def _queues(self, s: Services) -> dict[str, int]:
+    async def _queues(self, s: ChatUnit) -> dict[str, int]:
         rooms = await s.live.rooms_of_agent(self.user_id)
         return {room: len(await s.live.queue(room)) for room in rooms}
 
-    async def about(self, s: Services, session: ChatSession) -> dict[str, Any]:
+    async def about(self, s: ChatUnit, session: ChatSession) -> dict[str, Any]:
         visit = await s.live.visit_of_session(session.id)
         client = await s.clients.get(session.business_id, session.client_id)
         name = visit.name if visit and visit.name else client.name
         return {"client": {"name": name, "email": client.email},
                 "question": visit.question if visit else None}  # fmt: skip
 
-    async def _own(self, s: Services, data: dict[str, Any]) -> ChatSession:
-        sid = _session_id(data)
-        try:
-            session = (await s.metering.state(await self._business(), sid)).session
-        except NotFound:
-            session = None
-        if session is None or session.agent_id != self.user_id:
-            raise NotFound("That is not one of your chats.", code="session_not_found")
-        return session
+    async def _own(self, s: ChatUnit, session_id: str) -> ChatSession:
+        return await s.live.agent_session(await self._business(), self.user_id, session_id)
 
-    async def availability(self, data: dict[str, Any]) -> None:
-        status = data.get("status")
-        async with self.ctx.unit_of_work() as s:
-            done = await s.live.set_availability(
-                await self._business(), self.user_id, status if isinstance(status, str) else ""
-            )
-        await self.ctx.hub.publish(agent_key(self.user_id),
-                                   {"type": "availability", "status": done})  # fmt: skip
-        if done == "online":
-            await relay.route_agent(self.ctx, self.user_id)
+    async def availability(self, frame: AvailabilityFrame) -> None:
+        status = frame.status if isinstance(frame.status, str) else ""
+        async with self.pages.unit_of_work() as s:
+            done = await s.live.set_availability(await self._business(), self.user_id, status)
+        await self.relay.availability_changed(self.user_id, done)
 
-    async def message(self, data: dict[str, Any]) -> None:
-        async with self.ctx.unit_of_work(await self._business()) as s:
-            said, _ = await s.live.say(await self._own(s, data), "agent", data.get("text"))
-        await relay.say(self.ctx, said)
+    async def message(self, frame: AgentMessage) -> None:
+        async with self.pages.unit_of_work(await self._business()) as s:
+            said, _ = await s.live.say(await self._own(s, frame.session), "agent", frame.text)
+        await self.relay.say(said)
 
-    async def _record(self, data: dict[str, Any], kind: str) -> None:
+    async def _record(self, frame: SessionFrame, kind: str) -> None:
         biz = await self._business()
-        async with self.ctx.unit_of_work(biz) as s:
-            session = await self._own(s, data)
+        async with self.pages.unit_of_work(biz) as s:
+            session = await self._own(s, frame.session)
             await s.metering.record(biz, session.id, kind, party="agent")
-        await relay.announce(self.ctx, biz, session.id)
+        await self.relay.announce(biz, session.id)
 
-    async def meter(self, data: dict[str, Any]) -> None:
-        action = data.get("action")
-        if action not in ("start", "pause", "resume"):
-            raise ValidationFailed("'action' is start, pause or resume.", code="invalid_event")
-        await self._record(data, str(action))
+    async def meter(self, frame: MeterAction) -> None:
+        await self._record(frame, frame.action)
 
-    async def hangup(self, data: dict[str, Any]) -> None:
-        await self._record(data, "hangup")
+    async def hangup(self, frame: SessionFrame) -> None:
+        await self._record(frame, "hangup")
 
-    async def abandon(self, data: dict[str, Any]) -> None:
+    async def abandon(self, frame: SessionFrame) -> None:
         assert self.caller is not None
-        async with self.ctx.unit_of_work(self.caller.business_id) as s:
-            session = await self._own(s, data)
+        async with self.pages.unit_of_work(self.caller.business_id) as s:
+            session = await self._own(s, frame.session)
             await s.metering.abandon(self.caller.business, session.id)
-        await relay.announce(self.ctx, self.caller.business_id, session.id)
+        await self.relay.announce(self.caller.business_id, session.id)
 
-    async def payment_request(self, data: dict[str, Any]) -> None:
+    async def payment_request(self, frame: PaymentRequestMessage) -> None:
         assert self.caller is not None
-        try:
-            frame = PaymentRequestMessage.model_validate(data)
-        except ValidationError as exc:
-            raise ValidationFailed(_invalid(exc, "A payment request"),
-                                   code="invalid_payment_request") from None  # fmt: skip
-        async with self.ctx.unit_of_work(self.caller.business_id) as s:
-            session = await self._own(s, data)
+        async with self.pages.unit_of_work(self.caller.business_id) as s:
+            session = await self._own(s, frame.session)
             request = await s.chat.create_request(
                 self.caller.business, room_id=session.room_id, agent_id=self.user_id,
                 client_id=session.client_id, category=frame.category,
                 items=[i.model_dump() for i in frame.items], total=frame.total,
                 session_id=session.id)  # fmt: skip
-        await relay.request_changed(self.ctx, request)
+        await self.relay.request_changed(request)
 
-    async def _request(self, data: dict[str, Any], change: Callable[..., Awaitable[Any]]) -> None:
+    async def service(self, frame: ServiceMark) -> None:
         biz = await self._business()
-        rid = data.get("request")
-        if not isinstance(rid, str) or len(rid) > 40:
-            raise ValidationFailed("Name the payment request ('request').",
-                                   code="request_required")  # fmt: skip
-        async with self.ctx.unit_of_work(biz) as s:
-            found = await s.chat.request(biz, rid)
-            if found.agent_id != self.user_id:
-                raise NotFound("That is not one of your requests.",
-                               code="payment_request_not_found")  # fmt: skip
-            request = await change(s, biz, rid)
-        await relay.request_changed(self.ctx, request)
+        async with self.pages.unit_of_work(biz) as s:
+            request = await s.chat.mark_service(biz, frame.request, frame.what,
+                                                agent_id=self.user_id)  # fmt: skip
+        await self.relay.request_changed(request)
 
-    async def service(self, data: dict[str, Any]) -> None:
-        what = data.get("what")
-        if what not in ("start", "finish"):
-            raise ValidationFailed("'what' is start or finish.", code="invalid_service_mark")
-        await self._request(data, lambda s, biz, rid: s.chat.mark_service(biz, rid, str(what)))
-
-    async def cancel_request(self, data: dict[str, Any]) -> None:
-        await self._request(data, lambda s, biz, rid: s.chat.cancel_request(biz, rid))
+    async def cancel_request(self, frame: RequestFrame) -> None:
+        biz = await self._business()
+        async with self.pages.unit_of_work(biz) as s:
+            request = await s.chat.cancel_request(biz, frame.request, agent_id=self.user_id)
+        await self.relay.request_changed(request)
 
     async def mark(self, kind: str, at: float) -> None:
-        async with self.ctx.unit_of_work() as s:
-            sessions = await s.live.agent_sessions(await self._business(), self.user_id)
-        live = [x.id for x in sessions if x.status == "open" and x.live]
-        await self.presence(live, kind, "agent", at)
+        async with self.pages.unit_of_work() as s:
+            sessions = await s.live.console_sessions(await self._business(), self.user_id)
+        await self.presence(sessions.live, kind, "agent", at)
 
 
 AgentPage.handlers = {
-    "ping": Page.ping, "availability": AgentPage.availability, "message": AgentPage.message,
-    "meter": AgentPage.meter, "hangup": AgentPage.hangup, "abandon": AgentPage.abandon,
-    "payment_request": AgentPage.payment_request, "service": AgentPage.service,
-    "cancel_request": AgentPage.cancel_request,
-}  # fmt: skip
+    "ping": handler(Ping, Page.ping),
+    "availability": handler(AvailabilityFrame, AgentPage.availability),
+    "message": handler(AgentMessage, AgentPage.message),
+    "meter": handler(MeterAction, AgentPage.meter),
+    "hangup": handler(SessionFrame, AgentPage.hangup),
+    "abandon": handler(SessionFrame, AgentPage.abandon),
+    "payment_request": handler(PaymentRequestMessage, AgentPage.payment_request),
+    "service": handler(ServiceMark, AgentPage.service),
+    "cancel_request": handler(RequestFrame, AgentPage.cancel_request),
+}
 
 
-def routes(ctx: Context) -> Routes:
+def routes(pages: Pages) -> Routes:
     """The pages' sockets, for ``realtime.websocket.PageSocket`` (the app's lifespan
     state). A frame a little over the message limit gets the protocol's own error; far
     over, the socket is closed. A page sending frames faster than its budget (pings
     included) is closed with 1008; chat messages have a tighter limit of their own
     (``LiveService.say``), whose refusals are errors (``rate_limited``)."""
-    frames = ctx.settings.limit_socket_frames
-    return Routes({"/ws/client": ClientPage.factory(ctx), "/ws/agent": AgentPage.factory(ctx)},
-                  max_size=4 * ctx.settings.ws_max_message_bytes,
-                  frames=(frames.count, frames.seconds), now=ctx.connections.now)  # fmt: skip
+    return Routes({"/ws/client": ClientPage.factory(pages), "/ws/agent": AgentPage.factory(pages)},
+                  max_size=4 * pages.timings.max_message_bytes,
+                  frames=(pages.frames.count, pages.frames.seconds),
+                  now=pages.registry.now)  # fmt: skip
 
 
 async def on_stale(conn: Connection) -> None:

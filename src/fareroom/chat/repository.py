@@ -15,12 +15,12 @@ from fareroom.models.chat import (
     ChatLead,
     ChatMessage,
     ChatRoom,
-    ChatSession,
     ChatVisit,
     PaymentRequest,
     RoomAgent,
-    TariffRow,
+    VisitStatus,
 )
+from fareroom.models.metering import SETTLED, ChatSession, SessionStatus
 
 
 class ChatRepository:
@@ -33,6 +33,9 @@ class ChatRepository:
         self.session.add_all(objs)
         await self.session.flush()
 
+    async def delete(self, obj: object) -> None:
+        await self.session.delete(obj)
+
     async def room(self, business_id: str, room_id: str) -> ChatRoom | None:
         stmt = select(ChatRoom).where(ChatRoom.id == room_id, ChatRoom.business_id == business_id)
         return (await self.session.execute(stmt)).scalar()
@@ -40,9 +43,6 @@ class ChatRepository:
     async def rooms(self, business_id: str) -> Sequence[ChatRoom]:
         stmt = select(ChatRoom).where(ChatRoom.business_id == business_id).order_by(ChatRoom.id)
         return (await self.session.execute(stmt)).scalars().all()
-
-    async def tariff(self, tariff_id: str) -> TariffRow | None:
-        return await self.session.get(TariffRow, tariff_id)
 
     async def room_agents(self, room_id: str) -> list[str]:
         stmt = select(RoomAgent.user_id).where(RoomAgent.room_id == room_id)
@@ -61,12 +61,6 @@ class ChatRepository:
         found = await self.session.get(AgentTariff, user_id)
         return found if found is not None and found.business_id == business_id else None
 
-    async def chat_unsettled(self, session_id: str) -> bool:
-        """True if the chat session is not yet paid or abandoned; its row is locked."""
-        stmt = select(ChatSession.status).where(ChatSession.id == session_id).with_for_update()
-        status = (await self.session.execute(stmt)).scalar()
-        return status is not None and status not in ("paid", "abandoned")
-
     async def request(
         self, business_id: str, request_id: str, *, lock: bool = False
     ) -> PaymentRequest | None:
@@ -75,12 +69,6 @@ class ChatRepository:
         )
         if lock:
             stmt = stmt.with_for_update()
-        return (await self.session.execute(stmt)).scalar()
-
-    async def chat_session(self, business_id: str, session_id: str) -> ChatSession | None:
-        stmt = select(ChatSession).where(
-            ChatSession.id == session_id, ChatSession.business_id == business_id
-        )
         return (await self.session.execute(stmt)).scalar()
 
     async def requests(self, business_id: str, *, limit: int, session_id: str | None = None
@@ -129,7 +117,7 @@ class LiveRepository:
         again after a lock), not as this transaction first read it."""
         stmt = (
             select(ChatVisit)
-            .where(ChatVisit.room_id == room_id, ChatVisit.status == "waiting")
+            .where(ChatVisit.room_id == room_id, ChatVisit.status == VisitStatus.WAITING)
             .order_by(ChatVisit.queued_at, ChatVisit.id)
             .limit(limit)
         )
@@ -138,7 +126,7 @@ class LiveRepository:
         return (await self.session.execute(stmt)).scalars().all()
 
     async def rooms_with_waiting(self) -> Sequence[str]:
-        stmt = select(ChatVisit.room_id).where(ChatVisit.status == "waiting").distinct()
+        stmt = select(ChatVisit.room_id).where(ChatVisit.status == VisitStatus.WAITING).distinct()
         return (await self.session.execute(stmt)).scalars().all()
 
     async def started_before(self, before: datetime, statuses: Sequence[str], *, limit: int,
@@ -164,7 +152,7 @@ class LiveRepository:
     async def busy_agents(self, user_ids: Sequence[str]) -> set[str]:
         """Agents among ``user_ids`` with an open session."""
         stmt = select(ChatSession.agent_id).where(
-            ChatSession.agent_id.in_(user_ids), ChatSession.status == "open"
+            ChatSession.agent_id.in_(user_ids), ChatSession.status == SessionStatus.OPEN
         )
         return set((await self.session.execute(stmt)).scalars().all())
 
@@ -184,7 +172,7 @@ class LiveRepository:
         stmt = (
             select(ChatSession)
             .where(ChatSession.business_id == business_id, ChatSession.agent_id == agent_id)
-            .order_by(ChatSession.status.in_(("paid", "abandoned")), ChatSession.id.desc())
+            .order_by(ChatSession.status.in_(SETTLED), ChatSession.id.desc())
             .limit(limit)
         )
         return (await self.session.execute(stmt)).scalars().all()
@@ -239,6 +227,6 @@ class LiveRepository:
         stmt = (
             select(ChatSession.id, ChatSession.business_id, ChatSession.agent_id, ChatVisit.id)
             .join(ChatVisit, ChatVisit.session_id == ChatSession.id)
-            .where(ChatSession.status == "open", ChatSession.live.is_(True))
+            .where(ChatSession.status == SessionStatus.OPEN, ChatSession.live.is_(True))
         )
         return [(r[0], r[1], r[2], r[3]) for r in (await self.session.execute(stmt)).all()]

@@ -19,22 +19,31 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fareroom.accounts.service import Caller
 from fareroom.chat.repository import ChatRepository
 from fareroom.clients.service import ClientsService
 from fareroom.kit.clock import Clock
-from fareroom.kit.errors import Conflict, NotFound, ValidationFailed
+from fareroom.kit.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from fareroom.kit.ids import new_id
 from fareroom.kit.money import MAX_CHARGE_MINOR, MIN_CHARGE_MINOR
 from fareroom.mail.outbox import Outbox
 from fareroom.mail.receipts import items_of, queue_receipts
+from fareroom.metering.service import (
+    AroundSession,
+    LiveState,
+    MeteringService,
+    Seat,
+    SessionEnded,
+)
 from fareroom.models.business import Business, User
-from fareroom.models.chat import AgentTariff, ChatRoom, PaymentRequest, TariffRow
+from fareroom.models.chat import AgentTariff, ChatRoom, Distribution, PaymentRequest, RequestStatus
+from fareroom.models.metering import ChatSession, SessionStatus
 from fareroom.payments.service import PaymentSource, PaymentsService
 from fareroom.pricing.fees import CATEGORIES
-from fareroom.pricing.tariff import Tariff, TariffWarning, make_tariff, tariff_warnings
+from fareroom.pricing.meter import Controls
+from fareroom.pricing.tariff import Tariff, TariffWarning, tariff_warnings
 
 AGENT_ROLES = ("owner", "admin", "agent")
-DISTRIBUTIONS = ("round_robin", "longest_idle")
 MAX_ITEMS = 50
 MAX_EMBED_ORIGINS = 20
 # scheme://host[:port], a host of DNS labels, optionally every subdomain ("*." in front).
@@ -46,19 +55,26 @@ def check_embed_origins(origins: Sequence[str]) -> str:
     """The sites allowed to frame a room's chat page, as stored (space-separated): each an
     origin ``https://shop.example[:port]``, ``*.`` allowed in front of the host only."""
     if len(origins) > MAX_EMBED_ORIGINS:
-        raise ValidationFailed(f"A room may list at most {MAX_EMBED_ORIGINS} sites.",
-                               code="invalid_embed_origin", field="embed_origins")  # fmt: skip
+        raise InvalidEmbedOrigin(f"A room may list at most {MAX_EMBED_ORIGINS} sites.",
+                                 field="embed_origins")  # fmt: skip
     found: list[str] = []
     for text in origins:
         origin = text.strip().lower().removesuffix("/")
         if len(origin) > 262 or not _ORIGIN.fullmatch(origin):  # scheme, 253 for the host, port
-            raise ValidationFailed(
+            raise InvalidEmbedOrigin(
                 f"{text.strip()[:100]!r} is not a site's origin: write it as "
                 "https://shop.example (scheme and host, a port if needed, no path).",
-                code="invalid_embed_origin", field="embed_origins")  # fmt: skip
+                field="embed_origins")  # fmt: skip
         if origin not in found:
             found.append(origin)
     return " ".join(found)
+
+
+def check_agent(caller: Caller) -> User:
+    """The console is for the business's users who take chats."""
+    if caller.user is None or caller.role not in AGENT_ROLES:
+        raise Forbidden("The console is for agents.", code="role_forbidden")
+    return caller.user
 
 
 def embed_origins(room: ChatRoom) -> list[str]:
@@ -73,51 +89,66 @@ class RoomView:
     warnings: list[TariffWarning]
 
 
-def as_tariff(row: TariffRow | Any) -> Tariff:
-    """A tariff from its row (or any row with its columns)."""
-    return Tariff(currency=row.currency, free_minutes=row.free_minutes,
-                  block_minutes=row.block_minutes, block_price=row.block_price,
-                  increment_seconds=row.increment_seconds, split_threshold=row.split_threshold,
-                  preauth_amount=row.preauth_amount)  # fmt: skip
+class RoomNotFound(NotFound):
+    code = "room_not_found"
+
+
+class InvalidRoom(ValidationFailed):
+    code = "invalid_room"
+
+
+class InvalidEmbedOrigin(ValidationFailed):
+    code = "invalid_embed_origin"
+
+
+class InvalidLineItems(ValidationFailed):
+    code = "invalid_line_items"
+
+
+class PaymentRequestNotFound(NotFound):
+    code = "payment_request_not_found"
+
+
+class PaymentRequestNotOpen(Conflict):
+    code = "payment_request_not_open"
+
+
+class SessionSurroundings:
+    """What a chat's receipt tells of the chat around its session (``metering.Surroundings``:
+    the meter asks for it when a session is settled, and imports nothing of chat)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._repo = ChatRepository(session)
+
+    async def __call__(self, business_id: str, s: ChatSession) -> AroundSession:
+        room = await self._repo.room(business_id, s.room_id)
+        agents = await self._repo.users(business_id, [s.agent_id])
+        requests = await self._repo.requests(business_id, limit=50, session_id=s.id)
+        return AroundSession(
+            room.name if room else "", agents[0] if agents else None,
+            [(items_of(r), r.payment_id, r.paid_at) for r in requests
+             if r.status == RequestStatus.PAID and r.payment_id])  # fmt: skip
 
 
 class ChatService:
     def __init__(
         self, session: AsyncSession, clock: Clock, clients: ClientsService,
-        payments: PaymentsService, processing_fee: tuple[Fraction, int],
+        payments: PaymentsService, metering: MeteringService,
+        processing_fee: tuple[Fraction, int],
     ) -> None:  # fmt: skip
         self._repo = ChatRepository(session)
         self._clock = clock
         self._clients = clients
         self._payments = payments
+        self._metering = metering
         self._processing_fee = processing_fee
         self._outbox = Outbox(session, clock)
 
     # ------------------------------------------------------------ tariffs
 
-    async def _new_tariff(self, biz: Business, fields: dict[str, Any]) -> tuple[TariffRow, Tariff]:
-        tariff = make_tariff(**{"currency": biz.default_currency, **fields})
-        if tariff.currency != biz.default_currency:
-            raise ValidationFailed(f"This business charges in {biz.default_currency}.",
-                                   code="currency_mismatch")  # fmt: skip
-        row = TariffRow(id=new_id("trf"), business_id=biz.id, currency=tariff.currency,
-                        free_minutes=tariff.free_minutes, block_minutes=tariff.block_minutes,
-                        block_price=tariff.block_price, increment_seconds=tariff.increment_seconds,
-                        split_threshold=tariff.split_threshold,
-                        preauth_amount=tariff.preauth_amount,
-                        created_at=self._clock.now())  # fmt: skip
-        await self._repo.add(row)
-        return row, tariff
-
     def warnings(self, tariff: Tariff) -> list[TariffWarning]:
         rate, fixed = self._processing_fee
         return tariff_warnings(tariff, fee_rate=rate, fee_fixed=fixed)
-
-    async def tariff(self, tariff_id: str) -> Tariff:
-        row = await self._repo.tariff(tariff_id)
-        if row is None:
-            raise NotFound("No such tariff.", code="tariff_not_found")
-        return as_tariff(row)
 
     async def set_agent_tariff(self, biz: Business, user_id: str,
                                fields: dict[str, Any] | None) -> Tariff | None:  # fmt: skip
@@ -128,14 +159,14 @@ class ChatService:
         current = await self._repo.agent_tariff(biz.id, user_id)
         if fields is None:
             if current is not None:
-                await self._repo.session.delete(current)
+                await self._repo.delete(current)
             return None
-        row, tariff = await self._new_tariff(biz, fields)
+        tariff_id, tariff = await self._metering.new_tariff(biz, fields)
         if current is None:
             await self._repo.add(AgentTariff(user_id=user_id, business_id=biz.id,
-                                             tariff_id=row.id))  # fmt: skip
+                                             tariff_id=tariff_id))  # fmt: skip
         else:
-            current.tariff_id = row.id
+            current.tariff_id = tariff_id
         return tariff
 
     async def tariff_for(self, room: ChatRoom, agent_id: str) -> str:
@@ -170,14 +201,13 @@ class ChatService:
         away_message: str | None = None,
     ) -> RoomView:  # fmt: skip
         if not name.strip() or not terms.strip():
-            raise ValidationFailed("A room needs a name and terms for the client to accept.",
-                                   code="invalid_room")  # fmt: skip
+            raise InvalidRoom("A room needs a name and terms for the client to accept.")
         _check_distribution(distribution)
         origins = check_embed_origins(embed_origins)
         agents = await self._agents(biz.id, agent_ids)
-        row, checked = await self._new_tariff(biz, tariff)
+        tariff_id, checked = await self._metering.new_tariff(biz, tariff)
         room = ChatRoom(id=room_id or new_id("room"), business_id=biz.id, name=name.strip(),
-                        terms=terms.strip(), tariff_id=row.id, agent_may_start=agent_may_start,
+                        terms=terms.strip(), tariff_id=tariff_id, agent_may_start=agent_may_start,
                         agent_may_pause=agent_may_pause, agents_own_tariff=agents_own_tariff,
                         distribution=distribution, embed_origins=origins,
                         away_message=_away(away_message),
@@ -189,14 +219,14 @@ class ChatService:
     async def room(self, business_id: str, room_id: str) -> ChatRoom:
         room = await self._repo.room(business_id, room_id)
         if room is None:
-            raise NotFound(f"No chat room {room_id!r} in this business.", code="room_not_found")
+            raise RoomNotFound(f"No chat room {room_id!r} in this business.")
         return room
 
     async def view(self, business_id: str, room_id: str) -> RoomView:
         return await self._view(await self.room(business_id, room_id))
 
     async def _view(self, room: ChatRoom) -> RoomView:
-        tariff = await self.tariff(room.tariff_id)
+        tariff = await self._metering.tariff(room.tariff_id)
         return RoomView(room, tariff, await self._repo.room_agents(room.id),
                         self.warnings(tariff))  # fmt: skip
 
@@ -218,11 +248,11 @@ class ChatService:
             agents = await self._agents(biz.id, agent_ids)
             await self._repo.set_room_agents(room.id, [a.id for a in agents])
         if tariff is not None:
-            room.tariff_id = (await self._new_tariff(biz, tariff))[0].id
+            room.tariff_id = (await self._metering.new_tariff(biz, tariff))[0]
         for key, value in settings.items():
             if value is not None:
                 if key in ("name", "terms") and not str(value).strip():
-                    raise ValidationFailed(f"'{key}' may not be empty.", code="invalid_room")
+                    raise InvalidRoom(f"'{key}' may not be empty.")
                 setattr(room, key, value.strip() if isinstance(value, str) else value)
         room.away_message = _away(room.away_message)
         return await self._view(room)
@@ -240,6 +270,24 @@ class ChatService:
             raise ValidationFailed("This agent does not take chats in this room.",
                                    code="agent_not_in_room")  # fmt: skip
         return (await self._agents(room.business_id, [agent_id]))[0]
+
+    async def seat(self, room: ChatRoom, agent_id: str) -> Seat:
+        """Where a session with ``agent_id`` in ``room`` opens: the agent must take chats
+        there; the tariff is theirs where the room allows it."""
+        await self.agent_of(room, agent_id)
+        return Seat(room.id, agent_id, await self.tariff_for(room, agent_id),
+                    Controls(room.agent_may_start, room.agent_may_pause), room.terms)  # fmt: skip
+
+    async def open_session(
+        self, biz: Business, *, room_id: str, agent_id: str, client_id: str,
+        card_id: str | None, accepted_terms: bool, session_id: str | None = None,
+    ) -> LiveState:  # fmt: skip
+        """Open a metered session in a room (the API's; a page's client is connected by
+        ``LiveService``): the client accepted the terms and the hold succeeded."""
+        seat = await self.seat(await self.room(biz.id, room_id), agent_id)
+        return await self._metering.open(biz, seat, client_id=client_id, card_id=card_id,
+                                         accepted_terms=accepted_terms,
+                                         session_id=session_id)  # fmt: skip
 
     # ------------------------------------------------------------ payment requests
 
@@ -270,7 +318,7 @@ class ChatService:
         request = PaymentRequest(
             id=request_id or new_id("preq"), business_id=biz.id, room_id=room.id,
             agent_id=agent_id, client_id=client.id, session_id=session_id, category=category,
-            items=lines, total=computed, currency=biz.default_currency, status="open",
+            items=lines, total=computed, currency=biz.default_currency, status=RequestStatus.OPEN,
             created_at=self._clock.now(),
         )  # fmt: skip
         await self._repo.add(request)
@@ -280,13 +328,10 @@ class ChatService:
                                ) -> None:  # fmt: skip
         """A request sent in a chat belongs to an open session of this business, with the
         request's client (another business's session is as unknown as a missing one)."""
-        session = await self._repo.chat_session(business_id, session_id)
-        if session is None:
-            raise NotFound(f"No chat session {session_id!r} in this business.",
-                           code="session_not_found")  # fmt: skip
-        if session.status != "open":
-            raise Conflict("The chat has ended; a payment request needs an open chat.",
-                           code="session_ended", session_status=session.status)  # fmt: skip
+        session = await self._metering.session(business_id, session_id)
+        if session.status != SessionStatus.OPEN:
+            raise SessionEnded("The chat has ended; a payment request needs an open chat.",
+                               session_status=session.status)  # fmt: skip
         if session.client_id != client_id:
             raise ValidationFailed("This chat session is another client's.",
                                    code="session_client_mismatch")  # fmt: skip
@@ -295,8 +340,7 @@ class ChatService:
                       ) -> PaymentRequest:  # fmt: skip
         found = await self._repo.request(business_id, request_id, lock=lock)
         if found is None:
-            raise NotFound(f"No payment request {request_id!r} in this business.",
-                           code="payment_request_not_found")  # fmt: skip
+            raise PaymentRequestNotFound(f"No payment request {request_id!r} in this business.")
         return found
 
     async def requests(self, business_id: str, *, limit: int = 50) -> Sequence[PaymentRequest]:
@@ -309,24 +353,19 @@ class ChatService:
     async def pay_request(self, biz: Business, request_id: str, *, card_id: str | None
                           ) -> PaymentRequest:  # fmt: skip
         request = await self.request(biz.id, request_id, lock=True)
-        if request.status != "open":
-            raise Conflict(
-                f"This payment request is {request.status}.",
-                code="payment_request_not_open",
-                request_status=request.status,
-            )
+        _require_open(request)
         # Paid while its chat is not settled, the request goes on the chat's receipt. The
         # chat's row is locked first (before the charge's ledger accounts, in the order
         # the chat's own collections lock them), so the chat cannot be settled meanwhile.
         session_id = request.session_id
-        in_chat = session_id is not None and await self._repo.chat_unsettled(session_id)
+        in_chat = session_id is not None and await self._metering.unsettled(session_id)
         payment = await self._payments.charge(
             biz, client_id=request.client_id, card_id=card_id, amount=request.total,
             currency=request.currency, category=request.category, capture=True,
             description=f"Payment request {request.id}", payment_id=f"pay_{request.id}",
             source=PaymentSource(request.id, request.room_id, request.agent_id),
         )  # fmt: skip
-        request.status = "paid"
+        request.status = RequestStatus.PAID
         request.payment_id = payment.id
         request.paid_at = self._clock.now()
         if in_chat:
@@ -339,25 +378,30 @@ class ChatService:
                              card=card)  # fmt: skip
         return request
 
-    async def cancel_request(self, business_id: str, request_id: str) -> PaymentRequest:
+    async def agents_request(self, business_id: str, request_id: str, agent_id: str | None
+                             ) -> PaymentRequest:  # fmt: skip
+        """The request, locked; with ``agent_id`` (the console's), one of that agent's."""
         request = await self.request(business_id, request_id, lock=True)
-        if request.status != "open":
-            raise Conflict(
-                f"This payment request is {request.status}.",
-                code="payment_request_not_open",
-                request_status=request.status,
-            )
-        request.status = "canceled"
+        if agent_id is not None and request.agent_id != agent_id:
+            raise PaymentRequestNotFound("That is not one of your requests.")
         return request
 
-    async def mark_service(self, business_id: str, request_id: str, what: str) -> PaymentRequest:
+    async def cancel_request(self, business_id: str, request_id: str, *,
+                             agent_id: str | None = None) -> PaymentRequest:  # fmt: skip
+        request = await self.agents_request(business_id, request_id, agent_id)
+        _require_open(request)
+        request.status = RequestStatus.CANCELED
+        return request
+
+    async def mark_service(self, business_id: str, request_id: str, what: str, *,
+                           agent_id: str | None = None) -> PaymentRequest:  # fmt: skip
         """``what`` is ``start`` ("service starts now") or ``finish`` ("service finished")."""
-        request = await self.request(business_id, request_id, lock=True)
+        request = await self.agents_request(business_id, request_id, agent_id)
         if request.category != "service":
             raise Conflict("Only a request for a service has a start and a finish.",
                            code="not_a_service")  # fmt: skip
-        if request.status == "canceled":
-            raise Conflict("This payment request is canceled.", code="payment_request_not_open")
+        if request.status == RequestStatus.CANCELED:
+            raise PaymentRequestNotOpen("This payment request is canceled.")
         now = self._clock.now()
         if what == "start":
             if request.service_started_at is not None:
@@ -377,23 +421,28 @@ def _away(message: str | None) -> str | None:
     return (message.strip() or None) if message else None
 
 
+def _require_open(request: PaymentRequest) -> None:
+    if request.status != RequestStatus.OPEN:
+        raise PaymentRequestNotOpen(f"This payment request is {request.status}.",
+                                    request_status=request.status)  # fmt: skip
+
+
 def _check_distribution(distribution: str) -> None:
-    if distribution not in DISTRIBUTIONS:
+    if distribution not in set(Distribution):
         raise ValidationFailed("'distribution' is round_robin or longest_idle.",
                                code="invalid_distribution")  # fmt: skip
 
 
 def _line_items(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     if not items or len(items) > MAX_ITEMS:
-        raise ValidationFailed(f"A request has 1 to {MAX_ITEMS} line items.",
-                               code="invalid_line_items")  # fmt: skip
+        raise InvalidLineItems(f"A request has 1 to {MAX_ITEMS} line items.")
     lines = []
     for n, item in enumerate(items):
         description = str(item.get("description", "")).strip()
         quantity, unit_price = item.get("quantity"), item.get("unit_price")
         if not description or len(description) > 200:
-            raise ValidationFailed(f"Line {n + 1} needs a description (200 characters at most).",
-                                   code="invalid_line_items", line=n + 1)  # fmt: skip
+            raise InvalidLineItems(f"Line {n + 1} needs a description (200 characters at most).",
+                                   line=n + 1)  # fmt: skip
         for field, value, low in (("quantity", quantity, 1), ("unit_price", unit_price, 1)):
             if not isinstance(value, int) or isinstance(value, bool) or not \
                     low <= value <= MAX_CHARGE_MINOR:  # fmt: skip
@@ -404,9 +453,6 @@ def _line_items(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 else:
                     words = ("the price each must be above zero" if value < low
                              else "the price each is too high")  # fmt: skip
-                raise ValidationFailed(
-                    f"Line {n + 1}: {words}.",
-                    code="invalid_line_items", line=n + 1, field=field,
-                )  # fmt: skip
+                raise InvalidLineItems(f"Line {n + 1}: {words}.", line=n + 1, field=field)
         lines.append({"description": description, "quantity": quantity, "unit_price": unit_price})
     return lines

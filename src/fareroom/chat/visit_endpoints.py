@@ -15,12 +15,11 @@ from typing import Any
 from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, Field
 
-from fareroom.chat import relay
 from fareroom.chat.realtime import card_out
-from fareroom.chat.relay import visit_view
-from fareroom.chat.schemas import Strict, session_out
+from fareroom.chat.relay import message_out, request_out, visit_view
 from fareroom.http import PathId, context, peer_address
-from fareroom.kit.fields import ID, Email, ident, text
+from fareroom.kit.fields import ID, Email, Strict, ident, text
+from fareroom.metering.schemas import session_out
 from fareroom.openapi import problems
 
 router = APIRouter(prefix="/chat/api", tags=["chat (client pages)"])
@@ -64,7 +63,7 @@ async def start_visit(body: VisitStart, request: Request, token: str | None = _M
     async with ctx.unit_of_work() as s:
         visit, new = await s.live.start_visit(
             body.room_id, name=body.name.strip(), email=body.email, question=body.question,
-            connected=relay.connected(ctx), current=token,
+            connected=ctx.relay.connected(), current=token,
             address=peer_address(request))  # fmt: skip
         return {"token": new, "visit": await visit_view(s, visit)}
 
@@ -98,9 +97,9 @@ async def give_card(body: CardToken, request: Request, token: str = _TOKEN) -> d
     ctx = context(request)
     async with ctx.unit_of_work() as s:
         visit = await s.live.give_card(await s.live.visit(token, lock=True), token=body.token,
-                                       connected=relay.connected(ctx),
+                                       connected=ctx.relay.connected(),
                                        address=peer_address(request))  # fmt: skip
-    await relay.route(ctx, visit.room_id, queue_changed=True)
+    await ctx.relay.route(visit.room_id, queue_changed=True)
     async with ctx.unit_of_work() as s:
         return {"visit": await visit_view(s, await s.live.visit(token))}
 
@@ -111,7 +110,7 @@ async def leave(request: Request, token: str = _TOKEN) -> dict[str, Any]:
     async with ctx.unit_of_work() as s:
         visit = await s.live.leave(await s.live.visit(token, lock=True))
         view = await visit_view(s, visit)
-    await relay.route(ctx, visit.room_id, queue_changed=True)
+    await ctx.relay.route(visit.room_id, queue_changed=True)
     return {"visit": view}
 
 
@@ -124,7 +123,7 @@ async def session_card(body: CardToken, request: Request, token: str = _TOKEN
         visit = await s.live.visit(token)
         card = await s.live.session_card(visit, token=body.token, address=peer_address(request))
         assert visit.session_id is not None
-    state = await relay.announce(ctx, visit.business_id, visit.session_id)
+    state = await ctx.relay.announce(visit.business_id, visit.session_id)
     return {"session": state.model_dump(mode="json"), "card": card_out(card.card)}
 
 
@@ -140,9 +139,9 @@ async def summary(request: Request, token: str = _TOKEN) -> dict[str, Any]:
         "collections": [{"id": c.id, "reason": c.reason, "amount": c.amount,
                          "at": (c.finished_at or c.created_at).isoformat()}
                         for c in found.collections],
-        "requests": [relay.request_out(r) for r in found.requests],
+        "requests": [request_out(r) for r in found.requests],
         "total_paid": found.total_paid, "currency": state.tariff.currency,
-        "messages": [relay.message_out(m) for m in found.messages],
+        "messages": [message_out(m) for m in found.messages],
     }  # fmt: skip
 
 
@@ -153,5 +152,5 @@ async def pay_request(request_id: PathId, request: Request, token: str = _TOKEN)
     async with ctx.unit_of_work() as s:
         visit = await s.live.visit(token)
         paid = await s.live.pay_request(visit, request_id, address=peer_address(request))
-    await relay.request_changed(ctx, paid)
-    return {"request": relay.request_out(paid)}
+    await ctx.relay.request_changed(paid)
+    return {"request": request_out(paid)}

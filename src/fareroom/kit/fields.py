@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, StrictInt, WithJsonSchema
+from pydantic import BeforeValidator, ConfigDict, Field, StrictInt, WithJsonSchema
 
 from fareroom.kit.money import CURRENCY_EXPONENTS, MAX_CHARGE_MINOR, MIN_CHARGE_MINOR
 
+# A request body or frame names only its own fields.
+Strict = ConfigDict(extra="forbid")
 _CHAR = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"  # no control characters but tab and line breaks
 PLAIN = rf"^{_CHAR}*$"
 # White space spelled out, never ``\s``: the document's dialect (ECMA-262), Python's ``re`` and

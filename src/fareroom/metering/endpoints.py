@@ -7,52 +7,35 @@ from fastapi.responses import JSONResponse
 
 from fareroom.accounts.service import Caller
 from fareroom.bootstrap import Services
-from fareroom.chat import relay
-from fareroom.chat.schemas import (
+from fareroom.http import PathId, api_key, context, read, write
+from fareroom.metering.schemas import (
     CardChange,
     CollectionOut,
     EventIn,
     EventOut,
-    SessionOpen,
     SessionOut,
     session_out,
 )
-from fareroom.http import PathId, api_key, context, read, write
 from fareroom.metering.service import LiveState
+from fareroom.models.metering import SessionStatus
 from fareroom.openapi import problems
 
 router = APIRouter(prefix="/api/v1", tags=["metering"])
 
 
-def _settled(request: Request) -> Any:
-    """After the write committed: carry out what it planned, publish, answer the state."""
-    ctx = context(request)
+def settled(request: Request) -> Any:
+    """After the write committed: carry out what it planned, publish, answer the state
+    (the composition's relay also gives an agent freed by it a waiting client)."""
+    relay = context(request).relay
 
     async def then(state: LiveState) -> SessionOut:
-        return await relay.announce(ctx, state.session.business_id, state.session.id)
+        return await relay.announce(state.session.business_id, state.session.id)
 
     return then
 
 
-@router.post(
-    "/chat-sessions", status_code=201, response_model=SessionOut, responses=problems(402, 404)
-)
-async def open_session(body: SessionOpen, request: Request,
-                       key: str = Depends(api_key)) -> JSONResponse:  # fmt: skip
-    """Open a metered session: the client accepted the terms and the hold succeeded."""
-
-    async def run(s: Services, caller: Caller, rid: str | None) -> LiveState:
-        return await s.metering.open(
-            caller.business, room_id=body.room_id, agent_id=body.agent_id,
-            client_id=body.client_id, card_id=body.card_id,
-            accepted_terms=body.accepted_terms, session_id=rid)  # fmt: skip
-
-    return await write(request, key, body, prefix="cs", fn=run,
-                       then=_settled(request))  # fmt: skip
-
-
 @router.get("/chat-sessions", response_model=dict[str, Any])
-async def list_sessions(request: Request, status: str | None = Query(None, max_length=16),
+async def list_sessions(request: Request, status: SessionStatus | None = Query(None),
                         key: str = Depends(api_key)) -> dict[str, Any]:  # fmt: skip
     async def run(s: Services, caller: Caller) -> list[SessionOut]:
         return [session_out(state) for state in
@@ -81,7 +64,7 @@ async def record_event(session_id: PathId, body: EventIn, request: Request,
                                        party=body.party, at=body.at)  # fmt: skip
 
     return await write(request, key, body, prefix="mev", fn=run, status=200,
-                       then=_settled(request))  # fmt: skip
+                       then=settled(request))  # fmt: skip
 
 
 @router.get("/chat-sessions/{session_id}/events", response_model=dict[str, Any])
@@ -111,7 +94,7 @@ async def change_card(session_id: PathId, body: CardChange, request: Request,
         return await s.metering.change_card(caller.business, session_id, body.card_id)
 
     return await write(request, key, body, prefix="ccard", fn=run, status=200,
-                       then=_settled(request))  # fmt: skip
+                       then=settled(request))  # fmt: skip
 
 
 @router.post("/chat-sessions/{session_id}/abandon", response_model=SessionOut)

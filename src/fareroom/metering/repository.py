@@ -8,7 +8,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fareroom.kit.db import Keyset, after_keyset
-from fareroom.models.chat import ChatSession, Collection, MeterEventRow, TariffRow
+from fareroom.models.metering import (
+    ChatSession,
+    Collection,
+    CollectionStatus,
+    MeterEventRow,
+    SessionStatus,
+    TariffRow,
+)
 
 # What the meter's tick reads of every open session: the checkpoint and the tariff, no events.
 _OPEN = (
@@ -18,8 +25,9 @@ _OPEN = (
            TariffRow.block_price, TariffRow.increment_seconds, TariffRow.split_threshold,
            TariffRow.preauth_amount)
     .join(TariffRow, TariffRow.id == ChatSession.tariff_id)
-    .where(ChatSession.status == "open")
+    .where(ChatSession.status == SessionStatus.OPEN)
 )  # fmt: skip
+_PENDING = Collection.status == CollectionStatus.PENDING
 
 
 class MeteringRepository:
@@ -29,6 +37,15 @@ class MeteringRepository:
     async def add(self, *objs: object) -> None:
         self.session.add_all(objs)
         await self.session.flush()
+
+    async def tariff(self, tariff_id: str) -> TariffRow | None:
+        return await self.session.get(TariffRow, tariff_id)
+
+    async def status(self, session_id: str, *, lock: bool = False) -> SessionStatus | None:
+        stmt = select(ChatSession.status).where(ChatSession.id == session_id)
+        if lock:
+            stmt = stmt.with_for_update()
+        return (await self.session.execute(stmt)).scalar()
 
     async def chat_session(
         self, business_id: str | None, session_id: str, *, lock: bool = False
@@ -40,7 +57,8 @@ class MeteringRepository:
             stmt = stmt.with_for_update()
         return (await self.session.execute(stmt)).scalar()
 
-    async def chat_sessions(self, business_id: str, *, limit: int, status: str | None = None
+    async def chat_sessions(self, business_id: str, *, limit: int,
+                            status: SessionStatus | None = None
                             ) -> Sequence[ChatSession]:  # fmt: skip
         stmt = select(ChatSession).where(ChatSession.business_id == business_id)
         if status:
@@ -67,7 +85,7 @@ class MeteringRepository:
     async def pending_collection(self, session_id: str) -> tuple[str, str] | None:
         """(id, business id) of the session's oldest pending collection."""
         stmt = (select(Collection.id, Collection.business_id)
-                .where(Collection.session_id == session_id, Collection.status == "pending")
+                .where(Collection.session_id == session_id, _PENDING)
                 .order_by(Collection.created_at, Collection.id).limit(1))  # fmt: skip
         row = (await self.session.execute(stmt)).first()
         return (row[0], row[1]) if row else None
@@ -77,7 +95,7 @@ class MeteringRepository:
         """A page of (created, id, session id) of the collections pending since before
         ``before``, in (created, id) order after ``after``."""
         stmt = (select(Collection.created_at, Collection.id, Collection.session_id)
-                .where(Collection.status == "pending", Collection.created_at <= before,
+                .where(_PENDING, Collection.created_at <= before,
                        after_keyset(Collection.created_at, Collection.id, after))
                 .order_by(Collection.created_at, Collection.id).limit(limit))  # fmt: skip
         return (await self.session.execute(stmt)).all()
@@ -97,5 +115,5 @@ class MeteringRepository:
         return (await self.session.execute(stmt)).all()
 
     async def open_ids(self) -> Sequence[str]:
-        stmt = select(ChatSession.id).where(ChatSession.status == "open")
+        stmt = select(ChatSession.id).where(ChatSession.status == SessionStatus.OPEN)
         return (await self.session.execute(stmt)).scalars().all()

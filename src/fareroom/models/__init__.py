@@ -6,18 +6,15 @@ from fareroom.models.chat import (
     AgentTariff,
     ChatMessage,
     ChatRoom,
-    ChatSession,
     ChatVisit,
-    Collection,
-    MeterEventRow,
     PaymentRequest,
     RoomAgent,
-    TariffRow,
 )  # fmt: skip
 from fareroom.models.client import Card, Client
 from fareroom.models.gateway import GatewayRequest, IdempotencyRecord, SandboxObject, WebhookEvent
 from fareroom.models.ledger import LedgerAccount, LedgerBalance, LedgerEntry, LedgerTransfer
 from fareroom.models.mail import OutboxMail
+from fareroom.models.metering import ChatSession, Collection, MeterEventRow, TariffRow
 from fareroom.models.payment import Payment, Payout, Refund
 
 __all__ = [

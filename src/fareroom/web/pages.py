@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from fareroom.accounts.service import FINANCE_ROLES, Caller, RoleForbidden
+from fareroom.accounts.service import COOKIE, FINANCE_ROLES, Caller, RoleForbidden
 from fareroom.http import PathId, context, peer_address
 from fareroom.kit.errors import (
     FareroomError,
@@ -41,7 +41,6 @@ from fareroom.web.render import templates
 from fareroom.web.security import check_same_origin
 
 router = APIRouter(include_in_schema=False)
-COOKIE = "fareroom_session"
 LOGIN_COOKIE = "fareroom_login"
 NOTICES = {
     "refunded": "The refund was made.",

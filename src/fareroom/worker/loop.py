@@ -1,5 +1,9 @@
 """The worker: background jobs in one loop (``fareroom worker``, or inside ``fareroom serve``).
 
+The worker is a composition edge, like ``bootstrap``: it is handed the whole ``Context`` and
+reads its timings (``meter_tick_seconds``, ``offline_after_seconds``) and the mail settings
+from it; the jobs it runs (``MeterJobs``, ``Relay``) are given values and read none.
+
 Every round (``interval``): deliver the sandbox's events, end timed-out sessions (telling
 their parties), take over stale collections, give waiting clients idle agents, tell those
 waiting while no agent is online (releasing their holds after ``queue_nobody_seconds``),
@@ -17,9 +21,7 @@ import time
 from contextlib import suppress
 from typing import TYPE_CHECKING
 
-from fareroom.chat import relay
 from fareroom.mail.outbox import deliver_pending
-from fareroom.metering import tasks
 
 if TYPE_CHECKING:
     from fareroom.bootstrap import Context
@@ -31,10 +33,10 @@ async def run_round(ctx: Context) -> None:
     """One round of the jobs that run every interval."""
     if ctx.sandbox is not None:
         await ctx.sandbox.deliver_events()
-    await tasks.sweep_timeouts(ctx, then=lambda sid: relay.announce(ctx, None, sid))
-    await tasks.reconcile(ctx)
-    await relay.route_all(ctx)
-    await relay.watch_queues(ctx)
+    await ctx.relay.sweep_timeouts()
+    await ctx.meters.reconcile()
+    await ctx.relay.route_all()
+    await ctx.relay.watch_queues()
     await deliver_pending(ctx.sessions, ctx.mail_sender(), ctx.clock,
                           mail_from=ctx.settings.mail_from)  # fmt: skip
 
@@ -42,7 +44,7 @@ async def run_round(ctx: Context) -> None:
 async def run_worker(ctx: Context, stop: asyncio.Event, *, interval: float = 1.0) -> None:
     """Run the jobs until ``stop`` is set; a failed job is retried on the next round."""
     try:
-        fixed = await tasks.rebuild(ctx)
+        fixed = await ctx.meters.rebuild()
         if fixed:
             log.warning("rebuilt %d session meters from their events", fixed)
     except Exception:
@@ -53,11 +55,11 @@ async def run_worker(ctx: Context, stop: asyncio.Event, *, interval: float = 1.0
         try:
             if time.monotonic() >= next_tick:  # first: the pages wait for it
                 next_tick += tick * (1 + (time.monotonic() - next_tick) // tick)
-                await tasks.tick(ctx)
+                await ctx.meters.tick()
             await run_round(ctx)
             if time.monotonic() >= next_sweep:
                 next_sweep = time.monotonic() + sweep
-                await relay.sweep_presence(ctx)
+                await ctx.relay.sweep_presence()
         except Exception:
             log.exception("worker round failed")
         wait = min(interval, max(0.0, next_tick - time.monotonic()))

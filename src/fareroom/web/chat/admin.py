@@ -18,7 +18,6 @@ from fastapi.responses import HTMLResponse, Response
 
 from fareroom.accounts.service import Caller
 from fareroom.bootstrap import Services
-from fareroom.chat import relay
 from fareroom.chat.live import AWAY_MESSAGE
 from fareroom.chat.service import AGENT_ROLES, RoomView, embed_origins
 from fareroom.http import PathId, context
@@ -139,7 +138,7 @@ async def _page(request: Request, caller: Caller, s: Services, *, view: RoomView
             "error_code": problem.code if problem else None,
             "link": f"{base}/chat/{view.room.id}" if view else None,
             "available": view is not None
-            and await s.live.available(view.room.id, relay.connected(ctx)),
+            and await s.live.available(view.room.id, ctx.relay.connected()),
             "leads": await s.live.leads(caller.business_id, view.room.id) if view else [],
             "away_default": AWAY_MESSAGE}  # fmt: skip
     return templates.TemplateResponse(request, "chat/room.html", data,

@@ -12,7 +12,6 @@ import json
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from fareroom.chat import relay
 from fareroom.chat.service import embed_origins
 from fareroom.http import PathId, context
 from fareroom.web.render import templates
@@ -26,7 +25,7 @@ async def client_page(room_id: PathId, request: Request) -> Response:
     ctx = context(request)
     async with ctx.unit_of_work() as s:
         room, biz = await s.live.public_room(room_id)
-        available = await s.live.available(room.id, relay.connected(ctx))
+        available = await s.live.available(room.id, ctx.relay.connected())
         away = s.live.away_message(room)
     sites = embed_origins(room)
     policy = content_security_policy(ctx.settings, frame_ancestors=sites)
