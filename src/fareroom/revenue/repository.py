@@ -12,8 +12,8 @@ from sqlalchemy.orm import aliased
 from fareroom.kit.repository import Repository
 from fareroom.models.business import User
 from fareroom.models.chat import ChatRoom
-from fareroom.models.metering import ChatSession
 from fareroom.models.ledger import LedgerAccount, LedgerEntry, LedgerTransfer
+from fareroom.models.metering import ChatSession
 from fareroom.models.payment import Payment, Refund
 
 _T, _E, _A = LedgerTransfer, LedgerEntry, LedgerAccount
