@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -135,6 +136,26 @@ def _configure_sqlite(engine: AsyncEngine, synchronous: str) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@dataclass
+class StatementCount:
+    """What the engines it watches sent to their databases, for the benchmarks: statements
+    (one per cursor execution: an executemany is one, as it is one round trip) and
+    transactions committed."""
+
+    statements: int = 0
+    commits: int = 0
+
+    def watch(self, engine: AsyncEngine) -> None:
+        def on_execute(*_: Any) -> None:
+            self.statements += 1
+
+        def on_commit(_: Any) -> None:
+            self.commits += 1
+
+        event.listen(engine.sync_engine, "before_cursor_execute", on_execute)
+        event.listen(engine.sync_engine, "commit", on_commit)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
