@@ -12,7 +12,6 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Protocol
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -102,15 +101,28 @@ async def run_for(seconds: float, workers: int, op: Callable[[int, int], Awaitab
     return sum(counts), time.perf_counter() - start
 
 
-class Slices(Protocol):
-    """One side of a comparison: runs for a while and keeps its own counts."""
+class Rate:
+    """One side of a comparison: ``op(worker, i)`` run by ``workers`` concurrent loops, its
+    count and seconds summed over the slices it ran."""
 
-    async def run(self, seconds: float) -> None: ...
+    def __init__(self, op: Callable[[int, int], Awaitable[None]], workers: int) -> None:
+        self.op, self.workers = op, workers
+        self.count, self.seconds = 0, 0.0
 
-    def reset(self) -> None: ...
+    async def run(self, seconds: float) -> None:
+        count, elapsed = await run_for(seconds, self.workers, self.op)
+        self.count += count
+        self.seconds += elapsed
+
+    def reset(self) -> None:
+        self.count, self.seconds = 0, 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds
 
 
-async def alternate(sides: Sequence[Slices], seconds: float, slices: int) -> None:
+async def alternate(sides: Sequence[Rate], seconds: float, slices: int) -> None:
     """Warm every side up (connections, caches), then run them in ``slices`` alternating
     slices of ``seconds / slices`` each: the machine's speed drifts by tens of percent over
     minutes (more on a shared one), and alternating spreads the drift evenly over the

@@ -30,7 +30,6 @@ import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +38,10 @@ import aiohttp
 from common import (
     ROOT,
     CpuMeter,
+    Rate,
     alternate,
     fresh_databases,
     pg_backends,
-    run_for,
     settle,
     verdict,
 )
@@ -174,59 +173,56 @@ def session(base: str, headers: dict[str, str]) -> aiohttp.ClientSession:
     return aiohttp.ClientSession(base, headers=headers, connector=connector, timeout=timeout)
 
 
-@dataclass
-class Side:
-    """One side of a comparison: a server, the flow it runs, and what was counted: flows,
-    seconds, the server's CPU (``cpu``) and, for Fareroom (``counted``), the statements and
-    commits it sent to its databases (``GET /_bench/counters``)."""
+class Side(Rate):
+    """One side of a comparison: a server, the flow it runs, and what was counted: flows
+    (``count``), seconds, the server's CPU (``cpu``) and, for Fareroom (``counted``), the
+    statements and commits it sent to its databases (``GET /_bench/counters``)."""
 
-    base: str
-    headers: dict[str, str]
-    flow: Callable[..., Awaitable[None]]
-    cpu: CpuMeter
-    keys: bool | None = None
-    counted: bool = False
-    flows: int = 0
-    seconds: float = 0.0
-    sql: dict[str, int] = field(default_factory=lambda: {"statements": 0, "commits": 0})
-    http: aiohttp.ClientSession | None = None
+    def __init__(
+        self,
+        base: str,
+        headers: dict[str, str],
+        flow: Callable[..., Awaitable[None]],
+        cpu: CpuMeter,
+        *,
+        keys: bool | None = None,
+        counted: bool = False,
+    ) -> None:
+        super().__init__(self._flow, CONCURRENCY)
+        self.base, self.headers, self.flow, self.cpu = base, headers, flow, cpu
+        self.keys, self.counted = keys, counted
+        self.sql = {"statements": 0, "commits": 0}
+        self.http: aiohttp.ClientSession | None = None
+
+    async def _flow(self, w: int, i: int) -> None:
+        assert self.http is not None
+        await self.flow(self.http, **({} if self.keys is None else {"keys": self.keys}))
 
     async def counters(self) -> dict[str, int]:
         assert self.http is not None
         return await call(self.http, "GET", "/_bench/counters") if self.counted else self.sql
 
     async def run(self, seconds: float) -> None:
-        assert self.http is not None
-        http, kw = self.http, {} if self.keys is None else {"keys": self.keys}
-
-        async def op(w: int, i: int) -> None:
-            await self.flow(http, **kw)
-
         before = await self.counters()
         self.cpu.start()
-        count, elapsed = await run_for(seconds, CONCURRENCY, op)
+        await super().run(seconds)
         self.cpu.stop()
         after = await self.counters()
-        self.flows += count
-        self.seconds += elapsed
         if self.counted:
             for name in self.sql:
                 self.sql[name] += after[name] - before[name]
 
     def reset(self) -> None:
-        self.flows, self.seconds, self.cpu.ns = 0, 0.0, 0
+        super().reset()
+        self.cpu.ns = 0
         self.sql = dict.fromkeys(self.sql, 0)
-
-    @property
-    def rate(self) -> float:
-        return self.flows / self.seconds
 
     def costs(self) -> str:
         """Server CPU per flow, and (for Fareroom) statements and commits per flow."""
-        cpu = f"CPU {self.cpu.ns / 1e6 / self.flows:5.2f} ms/flow"
+        cpu = f"CPU {self.cpu.ns / 1e6 / self.count:5.2f} ms/flow"
         if not self.counted:
             return cpu
-        per = {name: n / self.flows for name, n in self.sql.items()}
+        per = {name: n / self.count for name, n in self.sql.items()}
         return f"{cpu}, {per['statements']:4.1f} statements, {per['commits']:3.1f} commits"
 
 
