@@ -61,9 +61,11 @@ CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2035, "cvc": 
 class Fareroom:
     def __init__(self, url: str) -> None:
         # One address (this one) makes every card token: Stripe.js's limit per address would
-        # stop the load after 30.
+        # stop the load after 30. A side's connections stay idle while the other side runs
+        # its slice (seconds on a busy machine): the 5-s keep-alive would close them.
         self.env = {**os.environ, "FAREROOM_DATABASE_URL": url, "FAREROOM_BENCH_COUNTERS": "1",
-                    "FAREROOM_LIMIT_SANDBOX_TOKENS_ADDRESS": "1000000000/60"}  # fmt: skip
+                    "FAREROOM_LIMIT_SANDBOX_TOKENS_ADDRESS": "1000000000/60",
+                    "FAREROOM_HTTP_KEEP_ALIVE_SECONDS": "300"}  # fmt: skip
         self.database = url.rsplit("/", 1)[1] if url.startswith("postgresql") else None
         made = subprocess.run(
             [
