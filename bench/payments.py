@@ -104,7 +104,7 @@ class Fareroom:
             env=self.env,
         )
         self.base = f"http://127.0.0.1:{self.port}"
-        wait_http(f"{self.base}/healthz", proc=self.proc)
+        wait_http(f"{self.base}/healthz", proc=self.proc, timeout=120)  # a busy machine
         self.headers = {"Authorization": f"Bearer {key}"}
 
     def pids(self) -> list[int]:
