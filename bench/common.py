@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import os
 import sqlite3
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,6 +99,92 @@ async def run_for(seconds: float, workers: int, op: Callable[[int, int], Awaitab
     start = time.perf_counter()
     await asyncio.gather(*(loop(w) for w in range(workers)))
     return sum(counts), time.perf_counter() - start
+
+
+class Rate:
+    """One side of a comparison: ``op(worker, i)`` run by ``workers`` concurrent loops, its
+    count and seconds summed over the slices it ran."""
+
+    def __init__(self, op: Callable[[int, int], Awaitable[None]], workers: int) -> None:
+        self.op, self.workers = op, workers
+        self.count, self.seconds = 0, 0.0
+
+    async def run(self, seconds: float) -> None:
+        count, elapsed = await run_for(seconds, self.workers, self.op)
+        self.count += count
+        self.seconds += elapsed
+
+    def reset(self) -> None:
+        self.count, self.seconds = 0, 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds
+
+
+async def alternate(sides: Sequence[Rate], seconds: float, slices: int) -> None:
+    """Warm every side up (connections, caches), then run them in ``slices`` alternating
+    slices of ``seconds / slices`` each: the machine's speed drifts by tens of percent over
+    minutes (more on a shared one), and alternating spreads the drift evenly over the
+    sides, so their ratios are fair ones."""
+    for side in sides:
+        await side.run(1.0)
+        side.reset()
+    for _ in range(slices):
+        for side in sides:
+            await side.run(seconds / slices)
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def cpu_ns(pid: int) -> int | None:
+    """CPU time (user + system, every thread, exited ones included) a process has used so
+    far, in ns: the kernel's clock for that process (``clock_getcpuclockid``), exact where
+    /proc's utime and stime count 10-ms ticks. None when the process is gone."""
+    clock = ctypes.c_int()
+    if _libc.clock_getcpuclockid(pid, ctypes.byref(clock)) != 0:
+        return None
+    try:
+        return time.clock_gettime_ns(clock.value)
+    except OSError:  # it ended in between
+        return None
+
+
+def pg_backends(database: str) -> list[int]:
+    """The PostgreSQL server processes serving connections to ``database`` (on this
+    machine; found by the process title, ``postgres: … user database host(port) state``)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            title = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if title.startswith("postgres:") and f" {database} " in title:
+            found.append(int(proc.name))
+    return found
+
+
+class CpuMeter:
+    """CPU used by a set of processes (which may change: database backends come and go)
+    between ``start`` and ``stop``, in ns, summed over slices. A process that ended within
+    a slice is not counted for it (its CPU cannot be read any more)."""
+
+    def __init__(self, pids: Callable[[], Iterable[int]]) -> None:
+        self._pids = pids
+        self._at_start: dict[int, int] = {}
+        self.ns = 0
+
+    def _read(self) -> dict[int, int]:
+        return {pid: ns for pid in self._pids() if (ns := cpu_ns(pid)) is not None}
+
+    def start(self) -> None:
+        self._at_start = self._read()
+
+    def stop(self) -> None:
+        self.ns += sum(ns - self._at_start.get(pid, 0) for pid, ns in self._read().items())
 
 
 def median_time(samples: list[float]) -> float:

@@ -1,6 +1,8 @@
 """Ledger throughput and balance-read cost, on PostgreSQL and SQLite.
 
-Prints, for each database, in one run with the same driver and 8 concurrent writers:
+Prints, for each database, in one run with the same driver and 8 concurrent writers (the
+first three measured in alternating slices, ``common.alternate``, so the machine's drift
+spreads evenly over them):
 - the floor: plain single-row INSERTs into a one-column table, one durable commit each;
 - uniform transfers between random business accounts (one transfer per transaction);
 - "hot" transfers that also credit the one platform-fee account;
@@ -12,6 +14,7 @@ hot ≥ 0.8 × uniform; balance read at 1 000 000 entries ≤ 1.1 × at 10 000.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import sys
 import time
@@ -19,7 +22,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import text
 
-from common import fresh_databases, run_for, verdict
+from common import Rate, alternate, fresh_databases, verdict
 from fareroom.bootstrap import bootstrap
 from fareroom.config import Settings
 from fareroom.kit.db import transaction
@@ -28,6 +31,7 @@ from seed import series_sql
 
 WRITERS = 8
 SECONDS = float(sys.argv[1]) if len(sys.argv) > 1 else 6.0
+SLICES = int(os.environ.get("FAREROOM_BENCH_SLICES", "6"))
 ACCOUNTS = 1_000
 
 
@@ -66,11 +70,10 @@ async def measure(kind: str, url: str) -> dict[str, float]:
                 kind="bench", reference="h", currency="EUR", legs=[(a, 110), (b, -100), (fee, -10)]
             )
 
-    out: dict[str, float] = {}
-    for name, op in (("floor", floor), ("uniform", uniform), ("hot", hot)):
-        await run_for(1.0, WRITERS, op)  # warm-up: connections, caches
-        count, elapsed = await run_for(SECONDS, WRITERS, op)
-        out[name] = count / elapsed
+    sides = {name: Rate(op, WRITERS) for name, op in
+             (("floor", floor), ("uniform", uniform), ("hot", hot))}  # fmt: skip
+    await alternate(list(sides.values()), SECONDS, SLICES)
+    out = {name: side.rate for name, side in sides.items()}
     out.update(await balance_reads(ctx, kind))
     async with transaction(sessions) as s:
         problems = await Ledger(s, ctx.clock).verify()
@@ -154,7 +157,8 @@ async def balance_reads(ctx: object, kind: str) -> dict[str, float]:
 
 def main() -> None:
     urls = fresh_databases("ledger")
-    print(f"# bench/ledger.py — {WRITERS} concurrent writers, {SECONDS:.0f} s per figure")
+    print(f"# bench/ledger.py — {WRITERS} concurrent writers, {SECONDS:.0f} s per figure in "
+          f"{SLICES} alternating slices")  # fmt: skip
     for kind, url in urls.items():
         r = asyncio.run(measure(kind, url))
         target = 0.35 if kind == "postgresql" else 0.5

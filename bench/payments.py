@@ -30,12 +30,21 @@ import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from common import ROOT, fresh_databases, run_for, settle, verdict
+from common import (
+    ROOT,
+    CpuMeter,
+    Rate,
+    alternate,
+    fresh_databases,
+    pg_backends,
+    settle,
+    verdict,
+)
 
 sys.path.insert(0, str(ROOT))
 from tests.support.servers import LocalStripe, free_port, wait_http  # noqa: E402
@@ -51,7 +60,13 @@ CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2035, "cvc": 
 
 class Fareroom:
     def __init__(self, url: str) -> None:
-        self.env = {**os.environ, "FAREROOM_DATABASE_URL": url}
+        # One address (this one) makes every card token: Stripe.js's limit per address would
+        # stop the load after 30. A side's connections stay idle while the other side runs
+        # its slice (seconds on a busy machine): the 5-s keep-alive would close them.
+        self.env = {**os.environ, "FAREROOM_DATABASE_URL": url, "FAREROOM_BENCH_COUNTERS": "1",
+                    "FAREROOM_LIMIT_SANDBOX_TOKENS_ADDRESS": "1000000000/60",
+                    "FAREROOM_HTTP_KEEP_ALIVE_SECONDS": "300"}  # fmt: skip
+        self.database = url.rsplit("/", 1)[1] if url.startswith("postgresql") else None
         made = subprocess.run(
             [
                 sys.executable,
@@ -89,8 +104,20 @@ class Fareroom:
             env=self.env,
         )
         self.base = f"http://127.0.0.1:{self.port}"
-        wait_http(f"{self.base}/healthz", proc=self.proc)
+        wait_http(f"{self.base}/healthz", proc=self.proc, timeout=120)  # a busy machine
         self.headers = {"Authorization": f"Bearer {key}"}
+
+    def pids(self) -> list[int]:
+        """The server's processes (uvicorn's workers too) and, on PostgreSQL, the backends
+        serving its database (which is its own: the sandbox's store is in it too)."""
+        pids = [self.proc.pid]
+        for task in Path(f"/proc/{self.proc.pid}/task").glob("*/children"):
+            pids += [int(p) for p in task.read_text().split()]
+        return pids + (pg_backends(self.database) if self.database else [])
+
+    def side(self, *, keys: bool = False) -> Side:
+        return Side(self.base, self.headers, fareroom_flow, CpuMeter(self.pids), keys=keys,
+                    counted=True)  # fmt: skip
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -148,50 +175,70 @@ def session(base: str, headers: dict[str, str]) -> aiohttp.ClientSession:
     return aiohttp.ClientSession(base, headers=headers, connector=connector, timeout=timeout)
 
 
-@dataclass
-class Side:
-    """One side of a comparison: a server, the flow it runs, and what was counted."""
+class Side(Rate):
+    """One side of a comparison: a server, the flow it runs, and what was counted: flows
+    (``count``), seconds, the server's CPU (``cpu``) and, for Fareroom (``counted``), the
+    statements and commits it sent to its databases (``GET /_bench/counters``)."""
 
-    base: str
-    headers: dict[str, str]
-    flow: Callable[..., Awaitable[None]]
-    keys: bool | None = None
-    flows: int = 0
-    seconds: float = 0.0
+    def __init__(
+        self,
+        base: str,
+        headers: dict[str, str],
+        flow: Callable[..., Awaitable[None]],
+        cpu: CpuMeter,
+        *,
+        keys: bool | None = None,
+        counted: bool = False,
+    ) -> None:
+        super().__init__(self._flow, CONCURRENCY)
+        self.base, self.headers, self.flow, self.cpu = base, headers, flow, cpu
+        self.keys, self.counted = keys, counted
+        self.sql = {"statements": 0, "commits": 0}
+        self.http: aiohttp.ClientSession | None = None
 
-    async def run(self, http: aiohttp.ClientSession, seconds: float) -> None:
-        kw = {} if self.keys is None else {"keys": self.keys}
+    async def _flow(self, w: int, i: int) -> None:
+        assert self.http is not None
+        await self.flow(self.http, **({} if self.keys is None else {"keys": self.keys}))
 
-        async def op(w: int, i: int) -> None:
-            await self.flow(http, **kw)
+    async def counters(self) -> dict[str, int]:
+        assert self.http is not None
+        return await call(self.http, "GET", "/_bench/counters") if self.counted else self.sql
 
-        count, elapsed = await run_for(seconds, CONCURRENCY, op)
-        self.flows += count
-        self.seconds += elapsed
+    async def run(self, seconds: float) -> None:
+        before = await self.counters()
+        self.cpu.start()
+        await super().run(seconds)
+        self.cpu.stop()
+        after = await self.counters()
+        if self.counted:
+            for name in self.sql:
+                self.sql[name] += after[name] - before[name]
 
-    @property
-    def rate(self) -> float:
-        return self.flows / self.seconds
+    def reset(self) -> None:
+        super().reset()
+        self.cpu.ns = 0
+        self.sql = dict.fromkeys(self.sql, 0)
+
+    def costs(self) -> str:
+        """Server CPU per flow, and (for Fareroom) statements and commits per flow."""
+        cpu = f"CPU {self.cpu.ns / 1e6 / self.count:5.2f} ms/flow"
+        if not self.counted:
+            return cpu
+        per = {name: n / self.count for name, n in self.sql.items()}
+        return f"{cpu}, {per['statements']:4.1f} statements, {per['commits']:3.1f} commits"
 
 
 async def _compare(sides: list[Side]) -> None:
     async with AsyncExitStack() as stack:
-        https = [await stack.enter_async_context(session(s.base, s.headers)) for s in sides]
-        for side, http in zip(sides, https, strict=True):
-            await side.run(http, 1.0)  # warm-up
-            side.flows = 0
-            side.seconds = 0.0
-        for _ in range(SLICES):
-            for side, http in zip(sides, https, strict=True):
-                await side.run(http, SECONDS / SLICES)
+        for side in sides:
+            side.http = await stack.enter_async_context(session(side.base, side.headers))
+        await alternate(sides, SECONDS, SLICES)
 
 
-def compare(*sides: Side) -> tuple[float, ...]:
-    """Flows/s of each side, measured in SLICES alternating slices: the machine's speed
-    drifts by tens of percent over minutes, and alternating spreads the drift evenly over
-    the sides, so their ratio is a fair one."""
+def compare(*sides: Side) -> tuple[Side, ...]:
+    """The sides, measured in SLICES alternating slices (``common.alternate``)."""
     asyncio.run(_compare(list(sides)))
-    return tuple(s.rate for s in sides)
+    return sides
 
 
 async def add_clients(base: str, headers: dict[str, str], path: str, n: int,
@@ -216,61 +263,62 @@ def seed_payments(url: str, business_id: str, n: int) -> None:
     asyncio.run(seed(url, business_id, n))
 
 
+def stripe_side(ls: LocalStripe) -> Side:
+    pid = ls.proc.pid
+    return Side(ls.url, LS_AUTH, localstripe_flow, CpuMeter(lambda: [pid]))
+
+
+def _line(label: str, ours: Side, theirs: Side, name: str, target: str,
+          met: Callable[[float], bool]) -> str:  # fmt: skip
+    ratio = ours.rate / theirs.rate
+    return (
+        f"  {label}: Fareroom {ours.rate:7.1f} flows/s, {name} {theirs.rate:7.1f}  ratio "
+        f"{ratio:5.2f}  (target {target}: {verdict(met(ratio))})\n"
+        f"      Fareroom: {ours.costs()}\n      {name}: {theirs.costs()}"
+    )
+
+
 def main() -> None:
     print(
         f"# bench/payments.py: {CONCURRENCY} concurrent clients, {SECONDS:.0f} s per side and"
-        f" figure in {SLICES} alternating slices; one flow = 7 HTTP calls on each side"
+        f" figure in {SLICES} alternating slices; one flow = 7 HTTP calls on each side.\n"
+        "# CPU: the server's processes (and on PostgreSQL the backends serving its database),"
+        " from the kernel's per-process CPU clocks; statements: cursor executions counted in"
+        " the server (SQLite's BEGIN IMMEDIATE included), commits: transactions committed"
     )
     seeded_urls = fresh_databases("payments_seeded")
     for kind, url in fresh_databases("payments").items():
         ls = LocalStripe(save=False)
         fresh, seeded = Fareroom(url), Fareroom(seeded_urls[kind])
+
         try:
             settle(url)
-            ls_fresh, fr_fresh = compare(
-                Side(ls.url, LS_AUTH, localstripe_flow),
-                Side(fresh.base, fresh.headers, fareroom_flow, keys=False),
-            )
+            ls_fresh, fr_fresh = compare(stripe_side(ls), fresh.side())
             asyncio.run(add_clients(ls.url, LS_AUTH, "/v1/customers", 5_000, True))
             asyncio.run(add_clients(seeded.base, seeded.headers, "/api/v1/clients", 5_000, False))
             settle(seeded_urls[kind])
-            ls_5k, fr_5k = compare(
-                Side(ls.url, LS_AUTH, localstripe_flow),
-                Side(seeded.base, seeded.headers, fareroom_flow, keys=False),
-            )
+            ls_5k, fr_5k = compare(stripe_side(ls), seeded.side())
             seed_payments(seeded_urls[kind], seeded.business_id, 100_000)
             settle(seeded_urls[kind])
             settle(url)
-            fr_start, fr_100k = compare(
-                Side(fresh.base, fresh.headers, fareroom_flow, keys=False),
-                Side(seeded.base, seeded.headers, fareroom_flow, keys=False),
-            )
-            fr_nokeys, fr_keys = compare(
-                Side(seeded.base, seeded.headers, fareroom_flow, keys=False),
-                Side(seeded.base, seeded.headers, fareroom_flow, keys=True),
-            )
+            fr_start, fr_100k = compare(fresh.side(), seeded.side())
+            fr_nokeys, fr_keys = compare(seeded.side(), seeded.side(keys=True))
         finally:
             ls.stop()
             fresh.stop()
             seeded.stop()
-        r1, r2, r3 = fr_fresh / ls_fresh, fr_5k / ls_5k, fr_100k / fr_start
-        cost = 1 - fr_keys / fr_nokeys
         print(f"\n[{kind}]")
+        print(_line("fresh store        ", fr_fresh, ls_fresh, "localstripe", ">= 1",
+                    lambda r: r >= 1))  # fmt: skip
+        print(_line("after 5 000 clients", fr_5k, ls_5k, "localstripe", ">= 10",
+                    lambda r: r >= 10))  # fmt: skip
+        print(_line("after 100 000 payments", fr_100k, fr_start, "a fresh store", ">= 0.9",
+                    lambda r: r >= 0.9))  # fmt: skip
+        cost = 1 - fr_keys.rate / fr_nokeys.rate
         print(
-            f"  fresh store:         Fareroom {fr_fresh:7.1f} flows/s, localstripe "
-            f"{ls_fresh:7.1f}  ratio {r1:5.2f}  (target >= 1: {verdict(r1 >= 1)})"
-        )
-        print(
-            f"  after 5 000 clients: Fareroom {fr_5k:7.1f} flows/s, localstripe "
-            f"{ls_5k:7.1f}  ratio {r2:5.2f}  (target >= 10: {verdict(r2 >= 10)})"
-        )
-        print(
-            f"  after 100 000 payments: Fareroom {fr_100k:7.1f} flows/s vs a fresh store "
-            f"{fr_start:7.1f}  ratio {r3:5.2f}  (target >= 0.9: {verdict(r3 >= 0.9)})"
-        )
-        print(
-            f"  with Idempotency-Key: {fr_keys:7.1f} flows/s vs {fr_nokeys:7.1f} without: "
-            f"cost {cost * 100:4.1f} %  (target <= 15 %: {verdict(cost <= 0.15)})"
+            f"  with Idempotency-Key: {fr_keys.rate:7.1f} flows/s vs {fr_nokeys.rate:7.1f} "
+            f"without: cost {cost * 100:4.1f} %  (target <= 15 %: {verdict(cost <= 0.15)})\n"
+            f"      with: {fr_keys.costs()}\n      without: {fr_nokeys.costs()}"
         )
 
 

@@ -264,6 +264,15 @@ def create_app(ctx: Context | None = None, *, settings: Settings | None = None,
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.get("/_bench/counters", include_in_schema=False)
+    async def bench_counters(request: Request) -> dict[str, int]:
+        """The SQL statements and commits this process sent so far (bench/payments.py),
+        with FAREROOM_BENCH_COUNTERS=1 only."""
+        counted = request.app.state.ctx.statements
+        if counted is None:
+            raise StarletteHTTPException(404, "Not Found")
+        return {"statements": counted.statements, "commits": counted.commits}
+
     return app
 
 

@@ -25,7 +25,13 @@ from fareroom.gateway.log import GatewayLog, LoggedGateway, LogScope
 from fareroom.gateway.sandbox import ProcessingFee, SandboxGateway
 from fareroom.idempotency.service import IdempotencyService
 from fareroom.kit.clock import Clock, SystemClock
-from fareroom.kit.db import create_engine, is_sqlite, session_factory, transaction
+from fareroom.kit.db import (
+    StatementCount,
+    create_engine,
+    is_sqlite,
+    session_factory,
+    transaction,
+)
 from fareroom.kit.ratelimit import InMemoryRateLimiter, RateLimiter, RedisRateLimiter
 from fareroom.ledger.service import Account, Ledger
 from fareroom.mail.outbox import FileSender, Sender, SmtpSender
@@ -83,6 +89,8 @@ class Context:
     limits: RateLimiter  # in memory, or Redis (shared by every process) with a Redis URL
     ledger_accounts: dict[str, Account] = field(default_factory=dict)
     passwords: Passwords = field(default_factory=Passwords)
+    # Statements sent by both engines, with FAREROOM_BENCH_COUNTERS only (see app.py).
+    statements: StatementCount | None = None
 
     @property
     def processing_fee(self) -> tuple[Fraction, int]:
@@ -224,6 +232,10 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None) -
                                        offline_after=settings.offline_after_seconds))  # fmt: skip
     if sandbox is not None:
         sandbox.event_sink = _inbox(ctx)
+    if settings.bench_counters:
+        ctx.statements = StatementCount()
+        for watched in dict.fromkeys([engine, sandbox_engine or engine]):
+            ctx.statements.watch(watched)
     return ctx
 
 

@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     http_keep_alive_seconds: float = Field(default=5, gt=0, le=300)
     http_head_seconds: float = Field(default=10, gt=0, le=300)
     log_level: str = "INFO"
+    # For bench/payments.py: count the SQL statements this process sends and answer them at
+    # GET /_bench/counters (404 otherwise). Off in production.
+    bench_counters: bool = False
 
     @model_validator(mode="after")
     def _stripe_has_a_key(self) -> Settings:

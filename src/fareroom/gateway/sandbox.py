@@ -24,9 +24,9 @@ from datetime import datetime, timedelta
 from fractions import Fraction
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from fareroom.gateway.base import (
     AccountResult,
@@ -46,10 +46,11 @@ from fareroom.gateway.base import (
     WebhookSignatureInvalid,
     parse_event,
 )
+from fareroom.gateway.sandbox_store import SandboxStore
 from fareroom.gateway.signature import SignatureInvalid, sign, verify
 from fareroom.gateway.testcards import TEST_CARDS, luhn_ok
 from fareroom.kit.clock import Clock
-from fareroom.kit.db import one_statement, transaction
+from fareroom.kit.db import driver_transaction, statement_count, transaction
 from fareroom.kit.ids import new_id
 from fareroom.kit.money import round_half_up
 from fareroom.models.gateway import SandboxObject
@@ -74,68 +75,6 @@ class ProcessingFee:
 
 
 _objects = cast(Table, SandboxObject.__table__)
-# Built once: the sandbox is on the path of every payment, and a statement object reused
-# keeps its compiled form and cache key.
-_GET = select(_objects.c.id, _objects.c.kind, _objects.c.data).where(
-    _objects.c.id.in_(bindparam("b_ids", expanding=True))
-)
-_GET_LOCKED = _GET.with_for_update()
-_ADD = insert(_objects)
-_PUT = (
-    update(_objects)
-    .where(_objects.c.id == bindparam("b_id"))
-    .values(kind=bindparam("b_kind"), data=bindparam("b_data"), amount=bindparam("b_amount"))
-)
-
-
-class _Store:
-    """One of the sandbox's own transactions (never the caller's), in few round trips.
-
-    ``load`` reads every object an operation needs in one query; ``add`` and ``put`` are
-    kept until ``flush``, which writes them as one statement each just before the commit.
-    An operation's reads all come before its writes, so nothing reads what is unwritten.
-    """
-
-    def __init__(self, session: AsyncSession, clock: Clock) -> None:
-        self.session = session
-        self.clock = clock
-        self._read: dict[str, tuple[str, str] | None] = {}
-        self._adds: list[dict[str, Any]] = []
-        self._puts: list[dict[str, Any]] = []
-
-    async def load(self, ids: list[str], *, lock: bool = False) -> None:
-        """Read these objects (locking them with ``lock``); later ``get``s use what was read."""
-        result = await self.session.execute(_GET_LOCKED if lock else _GET, {"b_ids": ids})
-        found = {row.id: (row.kind, row.data) for row in result}
-        for obj_id in ids:
-            self._read[obj_id] = found.get(obj_id)
-
-    async def get(self, kind: str, obj_id: str, *, lock: bool = False) -> dict[str, Any] | None:
-        if obj_id not in self._read:
-            await self.load([obj_id], lock=lock)
-        found = self._read[obj_id]
-        return json.loads(found[1]) if found is not None and found[0] == kind else None
-
-    def add(self, kind: str, obj: dict[str, Any]) -> dict[str, Any]:
-        """Store a new object (its id is new) at the flush."""
-        self._adds.append({
-            "id": obj["id"], "kind": kind, "data": json.dumps(obj, sort_keys=True),
-            "amount": obj.get("amount", 0), "created_at": self.clock.now()})  # fmt: skip
-        return obj
-
-    def put(self, kind: str, obj: dict[str, Any]) -> dict[str, Any]:
-        """Replace a stored object (and possibly its kind) at the flush."""
-        self._puts.append({
-            "b_id": obj["id"], "b_kind": kind, "b_data": json.dumps(obj, sort_keys=True),
-            "b_amount": obj.get("amount", 0)})  # fmt: skip
-        return obj
-
-    async def flush(self) -> None:
-        if self._puts:
-            await self.session.execute(_PUT, self._puts)
-        if self._adds:
-            await self.session.execute(_ADD, self._adds)
-        self._puts, self._adds = [], []
 
 
 class SandboxGateway:
@@ -152,6 +91,7 @@ class SandboxGateway:
         base_url: str,
     ) -> None:
         self._sessions = sessions
+        self._engine: AsyncEngine = sessions.kw["bind"]
         self._clock = clock
         self._webhook_secret = webhook_secret
         self._fingerprint_secret = fingerprint_secret.encode()
@@ -180,15 +120,19 @@ class SandboxGateway:
         return queue.pop(0) if queue else None
 
     @asynccontextmanager
-    async def _tx(self) -> AsyncIterator[_Store]:
-        async with transaction(self._sessions) as session:
-            store = _Store(session, self._clock)
+    async def _tx(self) -> AsyncIterator[SandboxStore]:
+        async with driver_transaction(self._engine) as raw:
+            store = self._store(raw)
             yield store
             await store.flush()
 
+    def _store(self, raw: Any) -> SandboxStore:
+        return SandboxStore(raw, self._engine.dialect.name, self._clock,
+                            statement_count(self._engine))  # fmt: skip
+
     async def _idempotent(
         self, operation: str, key: str, params: dict[str, Any],
-        work: Callable[[_Store], Awaitable[dict[str, Any]]], *, reads: tuple[str, ...] = (),
+        work: Callable[[SandboxStore], Awaitable[dict[str, Any]]], *, reads: tuple[str, ...] = (),
     ) -> dict[str, Any]:  # fmt: skip
         """Run ``work`` once per key; a replay returns the first outcome (success or error).
 
@@ -263,14 +207,14 @@ class SandboxGateway:
             "fingerprint": fingerprint, "behaviour": card.behaviour,
             "decline_code": card.decline_code, "used": False,
         }  # fmt: skip
-        async with one_statement(self._sessions) as session:
-            store = _Store(session, self._clock)
+        async with driver_transaction(self._engine, single=True) as raw:
+            store = self._store(raw)
             store.add("token", token)
             await store.flush()
         return str(token["id"])
 
     async def create_customer(self, *, email: str, name: str, idempotency_key: str) -> str:
-        async def work(store: _Store) -> dict[str, Any]:
+        async def work(store: SandboxStore) -> dict[str, Any]:
             return store.add("customer", {"id": new_id("cus"), "email": email,
                                                 "name": name})  # fmt: skip
 
@@ -281,7 +225,7 @@ class SandboxGateway:
     async def attach_card(
         self, *, customer_id: str, token: str, idempotency_key: str
     ) -> CardDetails:
-        async def work(store: _Store) -> dict[str, Any]:
+        async def work(store: SandboxStore) -> dict[str, Any]:
             if await store.get("customer", customer_id) is None:
                 raise ResourceMissing("customer")
             tok = await store.get("token", token, lock=True)
@@ -323,7 +267,7 @@ class SandboxGateway:
             "amount", "currency", "customer_id", "payment_method_id", "capture",
             "off_session", "destination_account_id", "application_fee")}  # fmt: skip
 
-        async def work(store: _Store) -> dict[str, Any]:
+        async def work(store: SandboxStore) -> dict[str, Any]:
             pm = await store.get("payment_method", request.payment_method_id)
             if pm is None or pm["detached"] or pm["customer"] != request.customer_id:
                 raise ResourceMissing("payment method for this customer")
@@ -382,7 +326,7 @@ class SandboxGateway:
             found = [json.loads(data) for data in rows.scalars()]
         return [ch for ch in found if ch.get("metadata", {}).get("business") == business_id]
 
-    async def _held(self, store: _Store, charge_id: str) -> dict[str, Any]:
+    async def _held(self, store: SandboxStore, charge_id: str) -> dict[str, Any]:
         ch = await store.get("charge", charge_id, lock=True)
         if ch is None:
             raise ResourceMissing("charge")
@@ -403,7 +347,7 @@ class SandboxGateway:
         self, *, charge_id: str, amount: int, idempotency_key: str,
         application_fee: int | None = None,
     ) -> ChargeResult:  # fmt: skip
-        async def work(store: _Store) -> dict[str, Any]:
+        async def work(store: SandboxStore) -> dict[str, Any]:
             ch = await self._held(store, charge_id)
             if not 0 < amount <= ch["amount"]:
                 raise GatewayInvalidRequest(
@@ -430,7 +374,7 @@ class SandboxGateway:
         )
 
     async def cancel(self, *, charge_id: str, idempotency_key: str) -> ChargeResult:
-        async def work(store: _Store) -> dict[str, Any]:
+        async def work(store: SandboxStore) -> dict[str, Any]:
             ch = await self._held(store, charge_id)
             ch.update(status="canceled")
             store.put("charge", ch)
@@ -446,7 +390,7 @@ class SandboxGateway:
     async def refund(
         self, *, charge_id: str, amount: int, idempotency_key: str, reason: str = ""
     ) -> RefundResult:
-        async def work(store: _Store) -> dict[str, Any]:
+        async def work(store: SandboxStore) -> dict[str, Any]:
             ch = await store.get("charge", charge_id, lock=True)
             if ch is None:
                 raise ResourceMissing("charge")
@@ -484,7 +428,7 @@ class SandboxGateway:
     async def create_account(
         self, *, country: str, email: str, idempotency_key: str
     ) -> AccountResult:
-        async def work(store: _Store) -> dict[str, Any]:
+        async def work(store: SandboxStore) -> dict[str, Any]:
             return store.add(
                 "account",
                 {"id": new_id("acct"), "country": country, "email": email, "status": "pending"},
@@ -520,7 +464,7 @@ class SandboxGateway:
     async def create_payout(
         self, *, account_id: str | None, amount: int, currency: str, idempotency_key: str
     ) -> PayoutResult:
-        async def work(store: _Store) -> dict[str, Any]:
+        async def work(store: SandboxStore) -> dict[str, Any]:
             po = {
                 "id": new_id("po"),
                 "amount": amount,
@@ -539,7 +483,7 @@ class SandboxGateway:
 
     # ------------------------------------------------------------ events
 
-    def _emit(self, store: _Store, event_type: str, obj: dict[str, Any]) -> None:
+    def _emit(self, store: SandboxStore, event_type: str, obj: dict[str, Any]) -> None:
         event = {
             "id": new_id("evt"),
             "type": event_type,
