@@ -308,7 +308,8 @@ def fareroom_run(url: str, pairs: int, tick: int, ticks: int) -> dict[str, Any]:
                               stdout=subprocess.DEVNULL, stderr=log)  # fmt: skip
     loads: list[Load] = []
     try:
-        wait_http(f"http://127.0.0.1:{port}/healthz", proc=server)  # type: ignore[arg-type]
+        wait_http(f"http://127.0.0.1:{port}/healthz", timeout=120,  # a busy machine
+                  proc=server)  # type: ignore[arg-type]  # fmt: skip
         time.sleep(2)
         proc = Proc(server.pid)
         rss0 = proc.rss_kib()
