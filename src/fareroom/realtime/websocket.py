@@ -223,21 +223,22 @@ class PageSocket(asyncio.Protocol):
             if isinstance(event, Request):
                 self._handshake(event)
                 return
+            frame = cast(Frame, event)  # a server's other events are frames
             if ws.state is OPEN and not self._spend():  # the page's close answer is free
                 ws.fail(POLICY, "too many frames")
                 return
-            opcode, data = event.opcode, event.data
+            opcode, data = frame.opcode, cast(bytes, frame.data)  # parsed frames hold bytes
             if opcode is PING and self._pending and self._transport is not None:
                 self._transport.write(self._pending.pop(0))
                 continue
             if opcode is CONT and self._parts is not None:  # the library checks the order
                 self._parts.append(data)
-                if not event.fin:
+                if not frame.fin:
                     continue
                 opcode, data, self._parts = self._parts_op, b"".join(self._parts), None
             elif opcode is not TEXT and opcode is not BINARY:
                 continue  # pong, close
-            elif not event.fin:
+            elif not frame.fin:
                 self._parts, self._parts_op = [data], opcode
                 continue
             if ws.state is not OPEN or self._handler is None:
