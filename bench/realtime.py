@@ -9,46 +9,55 @@ would have made); the sockets then say hello as real pages do. The load comes fr
 processes (``bench/realtime_client.js``, the ``ws`` library): one for the clients, one for
 the agents, since one process may hold at most ``ulimit -Hn`` sockets.
 
-Printed per tick setting (30 s, and 1 s as a stress):
-
-- sessions held: pairs whose two sockets were both welcomed and still open at the end;
-- update lateness p50/p99: arrival of a meter update minus its ``t`` (when the tick read
-  the meter), over every update in the window;
-- server CPU per delivered update: the server process's CPU (utime + stime, /proc) over the
-  window divided by the updates the clients received in it, and its inverse, updates per
-  CPU-second;
-- memory per connection: the server's RSS growth from before the first socket to after the
-  last, per socket (and its whole RSS per socket, the basis the Node peer prints).
-
 In the same run, the Node peer (the folder ``FAREROOM_BENCH_PEER`` names, ``ws-meter``: the
 same metering model on Node's ``ws``, kept outside this repository; copied to
-``var/bench/ws-meter`` and ``npm install``-ed there) runs with as many sockets as Fareroom
-held (its sessions are one socket each) at the same tick and heartbeat;
-the ratios are printed. Targets: ≥ 10 000 pairs with p99 ≤ 250 ms at both ticks, ≤ 16 KiB
-per connection, ≥ 0.4 × the Node peer's updates per CPU-second.
+``var/bench/ws-meter`` and ``npm install``-ed there) serves as many sockets as Fareroom
+held (its sessions are one socket each) at the same tick and heartbeat, loaded by the same
+client (two processes), and is measured from outside in the same way:
 
-Usage: ``python bench/realtime.py [pairs, default 9900] [window seconds at the 30-s tick,
-default 95]``. ``FAREROOM_BENCH_DATABASES=sqlite`` (default: PostgreSQL when it answers).
+- the window: once every socket is answered and 15 s have passed, exactly K ticks, from
+  half a tick after a tick (its phase read from the updates' stamps) to half a tick after
+  the K-th; the updates counted are those the K ticks stamped, wherever they arrive;
+- CPU: the scheduler's nanoseconds of every thread of the server process
+  (``/proc/PID/task/*/schedstat``) over the window, plus, on PostgreSQL, those of the
+  backends connected to the bench's database (on SQLite the database is in the process);
+  per delivered update, and its inverse, updates per CPU-second;
+- update lateness p50/p99: arrival minus the first stamp of the update's tick (Fareroom
+  stamps each batch it reads, the peer each message it sends; the first stamp of a tick
+  is its start on both);
+- memory per connection: the server's RSS at the window's end per socket (the basis of
+  the ratio), and for Fareroom its growth from before the first socket.
+
+Ratios are printed with the CPU per update of both beside them, at both ticks. Targets:
+≥ 10 000 pairs with p99 ≤ 250 ms at both ticks, ≤ 16 KiB per connection, ≥ 0.4 × the
+Node peer's updates per CPU-second.
+
+Usage: ``python bench/realtime.py [pairs, default 2000] [ticks at the 30-s tick, default 2]
+[ticks at the 1-s tick, default 20]`` (about 7 minutes at the defaults; the connect phase
+grows with the pairs: 9 900 pairs take about 20).
+``FAREROOM_BENCH_DATABASES=sqlite`` (default: PostgreSQL when it answers).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
-import re
+import queue
 import resource
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, fresh_databases
+from common import PG_ADMIN, ROOT, fresh_databases
 from fareroom.accounts.service import sha256
 from fareroom.bootstrap import bootstrap
 from fareroom.config import Settings
@@ -133,14 +142,22 @@ async def seed(url: str, pairs: int, folder: Path) -> None:
 
 
 class Proc:
-    """CPU seconds and RSS of a process, from /proc."""
+    """CPU seconds and RSS of a process, from /proc. The CPU is the scheduler's own count
+    of nanoseconds on a CPU (``/proc/PID/task/*/schedstat``, first field), summed over the
+    process's threads (Node's GC and libuv threads, aiosqlite's): the same reading for
+    every process measured, at µs precision, where ``/proc/PID/stat``'s utime + stime
+    counts 10-ms ticks. A thread that ends inside the window takes its time with it (the
+    ones here live as long as their process)."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
 
     def cpu(self) -> float:
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        total = 0
+        for task in Path(f"/proc/{self.pid}/task").iterdir():
+            with contextlib.suppress(OSError):  # a thread that just ended
+                total += int((task / "schedstat").read_text().split()[0])
+        return total / 1e9
 
     def rss_kib(self) -> int:
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
@@ -149,21 +166,128 @@ class Proc:
         return 0
 
 
-def _node(*args: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "NODE_PATH": str(NODE / "node_modules")}
-    return subprocess.Popen(["node", *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=NODE, env=env)  # fmt: skip
+class Database:
+    """The database's share of the work: on PostgreSQL, the backends connected to the
+    bench's database (the server's pool, its worker's; read from ``pg_stat_activity``),
+    measured like the servers; on SQLite nothing apart (it runs inside the server)."""
+
+    def __init__(self, url: str) -> None:
+        self.name = url.rsplit("/", 1)[1] if url.startswith("postgresql") else None
+
+    def pids(self) -> list[int]:
+        if self.name is None:
+            return []
+
+        async def query() -> list[int]:
+            import asyncpg
+
+            conn = await asyncpg.connect(PG_ADMIN)
+            try:
+                rows = await conn.fetch(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = $1", self.name
+                )
+            finally:
+                await conn.close()
+            return [row["pid"] for row in rows]
+
+        return asyncio.run(query())
 
 
-def _line(proc: subprocess.Popen[str], prefix: str) -> str:
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if line.startswith(prefix):
-            return line.strip()
-    raise RuntimeError(f"no '{prefix}' line: {proc.stderr.read() if proc.stderr else ''}")
+def cpu_of(pids: list[int]) -> dict[int, float]:
+    found = {}
+    for pid in pids:
+        with contextlib.suppress(OSError):  # a backend that just ended
+            found[pid] = Proc(pid).cpu()
+    return found
 
 
-def fareroom_run(url: str, pairs: int, tick: int, window: int) -> dict[str, Any]:
+class Load:
+    """A load client (``realtime_client.js``): its "tick" lines collected as they come,
+    the others read in turn."""
+
+    def __init__(self, *args: str) -> None:
+        env = {**os.environ, "NODE_PATH": str(NODE / "node_modules")}
+        script = str(ROOT / "bench" / "realtime_client.js")
+        self.proc = subprocess.Popen(["node", script, *args], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     text=True, cwd=NODE, env=env)  # fmt: skip
+        self.ticks: list[float] = []
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if line.startswith("tick "):
+                self.ticks.append(float(line.split()[1]))
+            else:
+                self.lines.put(line.strip())
+        self.lines.put("")  # it exited
+
+    def line(self, prefix: str) -> str:
+        while True:
+            line = self.lines.get(timeout=1200)
+            if line.startswith(prefix):
+                return line
+            if not line:
+                raise RuntimeError(f"the load client exited before its '{prefix}' line")
+
+    def say(self, line: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+
+    def end(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()  # it exits (and closes its sockets) only now
+        self.proc.wait(timeout=30)
+
+
+def _sleep_until(at: float) -> None:
+    time.sleep(max(0.0, at - time.time()))
+
+
+def measure(server: Proc, db: Database, loads: list[Load], tick: int, ticks: int
+            ) -> dict[str, Any]:  # fmt: skip
+    """Once every socket is answered and ``SETTLE`` seconds have passed: a window of
+    exactly ``ticks`` ticks, from half a tick after one (read from the updates' stamps)
+    to half a tick after the last; the server's and its database's CPU over it, the
+    updates of those ticks as the load clients counted them."""
+    ready = [load.line("ready").split() for load in loads]
+    time.sleep(SETTLE)
+    while not loads[0].ticks:
+        time.sleep(0.1)
+    w0 = loads[0].ticks[-1] + tick / 2
+    while w0 < time.time() + 1.5:  # time to find the database's backends first
+        w0 += tick
+    w1 = w0 + ticks * tick
+    _sleep_until(w0 - 1)
+    pids0 = db.pids()
+    _sleep_until(w0)
+    cpu0, db0 = server.cpu(), cpu_of(pids0)
+    _sleep_until(w1)
+    cpu1, db1 = server.cpu(), cpu_of(db.pids())
+    rss = server.rss_kib()
+    time.sleep(2)  # the last tick's updates still on their way
+    for load in loads:
+        load.say(f"report {w0} {w1}")
+    done = [json.loads(load.line("{")) for load in loads]
+    db_cpu = sum(cpu - db0.get(pid, 0.0) for pid, cpu in db1.items())
+    updates = sum(d["updates"] for d in done)
+    cpu = cpu1 - cpu0 + db_cpu
+    return {"sockets": sum(int(r[1]) for r in ready), "failed": sum(int(r[2]) for r in ready),
+            "connect_s": max(float(r[3]) for r in ready), "updates": updates,
+            "ticks": max(d["ticks"] for d in done),
+            "open": [d["welcomed"] - d["closed"] for d in done],
+            "p50_ms": max(d["p50_ms"] or 0 for d in done),
+            "p99_ms": max(d["p99_ms"] or 0 for d in done),
+            "max_ms": max(d["max_ms"] or 0 for d in done),
+            "cpu_s": cpu, "db_cpu_s": db_cpu, "backends": len(db1),
+            "updates_per_cpu_s": updates / cpu if cpu else 0.0,
+            "rss_kib": rss, "errors": [d["errors"] for d in done]}  # fmt: skip
+
+
+def fareroom_run(url: str, pairs: int, tick: int, ticks: int) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix="fareroom-bench-rt-"))
     started = time.perf_counter()
     asyncio.run(seed(url, pairs, folder))
@@ -183,46 +307,26 @@ def fareroom_run(url: str, pairs: int, tick: int, window: int) -> dict[str, Any]
     server = subprocess.Popen([sys.executable, "-m", "fareroom", "serve", "--quiet",
                                "--host", "127.0.0.1", "--port", str(port)], env=env,
                               stdout=subprocess.DEVNULL, stderr=log)  # fmt: skip
+    loads: list[Load] = []
     try:
-        wait_http(f"http://127.0.0.1:{port}/healthz", proc=server)  # type: ignore[arg-type]
+        wait_http(f"http://127.0.0.1:{port}/healthz", timeout=120,  # a busy machine
+                  proc=server)  # type: ignore[arg-type]  # fmt: skip
         time.sleep(2)
         proc = Proc(server.pid)
         rss0 = proc.rss_kib()
-        started = time.perf_counter()
-        loads = [_node(str(ROOT / "bench" / "realtime_client.js"), f"ws://127.0.0.1:{port}",
-                       role, str(folder / f"{role}s.txt"), str(HEARTBEAT), str(SETTLE),
-                       str(window))
-                 for role in ("client", "agent")]  # fmt: skip
-        ready = [_line(p, "ready").split() for p in loads]
-        connect_s = time.perf_counter() - started
-        for p in loads:
-            _line(p, "counting")
-        cpu0, rss1 = proc.cpu(), proc.rss_kib()
-        done = [json.loads(_line(p, "{")) for p in loads]
-        cpu = proc.cpu() - cpu0
+        loads = [Load(f"ws://127.0.0.1:{port}", role, str(folder / f"{role}s.txt"),
+                      str(HEARTBEAT), str(tick)) for role in ("client", "agent")]  # fmt: skip
+        ours = measure(proc, Database(url), loads, tick, ticks)
     finally:
         server.send_signal(signal.SIGKILL)  # before the clients' sockets close: no offline storm
         server.wait()
-        for p in loads if "loads" in locals() else []:
-            assert p.stdin is not None
-            p.stdin.close()  # the load clients exit (and close their sockets) only now
-            p.wait(timeout=30)
+        for load in loads:
+            load.end()
         shutil.rmtree(folder, ignore_errors=True)
         log.close()
-    failures = (WORK / f"server-tick{tick}.log").read_text().count("Traceback")
-    sockets = sum(int(r[1]) for r in ready)
-    updates = sum(d["updates"] for d in done)
-    held = min(d["welcomed"] - d["closed"] for d in done)
-    lat = sorted(v for d in done for v in (d["p50_ms"], d["p99_ms"]) if v is not None)
-    return {"pairs_held": held, "sockets": sockets, "connect_s": connect_s,
-            "failed": sum(int(r[2]) for r in ready), "updates": updates,
-            "p50_ms": max(d["p50_ms"] or 0 for d in done),
-            "p99_ms": max(d["p99_ms"] or 0 for d in done),
-            "max_ms": max(d["max_ms"] or 0 for d in done),
-            "cpu_s": cpu, "updates_per_cpu_s": updates / cpu if cpu else 0.0,
-            "kib_per_conn": (rss1 - rss0) / max(sockets, 1),
-            "rss_kib_per_conn": rss1 / max(sockets, 1),
-            "errors": [d["errors"] for d in done], "lat": lat, "tracebacks": failures}  # fmt: skip
+    ours["tracebacks"] = (WORK / f"server-tick{tick}.log").read_text().count("Traceback")
+    ours["kib_per_conn"] = (ours["rss_kib"] - rss0) / max(ours["sockets"], 1)
+    return ours
 
 
 def install_peer() -> None:
@@ -236,39 +340,37 @@ def install_peer() -> None:
                        check=True)  # fmt: skip
 
 
-def node_run(sessions: int, tick: int, window: int) -> dict[str, Any]:
-    """The peer with ``sessions`` sockets; its own figures parsed from what it prints."""
+def node_run(sessions: int, tick: int, ticks: int) -> dict[str, Any]:
+    """The peer's server with ``sessions`` sockets, measured from outside as Fareroom is:
+    its CPU and RSS from /proc, its updates counted by our load client (two processes,
+    like Fareroom's), over the same whole number of ticks. What the peer prints of itself
+    is not used: it counts n ticks over n - 1 intervals and its CPU in whole percent."""
     port = free_port()
-    duration = window + 2 * tick + 15  # the peer starts measuring at the first full tick
-    server = _node("meter_server.js", str(port), str(tick), "90", str(duration), str(sessions))
-    time.sleep(0.5)
-    client = _node("meter_client.js", f"ws://127.0.0.1:{port}", str(sessions), str(HEARTBEAT),
-                   str(duration + tick + 10))  # it must outlive the server's last tick  # fmt: skip
-    s_line, c_line = _line(server, "node-ws"), _line(client, "client")
-    server.wait()
-    client.wait()
-
-    def num(text: str, pattern: str) -> float:
-        found = re.search(pattern, text)
-        if found is None:
-            raise RuntimeError(f"no {pattern!r} in {text!r}")
-        return float(found.group(1))
-
-    msgs, cpu_pct = num(s_line, r"msgs/s=([\d.]+)"), num(s_line, r"server_cpu=([\d.]+)%")
-    kib = num(s_line, r"\(([\d.]+) KiB/session\)")
-    return {
-        "line": s_line,
-        "client": c_line,
-        "updates_per_cpu_s": msgs / (cpu_pct / 100),
-        "kib_per_conn": kib,
-        "p50_ms": num(c_line, r"p50=([\d.]+)ms"),
-        "p99_ms": num(c_line, r"p99=([\d.]+)ms"),
-    }
+    folder = Path(tempfile.mkdtemp(prefix="fareroom-bench-peer-"))
+    halves = [range(0, sessions // 2), range(sessions // 2, sessions)]
+    for i, half in enumerate(halves):
+        (folder / f"peer{i}.txt").write_text("".join(f"s{n}\n" for n in half))
+    server = subprocess.Popen(
+        ["node", "meter_server.js", str(port), str(tick), "90", "3600", str(sessions)],
+        cwd=NODE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    loads: list[Load] = []
+    try:
+        time.sleep(0.5)
+        loads = [Load(f"ws://127.0.0.1:{port}", "peer", str(folder / f"peer{i}.txt"),
+                      str(HEARTBEAT), str(tick)) for i in range(2)]  # fmt: skip
+        return measure(Proc(server.pid), Database(""), loads, tick, ticks)
+    finally:
+        server.kill()
+        server.wait()
+        for load in loads:
+            load.end()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def main() -> None:
-    pairs = int(sys.argv[1]) if len(sys.argv) > 1 else 9900
-    window = int(sys.argv[2]) if len(sys.argv) > 2 else 95
+    pairs = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
+    slow = int(sys.argv[2]) if len(sys.argv) > 2 else 2
+    fast = int(sys.argv[3]) if len(sys.argv) > 3 else 20
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     print(f"# open files per process: {hard} at most (ulimit -Hn); a server holding N pairs "
@@ -276,35 +378,57 @@ def main() -> None:
     install_peer()
     wanted = os.environ.get("FAREROOM_BENCH_DATABASES", "postgresql,sqlite").split(",")[0]
     os.environ["FAREROOM_BENCH_DATABASES"] = wanted
-    for tick, win in ((30, window), (1, 30)):
+    rows = []
+    for tick, ticks in ((30, slow), (1, fast)):
         [(kind, url)] = list(fresh_databases(f"rt{tick}").items())[:1]
         print(f"\n== {pairs} pairs, tick {tick} s, heartbeats every {HEARTBEAT} s, {kind}, "
-              f"window {win} s")  # fmt: skip
-        ours = fareroom_run(url, pairs, tick, win)
-        print(f"  fareroom: pairs held {ours['pairs_held']} ({ours['sockets']} sockets welcomed, "
+              f"window {ticks} ticks ({ticks * tick} s)")  # fmt: skip
+        ours = fareroom_run(url, pairs, tick, ticks)
+        ours["held"] = min(ours["open"])  # both sockets of a pair
+        print(f"  fareroom: pairs held {ours['held']} ({ours['sockets']} sockets welcomed, "
               f"{ours['failed']} refused, connected in {ours['connect_s']:.0f} s); "
-              f"updates {ours['updates']}; lateness p50 {ours['p50_ms']} ms, "
-              f"p99 {ours['p99_ms']} ms (max {ours['max_ms']} ms)")  # fmt: skip
+              f"updates {ours['updates']} from {ours['ticks']} ticks; lateness p50 "
+              f"{ours['p50_ms']} ms, p99 {ours['p99_ms']} ms "
+              f"(max {ours['max_ms']} ms)")  # fmt: skip
         if not ours["updates"]:
-            print("  fareroom: no update arrived in the window (make it longer than the tick)")
+            print("  fareroom: no update arrived in the window")
             continue
-        print(f"  fareroom: server CPU {ours['cpu_s']:.1f} s → "
-              f"{1e6 / ours['updates_per_cpu_s']:.0f} µs per update "
+        print(f"  fareroom: CPU {ours['cpu_s']:.3f} s (of which the database's "
+              f"{ours['db_cpu_s']:.3f} s in {ours['backends']} backends) → "
+              f"{1e6 / ours['updates_per_cpu_s']:.1f} µs per update "
               f"({ours['updates_per_cpu_s']:.0f} updates/CPU-s); memory "
-              f"{ours['kib_per_conn']:.1f} KiB per connection "
-              f"(whole RSS {ours['rss_kib_per_conn']:.1f} KiB per connection); "
-              f"errors {ours['errors']}; tracebacks in var/bench/server-tick{tick}.log: "
+              f"{ours['kib_per_conn']:.1f} KiB per connection (whole RSS "
+              f"{ours['rss_kib'] / ours['sockets']:.1f} KiB per connection); errors "
+              f"{ours['errors']}; tracebacks in var/bench/server-tick{tick}.log: "
               f"{ours['tracebacks']}")  # fmt: skip
-        peer = node_run(ours["sockets"], tick, win)
-        print(f"  node-ws peer ({ours['sockets']} sessions): {peer['line']}")
-        print(f"  node-ws peer client: {peer['client']}")
-        print(f"  ratio updates/CPU-s fareroom ÷ node: "
-              f"{ours['updates_per_cpu_s'] / peer['updates_per_cpu_s']:.2f} (target ≥ 0.4); "
-              f"memory per connection fareroom ÷ node: "
-              f"{ours['rss_kib_per_conn'] / peer['kib_per_conn']:.1f}× "
+        peer = node_run(ours["sockets"], tick, ticks)
+        print(f"  node-ws peer: {sum(peer['open'])} of {peer['sockets']} sessions held; "
+              f"updates {peer['updates']} from {peer['ticks']} ticks; lateness p50 "
+              f"{peer['p50_ms']} ms, p99 {peer['p99_ms']} ms (max {peer['max_ms']} ms); "
+              f"CPU {peer['cpu_s']:.3f} s → {1e6 / peer['updates_per_cpu_s']:.1f} µs per "
+              f"update ({peer['updates_per_cpu_s']:.0f} updates/CPU-s); whole RSS "
+              f"{peer['rss_kib'] / peer['sockets']:.1f} KiB per session")  # fmt: skip
+        ratio = ours["updates_per_cpu_s"] / peer["updates_per_cpu_s"]
+        memory = ours["rss_kib"] / ours["sockets"] / (peer["rss_kib"] / peer["sockets"])
+        print(f"  ratio updates/CPU-s fareroom ÷ node: {ratio:.2f} (target ≥ 0.4; "
+              f"{1e6 / ours['updates_per_cpu_s']:.1f} vs {1e6 / peer['updates_per_cpu_s']:.1f} "
+              f"µs per update); whole RSS per connection fareroom ÷ node: {memory:.1f}× "
               f"(target ≤ 16 KiB: {'met' if ours['kib_per_conn'] <= 16 else 'not met'}); "
               f"p99 {ours['p99_ms']} ms vs node {peer['p99_ms']} ms "
               f"(target ≤ 250 ms: {'met' if ours['p99_ms'] <= 250 else 'not met'})")  # fmt: skip
+        rows.append((tick, ours, peer, ratio))
+    print(
+        "\n| tick | pairs held | p50 / p99 ms | updates/CPU-s fareroom | node | ratio "
+        "| µs CPU/update fareroom / node | KiB/conn fareroom (growth, whole) / node |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for tick, ours, peer, ratio in rows:
+        print(f"| {tick} s | {ours['held']} | {ours['p50_ms']} / {ours['p99_ms']} "
+              f"(node {peer['p50_ms']} / {peer['p99_ms']}) | {ours['updates_per_cpu_s']:.0f} "
+              f"| {peer['updates_per_cpu_s']:.0f} | {ratio:.2f} "
+              f"| {1e6 / ours['updates_per_cpu_s']:.1f} / {1e6 / peer['updates_per_cpu_s']:.1f} "
+              f"| {ours['kib_per_conn']:.1f}, {ours['rss_kib'] / ours['sockets']:.1f} "
+              f"/ {peer['rss_kib'] / peer['sockets']:.1f} |")  # fmt: skip
 
 
 if __name__ == "__main__":
