@@ -9,7 +9,10 @@ connection, and a slot of the process, for as long as it liked. ``HeadTimeoutPro
 closes a connection whose request head (request line and headers) has not arrived whole
 within ``FAREROOM_HTTP_HEAD_SECONDS``: counted from when the connection opened, and on a
 kept-alive connection from the first byte of the next request. A head that had begun is
-answered ``408 Request Timeout`` first.
+answered ``408 Request Timeout`` first, and then the connection is half-closed and what the
+client still sends is read and dropped for ``LINGER_SECONDS`` before it is closed: closing a
+socket with bytes unread makes the kernel reset the connection, and a reset may destroy the
+408 in the client's buffer before it has read it.
 
 The app puts that deadline in its lifespan state (``HEAD_SECONDS_KEY``), where uvicorn hands
 it to each connection's protocol, as it does the pages' socket table.
@@ -27,6 +30,7 @@ from fareroom.realtime.websocket import UVICORN_WS
 
 HEAD_SECONDS_KEY = "fareroom.http_head_seconds"
 HTTP_PROTOCOL = "fareroom.serving:HeadTimeoutProtocol"  # uvicorn.Config(http=HTTP_PROTOCOL)
+LINGER_SECONDS = 2.0
 TIMED_OUT = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
 
 
@@ -47,6 +51,7 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
         self._head_seconds = float(app_state.get(HEAD_SECONDS_KEY, default))
         self._head_timer: asyncio.TimerHandle | None = None
         self._head_begun = False
+        self._timed_out = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -55,6 +60,10 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_head()
         super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if not self._timed_out:  # after a 408, the rest of the head is dropped
+            super().data_received(data)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -77,7 +86,12 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
 
     def _head_timed_out(self) -> None:
         self._head_timer = None
-        if not self.transport.is_closing():
-            if self._head_begun:
-                self.transport.write(TIMED_OUT)
+        if self.transport.is_closing():
+            return
+        if not self._head_begun:
             self.transport.close()
+            return
+        self._timed_out = True
+        self.transport.write(TIMED_OUT)
+        self.transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)
