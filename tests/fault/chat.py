@@ -90,7 +90,10 @@ async def requests(ctx: Context, business_id: str) -> Sequence[PaymentRequest]:
         return list(await s.chat.requests(business_id, limit=500))
 
 
-async def collections_pending(ctx: Context, business_id: str, session_id: str) -> bool:
+async def collections_pending(ctx: Context, business_id: str, session_ids: Sequence[str]
+                              ) -> set[str]:  # fmt: skip
+    """Those of the sessions that have a collection left pending (one read for them all)."""
     async with ctx.unit_of_work() as s:
-        return any(c.status == "pending"
-                   for c in await s.metering.collections(business_id, session_id))  # fmt: skip
+        return {sid for sid in session_ids
+                if any(c.status == "pending"
+                       for c in await s.metering.collections(business_id, sid))}  # fmt: skip

@@ -60,12 +60,14 @@ async def _by_source(ctx: Context, b: Business) -> dict[str | None, list[Payment
 async def _sessions(ctx: Context, b: Business, by_source: dict[str | None, list[Payment]]
                     ) -> list[str]:  # fmt: skip
     found = []
-    for s in await chat.sessions(ctx, b.id):
+    sessions = await chat.sessions(ctx, b.id)
+    pending = await chat.collections_pending(ctx, b.id, [s.id for s in sessions])
+    for s in sessions:
         payments = by_source.get(s.id, [])
         captured = sum(p.amount_captured for p in payments)
         held = [p.id for p in payments if p.status == "requires_capture"]
         where = f"session {s.id} ({s.status})"
-        if s.status == "collecting" or await chat.collections_pending(ctx, b.id, s.id):
+        if s.status == "collecting" or s.id in pending:
             found.append(f"{where}: a collection is left pending")
         if captured != s.collected:
             found.append(f"{where}: collected {s.collected}, its payments captured {captured}")
