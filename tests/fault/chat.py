@@ -8,8 +8,9 @@ Each write is one unit of work, then "settle, then publish" as the endpoints do
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from fareroom.bootstrap import Context
+from fareroom.bootstrap import Context, Services
 from fareroom.metering.repository import MeteringRepository
 from fareroom.models.chat import PaymentRequest
 from fareroom.models.metering import ChatSession
@@ -63,8 +64,31 @@ async def sessions(ctx: Context, business_id: str) -> Sequence[ChatSession]:
     """The business's sessions, oldest first (their rows: the simulator asks often, and
     their live states would cost a read of tariff and events each)."""
     async with ctx.unit_of_work() as s:
-        found = await MeteringRepository(s.session).chat_sessions(business_id, limit=500)
+        return await _sessions(s, business_id)
+
+
+async def _sessions(s: Services, business_id: str) -> Sequence[ChatSession]:
+    found = await MeteringRepository(s.session).chat_sessions(business_id, limit=500)
     return sorted(found, key=lambda x: x.id)
+
+
+@dataclass(frozen=True)
+class Records:
+    """What the checks read of a business's chats: its sessions, those of them with a
+    collection left pending, and its payment requests."""
+
+    sessions: Sequence[ChatSession]
+    pending: set[str]
+    requests: Sequence[PaymentRequest]
+
+
+async def records(s: Services, business_id: str) -> Records:
+    """The business's chat records, read in the caller's unit of work."""
+    found = await _sessions(s, business_id)
+    pending = {x.id for x in found
+               if any(c.status == "pending"
+                      for c in await s.metering.collections(business_id, x.id))}  # fmt: skip
+    return Records(found, pending, list(await s.chat.requests(business_id, limit=500)))
 
 
 async def request(ctx: Context, business_id: str, *, room_id: str, agent_id: str,
@@ -83,14 +107,3 @@ async def pay_request(ctx: Context, business_id: str, request_id: str) -> None:
     async with ctx.unit_of_work(business_id) as s:
         await s.chat.pay_request(await s.payments.business(business_id), request_id,
                                  card_id=None)  # fmt: skip
-
-
-async def requests(ctx: Context, business_id: str) -> Sequence[PaymentRequest]:
-    async with ctx.unit_of_work() as s:
-        return list(await s.chat.requests(business_id, limit=500))
-
-
-async def collections_pending(ctx: Context, business_id: str, session_id: str) -> bool:
-    async with ctx.unit_of_work() as s:
-        return any(c.status == "pending"
-                   for c in await s.metering.collections(business_id, session_id))  # fmt: skip

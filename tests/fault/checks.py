@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from fareroom.bootstrap import Context
 from fareroom.models.mail import OutboxMail
 from fareroom.models.payment import Payment
 from tests.fault import chat
@@ -29,11 +28,15 @@ async def violations(world: World, businesses: list[Business]) -> list[str]:
     payouts = 0
     for b in businesses:
         found += [f"b{businesses.index(b)}: {p}" for p in await disagreements(ctx, b.id)]
-        by_source = await _by_source(ctx, b)
-        found += await _sessions(ctx, b, by_source)
-        found += await _requests(ctx, b, by_source)
         async with ctx.unit_of_work() as s:
+            views = await s.payments.list(b.id, limit=1_000)
+            records = await chat.records(s, b.id)
             payouts += len(await s.payments.payouts(b.id, limit=1_000))
+        by_source: dict[str | None, list[Payment]] = {}
+        for v in views:
+            by_source.setdefault(v.payment.source_id, []).append(v.payment)
+        found += _sessions(records, by_source)
+        found += _requests(records, by_source)
     theirs = len(await gateway_objects(ctx, "payout"))
     if theirs != payouts:
         found.append(f"the gateway made {theirs} payouts, we know of {payouts}")
@@ -48,24 +51,14 @@ async def violations(world: World, businesses: list[Business]) -> list[str]:
     return found
 
 
-async def _by_source(ctx: Context, b: Business) -> dict[str | None, list[Payment]]:
-    async with ctx.unit_of_work() as s:
-        views = await s.payments.list(b.id, limit=1_000)
-    found: dict[str | None, list[Payment]] = {}
-    for v in views:
-        found.setdefault(v.payment.source_id, []).append(v.payment)
-    return found
-
-
-async def _sessions(ctx: Context, b: Business, by_source: dict[str | None, list[Payment]]
-                    ) -> list[str]:  # fmt: skip
+def _sessions(records: chat.Records, by_source: dict[str | None, list[Payment]]) -> list[str]:
     found = []
-    for s in await chat.sessions(ctx, b.id):
+    for s in records.sessions:
         payments = by_source.get(s.id, [])
         captured = sum(p.amount_captured for p in payments)
         held = [p.id for p in payments if p.status == "requires_capture"]
         where = f"session {s.id} ({s.status})"
-        if s.status == "collecting" or await chat.collections_pending(ctx, b.id, s.id):
+        if s.status == "collecting" or s.id in records.pending:
             found.append(f"{where}: a collection is left pending")
         if captured != s.collected:
             found.append(f"{where}: collected {s.collected}, its payments captured {captured}")
@@ -81,10 +74,9 @@ async def _sessions(ctx: Context, b: Business, by_source: dict[str | None, list[
     return found
 
 
-async def _requests(ctx: Context, b: Business, by_source: dict[str | None, list[Payment]]
-                    ) -> list[str]:  # fmt: skip
+def _requests(records: chat.Records, by_source: dict[str | None, list[Payment]]) -> list[str]:
     found = []
-    for r in await chat.requests(ctx, b.id):
+    for r in records.requests:
         taken = [p for p in by_source.get(r.id, []) if p.amount_captured]
         expected = [r.total] if r.status == "paid" else []
         if [p.amount_captured for p in taken] != expected:

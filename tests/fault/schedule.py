@@ -20,7 +20,7 @@ OPS = {
     "tick": 2, "advance": 2, "deliver": 2, "worker": 1, "wait": 1,
 }  # fmt: skip
 FAULT_RATE = 0.3
-MIN_STEPS, MAX_STEPS = 10, 30
+MIN_STEPS, MAX_STEPS = 8, 20
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class Step:
 
 
 def generate(seed: int) -> list[Step]:
-    """The schedule of ``seed``: 10 to 30 steps, about a third of them with a fault."""
+    """The schedule of ``seed``: 8 to 20 steps, about a third of them with a fault."""
     rng = random.Random(seed)
     ops, weights = list(OPS), list(OPS.values())
     steps = []
