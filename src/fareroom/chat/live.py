@@ -521,7 +521,7 @@ class LiveService:
 
     async def agent_sessions(self, business_id: str, agent_id: str, *, limit: int = 20
                              ) -> list[ChatSession]:  # fmt: skip
-        return list(await self._repo.agent_sessions(business_id, agent_id, limit=limit))
+        return await self._metering.agent_sessions(business_id, agent_id, limit=limit)
 
     async def console_sessions(self, business_id: str, agent_id: str) -> ConsoleSessions:
         """The agent's sessions the console follows (not yet settled), and those of them
@@ -583,7 +583,7 @@ class LiveService:
             agent = picked[1]
             # Lock the agent's row and look again: another room may have given them a client.
             await self._repo.presence([agent], lock=True)
-            if await self._repo.busy_agents([agent]):
+            if await self._metering.busy_agents([agent]):
                 continue
             try:
                 routed.assigned.append(await self._connect(room, visit, agent))
@@ -601,8 +601,8 @@ class LiveService:
         """(idle since, agent) of the idle agents, by agent id; idle since the later of
         going online and the end of their last session."""
         presence = await self._repo.presence(agents)
-        busy = await self._repo.busy_agents(agents)
-        ended = await self._repo.last_ended(agents)
+        busy = await self._metering.busy_agents(agents)
+        ended = await self._metering.last_ended(agents)
         return [(max(p.idle_since, ended.get(a, p.idle_since)), a)
                 for a, p in sorted(presence.items()) if p.status == Availability.ONLINE
                 and a not in busy and agent_key(a) in live]  # fmt: skip

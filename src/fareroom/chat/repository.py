@@ -3,11 +3,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from fareroom.kit.db import Keyset, after_keyset
+from fareroom.kit.repository import Repository
 from fareroom.models.business import User
 from fareroom.models.chat import (
     AgentPresence,
@@ -20,18 +20,11 @@ from fareroom.models.chat import (
     RoomAgent,
     VisitStatus,
 )
-from fareroom.models.metering import SETTLED, ChatSession, SessionStatus
+from fareroom.models.metering import ChatSession, SessionStatus
 
 
-class ChatRepository:
+class ChatRepository(Repository):
     """Every query is scoped to one business."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def add(self, *objs: object) -> None:
-        self.session.add_all(objs)
-        await self.session.flush()
 
     async def delete(self, obj: object) -> None:
         await self.session.delete(obj)
@@ -84,15 +77,8 @@ class ChatRepository:
         return (await self.session.execute(stmt)).scalars().all()
 
 
-class LiveRepository:
+class LiveRepository(Repository):
     """Visits, the queue, agents' availability and chat messages."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def add(self, *objs: object) -> None:
-        self.session.add_all(objs)
-        await self.session.flush()
 
     async def room(self, room_id: str, *, lock: bool = False) -> ChatRoom | None:
         """A room by id alone: the client's pages find the business through it."""
@@ -148,34 +134,6 @@ class LiveRepository:
         if lock:
             stmt = stmt.with_for_update()
         return {p.user_id: p for p in (await self.session.execute(stmt)).scalars().all()}
-
-    async def busy_agents(self, user_ids: Sequence[str]) -> set[str]:
-        """Agents among ``user_ids`` with an open session."""
-        stmt = select(ChatSession.agent_id).where(
-            ChatSession.agent_id.in_(user_ids), ChatSession.status == SessionStatus.OPEN
-        )
-        return set((await self.session.execute(stmt)).scalars().all())
-
-    async def last_ended(self, user_ids: Sequence[str]) -> dict[str, datetime]:
-        """When each agent's latest session ended."""
-        stmt = (
-            select(ChatSession.agent_id, func.max(ChatSession.ended_at))
-            .where(ChatSession.agent_id.in_(user_ids), ChatSession.ended_at.is_not(None))
-            .group_by(ChatSession.agent_id)
-        )
-        return {a: t for a, t in (await self.session.execute(stmt)).all() if t is not None}
-
-    async def agent_sessions(self, business_id: str, agent_id: str, *, limit: int
-                             ) -> Sequence[ChatSession]:  # fmt: skip
-        """The agent's sessions that still need them (open, collecting, failed) first,
-        then the latest others."""
-        stmt = (
-            select(ChatSession)
-            .where(ChatSession.business_id == business_id, ChatSession.agent_id == agent_id)
-            .order_by(ChatSession.status.in_(SETTLED), ChatSession.id.desc())
-            .limit(limit)
-        )
-        return (await self.session.execute(stmt)).scalars().all()
 
     async def rooms_of_agent(self, user_id: str) -> Sequence[str]:
         stmt = select(RoomAgent.room_id).where(RoomAgent.user_id == user_id)

@@ -4,11 +4,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import func, select
 
 from fareroom.kit.db import Keyset, after_keyset
+from fareroom.kit.repository import Repository
 from fareroom.models.metering import (
+    SETTLED,
     ChatSession,
     Collection,
     CollectionStatus,
@@ -30,14 +31,7 @@ _OPEN = (
 _PENDING = Collection.status == CollectionStatus.PENDING
 
 
-class MeteringRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def add(self, *objs: object) -> None:
-        self.session.add_all(objs)
-        await self.session.flush()
-
+class MeteringRepository(Repository):
     async def tariff(self, tariff_id: str) -> TariffRow | None:
         return await self.session.get(TariffRow, tariff_id)
 
@@ -109,6 +103,34 @@ class MeteringRepository:
                        after_keyset(ChatSession.timeout_at, ChatSession.id, after))
                 .order_by(ChatSession.timeout_at, ChatSession.id).limit(limit))  # fmt: skip
         return (await self.session.execute(stmt)).all()
+
+    async def busy_agents(self, user_ids: Sequence[str]) -> set[str]:
+        """Agents among ``user_ids`` with an open session."""
+        stmt = select(ChatSession.agent_id).where(
+            ChatSession.agent_id.in_(user_ids), ChatSession.status == SessionStatus.OPEN
+        )
+        return set((await self.session.execute(stmt)).scalars().all())
+
+    async def last_ended(self, user_ids: Sequence[str]) -> dict[str, datetime]:
+        """When each agent's latest session ended."""
+        stmt = (
+            select(ChatSession.agent_id, func.max(ChatSession.ended_at))
+            .where(ChatSession.agent_id.in_(user_ids), ChatSession.ended_at.is_not(None))
+            .group_by(ChatSession.agent_id)
+        )
+        return {a: t for a, t in (await self.session.execute(stmt)).all() if t is not None}
+
+    async def agent_sessions(self, business_id: str, agent_id: str, *, limit: int
+                             ) -> Sequence[ChatSession]:  # fmt: skip
+        """The agent's sessions that still need them (open, collecting, failed) first,
+        then the latest others."""
+        stmt = (
+            select(ChatSession)
+            .where(ChatSession.business_id == business_id, ChatSession.agent_id == agent_id)
+            .order_by(ChatSession.status.in_(SETTLED), ChatSession.id.desc())
+            .limit(limit)
+        )
+        return (await self.session.execute(stmt)).scalars().all()
 
     async def open_sessions(self, *, after: str = "", limit: int = 5000) -> Sequence[Any]:
         stmt = _OPEN.where(ChatSession.id > after).order_by(ChatSession.id).limit(limit)

@@ -218,6 +218,20 @@ class MeteringService:
             raise SessionNotFound(f"No chat session {session_id!r} in this business.")
         return found
 
+    async def agent_sessions(self, business_id: str, agent_id: str, *, limit: int
+                             ) -> list[ChatSession]:  # fmt: skip
+        """The agent's sessions that still need them (open, collecting, failed) first,
+        then the latest others."""
+        return list(await self._repo.agent_sessions(business_id, agent_id, limit=limit))
+
+    async def busy_agents(self, agent_ids: Sequence[str]) -> set[str]:
+        """Agents among ``agent_ids`` with an open session."""
+        return await self._repo.busy_agents(agent_ids)
+
+    async def last_ended(self, agent_ids: Sequence[str]) -> dict[str, datetime]:
+        """When each agent's latest session ended."""
+        return await self._repo.last_ended(agent_ids)
+
     async def unsettled(self, session_id: str) -> bool:
         """True if the session is not yet paid or abandoned; its row is locked, so it
         cannot be settled before this transaction ends."""
