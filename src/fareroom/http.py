@@ -21,7 +21,6 @@ from fareroom.idempotency.service import request_hash
 from fareroom.kit.db import transaction
 from fareroom.kit.errors import FareroomError, Unauthenticated
 from fareroom.kit.fields import ID
-from fareroom.models.business import Business
 
 if TYPE_CHECKING:
     from fareroom.bootstrap import Context, Services
@@ -57,11 +56,11 @@ async def api_key(
     return credentials.credentials.strip()
 
 
-async def _caller(services: Services, key: str, business: Business | None = None) -> Caller:
-    """The API key's caller; ``business`` when the key was checked already (by a claim)."""
+async def _caller(services: Services, key: str, business_id: str | None = None) -> Caller:
+    """The API key's caller; ``business_id`` when the key was checked already (by a claim)."""
     caller = (
-        Caller(business=business, role="api")
-        if business is not None
+        Caller(business=await services.accounts.business(business_id), role="api")
+        if business_id is not None
         else await services.accounts.authenticate_api_key(key)
     )
     services.log.business_id = caller.business_id
@@ -135,7 +134,7 @@ async def write(
                                 media_type=PROBLEM if status_ >= 400 else None)  # fmt: skip
     try:
         async with ctx.unit_of_work() as services:
-            caller = await _caller(services, key, claim.business if claim else None)
+            caller = await _caller(services, key, claim.business_id if claim else None)
             result = await fn(services, caller, claim.resource_id if claim else None)
             content = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
             if claim is not None and then is None:

@@ -9,11 +9,11 @@ work, so they are written once per dialect here (``kit.db.driver_transaction``).
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from fareroom.kit.clock import Clock
-from fareroom.kit.db import StatementCount
+from fareroom.kit.db import StatementCount, driver_time
 
 _COLUMNS = "id, kind, data, amount, created_at"
 
@@ -32,9 +32,7 @@ class _Dialect:
             self.get = "SELECT id, kind, data FROM sandbox_objects WHERE id = ANY($1::varchar[])"
 
     def when(self, at: datetime) -> Any:
-        # As SQLAlchemy's UTCDateTime stores it: naive UTC text on SQLite, aware on PostgreSQL.
-        utc = at.astimezone(UTC)
-        return f"{utc.replace(tzinfo=None):%Y-%m-%d %H:%M:%S.%f}" if self.sqlite else utc
+        return driver_time(at, "sqlite" if self.sqlite else "postgresql")
 
 
 _DIALECTS = {name: _Dialect(name) for name in ("sqlite", "postgresql")}

@@ -2,61 +2,50 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import String, Table, bindparam, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Table, bindparam, select, update
 
-from fareroom.kit.db import UTCDateTime, insert_or_ignore
+from fareroom.kit.db import driver_time, insert_or_ignore
 from fareroom.kit.repository import Repository
-from fareroom.models.business import ApiKey, Business
 from fareroom.models.gateway import IdempotencyRecord
 
-
-def _claim_for_key(insert: Any) -> Any:
-    """Insert the record for the business of the live API key with this hash, unless the
-    business already has the key; returns the business id when it inserted, nothing
-    otherwise (the key was seen before, or the API key is not valid)."""
-    now = bindparam("now", type_=UTCDateTime())
-    live_key = select(
-        bindparam("id", type_=String()), ApiKey.business_id, bindparam("key", type_=String()),
-        bindparam("request_hash", type_=String()), bindparam("resource_id", type_=String()),
-        now, now,
-    ).where(ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None))  # fmt: skip
-    cols = ["id", "business_id", "key", "request_hash", "resource_id", "locked_at", "created_at"]
-    table = cast(Table, IdempotencyRecord.__table__)  # Core: not the ORM's bulk insert
-    return (
-        insert(table)
-        .from_select(cols, live_key)
-        .on_conflict_do_nothing(index_elements=["business_id", "key"])
-        .returning(table.c.business_id)
-    )
+# A key's first use, claimed in one statement on the driver's connection: the record is
+# inserted for the business of the live API key with this hash, unless that business has
+# the key already; the business id comes back when this statement inserted it.
+_FIRST_USE = (
+    "INSERT INTO idempotency_records"
+    " (id, business_id, key, request_hash, resource_id, locked_at, created_at)"
+    " SELECT {id}, business_id, {key}, {digest}, {resource}, {now}, {now} FROM api_keys"
+    " WHERE key_hash = {key_hash} AND revoked_at IS NULL"
+    " ON CONFLICT (business_id, key) DO NOTHING RETURNING business_id"
+)
+_FIRST_USE_SQLITE = _FIRST_USE.format(id="?1", key="?2", digest="?3", resource="?4", now="?5",
+                                      key_hash="?6")  # fmt: skip
+_FIRST_USE_PG = _FIRST_USE.format(id="$1::varchar", key="$2::varchar", digest="$3::varchar",
+                                  resource="$4::varchar", now="$5::timestamptz",
+                                  key_hash="$6::varchar")  # fmt: skip
 
 
-# PostgreSQL claims and loads the business in one statement (the insert as a CTE); SQLite,
-# whose round trips cost nothing, in two.
-_CLAIMED = _claim_for_key(pg_insert).cte("claimed")
-_CLAIM_PG = select(Business).join(_CLAIMED, _CLAIMED.c.business_id == Business.id)
-_CLAIM_SQLITE = _claim_for_key(sqlite_insert)
-_BUSINESS = select(Business).where(Business.id == bindparam("b_business"))
+async def claim_first_use(raw: Any, dialect: str, values: dict[str, Any]) -> str | None:
+    """Authenticate and claim a key not seen before, in one statement on ``raw``, the
+    driver's connection (aiosqlite's or asyncpg's). Returns the API key's business id when
+    this call inserted the record, else None (the key was seen, or the API key is not
+    valid)."""
+    args = (values["id"], values["key"], values["request_hash"], values["resource_id"],
+            driver_time(values["now"], dialect), values["key_hash"])  # fmt: skip
+    if dialect == "sqlite":
+        async with raw.execute(_FIRST_USE_SQLITE, args) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else str(row[0])
+    found = await raw.fetchval(_FIRST_USE_PG, *args)
+    return None if found is None else str(found)
+
+
 _FINISH = (
     update(cast(Table, IdempotencyRecord.__table__))
     .where(IdempotencyRecord.id == bindparam("b_id"))
     .values(response_status=bindparam("b_status"), response_body=bindparam("b_body"),
             locked_at=None)
 )  # fmt: skip
-
-
-async def claim_for_key(session: AsyncSession, values: dict[str, Any]) -> Business | None:
-    """Authenticate and claim a key not seen before, in one statement on PostgreSQL.
-    Returns the API key's business when this call inserted the record, else None."""
-    assert session.bind is not None
-    if session.bind.dialect.name == "postgresql":
-        return (await session.execute(_CLAIM_PG, values)).scalar()
-    business_id = (await session.execute(_CLAIM_SQLITE, values)).scalar()
-    if business_id is None:
-        return None
-    return (await session.execute(_BUSINESS, {"b_business": business_id})).scalar()
 
 
 class IdempotencyRepository(Repository):

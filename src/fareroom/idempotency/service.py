@@ -24,12 +24,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from fareroom.idempotency.repository import IdempotencyRepository, claim_for_key
+from fareroom.idempotency.repository import IdempotencyRepository, claim_first_use
 from fareroom.kit.clock import Clock
-from fareroom.kit.db import one_statement, transaction
+from fareroom.kit.db import driver_transaction, statement_count, transaction
 from fareroom.kit.errors import Conflict, ValidationFailed
 from fareroom.kit.ids import new_id
-from fareroom.models.business import Business
 
 LEASE = timedelta(seconds=60)  # an attempt that held the key longer than this has died
 
@@ -40,7 +39,7 @@ class Claim:
     resource_id: str
     replay: tuple[int, Any] | None = None
     # The API key's business, when the claim authenticated the request already.
-    business: Business | None = None
+    business_id: str | None = None
 
 
 def request_hash(method: str, path: str, body: Any) -> str:
@@ -66,9 +65,10 @@ class IdempotencyService:
         short transaction committed before the work starts.
 
         With ``key_hash`` (the API key's SHA-256) a first use of the key is claimed in one
-        statement that also checks the API key and loads its business (``Claim.business``,
-        so the request need not authenticate again); a key seen before, or an API key that
-        is not valid, takes the full path, which answers each case."""
+        statement on the driver's connection that also checks the API key and gives its
+        business (``Claim.business_id``, so the request need not check it again); a key seen
+        before, or an API key that is not valid, takes the full path, which answers each
+        case."""
         key = key.strip()
         if not key or len(key) > 255 or not key.isprintable():
             raise ValidationFailed(
@@ -78,13 +78,12 @@ class IdempotencyService:
         now = self._clock.now()
         record_id, resource_id = new_id("idem"), new_id(prefix)
         if key_hash is not None:
-            async with one_statement(self._sessions) as session:
-                business = await claim_for_key(session, {
-                    "id": record_id, "key": key, "request_hash": digest,
-                    "resource_id": resource_id, "now": now, "key_hash": key_hash,
-                })  # fmt: skip
-            if business is not None:
-                return Claim(record_id, resource_id, business=business)
+            business_id = await self._claim_first_use({
+                "id": record_id, "key": key, "request_hash": digest,
+                "resource_id": resource_id, "now": now, "key_hash": key_hash,
+            })  # fmt: skip
+            if business_id is not None:
+                return Claim(record_id, resource_id, business_id=business_id)
         async with transaction(self._sessions) as session:
             business_id = await authenticate(session)
             repo = IdempotencyRepository(session)
@@ -110,6 +109,17 @@ class IdempotencyService:
                 )
             found.locked_at = now
             return Claim(found.id, found.resource_id)
+
+    async def _claim_first_use(self, values: dict[str, Any]) -> str | None:
+        """The one-statement claim on the driver's connection: a statement that is a
+        transaction by itself on PostgreSQL (autocommit), a write transaction on SQLite."""
+        engine = self._sessions.kw["bind"]
+        dialect = engine.dialect.name
+        async with driver_transaction(engine, single=dialect == "postgresql") as raw:
+            business_id = await claim_first_use(raw, dialect, values)
+        if (counted := statement_count(engine)) is not None:
+            counted.statements += 1
+        return business_id
 
     async def complete(self, session: AsyncSession, claim: Claim, status: int, body: Any) -> None:
         """Store the response inside the request's own transaction."""

@@ -93,6 +93,13 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def driver_time(at: datetime, dialect: str) -> Any:
+    """A time as ``UTCDateTime`` stores it, for a statement sent on the driver's own
+    connection: naive UTC text on SQLite, aware UTC on PostgreSQL."""
+    utc = at.astimezone(UTC)
+    return f"{utc.replace(tzinfo=None):%Y-%m-%d %H:%M:%S.%f}" if dialect == "sqlite" else utc
+
+
 def insert_or_ignore(session: AsyncSession, model: Any, conflict: list[str], values: Any) -> Any:
     """``INSERT … ON CONFLICT (conflict) DO NOTHING`` for the session's database (PostgreSQL
     and SQLite spell it alike, but SQLAlchemy builds it per dialect)."""
