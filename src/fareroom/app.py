@@ -247,19 +247,8 @@ def create_app(ctx: Context | None = None, *, settings: Settings | None = None,
     if ctx is not None:
         app.state.ctx = ctx
     _install_error_handlers(app)
-    routers = (users_router, clients_router, payments_router, chat_router, metering_router,
-               revenue_router, webhooks_router, sandbox_router,
-               visits_router, rooms_pages_router, console_router, chat_pages_router,
-               pages_router)  # fmt: skip
-    for router in routers:
-        app.include_router(router)
-    _install_docs(app)  # before /static, which would take /static/docs for its own
-    app.mount(
-        "/static",
-        StaticFiles(directory=str(Path(__file__).parent / "web" / "static")),
-        name="static",
-    )
 
+    # First: a route is found by trying the routes in order, and probes come often.
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
@@ -272,6 +261,19 @@ def create_app(ctx: Context | None = None, *, settings: Settings | None = None,
         if counted is None:
             raise StarletteHTTPException(404, "Not Found")
         return {"statements": counted.statements, "commits": counted.commits}
+
+    routers = (users_router, clients_router, payments_router, chat_router, metering_router,
+               revenue_router, webhooks_router, sandbox_router,
+               visits_router, rooms_pages_router, console_router, chat_pages_router,
+               pages_router)  # fmt: skip
+    for router in routers:
+        app.include_router(router)
+    _install_docs(app)  # before /static, which would take /static/docs for its own
+    app.mount(
+        "/static",
+        StaticFiles(directory=str(Path(__file__).parent / "web" / "static")),
+        name="static",
+    )
 
     return app
 
