@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from pathlib import Path
+from typing import Any
 
+import aiosqlite
+import pytest
 from sqlalchemy import text
 
 from fareroom.kit.db import create_engine, driver_transaction, session_factory, transaction
@@ -50,4 +53,38 @@ async def test_a_writer_waits_for_another_processes_lock_without_holding_up_the_
             rows = (await conn.execute(text("SELECT v FROM t ORDER BY v"))).scalars().all()
         assert rows == [1, 2]
     finally:
+        await engine.dispose()
+
+
+async def test_only_a_commit_with_something_to_write_waits_in_the_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A durable commit waits for the disk in aiosqlite's thread; a transaction that changed
+    no row has nothing to write, and commits on the loop's thread."""
+    threaded: list[str] = []
+    original = aiosqlite.Connection._execute
+
+    async def counting(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        threaded.append(getattr(fn, "__name__", "?"))
+        return await original(self, fn, *args, **kwargs)
+
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'commits.sqlite3'}")
+    sessions = session_factory(engine)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (v INTEGER PRIMARY KEY)"))
+        monkeypatch.setattr(aiosqlite.Connection, "_execute", counting)
+        async with transaction(sessions) as session:  # a read
+            assert (await session.execute(text("SELECT count(*) FROM t"))).scalar() == 0
+        async with transaction(sessions) as session:  # a write that finds nothing to do
+            await session.execute(text("UPDATE t SET v = v + 1 WHERE v < 0"))
+        assert threaded == []
+        async with transaction(sessions) as session:  # a write
+            await session.execute(text("INSERT INTO t (v) VALUES (1)"))
+        assert threaded == ["commit"]
+        async with transaction(sessions) as session:  # and a read after it
+            assert (await session.execute(text("SELECT count(*) FROM t"))).scalar() == 1
+        assert threaded == ["commit"]
+    finally:
+        monkeypatch.undo()
         await engine.dispose()

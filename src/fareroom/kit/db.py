@@ -125,7 +125,9 @@ class _InlineSqlite(aiosqlite.Connection):
       busy timeout, and only when the database is locked waits in the thread;
     - any other statement outside a transaction (autocommit) may wait likewise: thread;
     - a commit waits for the disk where commits are durable (``inline_commit`` False):
-      thread; so does a close (the last one checkpoints the WAL).
+      thread; unless the transaction changed no row (``total_changes`` as at its BEGIN: a
+      read, or a write that found nothing to do), which has nothing to write; a close waits
+      in the thread too (the last one checkpoints the WAL).
 
     Inside a transaction begun IMMEDIATE the connection holds the write lock, and in WAL mode
     readers never wait: what runs inline does not wait. Transactions of one process are
@@ -140,6 +142,7 @@ class _InlineSqlite(aiosqlite.Connection):
         super().__init__(connector, 64)
         self._busy_ms = busy_ms
         self._inline_commit = inline_commit
+        self._changes_at_begin = -1  # the connection's total_changes when it last began
 
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         conn = self._connection
@@ -147,6 +150,7 @@ class _InlineSqlite(aiosqlite.Connection):
             if self._inline(conn, fn):
                 return fn(*args, **kwargs)
             if args and str(args[0]).startswith("BEGIN"):
+                self._changes_at_begin = conn.total_changes
                 begun, result = self._begin_now(conn, fn, args)
                 if begun:
                     return result
@@ -155,7 +159,8 @@ class _InlineSqlite(aiosqlite.Connection):
     def _inline(self, conn: sqlite3.Connection, fn: Callable[..., Any]) -> bool:
         name = getattr(fn, "__name__", "")
         if getattr(fn, "__self__", None) is conn and name in ("commit", "close"):
-            return name == "commit" and self._inline_commit
+            unchanged = conn.total_changes == self._changes_at_begin
+            return name == "commit" and (self._inline_commit or unchanged)
         return conn.in_transaction or name not in self._MAY_WAIT
 
     def _begin_now(self, conn: sqlite3.Connection, fn: Callable[..., Any],
