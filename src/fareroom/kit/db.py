@@ -314,24 +314,6 @@ async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterato
 
 
 @asynccontextmanager
-async def one_statement(
-    factory: async_sessionmaker[AsyncSession],
-) -> AsyncIterator[AsyncSession]:
-    """A session for one statement that is a transaction by itself. On PostgreSQL it runs
-    in autocommit, which spares the BEGIN and COMMIT round trips; on SQLite it is an
-    ordinary write transaction, taken in turn with the others."""
-    engine = factory.kw["bind"]
-    if engine.dialect.name == "sqlite":
-        async with transaction(factory) as session:
-            yield session
-        return
-    async with engine.connect() as conn:
-        autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        async with factory(bind=autocommit) as session:
-            yield session
-
-
-@asynccontextmanager
 async def driver_transaction(engine: AsyncEngine, *, single: bool = False) -> AsyncIterator[Any]:
     """A transaction on the driver's own connection (aiosqlite's, asyncpg's), from the
     engine's pool, for a store whose few simple statements are its own: SQLAlchemy's path
