@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from fareroom.bootstrap import Context, Services
 from fareroom.metering.repository import MeteringRepository
 from fareroom.models.chat import PaymentRequest
 from fareroom.models.metering import ChatSession
+
+_NEVER = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 async def open_session(ctx: Context, business_id: str, *, room_id: str, agent_id: str,
@@ -85,10 +88,11 @@ class Records:
 async def records(s: Services, business_id: str) -> Records:
     """The business's chat records, read in the caller's unit of work."""
     found = await _sessions(s, business_id)
-    pending = {x.id for x in found
-               if any(c.status == "pending"
-                      for c in await s.metering.collections(business_id, x.id))}  # fmt: skip
-    return Records(found, pending, list(await s.chat.requests(business_id, limit=500)))
+    # Every collection still pending (none is planned after the year 9999), in one query.
+    pending = await MeteringRepository(s.session).stale_collections(_NEVER, limit=10_000)
+    ids = {x.id for x in found}
+    return Records(found, {row.session_id for row in pending if row.session_id in ids},
+                   list(await s.chat.requests(business_id, limit=500)))  # fmt: skip
 
 
 async def request(ctx: Context, business_id: str, *, room_id: str, agent_id: str,

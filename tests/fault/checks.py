@@ -1,8 +1,9 @@
 """What must hold once a schedule's jobs have settled (a list of violations; empty: none).
 
-- Per business, the ledger, our payments and payouts and the gateway's records agree
-  (``tests.support.reconcile.disagreements``: ``Ledger.verify`` included, one charge per
-  payment, no charge without a payment).
+- The ledger is consistent (``Ledger.verify``, once: it covers every business); per business,
+  our payments and payouts, the ledger's totals and the gateway's records agree (what
+  ``tests.support.reconcile.disagreements`` compares: one charge per payment, no charge
+  without a payment), read in one unit of work.
 - The gateway paid out nothing we do not know of (its payouts carry no business).
 - Per chat session, what it collected is what its payments captured; a paid session
   collected its price; a settled one keeps no hold; nothing is left collecting or pending.
@@ -19,33 +20,32 @@ from fareroom.models.payment import Payment
 from tests.fault import chat
 from tests.fault.template import Business
 from tests.fault.world import World
-from tests.support.reconcile import disagreements, gateway_objects
+from tests.support.reconcile import compare, gateway_objects, read_books
 
 
 async def violations(world: World, businesses: list[Business]) -> list[str]:
     ctx = world.ctx
-    found: list[str] = []
-    payouts = 0
-    for b in businesses:
-        found += [f"b{businesses.index(b)}: {p}" for p in await disagreements(ctx, b.id)]
-        async with ctx.unit_of_work() as s:
-            views = await s.payments.list(b.id, limit=1_000)
-            records = await chat.records(s, b.id)
-            payouts += len(await s.payments.payouts(b.id, limit=1_000))
-        by_source: dict[str | None, list[Payment]] = {}
-        for v in views:
-            by_source.setdefault(v.payment.source_id, []).append(v.payment)
-        found += _sessions(records, by_source)
-        found += _requests(records, by_source)
-    theirs = len(await gateway_objects(ctx, "payout"))
-    if theirs != payouts:
-        found.append(f"the gateway made {theirs} payouts, we know of {payouts}")
-    if world.webhooks or await gateway_objects(ctx, "event"):
-        found.append("webhooks left undelivered")
-    async with ctx.unit_of_work() as s:
+    assert ctx.sandbox is not None
+    async with ctx.unit_of_work() as s:  # everything of ours in one read
+        found = list(await s.ledger.verify())
+        ours = [(await read_books(s, b.id), await chat.records(s, b.id)) for b in businesses]
         unsent = await s.session.scalar(
             select(func.count()).select_from(OutboxMail).where(OutboxMail.sent_at.is_(None))
         )
+    gateway_payouts = await gateway_objects(ctx, "payout")
+    for i, (b, (books, records)) in enumerate(zip(businesses, ours, strict=True)):
+        charges = await ctx.sandbox.charges(business_id=b.id)
+        found += [f"b{i}: {p}" for p in compare(books, charges, gateway_payouts)]
+        by_source: dict[str | None, list[Payment]] = {}
+        for v in books.payments:
+            by_source.setdefault(v.payment.source_id, []).append(v.payment)
+        found += _sessions(records, by_source)
+        found += _requests(records, by_source)
+    payouts = sum(len(books.payouts) for books, _ in ours)
+    if len(gateway_payouts) != payouts:
+        found.append(f"the gateway made {len(gateway_payouts)} payouts, we know of {payouts}")
+    if world.webhooks or await gateway_objects(ctx, "event"):
+        found.append("webhooks left undelivered")
     if unsent:
         found.append(f"{unsent} mails left unsent")
     return found

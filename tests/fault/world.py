@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -252,7 +252,10 @@ def _scratch() -> str:
     return str(shm) if shm.is_dir() else tempfile.gettempdir()
 
 
+@cache
 def settings_for(directory: Path) -> Settings:
+    """The settings of the world at ``directory``, built once per process and directory
+    (reading the environment costs milliseconds, a tenth of a short schedule)."""
     return Settings(
         _env_file=None,
         database_url=f"sqlite+aiosqlite:///{directory}/fareroom.sqlite3",

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 
-from fareroom.bootstrap import Context
+from fareroom.bootstrap import Context, Services
 from fareroom.kit.db import session_factory, transaction
 from fareroom.models.gateway import SandboxObject
 
@@ -69,9 +70,9 @@ async def gateway_objects(ctx: Context, kind: str) -> list[dict[str, Any]]:
         return [json.loads(data) for data in rows.scalars()]
 
 
-async def _payout_problems(ctx: Context, payouts: list[Any], ledger: dict[str, int]
-                           ) -> list[str]:  # fmt: skip
-    theirs = {po["id"]: po for po in await gateway_objects(ctx, "payout")}
+def _payout_problems(payouts: list[Any], ledger: dict[str, int],
+                     gateway_payouts: list[dict[str, Any]]) -> list[str]:  # fmt: skip
+    theirs = {po["id"]: po for po in gateway_payouts}
     problems = []
     for po in payouts:
         found = theirs.get(str(po.gateway_payout_id))
@@ -85,24 +86,47 @@ async def _payout_problems(ctx: Context, payouts: list[Any], ledger: dict[str, i
     return problems
 
 
+@dataclass(frozen=True)
+class Books:
+    """What we hold of one business: the ledger's totals per currency, its payments (with
+    their refunds) and its payouts."""
+
+    summary: dict[str, dict[str, int]]
+    payments: list[Any]  # payment views
+    payouts: list[Any]
+
+
+async def read_books(s: Services, business_id: str) -> Books:
+    """``business_id``'s books, read in the caller's unit of work."""
+    return Books(await s.ledger.business_summary(business_id),
+                 list(await s.payments.list(business_id, limit=1_000)),
+                 list(await s.payments.payouts(business_id, limit=1_000)))  # fmt: skip
+
+
+def compare(books: Books, charges: list[dict[str, Any]], gateway_payouts: list[dict[str, Any]]
+            ) -> list[str]:  # fmt: skip
+    """What one business's books and the gateway's records of it (``charges`` made for it;
+    ``gateway_payouts``, every payout the gateway made) disagree on."""
+    payments = [v.payment for v in books.payments]
+    problems = _payment_problems(payments, {ch["id"]: ch for ch in charges})
+    problems += _charge_problems(charges, {p.id for p in payments})
+    paid_out = {cur: totals.get("payouts", 0) for cur, totals in books.summary.items()}
+    problems += _payout_problems(books.payouts, paid_out, gateway_payouts)
+    theirs = _gateway_totals(charges)
+    for currency in sorted(set(books.summary) | set(theirs)):
+        for total in TOTALS:
+            ledger = books.summary.get(currency, {}).get(total, 0)
+            gateway = theirs[currency][total] if currency in theirs else 0
+            if ledger != gateway:
+                problems.append(f"{currency} {total}: ledger {ledger} != gateway {gateway}")
+    return problems
+
+
 async def disagreements(ctx: Context, business_id: str) -> list[str]:
     """What the ledger, our payments and the sandbox disagree on for ``business_id``."""
     assert ctx.sandbox is not None, "reconciliation reads the sandbox's records"
     charges = await ctx.sandbox.charges(business_id=business_id)
     async with ctx.unit_of_work() as s:
         problems = list(await s.ledger.verify())
-        summary = await s.ledger.business_summary(business_id)
-        views = await s.payments.list(business_id, limit=1_000)
-        payouts = list(await s.payments.payouts(business_id, limit=1_000))
-    problems += _payment_problems([v.payment for v in views], {ch["id"]: ch for ch in charges})
-    problems += _charge_problems(charges, {v.payment.id for v in views})
-    paid_out = {cur: totals.get("payouts", 0) for cur, totals in summary.items()}
-    problems += await _payout_problems(ctx, payouts, paid_out)
-    theirs = _gateway_totals(charges)
-    for currency in sorted(set(summary) | set(theirs)):
-        for total in TOTALS:
-            ledger = summary.get(currency, {}).get(total, 0)
-            gateway = theirs[currency][total] if currency in theirs else 0
-            if ledger != gateway:
-                problems.append(f"{currency} {total}: ledger {ledger} != gateway {gateway}")
-    return problems
+        books = await read_books(s, business_id)
+    return problems + compare(books, charges, await gateway_objects(ctx, "payout"))

@@ -541,8 +541,8 @@ class LiveService:
             raise SessionNotFound("That is not one of your chats.")
         return session
 
-    async def rooms_of_agent(self, user_id: str) -> list[str]:
-        return list(await self._repo.rooms_of_agent(user_id))
+    async def rooms_of_agent(self, user_id: str, *, waiting: bool = False) -> list[str]:
+        return list(await self._repo.rooms_of_agent(user_id, waiting=waiting))
 
     async def agent_freed(self, agent_id: str) -> None:
         """The agent's session ended: idle from now (for the longest-idle order)."""

@@ -179,8 +179,10 @@ class Relay:
             await self.route_agent(agent_id)
 
     async def route_agent(self, agent_id: str) -> int:
+        """Route the agent's rooms where someone waits (routing one where nobody does would
+        do nothing: a session's end reads one query, not one transaction per room)."""
         async with self.unit_of_work() as s:
-            rooms = await s.live.rooms_of_agent(agent_id)
+            rooms = await s.live.rooms_of_agent(agent_id, waiting=True)
         return sum([await self.route(room) for room in rooms])
 
     async def route_all(self) -> int:

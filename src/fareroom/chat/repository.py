@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.exc import IntegrityError
 
 from fareroom.kit.db import Keyset, after_keyset
@@ -135,8 +135,12 @@ class LiveRepository(Repository):
             stmt = stmt.with_for_update()
         return {p.user_id: p for p in (await self.session.execute(stmt)).scalars().all()}
 
-    async def rooms_of_agent(self, user_id: str) -> Sequence[str]:
+    async def rooms_of_agent(self, user_id: str, *, waiting: bool = False) -> Sequence[str]:
+        """The agent's rooms; ``waiting``: only those where a client waits."""
         stmt = select(RoomAgent.room_id).where(RoomAgent.user_id == user_id)
+        if waiting:
+            stmt = stmt.where(exists().where(ChatVisit.room_id == RoomAgent.room_id,
+                                             ChatVisit.status == VisitStatus.WAITING))  # fmt: skip
         return (await self.session.execute(stmt)).scalars().all()
 
     async def leads(self, business_id: str, room_id: str, *, limit: int) -> Sequence[ChatLead]:

@@ -493,16 +493,8 @@ class SandboxGateway:
         store.add("event", event)
 
     async def pending_events(self, limit: int = 100) -> list[dict[str, Any]]:
-        async with transaction(self._sessions) as session:
-            rows = (
-                await session.execute(
-                    select(SandboxObject)
-                    .where(SandboxObject.kind == "event")
-                    .order_by(SandboxObject.id)
-                    .limit(limit)
-                )
-            ).scalars()
-            return [json.loads(r.data) for r in rows]
+        async with self._tx() as store:
+            return await store.first_of_kind("event", limit)
 
     async def webhook_secret(self) -> str:
         """The configured secret, else the installation's own: generated at first use and

@@ -26,10 +26,12 @@ class _Dialect:
         if self.sqlite:
             self.add = f"INSERT INTO sandbox_objects ({_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
             self.put = "UPDATE sandbox_objects SET kind = ?, data = ?, amount = ? WHERE id = ?"
+            self.of_kind = "SELECT data FROM sandbox_objects WHERE kind = ? ORDER BY id LIMIT ?"
         else:
             self.add = f"INSERT INTO sandbox_objects ({_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"
             self.put = "UPDATE sandbox_objects SET kind = $1, data = $2, amount = $3 WHERE id = $4"
             self.get = "SELECT id, kind, data FROM sandbox_objects WHERE id = ANY($1::varchar[])"
+            self.of_kind = "SELECT data FROM sandbox_objects WHERE kind = $1 ORDER BY id LIMIT $2"
 
     def when(self, at: datetime) -> Any:
         return driver_time(at, "sqlite" if self.sqlite else "postgresql")
@@ -72,6 +74,16 @@ class SandboxStore:
         found = {row[0]: (row[1], row[2]) for row in rows}
         for obj_id in ids:
             self._read[obj_id] = found.get(obj_id)
+
+    async def first_of_kind(self, kind: str, limit: int) -> list[dict[str, Any]]:
+        """The first ``limit`` objects of ``kind``, in id order."""
+        if self._sql.sqlite:
+            async with self.raw.execute(self._sql.of_kind, (kind, limit)) as cursor:
+                rows = await cursor.fetchall()
+        else:
+            rows = await self.raw.fetch(self._sql.of_kind, kind, limit)
+        self._count()
+        return [json.loads(row[0]) for row in rows]
 
     async def get(self, kind: str, obj_id: str, *, lock: bool = False) -> dict[str, Any] | None:
         if obj_id not in self._read:

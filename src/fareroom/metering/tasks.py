@@ -80,15 +80,18 @@ class MeterJobs:
     async def settle(self, session_id: str) -> None:
         """Carry out the session's pending collections; a gateway that cannot be reached
         leaves them pending for ``reconcile``."""
+        async with self.unit_of_work() as s:
+            pending = await s.metering.pending_collection(session_id)
         for _ in range(MAX_STEPS):
-            async with self.unit_of_work() as s:
-                pending = await s.metering.pending_collection(session_id)
             if pending is None:
                 return
             collection_id, business_id = pending
             try:
                 async with self.unit_of_work(business_id) as s:
                     await s.metering.execute(collection_id)
+                    # The next (a failed split plans the final one), read in the same
+                    # transaction: it sees what this one planned.
+                    pending = await s.metering.pending_collection(session_id)
             except GatewayUnavailable:
                 log.warning("collection %s left pending: the gateway is unreachable",
                             collection_id)  # fmt: skip

@@ -21,7 +21,9 @@ import time
 from contextlib import suppress
 from typing import TYPE_CHECKING
 
-from fareroom.mail.outbox import deliver_pending
+from fareroom.kit.db import transaction
+from fareroom.mail.outbox import MAX_ATTEMPTS, deliver_pending
+from fareroom.worker.repository import WorkerRepository
 
 if TYPE_CHECKING:
     from fareroom.bootstrap import Context
@@ -30,15 +32,32 @@ log = logging.getLogger("fareroom.worker")
 
 
 async def run_round(ctx: Context) -> None:
-    """One round of the jobs that run every interval."""
+    """One round of the jobs that run every interval.
+
+    After the sandbox's events, one query says which jobs have work (``WorkerRepository.due``);
+    the jobs run in order from the first that has some. Those before it are skipped: they had
+    nothing, and nothing ran before them that could have given them any. A job that runs may
+    make work for the later ones (an ended session's receipt to mail), so they all run."""
     if ctx.sandbox is not None:
         await ctx.sandbox.deliver_events()
-    await ctx.relay.sweep_timeouts()
-    await ctx.meters.reconcile()
-    await ctx.relay.route_all()
-    await ctx.relay.watch_queues()
-    await deliver_pending(ctx.sessions, ctx.mail_sender(), ctx.clock,
-                          mail_from=ctx.settings.mail_from)  # fmt: skip
+    now = ctx.clock.now()
+    async with transaction(ctx.sessions) as session:
+        due = await WorkerRepository(session).due(
+            now, stale_before=now - ctx.meters.reconcile_after, mail_attempts_below=MAX_ATTEMPTS
+        )
+    jobs = (
+        (due.timeouts, ctx.relay.sweep_timeouts),
+        (due.stale, ctx.meters.reconcile),
+        (due.waiting, ctx.relay.route_all),
+        (due.waiting, ctx.relay.watch_queues),
+        (due.mail, lambda: deliver_pending(ctx.sessions, ctx.mail_sender(), ctx.clock,
+                                           mail_from=ctx.settings.mail_from)),
+    )  # fmt: skip
+    started = False
+    for has_work, job in jobs:
+        started = started or has_work
+        if started:
+            await job()
 
 
 async def run_worker(ctx: Context, stop: asyncio.Event, *, interval: float = 1.0) -> None:
