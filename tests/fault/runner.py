@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import signal
 import tempfile
 import time
 from collections import Counter
@@ -150,6 +151,9 @@ def _quiet() -> None:
     # The product logs what it leaves for later (a gateway unreachable…): here that is the
     # point, and thousands of lines would bury the summary.
     logging.disable(logging.WARNING)
+    # A worker stops when the pool is done with it, whatever handler its parent had set.
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop, signal.SIG_DFL)
 
 
 def run_many(template_dir: Path, seeds: Sequence[int], *, workers: int) -> Totals:

@@ -35,13 +35,25 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class _Embedded(uvicorn.Server):
+    """A server on a loop the suite owns: it leaves the process's signals alone. uvicorn
+    puts its own SIGINT and SIGTERM handlers in while it serves and puts back, when it
+    stops, those it found; two servers whose lives overlap out of order left the first's
+    handler installed after both had stopped, and a process forked later (the fault
+    simulator's workers) inherited a SIGTERM that no longer stopped it."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 @contextlib.asynccontextmanager
 async def uvicorn_here(app: Any, settings: Settings | None = None) -> AsyncIterator[str]:
     """``app`` served by uvicorn on the running loop (with the protocols and timeouts of
     ``fareroom serve``, from ``settings``); yields ``host:port``."""
     port = free_port()
     options = uvicorn_options(settings or Settings(_env_file=None))  # type: ignore[call-arg]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+    server = _Embedded(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="warning", **options))  # fmt: skip
     task = asyncio.create_task(server.serve())
     for _ in range(500):
