@@ -15,9 +15,11 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
+from websockets.server import ServerProtocol
 from websockets.utils import apply_mask
 
-from fareroom.realtime.websocket import STATE_KEY, PageSocket, Routes
+from fareroom.realtime.websocket import STATE_KEY, PageSocket, Routes, at_rest
 from tests.support.servers import uvicorn_here
 
 MAX = 1024
@@ -314,3 +316,17 @@ async def test_a_frame_or_message_half_read_is_kept_while_other_sockets_read_the
     a.data_received(client_frame(0x1, b"again"))
     assert wire_a.out.endswith(server_frame(0x1, b"again"))
     assert wire_b.out.endswith(server_frame(0x8, (1000).to_bytes(2, "big")))
+
+
+@pytest.mark.parametrize(("wire", "rest"), [
+    (b"", True),
+    (client_frame(0x1, b"whole") + client_frame(0x9, b"ping"), True),
+    (client_frame(0x1, b"whole")[:2], False),  # the rest of its head to come
+    (client_frame(0x1, b"whole")[:6], False),  # its payload to come, nothing held
+    (client_frame(0x1, b"part", fin=False), False),  # a fragmented message begun
+    (client_frame(0x8, (1000).to_bytes(2, "big")), False),  # closing
+])  # fmt: skip
+def test_a_protocol_is_at_rest_only_open_between_whole_messages(wire: bytes, rest: bool) -> None:
+    ws = ServerProtocol(state=State.OPEN)
+    ws.receive_data(wire)
+    assert at_rest(ws) is rest
