@@ -318,15 +318,20 @@ async def test_a_frame_or_message_half_read_is_kept_while_other_sockets_read_the
     assert wire_b.out.endswith(server_frame(0x8, (1000).to_bytes(2, "big")))
 
 
-@pytest.mark.parametrize(("wire", "rest"), [
-    (b"", True),
-    (client_frame(0x1, b"whole") + client_frame(0x9, b"ping"), True),
-    (client_frame(0x1, b"whole")[:2], False),  # the rest of its head to come
-    (client_frame(0x1, b"whole")[:6], False),  # its payload to come, nothing held
-    (client_frame(0x1, b"part", fin=False), False),  # a fragmented message begun
-    (client_frame(0x8, (1000).to_bytes(2, "big")), False),  # closing
+@pytest.mark.parametrize(("wire", "taken", "rest"), [
+    (b"", True, True),
+    (client_frame(0x1, b"whole") + client_frame(0x9, b"ping"), True, True),
+    (client_frame(0x9, b"ping"), False, False),  # its pong not yet taken to write
+    (client_frame(0x1, b"whole")[:2], True, False),  # the rest of its head to come
+    (client_frame(0x1, b"whole")[:6], True, False),  # its payload to come, nothing held
+    (client_frame(0x1, b"part", fin=False), True, False),  # a fragmented message begun
+    (client_frame(0x8, (1000).to_bytes(2, "big")), True, False),  # closing
 ])  # fmt: skip
-def test_a_protocol_is_at_rest_only_open_between_whole_messages(wire: bytes, rest: bool) -> None:
+def test_a_protocol_is_at_rest_only_open_between_whole_messages(
+    wire: bytes, taken: bool, rest: bool
+) -> None:
     ws = ServerProtocol(state=State.OPEN)
     ws.receive_data(wire)
+    if taken:
+        ws.data_to_send()
     assert at_rest(ws) is rest

@@ -112,12 +112,12 @@ _WAITING = StreamReader.at_eof.__code__  # where a parser waits for a frame's fi
 
 def at_rest(ws: ServerProtocol) -> bool:
     """Whether ``ws`` holds nothing of its connection's: open, no fragmented message begun,
-    no close received, nothing buffered, and its parser waiting for the first byte of a
-    frame (in ``StreamReader.at_eof``, where a fresh one waits), not for the rest of a
+    no close received, nothing read or to write, and its parser waiting for the first byte
+    of a frame (in ``StreamReader.at_eof``, where a fresh one waits), not for the rest of a
     frame whose first bytes it has read (its reader's buffer is then empty too)."""
     if ws.state is not OPEN or ws.current_size is not None or ws.close_rcvd is not None:
         return False
-    if ws.reader.buffer:
+    if ws.reader.buffer or ws.writes:
         return False
     parser: Any = ws.parser  # a generator, suspended where its innermost one yielded
     while parser.gi_yieldfrom is not None:
