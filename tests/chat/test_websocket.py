@@ -15,9 +15,11 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
+from websockets.server import ServerProtocol
 from websockets.utils import apply_mask
 
-from fareroom.realtime.websocket import STATE_KEY, PageSocket, Routes
+from fareroom.realtime.websocket import STATE_KEY, PageSocket, Routes, at_rest
 from tests.support.servers import uvicorn_here
 
 MAX = 1024
@@ -254,3 +256,82 @@ async def test_a_page_that_pings_without_reading_is_closed_rather_than_buffering
     # It answered until the page was 1 MiB behind (plus what the kernels hold), then closed
     # it: far fewer pongs than pings, the rest never buffered.
     assert 0 < received < sent * 127 // 2
+
+
+class Wire(asyncio.Transport):
+    """A transport that keeps what the server writes (for reads split where a test says)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.out = bytearray()
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.out += data
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def write_eof(self) -> None:
+        pass
+
+
+def opened() -> tuple[PageSocket, Wire]:
+    socket = PageSocket(app_state={STATE_KEY: Routes({"/echo": Echo}, max_size=MAX)})
+    wire = Wire()
+    socket.connection_made(wire)
+    socket.data_received(handshake())
+    assert wire.out.startswith(b"HTTP/1.1 101 "), wire.out
+    wire.out.clear()
+    return socket, wire
+
+
+def server_frame(opcode: int, payload: bytes) -> bytes:
+    return bytes((0x80 | opcode, len(payload))) + payload  # under 126 bytes
+
+
+async def test_a_frame_or_message_half_read_is_kept_while_other_sockets_read_theirs() -> None:
+    # The sockets at rest share one protocol (realtime.websocket: Memory). Each of these
+    # reads stops where a socket's reader holds nothing and yet the socket is not at rest:
+    # after a frame's first two bytes, after its mask, and between a message's fragments;
+    # meanwhile other sockets read whole frames, fragments and pings.
+    first = client_frame(0x1, b"first")
+    cuts = [first[:2], first[2:6], first[6:]]
+    fragments = [client_frame(0x1, b"frag", fin=False), client_frame(0x0, b"ment")]
+    a, wire_a = opened()
+    b, wire_b = opened()
+    c, wire_c = opened()
+    for i, cut in enumerate(cuts):
+        a.data_received(cut)
+        if i < len(fragments):
+            b.data_received(fragments[i])
+        c.data_received(client_frame(0x1, f"c{i}".encode()) + client_frame(0x9, b"p"))
+    assert wire_a.out == server_frame(0x1, b"first")
+    assert wire_b.out == server_frame(0x1, b"fragment")
+    assert wire_c.out == b"".join(server_frame(0x1, f"c{i}".encode()) + server_frame(0xA, b"p")
+                                  for i in range(3))  # fmt: skip
+    b.data_received(client_frame(0x8, (1000).to_bytes(2, "big")))  # b closes; the rest read on
+    a.data_received(client_frame(0x1, b"again"))
+    assert wire_a.out.endswith(server_frame(0x1, b"again"))
+    assert wire_b.out.endswith(server_frame(0x8, (1000).to_bytes(2, "big")))
+
+
+@pytest.mark.parametrize(("wire", "taken", "rest"), [
+    (b"", True, True),
+    (client_frame(0x1, b"whole") + client_frame(0x9, b"ping"), True, True),
+    (client_frame(0x9, b"ping"), False, False),  # its pong not yet taken to write
+    (client_frame(0x1, b"whole")[:2], True, False),  # the rest of its head to come
+    (client_frame(0x1, b"whole")[:6], True, False),  # its payload to come, nothing held
+    (client_frame(0x1, b"part", fin=False), True, False),  # a fragmented message begun
+    (client_frame(0x8, (1000).to_bytes(2, "big")), True, False),  # closing
+])  # fmt: skip
+def test_a_protocol_is_at_rest_only_open_between_whole_messages(
+    wire: bytes, taken: bool, rest: bool
+) -> None:
+    ws = ServerProtocol(state=State.OPEN)
+    ws.receive_data(wire)
+    if taken:
+        ws.data_to_send()
+    assert at_rest(ws) is rest

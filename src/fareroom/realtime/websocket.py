@@ -34,6 +34,16 @@ too: a page with more than ``BACKLOG`` bytes unread that sends anything is close
 before its frames are read, so pings from a page that never reads cannot grow the
 server's memory.
 
+Memory: a socket at rest (open, between two frames, no fragmented message begun) holds no
+protocol of its own. The library's protocol at that point holds nothing of its page's (it
+waits for the first byte of a frame, as a fresh one does), and yet is ~1.7 KiB (its
+attributes, a UUID for its logs, its reader and the parser's three generators): the
+sockets at rest share one (``_idle``), which a socket takes when bytes come and gives back
+when they leave it at rest. A socket mid-frame, mid-message or closing keeps its own.
+After the handshake a socket starts at rest (its handshake's protocol, with the request
+and the parser's state, is dropped): uvicorn hands over the request's head alone, so
+nothing is left unread in it.
+
 Bounds: every frame a page sends, control frames included, is paid from a budget of
 ``Routes.frames`` (count, seconds): ``count`` frames at once, refilled at ``count`` per
 ``seconds``; a page that spends it is closed with 1008 (policy violation).
@@ -52,6 +62,7 @@ from websockets.frames import Frame, Opcode
 from websockets.http11 import Request
 from websockets.protocol import State
 from websockets.server import ServerProtocol
+from websockets.streams import StreamReader
 
 log = logging.getLogger("fareroom.realtime")
 STATE_KEY = "fareroom.sockets"  # the Routes in the lifespan state
@@ -95,6 +106,23 @@ def headers_of(request: Request) -> dict[str, str]:
 
 
 _framed: list[Any] = [None, b""]  # the text last sent, and its frame
+_idle: dict[int, ServerProtocol] = {}  # max_size → the protocol the sockets at rest share
+_WAITING = StreamReader.at_eof.__code__  # where a parser waits for a frame's first byte
+
+
+def at_rest(ws: ServerProtocol) -> bool:
+    """Whether ``ws`` holds nothing of its connection's: open, no fragmented message begun,
+    no close received, nothing read or to write, and its parser waiting for the first byte
+    of a frame (in ``StreamReader.at_eof``, where a fresh one waits), not for the rest of a
+    frame whose first bytes it has read (its reader's buffer is then empty too)."""
+    if ws.state is not OPEN or ws.current_size is not None or ws.close_rcvd is not None:
+        return False
+    if ws.reader.buffer or ws.writes:
+        return False
+    parser: Any = ws.parser  # a generator, suspended where its innermost one yielded
+    while parser.gi_yieldfrom is not None:
+        parser = parser.gi_yieldfrom
+    return parser.gi_code is _WAITING
 
 
 class PageSocket(asyncio.Protocol):
@@ -114,8 +142,9 @@ class PageSocket(asyncio.Protocol):
         # the message's size; it is given a control frame's largest more, and the message
         # is held to ``max_size`` here.
         self._max_size = routes.max_size if routes else 1 << 20
-        self._ws = ServerProtocol(max_size=self._max_size + CONTROL)
-        self._pending: list[bytes] = []  # what the library gave to write, not yet written
+        # None: at rest, open (the protocol is taken from ``_idle`` when bytes come)
+        self._ws: ServerProtocol | None = ServerProtocol(max_size=self._max_size + CONTROL)
+        self._pending: list[bytes] | None = None  # what the library gave, not yet written
         self._handler: Handler | None = None
         self._parts: list[bytes] | None = None  # a fragmented message so far
         self._parts_op = TEXT
@@ -146,22 +175,25 @@ class PageSocket(asyncio.Protocol):
                 log.exception("a socket's handler failed when it closed")
 
     def data_received(self, data: bytes) -> None:
-        ws = self._ws
+        ws = self._protocol()
         if ws.state is OPEN and self.buffered() > BACKLOG:  # a pong is a write like any other
             ws.fail(BEHIND, "too far behind")
         else:
             ws.receive_data(data)
-            self._pending = ws.data_to_send()  # a pong for each ping read; then any close
+            self._pending = ws.data_to_send() or None  # a pong for each ping read; any close
             try:
-                self._events()
+                self._events(ws)
             except Exception:
                 log.exception("a socket's message failed")
                 if ws.state is OPEN:
                     ws.fail(1011, "internal error")
         self._flush()
+        own = self._ws  # None if the handshake was just answered
+        if own is not None and self._handler is not None and at_rest(own):
+            self._ws, _idle[self._max_size] = None, own
 
     def eof_received(self) -> bool | None:
-        self._ws.receive_eof()
+        self._protocol().receive_eof()
         self._flush()
         return None  # close the transport
 
@@ -176,7 +208,8 @@ class PageSocket(asyncio.Protocol):
     # ------------------------------------------------------------ the handler's side
 
     def send_text(self, text: str) -> None:
-        if self._ws.state is not OPEN or self._transport is None:
+        ws = self._ws
+        if (ws is not None and ws.state is not OPEN) or self._transport is None:
             return
         if _framed[0] is not text:  # a published message goes to each of its listeners
             _framed[0], _framed[1] = text, Frame(TEXT, text.encode()).serialize(mask=False)
@@ -188,22 +221,32 @@ class PageSocket(asyncio.Protocol):
 
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Start the closing handshake; the connection ends when the page answers."""
-        if self._ws.state is not OPEN or self._transport is None:
+        if self._transport is None:
             return
-        self._ws.send_close(code, reason.encode()[:123].decode(errors="ignore"))
-        self._flush()
+        ws = self._protocol()
+        if ws.state is OPEN:
+            ws.send_close(code, reason.encode()[:123].decode(errors="ignore"))
+            self._flush()
+
+    def _protocol(self) -> ServerProtocol:
+        """This socket's protocol; at rest, the shared one (or a new one), now its own."""
+        if self._ws is None:
+            size = self._max_size
+            self._ws = _idle.pop(size, None) or ServerProtocol(state=OPEN, max_size=size + CONTROL)
+        return self._ws
 
     # ------------------------------------------------------------ the wire
 
     def _flush(self) -> None:
         """Write what the protocol has to send; its end (``b""``) half-closes the TCP
         connection, which is aborted if the page does not close it in time."""
-        transport = self._transport
-        if transport is None:
+        transport, ws = self._transport, self._ws
+        if transport is None or ws is None:
             return
-        writes = self._ws.data_to_send()
+        writes = ws.data_to_send()
         if self._pending:
-            writes, self._pending = self._pending + writes, []
+            writes = self._pending + writes
+        self._pending = None
         for data in writes:
             if data:
                 transport.write(data)
@@ -211,17 +254,16 @@ class PageSocket(asyncio.Protocol):
                 transport.write_eof()
             else:
                 transport.close()
-        if self._timer is None and self._ws.close_expected():
+        if self._timer is None and ws.close_expected():
             self._timer = asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, transport.abort)
 
-    def _events(self) -> None:
+    def _events(self, ws: ServerProtocol) -> None:
         """Act on what the page sent. The library's pongs for its pings (one each, in
         order, ``_pending``) are each written as its ping comes, so that they keep their
         place among the answers to the messages around them."""
-        ws = self._ws
         for event in ws.events_received():
             if isinstance(event, Request):
-                self._handshake(event)
+                self._handshake(ws, event)
                 return
             frame = cast(Frame, event)  # a server's other events are frames
             if ws.state is OPEN and not self._spend():  # the page's close answer is free
@@ -256,8 +298,8 @@ class PageSocket(asyncio.Protocol):
                 return
             self._handler.received(text)
 
-    def _handshake(self, request: Request) -> None:
-        ws, routes = self._ws, self._routes
+    def _handshake(self, ws: ServerProtocol, request: Request) -> None:
+        routes = self._routes
         factory = routes.handlers.get(request.path.partition("?")[0]) if routes else None
         if factory is None:
             response = ws.reject(404, "no socket here")
@@ -270,10 +312,7 @@ class PageSocket(asyncio.Protocol):
         self._flush()
         if response.status_code == 101:
             assert factory is not None
-            # uvicorn hands over the request's head alone, so nothing is left unread in
-            # this protocol; a fresh one in the open state reads the frames without the
-            # handshake's request and parser state (about 2 KiB a connection).
-            self._ws = ServerProtocol(state=OPEN, max_size=self._max_size + CONTROL)
+            self._ws = None  # at rest (the module's docstring: Memory)
             self._handler = factory(self, headers_of(request))
 
     def _spend(self) -> bool:
