@@ -169,3 +169,18 @@ async def test_the_api_is_documented_by_its_openapi_schema(tenant: Tenant) -> No
         assert method in paths[path], f"{method.upper()} {path} undocumented"
     assert "HTTPBearer" in schema["components"]["securitySchemes"]
     assert (await tenant.api.get("/docs")).status_code == 200
+
+
+async def test_a_hold_that_lapsed_is_released_when_cancelled(tenant: Tenant, clock: Any) -> None:
+    """A hold lives 7 days at the gateway and then releases itself: cancelling it after that
+    is done (the card holds nothing), not an error that would leave it 'requires_capture'
+    here for ever; capturing it is still refused."""
+    client = await tenant.client()
+    late = (await tenant.pay(client["id"], 5_000, capture=False)).json()
+    clock.advance(days=8)
+    captured = await tenant.api.post(f"/api/v1/payments/{late['id']}/capture", json={})
+    assert captured.status_code >= 400
+    r = await tenant.api.post(f"/api/v1/payments/{late['id']}/cancel")
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "canceled" and r.json()["amount_captured"] == 0
+    assert (await tenant.balance())["available"] == 0

@@ -293,12 +293,21 @@ class PaymentsService:
                 payment_status=payment.status,
             )
         acting_for(biz.id)
-        await self._gateway.cancel(
-            charge_id=str(payment.gateway_charge_id), idempotency_key=f"payment:{payment.id}:cancel"
-        )
+        try:
+            await self._gateway.cancel(charge_id=str(payment.gateway_charge_id),
+                                       idempotency_key=f"payment:{payment.id}:cancel")  # fmt: skip
+        except GatewayInvalidRequest:
+            # Released already (Stripe cancels a hold itself after 7 days, and then refuses
+            # to cancel it): what is asked, no hold on the card, is so. A capture is not.
+            if not await self._released(payment):
+                raise
         payment.status = PaymentStatus.CANCELED
         payment.updated_at = self._clock.now()
         return payment
+
+    async def _released(self, payment: Payment) -> bool:
+        charge = await self._gateway.retrieve_charge(charge_id=str(payment.gateway_charge_id))
+        return charge.status == "canceled"
 
     # ------------------------------------------------------------ refunds
 
