@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from fareroom.accounts.passwords import Passwords
 from fareroom.accounts.service import AccountsService, SignInLimits
 from fareroom.chat.live import LiveService, VisitLimits
-from fareroom.chat.realtime import Pages, PageTimings
+from fareroom.chat.realtime import Pages
 from fareroom.chat.relay import Relay
 from fareroom.chat.service import ChatService, SessionSurroundings
 from fareroom.clients.service import ClientsService
@@ -41,6 +41,7 @@ from fareroom.payments.service import PaymentsService
 from fareroom.pricing.fees import FeePolicy
 from fareroom.realtime.connections import Registry
 from fareroom.realtime.hub import Hub, InMemoryHub, RedisHub
+from fareroom.realtime.pages import PageTimings
 from fareroom.revenue.service import RevenueService
 from fareroom.webhooks.service import WebhooksService
 
