@@ -54,7 +54,7 @@ from fareroom.models.client import Card
 from fareroom.models.metering import ChatSession
 from fareroom.realtime.connections import Connection, Registry
 from fareroom.realtime.pages import Frame, PageTimings, Ping, SocketPage, handler, ref_of
-from fareroom.realtime.websocket import PageSocket, Routes
+from fareroom.realtime.websocket import Factory, PageSocket, Routes
 
 log = logging.getLogger("fareroom.chat")
 
@@ -404,15 +404,21 @@ AgentPage.handlers = {
 }
 
 
-def routes(pages: Pages) -> Routes:
-    """The pages' sockets, for ``realtime.websocket.PageSocket`` (the app's lifespan
-    state). A frame a little over the message limit gets the protocol's own error; far
-    over, the socket is closed. A page sending frames faster than its budget (pings
-    included) is closed with 1008; chat messages have a tighter limit of their own
-    (``LiveService.say``), whose refusals are errors (``rate_limited``)."""
-    return Routes({"/ws/client": ClientPage.factory(pages), "/ws/agent": AgentPage.factory(pages)},
+def routes(
+    pages: Pages,
+    others: Mapping[str, Factory] | None = None,
+    budgets: Mapping[str, tuple[int, float]] | None = None,
+) -> Routes:
+    """The pages' sockets (the chat's, and ``others``), for ``realtime.websocket.PageSocket``
+    (the app's lifespan state). A frame a little over the message limit gets the protocol's
+    own error; far over, the socket is closed. A page sending frames faster than its budget
+    (pings included; a path of ``budgets`` has its own) is closed with 1008; chat messages
+    have a tighter limit of their own (``LiveService.say``), whose refusals are errors
+    (``rate_limited``)."""
+    return Routes({"/ws/client": ClientPage.factory(pages), "/ws/agent": AgentPage.factory(pages),
+                   **(others or {})},
                   max_size=4 * pages.timings.max_message_bytes,
-                  frames=(pages.frames.count, pages.frames.seconds),
+                  frames=(pages.frames.count, pages.frames.seconds), budgets=budgets or {},
                   now=pages.registry.now)  # fmt: skip
 
 
