@@ -202,3 +202,52 @@ async def test_signals_reach_only_the_named_participant_with_the_sender_set_by_t
     assert [m for m in await cy.quiet() if m["type"] == "signal"] == []
     await ada.send(type="signal", to="mp_someone_else", data={"candidate": {}})
     await ada.error("peer_not_found")
+
+
+async def test_recording_needs_a_hosts_grant_and_the_host_can_revoke_it(meet: Meet) -> None:
+    host, host_id = await meet.user("Hana")
+    room = await meet.room(host_id, join_before_host=True)
+    await host.join(room["code"])
+    ada = meet.guest("Ada")
+    await ada.join(room["code"])
+    await ada.expect("roster")
+    await ada.send(type="recording", on=True)
+    await ada.error("recording_not_permitted")
+    await ada.send(type="record_request")
+    asked = await host.expect("record_requested")
+    assert asked["participant"]["id"] == ada.id
+    await host.send(type="record_grant", participant=ada.id)
+    assert (await ada.expect("record_answer"))["granted"] is True
+    await ada.send(type="recording", on=True)
+    seen = await host.expect(lambda m: m["type"] == "participant"
+                             and m["participant"]["recording"] is True)  # fmt: skip
+    assert seen["participant"]["id"] == ada.id
+    await host.send(type="record_revoke", participant=ada.id)
+    await ada.expect("record_revoked")
+    await ada.send(type="recording", on=True)
+    await ada.error("recording_not_permitted")
+    actions = [e["action"] for e in await meet.audit(room["id"])]
+    for action in ("record_request", "record_grant", "recording_started", "record_revoke"):
+        assert action in actions
+
+
+async def test_a_host_pauses_a_share_and_the_sharer_cannot_resume_it_alone(meet: Meet) -> None:
+    host, host_id = await meet.user("Hana")
+    room = await meet.room(host_id, join_before_host=True)
+    await host.join(room["code"])
+    ada = meet.guest("Ada")
+    await ada.join(room["code"])
+    await ada.expect("roster")
+    await host.send(type="share_pause", participant=ada.id)
+    await host.error("not_sharing")
+    await ada.send(type="share", state="on")
+    await host.expect(lambda m: m["type"] == "participant" and m["participant"]["sharing"] == "on")
+    await host.send(type="share_pause", participant=ada.id)
+    await ada.expect("share_paused")
+    await ada.send(type="share", state="on")
+    await ada.error("share_paused_by_host")
+    await host.send(type="share_resume", participant=ada.id)
+    await ada.expect("share_resumed")
+    changed = await host.expect(lambda m: m["type"] == "participant"
+                                and m["participant"]["sharing"] == "on")  # fmt: skip
+    assert changed["participant"]["id"] == ada.id
