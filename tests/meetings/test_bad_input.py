@@ -129,8 +129,9 @@ async def test_another_business_cannot_read_or_change_a_room(meet: Meet, other_t
                                        json={})):  # fmt: skip
         r = await call
         assert r.status_code == 404 and r.json()["code"] == "room_not_found"
-    r = await other_tenant.api.post("/api/v1/meeting-rooms", json={"host_id": host_id,
-                                                                    "topic": "x"})
+    r = await other_tenant.api.post(
+        "/api/v1/meeting-rooms", json={"host_id": host_id, "topic": "x"}
+    )
     assert r.status_code == 404 and r.json()["code"] == "host_not_found"
     r = await meet.t.api.get(f"/api/v1/meeting-rooms/{room['id']}")
     assert r.json()["topic"] == "Quarterly review"
