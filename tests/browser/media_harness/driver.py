@@ -19,8 +19,12 @@ MEDIA_FLAGS = [*FLAGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-
                "--autoplay-policy=no-user-gesture-required"]  # fmt: skip
 
 
-async def launch(pw: Playwright) -> Browser:
-    return await pw.chromium.launch(executable_path=str(CHROMIUM), args=MEDIA_FLAGS)
+async def launch(pw: Playwright, *, fake_device: str = "") -> Browser:
+    """Chromium with the fake devices; ``fake_device`` sets their options (``fps=30``: the
+    fake camera's own rate, 20 by default, which a page's constraints cannot raise)."""
+    flags = [f"{f}={fake_device}" if fake_device and f.startswith("--use-fake-device") else f
+             for f in MEDIA_FLAGS]  # fmt: skip
+    return await pw.chromium.launch(executable_path=str(CHROMIUM), args=flags)
 
 
 @dataclass
@@ -39,7 +43,7 @@ class Meeting:
     _contexts: list[BrowserContext] = field(default_factory=list)
 
     async def join(self, who: str, *, key: str | None = None, nokey: bool = False,
-                   viewport: dict[str, int] | None = None) -> Page:  # fmt: skip
+                   viewport: dict[str, int] | None = None, camera: str = "") -> Page:  # fmt: skip
         context = await self.browser.new_context(
             viewport=viewport or {"width": 1280, "height": 860},  # type: ignore[arg-type]
             accept_downloads=True)  # fmt: skip
@@ -51,7 +55,7 @@ class Meeting:
         page.on("console", lambda m: self._console(who, m.type, m.text))
         page.on("pageerror", lambda e: self.errors.append(f"{who}: {e}"))
         url = f"{self.base}/?room={self.room}&id={who}" + ("&nokey=1" if nokey else "")
-        url += "&debug=1" if self.debug else ""
+        url += ("&debug=1" if self.debug else "") + (f"&{camera}" if camera else "")
         await page.goto(url + (f"#key={key}" if key else ""))
         await page.evaluate("window.harness.started")
         self.pages[who] = page

@@ -1,7 +1,7 @@
 // The media harness page (tests only): one participant of a meeting, wired to the harness's
 // relay as a meeting page is to /ws/meeting, using the real modules of /static. The URL says
 // who: ?room=r&id=ada, `#key=<base64url>` for E2EE (as a meeting link carries it), `&nokey=1`
-// for a page in an encrypted meeting without its key. Playwright drives it through
+// for a page in an encrypted meeting without its key, `&w=&h=&fps=` for the camera. Playwright drives it through
 // `window.harness` and the buttons.
 import { Mesh } from "/static/meeting-media.js";
 import { MediaE2ee, decryptText, encryptText, keyFromFragment, newKey } from "/static/meeting-e2ee.js";
@@ -76,8 +76,9 @@ function status() {
 
 async function start() {
   $("me").textContent = me;
-  const stream = await navigator.mediaDevices.getUserMedia({
-    audio: true, video: { width: 320, height: 240, frameRate: 15 } });
+  const camera = (name, dflt) => Number(q.get(name) ?? dflt);  // ?w=640&h=480&fps=30
+  const stream = await navigator.mediaDevices.getUserMedia({ audio: true,
+    video: { width: camera("w", 320), height: camera("h", 240), frameRate: camera("fps", 15) } });
   tile(me, stream, "camera");
   const e2ee = key || q.get("nokey") ? new MediaE2ee(key || null) : null;
   await e2ee?.ready;

@@ -23,7 +23,8 @@ export async function connectionStats(pc, sourceOf = () => "camera") {
       out.audio = add(out.audio, pick(s, AUDIO_IN));
     } else if (s.type === "outbound-rtp") {
       if (s.kind === "audio") out.sent.audio = pick(s, OUT);
-      else out.sent.video.push(pick(s, OUT));
+      else out.sent.video.push({ ...pick(s, [...OUT, "frameWidth", "frameHeight"]),
+        limitation: s.qualityLimitationReason ?? "none" });
     } else if (s.type === "media-source" && s.kind === "audio") {
       out.micLevel = s.audioLevel ?? 0;
       out.micEnergy = s.totalAudioEnergy ?? 0;
