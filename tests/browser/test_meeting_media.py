@@ -162,6 +162,30 @@ async def test_a_muted_mic_sends_silence_until_unmuted(meeting: Meeting, shot: S
     assert again["bob's mic"] > 0.05 and again["bob heard by ada"] > 0.05, again
 
 
+async def test_a_participant_silenced_by_the_host_is_not_heard_whatever_their_page_sends(
+    meeting: Meeting,
+) -> None:
+    ada = await meeting.join("ada")
+    await meeting.join("bob", viewport=PHONE)
+    await meeting.connected()
+
+    def energy(stats: dict[str, dict[str, Any]]) -> dict[str, float]:
+        return {"bob's mic": stats["bob"]["ada"]["micEnergy"],
+                "bob heard by ada": (stats["ada"]["bob"]["audio"] or {}).get(
+                    "totalAudioEnergy", 0)}  # fmt: skip
+
+    await asyncio.sleep(1.0)
+    # the server said a host muted bob; bob's (modified) page keeps its mic on
+    await ada.evaluate("window.harness.silence('bob')")
+    await asyncio.sleep(0.5)
+    silenced = await change(meeting, energy, 2.5)
+    assert silenced["bob's mic"] > 0.05, silenced
+    assert silenced["bob heard by ada"] < 1e-4, silenced
+    await ada.evaluate("window.harness.silence('bob', false)")
+    lifted = await change(meeting, energy, 2.5)
+    assert lifted["bob heard by ada"] > 0.05, lifted
+
+
 async def test_a_paused_share_sends_no_frame_until_resumed(meeting: Meeting, shot: Shots) -> None:
     await three(meeting)
     ada = meeting.pages["ada"]
@@ -191,8 +215,12 @@ async def test_a_paused_share_sends_no_frame_until_resumed(meeting: Meeting, sho
     resumed = await change(meeting, screen, 2.0)
     assert resumed["bob screen"] > 5 and resumed["cy screen"] > 5, resumed
     await shot(meeting.pages["bob"], "share-resumed")
+    await ada.click("#share")  # stop sharing: the m-lines go inactive
+    await asyncio.sleep(1.0)
+    stopped = await change(meeting, screen, 2.0)
+    assert stopped["bob screen"] == 0 and stopped["cy screen"] == 0, stopped
     states = [f["state"] for f in await ada.evaluate("window.harness.sent") if f["type"] == "share"]
-    assert states == ["on", "paused", "on"]
+    assert states == ["on", "paused", "on", "off"]
 
 
 async def test_e2ee_frames_decode_under_the_same_key_and_none_under_another(
@@ -225,6 +253,23 @@ async def test_e2ee_frames_decode_under_the_same_key_and_none_under_another(
         assert total[f"{me}<{peer}"] == 0, f"{me} decoded {peer}'s frames under another key"
         assert grown[f"{me}<{peer} bytes"] > 0, f"no media reached {me} from {peer}"
         assert total[f"{me}<{peer} energy"] < 1e-4, f"{me} heard {peer} under another key"
+    # a screen shared later is sealed too: bob sees it, cy does not
+    await meeting.pages["ada"].click("#share")
+
+    def screens(stats: dict[str, dict[str, Any]]) -> dict[str, float]:
+        return {
+            f"{me} {what}": video(stats[me], "ada", "screen")[what]
+            for me in ("bob", "cy")
+            for what in ("framesDecoded", "bytesReceived")
+        }
+
+    async def bob_sees_it() -> bool:
+        return (await change(meeting, screens, 1.0))["bob framesDecoded"] > 0
+
+    await eventually(bob_sees_it)
+    shared = await change(meeting, screens, 2.0)
+    assert shared["cy bytesReceived"] > 0, shared
+    assert screens(await meeting.all_stats())["cy framesDecoded"] == 0
     await shot(meeting.pages["bob"], "e2ee-same-key")
     await shot(meeting.pages["cy"], "e2ee-wrong-key")
 
