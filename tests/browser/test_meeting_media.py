@@ -133,6 +133,18 @@ async def test_media_flows_between_every_pair_of_a_three_person_mesh(
     assert min(v for k, v in grown.items() if k.endswith("frames")) >= 10, grown
     await shot(meeting.pages["ada"], "mesh-of-three")
     await shot(meeting.pages["bob"], "mesh-of-three")
+    # cy leaves: the others close their pair with cy and go on between themselves
+    await meeting.pages["cy"].evaluate("window.harness.leave()")
+    del meeting.pages["cy"]
+
+    async def cy_gone() -> bool:
+        return all("cy" not in s for s in (await meeting.all_stats()).values())
+
+    await eventually(cy_gone)
+    left = await change(meeting, lambda s: {
+        "ada<bob": video(s["ada"], "bob")["framesDecoded"],
+        "bob<ada": video(s["bob"], "ada")["framesDecoded"]})  # fmt: skip
+    assert min(left.values()) >= 10, left
 
 
 async def test_a_muted_mic_sends_silence_until_unmuted(meeting: Meeting, shot: Shots) -> None:

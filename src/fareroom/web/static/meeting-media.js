@@ -103,9 +103,11 @@ export class Mesh extends EventTarget {
     }
   }
 
-  // What the other side signalled; a participant not yet connected is connected first (its
-  // offer may come before the roster says it is there). Handled in order, one at a time.
+  // What the other side signalled, handled in order, one at a time. An offer from a
+  // participant not yet connected connects it (it may come before the roster says it is
+  // there); anything else from one we do not know (a candidate after `left`) is dropped.
   receive(from, data) {
+    if (!this.peers.has(from) && data?.sdp?.type !== "offer") return Promise.resolve();
     const p = this.connect(from);
     p.queue = p.queue.then(() => this.handle(p, data)).catch((err) => {
       console.warn("meeting: signal from", from, "failed", err);
