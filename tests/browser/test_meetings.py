@@ -118,7 +118,8 @@ class Room:
         for who in self.pages:
             for peer, s in (await self.stats(who)).items():
                 found[f"{who}<{names.get(peer, peer)}"] = (s["video"].get("camera") or {}).get(
-                    "framesDecoded", 0)
+                    "framesDecoded", 0
+                )
         return found
 
     async def close(self) -> None:
