@@ -33,8 +33,10 @@ from fareroom.accounts.service import COOKIE, Caller
 from fareroom.chat.live import agent_key, visit_key
 from fareroom.chat.relay import ChatUnit, Relay, UnitOfWork, message_out, request_out, visit_view
 from fareroom.chat.schemas import (
+    AgentCall,
     AgentMessage,
     AvailabilityFrame,
+    ClientCall,
     ClientFrame,
     ClientMessage,
     Hello,
@@ -224,6 +226,11 @@ class ClientPage(Page):
             self.send({"type": "message", "session_id": said.session_id, **message_out(said),
                        "ref": ref})  # fmt: skip
 
+    async def call(self, frame: ClientCall) -> None:
+        async with self.pages.unit_of_work(self.business_id) as s:
+            session = await s.live.visit_session(self.visit_id, frame.session)
+        await self.relay.call(session, "client", frame.data)
+
     async def about(self, s: ChatUnit, session: ChatSession) -> dict[str, Any]:
         try:
             card = await s.clients.card(session.business_id, session.client_id, session.card_id)
@@ -258,6 +265,7 @@ def card_out(card: Card) -> dict[str, str]:
 
 ClientPage.handlers = {"ping": handler(Ping, Page.ping),
                        "message": handler(ClientMessage, ClientPage.message),
+                       "call": handler(ClientCall, ClientPage.call),
                        "hangup": handler(ClientFrame, ClientPage.hangup),
                        "leave": handler(Frame, ClientPage.leave)}  # fmt: skip
 
@@ -341,6 +349,11 @@ class AgentPage(Page):
             said, _ = await s.live.say(await self._own(s, frame.session), "agent", frame.text)
         await self.relay.say(said)
 
+    async def call(self, frame: AgentCall) -> None:
+        async with self.pages.unit_of_work(await self._business()) as s:
+            session = await self._own(s, frame.session)
+        await self.relay.call(session, "agent", frame.data)
+
     async def _record(self, frame: SessionFrame, kind: str) -> None:
         biz = await self._business()
         async with self.pages.unit_of_work(biz) as s:
@@ -395,6 +408,7 @@ AgentPage.handlers = {
     "ping": handler(Ping, Page.ping),
     "availability": handler(AvailabilityFrame, AgentPage.availability),
     "message": handler(AgentMessage, AgentPage.message),
+    "call": handler(AgentCall, AgentPage.call),
     "meter": handler(MeterAction, AgentPage.meter),
     "hangup": handler(SessionFrame, AgentPage.hangup),
     "abandon": handler(SessionFrame, AgentPage.abandon),

@@ -33,7 +33,7 @@ from fareroom.clients.service import ClientsService
 from fareroom.gateway.base import GatewayError
 from fareroom.kit.clock import Clock
 from fareroom.kit.db import Keyset
-from fareroom.kit.errors import FareroomError
+from fareroom.kit.errors import FareroomError, ValidationFailed
 from fareroom.metering.schemas import SessionOut, session_out
 from fareroom.metering.service import MeteringService
 from fareroom.metering.tasks import MeterJobs, session_topic
@@ -45,7 +45,7 @@ from fareroom.models.chat import (
     PaymentRequest,
     VisitStatus,
 )
-from fareroom.models.metering import SessionStatus
+from fareroom.models.metering import ChatSession, SessionStatus
 from fareroom.realtime.hub import Hub
 
 log = logging.getLogger("fareroom.chat")
@@ -126,6 +126,15 @@ class Relay:
         out = {"type": "message", "session_id": message.session_id, **message_out(message)}
         await self.hub.publish(session_topic(message.session_id),
                                {**out, "ref": ref} if ref else out)  # fmt: skip
+
+    async def call(self, session: ChatSession, party: str, data: dict[str, Any]) -> None:
+        """A call's frame (a signal of the two pages' WebRTC connection, or ring, answer,
+        decline, end) to both pages of an open session; each ignores its own. The meter
+        neither knows nor cares: the chat's presence rules go on as they were."""
+        if session.status is not SessionStatus.OPEN:
+            raise ValidationFailed("A call is made during the chat only.", code="chat_not_open")
+        await self.hub.publish(session_topic(session.id), {
+            "type": "call", "session_id": session.id, "from": party, "data": data})  # fmt: skip
 
     async def request_changed(self, request: PaymentRequest) -> None:
         if request.session_id:

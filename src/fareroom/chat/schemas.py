@@ -133,6 +133,17 @@ class ClientMessage(ClientFrame):
     text: Any = None
 
 
+_CALL = {"data": ("invalid_call", "A call frame's 'data' is an object (a signal, or ring, "
+                  "answer, decline, end).")}  # fmt: skip
+
+
+class ClientCall(ClientFrame):
+    """A call in the chat (docs/realtime.md, Calls): passed to the other party."""
+
+    problems = _CALL
+    data: dict[str, Any]
+
+
 _SESSION_ID = Field(min_length=1, max_length=40)
 _SESSION = {"session": ("session_required", "Name the session ('session').")}
 
@@ -146,6 +157,11 @@ class SessionFrame(Frame):
 
 class AgentMessage(SessionFrame):
     text: Any = None
+
+
+class AgentCall(SessionFrame):
+    problems = {**_SESSION, **_CALL}
+    data: dict[str, Any]
 
 
 class MeterAction(SessionFrame):

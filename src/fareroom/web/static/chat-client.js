@@ -4,6 +4,7 @@
 // localStorage for this room, so a reload or a second tab rejoins the same chat instead of
 // starting another.
 import { $, money, clock, problem, requestSummary, MeterView, Live, SETTLED } from "./chat-common.js";
+import { Call } from "./chat-call.js";
 
 const app = $("app");
 const room = app.dataset.room;
@@ -65,6 +66,8 @@ function connection(ok) {
   if (!ok) meterView.freeze();
 }
 const send = (message) => live.send(message);
+const videoCall = new Call({ self: "client", other: "agent", send: (data) => send({ type: "call", data }),
+  otherName: () => "the agent" });
 function receive(m) {
   if (m.type === "welcome") {
     localStorage.setItem(KEY, m.token);
@@ -81,6 +84,7 @@ function receive(m) {
     render(m.session);
   } else if (m.type === "meter") meterView.show(m);
   else if (m.type === "message") say(m);
+  else if (m.type === "call") videoCall.receive(m);
   else if (m.type === "payment_request") request(m.request);
   else if (m.type === "error") {
     const pending = outbox.find((o) => o.ref === m.ref);
@@ -230,7 +234,8 @@ function render(s) {
   const open = s.status === "open";
   $("say").hidden = !open;
   $("hangup").hidden = !open;
-  if (!open) { meterView.stop(); $("hangup-confirm").hidden = true; }
+  $("call").hidden = !open;
+  if (!open) { meterView.stop(); $("hangup-confirm").hidden = true; if (videoCall.state !== "idle") videoCall.hangup(false); }
   if (SETTLED.includes(s.status)) {
     const unpaid = s.abandoned ? ` ${money(s.abandoned, s.currency)} was left unpaid.` : "";
     $("summary").textContent = `You paid ${money(s.collected, s.currency)} for ${clock(s.seconds)} of chat.${unpaid}`;

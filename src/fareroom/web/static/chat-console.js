@@ -3,6 +3,7 @@
 // payment requests, hang up, and "hang up anyway" after a failed charge (both confirmed in
 // the page first). Speaks docs/realtime.md over /ws/agent (signed in by cookie).
 import { $, money, parseAmount, problem, requestSummary, MeterView, Live, SETTLED } from "./chat-common.js";
+import { Call } from "./chat-call.js";
 
 const chats = new Map();  // session id → { session, client, question, messages: [], requests: Map }
 const meterView = new MeterView("meter");
@@ -23,6 +24,12 @@ const live = new Live("/ws/agent", {
   },
 });
 const send = (message) => live.send(message);
+// One call at a time, in the chat it was started or answered in.
+let callSession = null;
+const call = new Call({ self: "agent", other: "client",
+  send: (data) => send({ type: "call", session: callSession ?? current, data }),
+  otherName: () => chats.get(callSession ?? current)?.client?.name ?? "the client" });
+$("call-start").addEventListener("click", () => { callSession = current; });
 // Send a frame and hear its answer: `done` when it was carried out, or its `error`.
 const ask = (message, answer) => { const ref = `r${++refs}`; answers.set(ref, answer); send({ ...message, ref }); };
 
@@ -74,6 +81,9 @@ function receive(m) {
     chat.requests.set(m.request.id, m.request);
     if (m.request.status === "paid" && (!before || before.status !== "paid")) earned();
     if (current === m.request.session_id) requests(chat);
+  } else if (m.type === "call") {
+    if (call.state === "idle" && m.data?.ring) callSession = m.session_id;
+    if (m.session_id === callSession) call.receive(m);
   } else if (m.type === "error") problem(m.message);
 }
 
@@ -173,7 +183,8 @@ function show(chat, redraw) {
     $("failed-text").textContent = `The charge of ${money(s.due, s.currency)} failed (${(s.failure || "declined").replace(/\.$/, "")}). ` +
       "The client is asked for another card; the charge is retried when they give one.";
   }
-  for (const id of ["say", "hangup", "request-box"]) $(id).hidden = !open;
+  for (const id of ["say", "hangup", "request-box", "call"]) $(id).hidden = !open;
+  if (!open && callSession === s.id && call.state !== "idle") call.hangup(false);
   $("ended").hidden = !SETTLED.includes(s.status) && s.status !== "collecting";
   $("ended").textContent = s.status === "collecting" ? "Collecting the payment…"
     : s.status === "abandoned" ? `Ended; ${money(s.abandoned, s.currency)} left unpaid (abandoned debt). Collected ${money(s.collected, s.currency)}.`
