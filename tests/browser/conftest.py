@@ -29,6 +29,10 @@ from tests.support.smtp import SmtpInbox
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+# The fake devices stand in for a camera and a mic (a moving picture, a beep each second);
+# the fake UI grants getUserMedia; a page may play sound without a click first.
+MEDIA_FLAGS = [*FLAGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+               "--autoplay-policy=no-user-gesture-required"]  # fmt: skip
 DESKTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 390, "height": 800}
 PASSWORD = "agent password 1"
@@ -38,17 +42,29 @@ TIMINGS = {"FAREROOM_HEARTBEAT_SECONDS": "1", "FAREROOM_OFFLINE_AFTER_SECONDS": 
 SHOTS = Path(os.environ.get("FAREROOM_SCREENSHOTS", "var/screenshots"))
 
 
-@pytest.fixture(scope="session")
-async def browser() -> AsyncIterator[Browser]:
+async def _chromium(flags: list[str]) -> AsyncIterator[Browser]:
     if not await asyncio.to_thread(CHROMIUM.exists):
         reason = "Debian's chromium is not installed: apt-get install -y chromium"
         if os.environ.get("FAREROOM_REQUIRE_BROWSER"):
             pytest.fail(reason)
         pytest.skip(reason)
     async with async_playwright() as pw:
-        found = await pw.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        found = await pw.chromium.launch(executable_path=str(CHROMIUM), args=flags)
         yield found
         await found.close()
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    async for found in _chromium(FLAGS):
+        yield found
+
+
+@pytest.fixture(scope="module")
+async def media_browser() -> AsyncIterator[Browser]:
+    """Chromium with a fake camera and mic (meetings, calls)."""
+    async for found in _chromium(MEDIA_FLAGS):
+        yield found
 
 
 @pytest.fixture(scope="module")

@@ -5,31 +5,16 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from fareroom.bootstrap import Context
-from tests.browser.conftest import CHROMIUM, SHOTS, Pages
-from tests.browser.media_harness.driver import MEDIA_FLAGS
+from tests.browser.conftest import SHOTS, Pages
 from tests.conftest import Tenant
 from tests.support.servers import FareroomServer
-
-
-@pytest.fixture(scope="module")
-async def media_browser() -> AsyncIterator[Browser]:
-    if not await asyncio.to_thread(CHROMIUM.exists):
-        reason = "Debian's chromium is not installed: apt-get install -y chromium"
-        if os.environ.get("FAREROOM_REQUIRE_BROWSER"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    async with async_playwright() as pw:
-        found = await pw.chromium.launch(executable_path=str(CHROMIUM), args=MEDIA_FLAGS)
-        yield found
-        await found.close()
 
 
 @pytest.fixture

@@ -7,32 +7,17 @@ the page shows."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from fareroom.bootstrap import Context
-from tests.browser.conftest import CHROMIUM, DESKTOP, PASSWORD, PHONE, SHOTS
-from tests.browser.media_harness.driver import MEDIA_FLAGS
+from tests.browser.conftest import DESKTOP, PASSWORD, PHONE, SHOTS
 from tests.conftest import Tenant
 from tests.support.servers import FareroomServer
-
-
-@pytest.fixture(scope="module")
-async def media_browser() -> AsyncIterator[Browser]:
-    if not await asyncio.to_thread(CHROMIUM.exists):
-        reason = "Debian's chromium is not installed: apt-get install -y chromium"
-        if os.environ.get("FAREROOM_REQUIRE_BROWSER"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    async with async_playwright() as pw:
-        found = await pw.chromium.launch(executable_path=str(CHROMIUM), args=MEDIA_FLAGS)
-        yield found
-        await found.close()
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], within: float = 20.0) -> None:

@@ -11,12 +11,7 @@ from typing import Any
 
 from playwright.async_api import Browser, BrowserContext, Page, Playwright
 
-from tests.browser.conftest import CHROMIUM, FLAGS
-
-# The fake devices stand in for a camera and a mic (a moving picture, a beep each second);
-# the fake UI grants getUserMedia; a page may play sound without a click first.
-MEDIA_FLAGS = [*FLAGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-               "--autoplay-policy=no-user-gesture-required"]  # fmt: skip
+from tests.browser.conftest import CHROMIUM, MEDIA_FLAGS
 
 
 async def launch(pw: Playwright, *, fake_device: str = "") -> Browser:
