@@ -38,6 +38,7 @@ from fareroom.mail.outbox import FileSender, Sender, SmtpSender
 from fareroom.meetings.live import LiveMeetings
 from fareroom.meetings.realtime import MeetingPages
 from fareroom.meetings.service import JoinLimits, MeetingsService
+from fareroom.meetings.tasks import MeetingJobs
 from fareroom.metering.service import MeteringService
 from fareroom.metering.tasks import MeterJobs
 from fareroom.payments.service import PaymentsService
@@ -123,7 +124,10 @@ class Context:
 
     @cached_property
     def join_limits(self) -> JoinLimits:
-        return JoinLimits(self.limits, self.settings.limit_meeting_password)
+        st = self.settings
+        return JoinLimits(
+            self.limits, st.limit_meeting_password, st.limit_meeting_joins_room_address
+        )
 
     @cached_property
     def meeting_pages(self) -> MeetingPages:
@@ -138,6 +142,15 @@ class Context:
         return MeetingPages(self.unit_of_work, self.hub, self.connections, timings,
                             base_url=st.base_url, ice_servers=st.ice_servers,
                             max_participants=st.meeting_max_participants)  # fmt: skip
+
+    @cached_property
+    def meeting_jobs(self) -> MeetingJobs:
+        return MeetingJobs(
+            self.unit_of_work,
+            self.hub,
+            self.clock,
+            offline_after=self.settings.offline_after_seconds,
+        )
 
     @cached_property
     def meters(self) -> MeterJobs:

@@ -103,13 +103,15 @@ class Settings(BaseSettings):
     limit_chat_messages: RateLimit = Limit(10, 10)
     limit_socket_frames: RateLimit = Limit(60, 10)
     # Meetings: participants in one meeting (a full mesh of browsers: each sends its media
-    # to every other), wrong meeting passwords per room and address, every frame of a
+    # to every other), wrong meeting passwords per room and address, joins (tickets asked
+    # for on a start page) per room and address, every frame of a
     # meeting's socket (signalling a mesh is bursty), chat messages per participant, and
     # the STUN/TURN servers pages are told (a JSON list of RTCIceServer objects, e.g.
     # [{"urls": "turn:turn.example.com:3478", "username": "u", "credential": "p"}]; none by
     # default: browsers on one network reach each other by their own addresses).
     meeting_max_participants: int = Field(default=8, ge=2, le=8)
     limit_meeting_password: RateLimit = Limit(5, 600)
+    limit_meeting_joins_room_address: RateLimit = Limit(30, 60)
     limit_meeting_frames: RateLimit = Limit(600, 10)
     limit_meeting_chat: RateLimit = Limit(10, 10)
     ice_servers: list[dict[str, Any]] = Field(default_factory=list)

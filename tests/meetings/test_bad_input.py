@@ -135,3 +135,15 @@ async def test_another_business_cannot_read_or_change_a_room(meet: Meet, other_t
     assert r.status_code == 404 and r.json()["code"] == "host_not_found"
     r = await meet.t.api.get(f"/api/v1/meeting-rooms/{room['id']}")
     assert r.json()["topic"] == "Quarterly review"
+
+
+async def test_a_flood_of_joins_from_one_address_is_refused(meet: Meet) -> None:
+    _, host_id = await meet.user("Hana")
+    room = await meet.room(host_id)
+    guest = meet.guest("Flood")
+    limit = meet.ctx.settings.limit_meeting_joins_room_address.count
+    for _ in range(limit):
+        assert (await guest.ticket(room["code"])).status_code == 200
+    r = await guest.ticket(room["code"])
+    assert r.status_code == 429 and r.json()["code"] == "rate_limited"
+    assert "Retry-After" in r.headers

@@ -251,3 +251,23 @@ async def test_a_host_pauses_a_share_and_the_sharer_cannot_resume_it_alone(meet:
     changed = await host.expect(lambda m: m["type"] == "participant"
                                 and m["participant"]["sharing"] == "on")  # fmt: skip
     assert changed["participant"]["id"] == ada.id
+
+
+async def test_a_participant_nobody_hears_any_more_is_taken_out_by_the_worker(
+    meet: Meet,
+) -> None:
+    host, host_id = await meet.user("Hana")
+    room = await meet.room(host_id, join_before_host=True)
+    await host.join(room["code"])
+    ada = meet.guest("Ada")
+    await ada.join(room["code"])
+    await host.expect("joined")
+    # Ada's process dies: her page is still open here, but nobody reports her as heard
+    await meet.ctx.hub.forget([f"mp:{ada.id}"])
+    await meet.ctx.hub.touch({f"mp:{host.id}": meet.clock.now().timestamp() + 60})
+    meet.clock.advance(seconds=meet.ctx.settings.offline_after_seconds + 1)
+    await meet.ctx.hub.touch({f"mp:{host.id}": meet.clock.now().timestamp()})
+    assert await meet.ctx.meeting_jobs.sweep() >= 1
+    left = await host.expect("left")
+    assert (left["participant"], left["reason"]) == (ada.id, "offline")
+    assert await meet.ctx.meeting_jobs.sweep() == 0

@@ -481,6 +481,10 @@ class LiveMeetings:
             return []
         return list(await self._repo.history(room_id, participant_id, self._since(room)))
 
+    async def present_since(self, before: datetime) -> list[MeetingParticipant]:
+        """Everyone in a meeting (or a lobby) who came before ``before``."""
+        return list(await self._repo.present_before(before))
+
     async def encrypted(self, room_id: str) -> bool:
         room = await self._repo.room_by_id(room_id)
         return room is not None and await self._encrypted(room)

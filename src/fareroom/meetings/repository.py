@@ -184,6 +184,11 @@ class MeetingsRepository(Repository):
         return (await self.session.scalars(stmt.order_by(MeetingParticipant.joined_at,
                                                          MeetingParticipant.id))).all()  # fmt: skip
 
+    async def present_before(self, before: datetime) -> Sequence[MeetingParticipant]:
+        stmt = select(MeetingParticipant).where(MeetingParticipant.left_at.is_(None),
+                                                MeetingParticipant.joined_at < before)  # fmt: skip
+        return (await self.session.scalars(stmt.order_by(MeetingParticipant.id).limit(1000))).all()
+
     async def leave_all(self, room_id: str, at: datetime, reason: str) -> None:
         await self.session.execute(
             update(MeetingParticipant)

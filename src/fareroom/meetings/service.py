@@ -5,7 +5,8 @@ Rules kept here:
 
 - A room's password is stored hashed (argon2) and is checked when someone joins; wrong
   passwords are counted per room and address (``JoinLimits``), and past the limit every
-  try is refused, the right password included, until the window has passed.
+  try is refused, the right password included, until the window has passed. Joins
+  themselves (tickets) are limited per room and address too: the start page is public.
 - Joining answers a **ticket**: a 256-bit secret, single use, bound to the room, the
   joiner's identity and device, good for ``TICKET_SECONDS``; only its SHA-256 is kept. The
   meeting's socket takes it in its hello (``LiveMeetings.enter``).
@@ -84,10 +85,11 @@ def normal_code(text: str) -> str:
 
 @dataclass(frozen=True)
 class JoinLimits:
-    """Wrong passwords allowed per room and address."""
+    """Wrong passwords allowed per room and address, and joins (tickets)."""
 
     limiter: RateLimiter
     wrong_password: Limit
+    joins: Limit
 
 
 @dataclass(frozen=True)
@@ -469,6 +471,9 @@ class MeetingsService:
         """A ticket for the room's meeting, after the checks of its start page; see the
         module's docstring."""
         room = await self._by_code(code)
+        await check_all(self._limits.limiter, [(f"meeting-join:{room.id}:{joiner.address or '-'}",
+                                                self._limits.joins)],
+                        "Too many tries to join this meeting.")  # fmt: skip
         host = await self.is_host(room, joiner.user)
         if not host:
             await self._check_password(room, password, joiner.address)

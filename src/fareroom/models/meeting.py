@@ -143,7 +143,11 @@ class MeetingTicket(Base):
 
 class MeetingParticipant(Base):
     __tablename__ = "meeting_participants"
-    __table_args__ = (Index("ix_meeting_participants_room", "room_id", "left_at"),)
+    __table_args__ = (
+        Index("ix_meeting_participants_room", "room_id", "left_at"),
+        # the worker's look for participants nobody hears (meetings.tasks)
+        Index("ix_meeting_participants_present", "left_at", "joined_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     room_id: Mapped[str] = mapped_column(ForeignKey("meeting_rooms.id"))

@@ -8,9 +8,9 @@ Every round (``interval``): deliver the sandbox's events, end timed-out sessions
 their parties), take over stale collections, give waiting clients idle agents, tell those
 waiting while no agent is online (releasing their holds after ``queue_nobody_seconds``),
 send mail.
-Every third of the offline window: record offline the parties whose pages nobody has heard
-(their process died). Every ``meter_tick_seconds``: publish the live meters and collect
-split bills. On start: rebuild every open session's meter from its events.
+Every third of the offline window: record offline the chat parties whose pages nobody has
+heard (their process died), and take such meeting participants out of their meetings.
+Every ``meter_tick_seconds``: publish the live meters and collect split bills. On start: rebuild every open session's meter from its events.
 """
 
 from __future__ import annotations
@@ -79,6 +79,7 @@ async def run_worker(ctx: Context, stop: asyncio.Event, *, interval: float = 1.0
             if time.monotonic() >= next_sweep:
                 next_sweep = time.monotonic() + sweep
                 await ctx.relay.sweep_presence()
+                await ctx.meeting_jobs.sweep()
         except Exception:
             log.exception("worker round failed")
         wait = min(interval, max(0.0, next_tick - time.monotonic()))
