@@ -10,7 +10,8 @@ waiting while no agent is online (releasing their holds after ``queue_nobody_sec
 send mail.
 Every third of the offline window: record offline the chat parties whose pages nobody has
 heard (their process died), and take such meeting participants out of their meetings.
-Every ``meter_tick_seconds``: publish the live meters and collect split bills. On start: rebuild every open session's meter from its events.
+Every ``meter_tick_seconds``: publish the live meters and collect split bills. On start:
+rebuild every open session's meter from its events.
 """
 
 from __future__ import annotations
