@@ -257,6 +257,13 @@ async def test_two_shares_started_at_once_cross_and_both_arrive(meeting: Meeting
 
     await eventually(both)
     await meeting.connected()
+    ada = meeting.pages["ada"]
+    for _ in range(2):  # sharing again takes the stopped share's m-line: offers do not grow
+        await ada.click("#share")
+        await ada.click("#share")
+    await eventually(both)
+    for page in meeting.pages.values():  # the `signal` frame's data is at most 16 KiB
+        assert 0 < await page.evaluate("window.harness.largestSignal") <= 16 * 1024
 
 
 async def test_e2ee_frames_decode_under_the_same_key_and_none_under_another(
