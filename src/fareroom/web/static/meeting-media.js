@@ -102,7 +102,8 @@ export class Mesh extends EventTarget {
     try {
       p.makingOffer = true;
       await p.pc.setLocalDescription();
-      this.signal(p.id, { sdp: p.pc.localDescription.toJSON() });
+      // an offer of theirs may have rolled ours back meanwhile: then it is answered instead
+      if (p.pc.localDescription?.type === "offer") this.signal(p.id, { sdp: p.pc.localDescription.toJSON() });
     } catch (err) {
       console.warn("meeting: offer to", p.id, "failed", err);
     } finally {
@@ -169,6 +170,13 @@ export class Mesh extends EventTarget {
     clearTimeout(p.wait);
     p.pc.close();
     this.emit("closed", { peer });
+  }
+
+  // A participant who came back (a new page, `joined` again) gets a new pair: their page
+  // starts from nothing, so the old pair's descriptions would not fit.
+  reconnect(peer) {
+    this.close(peer);
+    return this.connect(peer);
   }
 
   closeAll() {
