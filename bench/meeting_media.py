@@ -9,8 +9,10 @@ page's getStats() is read at the start and end of a ``seconds`` window: frames d
 second on each of the six pairs (framesDecoded over the window), their mean and minimum, and
 the mean of the encoders' own framesPerSecond, and the CPU time every Chromium process of
 the run spent in the window (``/proc/<pid>/stat``, user + system, all of this script's
-descendants). Modes alternate, off then on, ``rounds`` times,
-so a neighbour's load on the shared machine falls on both. Target: on ≥ 0.9 × off.
+descendants). Each round measures the two modes one after the other (off, then on), then
+both meetings at once, side by side in the same window: on a machine shared with others,
+whose load moves by the second, only the latter puts the same load on both. Target:
+on ≥ 0.9 × off.
 
 Usage: ``python bench/meeting_media.py [seconds, default 8] [rounds, default 3]``;
 ``FAREROOM_BENCH_CAMERA`` sets the camera the pages ask for (default ``w=640&h=480&fps=30``),
@@ -64,37 +66,50 @@ def decoded(stats: dict[str, dict[str, Any]]) -> dict[str, float]:
             for me in WHO for peer in WHO if me != peer}  # fmt: skip
 
 
-async def measure(browser: Browser, base: str, room: str, key: str | None, seconds: float,
-                  warmup: float) -> dict[str, Any]:  # fmt: skip
-    meeting = Meeting(browser, base, room)
-    try:
-        for who in WHO:
-            await meeting.join(who, key=key, camera=CAMERA)
-        await meeting.connected()
-        await asyncio.sleep(warmup)
-        before, t0 = decoded(await meeting.all_stats()), time.monotonic()
-        cpu0 = await asyncio.to_thread(cpu_seconds)
-        await asyncio.sleep(seconds)
-        cpu1 = await asyncio.to_thread(cpu_seconds)
-        stats = await meeting.all_stats()
-        after, t1 = decoded(stats), time.monotonic()
-        if meeting.errors:
-            raise RuntimeError(f"the pages logged errors: {meeting.errors}")
-    finally:
-        await meeting.close()
-    fps = [(after[k] - before[k]) / (t1 - t0) for k in before]
-    sent = [v["framesPerSecond"] for s in stats.values() for p in s.values()
-            for v in p["sent"]["video"]]  # fmt: skip
-    limits = sorted(
-        {
-            f"{v['limitation']} {v['frameWidth']}x{v['frameHeight']}"
-            for s in stats.values()
-            for p in s.values()
-            for v in p["sent"]["video"]
-        }
-    )
-    return {"mean": statistics.mean(fps), "min": min(fps), "encoded": statistics.mean(sent),
-            "cpu": (cpu1 - cpu0) / (t1 - t0), "limits": ", ".join(limits)}  # fmt: skip
+async def meeting(browser: Browser, base: str, room: str, key: str | None) -> Meeting:
+    found = Meeting(browser, base, room)
+    for who in WHO:
+        await found.join(who, key=key, camera=CAMERA)
+    await found.connected()
+    return found
+
+
+async def window(meetings: list[Meeting], seconds: float) -> list[dict[str, Any]]:
+    """Each meeting's figures over one window of ``seconds``, all measured together."""
+    before = [decoded(await m.all_stats()) for m in meetings]
+    t0, cpu0 = time.monotonic(), await asyncio.to_thread(cpu_seconds)
+    await asyncio.sleep(seconds)
+    t1, cpu1 = time.monotonic(), await asyncio.to_thread(cpu_seconds)
+    found = []
+    for m, start in zip(meetings, before, strict=True):
+        stats = await m.all_stats()
+        after = decoded(stats)
+        if m.errors:
+            raise RuntimeError(f"the pages logged errors: {m.errors}")
+        fps = [(after[k] - start[k]) / (t1 - t0) for k in start]
+        sent = [v for s in stats.values() for p in s.values() for v in p["sent"]["video"]]
+        limits = sorted({f"{v['limitation']} {v['frameWidth']}x{v['frameHeight']}" for v in sent})
+        found.append({"mean": statistics.mean(fps), "min": min(fps),
+                      "encoded": statistics.mean(v["framesPerSecond"] for v in sent),
+                      "cpu": (cpu1 - cpu0) / (t1 - t0), "limits": ", ".join(limits)})  # fmt: skip
+    return found
+
+
+def line(label: str, got: dict[str, Any], cpu: bool = True) -> None:
+    print(f"{label}: {got['mean']:5.1f} fps received (mean of 6 pairs, min {got['min']:4.1f}), "
+          f"encoders {got['encoded']:4.1f} fps"
+          + (f", Chromium CPU {got['cpu']:.2f} s/s" if cpu else "")
+          + f"; encoders: {got['limits']}")  # fmt: skip
+
+
+def summary(label: str, found: dict[str, list[dict[str, Any]]], cpu: bool = True) -> None:
+    off = statistics.mean(r["mean"] for r in found["off"])
+    on = statistics.mean(r["mean"] for r in found["on"])
+    text = f"{label}: E2EE off {off:.1f} fps, on {on:.1f} fps, on/off = {on / off:.3f}"
+    if cpu:
+        cpu_on = statistics.mean(r["cpu"] for r in found["on"])
+        text += f"; CPU on/off = {cpu_on / statistics.mean(r['cpu'] for r in found['off']):.2f}"
+    print(text + " (target ≥ 0.9)")
 
 
 async def main(seconds: float, rounds: int, warmup: float = 5.0) -> None:
@@ -106,27 +121,33 @@ async def main(seconds: float, rounds: int, warmup: float = 5.0) -> None:
             await page.goto(f"{base}/?room=keys&id=keys")
             key = str(await page.evaluate("window.harness.newKey()"))
             await page.context.close()
-            print(f"# 3 pages, full mesh, camera {CAMERA}; {seconds:g} s windows after "
-                  f"{warmup:g} s; {rounds} round(s) of off then on")  # fmt: skip
-            found: dict[str, list[dict[str, Any]]] = {"off": [], "on": []}
+            keys = {"off": None, "on": key}
+            print(f"# 3 pages a meeting, full mesh, camera {CAMERA}; {seconds:g} s windows "
+                  f"after {warmup:g} s; {rounds} round(s)")  # fmt: skip
+            apart: dict[str, list[dict[str, Any]]] = {"off": [], "on": []}
+            together: dict[str, list[dict[str, Any]]] = {"off": [], "on": []}
             for n in range(rounds):
-                for mode in ("off", "on"):
-                    got = await measure(browser, base, f"bench{n}{mode}",
-                                        key if mode == "on" else None, seconds, warmup)  # fmt: skip
-                    found[mode].append(got)
-                    print(f"round {n + 1} E2EE {mode:3}: {got['mean']:5.1f} fps received "
-                          f"(mean of 6 pairs, min {got['min']:4.1f}), encoders "
-                          f"{got['encoded']:4.1f} fps, Chromium CPU "
-                          f"{got['cpu']:.2f} s/s; encoders: {got['limits']}")  # fmt: skip
+                for mode in ("off", "on"):  # one meeting at a time
+                    m = await meeting(browser, base, f"apart{n}{mode}", keys[mode])
+                    await asyncio.sleep(warmup)
+                    (got,) = await window([m], seconds)
+                    await m.close()
+                    apart[mode].append(got)
+                    line(f"round {n + 1}, alone,    E2EE {mode:3}", got)
+                # both meetings at once: the machine's load falls on both alike
+                modes = ("off", "on") if n % 2 == 0 else ("on", "off")
+                both = [await meeting(browser, base, f"together{n}{m}", keys[m]) for m in modes]
+                await asyncio.sleep(warmup)
+                for mode, got in zip(modes, await window(both, seconds), strict=True):
+                    together[mode].append(got)
+                    line(f"round {n + 1}, together, E2EE {mode:3}", got, cpu=False)
+                for m in both:
+                    await m.close()
             await browser.close()
     finally:
         await runner.cleanup()
-    off = statistics.mean(r["mean"] for r in found["off"])
-    on = statistics.mean(r["mean"] for r in found["on"])
-    cpu_off = statistics.mean(r["cpu"] for r in found["off"])
-    cpu_on = statistics.mean(r["cpu"] for r in found["on"])
-    print(f"E2EE off: {off:.1f} fps  E2EE on: {on:.1f} fps  on/off = {on / off:.3f} "
-          f"(target ≥ 0.9); CPU on/off = {cpu_on / cpu_off:.2f}")  # fmt: skip
+    summary("one at a time", apart)
+    summary("side by side ", together, cpu=False)
 
 
 if __name__ == "__main__":

@@ -235,6 +235,37 @@ async def test_a_paused_share_sends_no_frame_until_resumed(meeting: Meeting, sho
     assert states == ["on", "paused", "on", "off"]
 
 
+async def test_two_shares_started_at_once_cross_and_both_arrive(meeting: Meeting) -> None:
+    # both pages offer their new m-line at the same moment: the polite side (bob) rolls its
+    # offer back, answers ada's, then offers again
+    await meeting.join("ada")
+    await meeting.join("bob", viewport=PHONE)
+    await meeting.connected()
+    at = await meeting.pages["ada"].evaluate("Date.now() + 500")  # one clock for both contexts
+    for page in meeting.pages.values():
+        await page.evaluate(f"setTimeout(() => document.getElementById('share').click(), "
+                            f"{at} - Date.now())")  # fmt: skip
+
+    def screens(stats: dict[str, dict[str, Any]]) -> dict[str, float]:
+        return {
+            "ada<bob": video(stats["ada"], "bob", "screen")["framesDecoded"],
+            "bob<ada": video(stats["bob"], "ada", "screen")["framesDecoded"],
+        }
+
+    async def both() -> bool:
+        return min((await change(meeting, screens, 1.0)).values()) > 0
+
+    await eventually(both)
+    await meeting.connected()
+    ada = meeting.pages["ada"]
+    for _ in range(2):  # sharing again takes the stopped share's m-line: offers do not grow
+        await ada.click("#share")
+        await ada.click("#share")
+    await eventually(both)
+    for page in meeting.pages.values():  # the `signal` frame's data is at most 16 KiB
+        assert 0 < await page.evaluate("window.harness.largestSignal") <= 16 * 1024
+
+
 async def test_e2ee_frames_decode_under_the_same_key_and_none_under_another(
     meeting: Meeting, shot: Shots
 ) -> None:
@@ -286,6 +317,24 @@ async def test_e2ee_frames_decode_under_the_same_key_and_none_under_another(
     await shot(meeting.pages["cy"], "e2ee-wrong-key")
 
 
+async def test_a_page_without_the_key_of_an_encrypted_meeting_sends_and_decodes_nothing(
+    meeting: Meeting,
+) -> None:
+    keys = await meeting.join("keys")
+    key = await keys.evaluate("window.harness.newKey()")
+    await keys.context.close()
+    del meeting.pages["keys"]
+    await meeting.join("ada", key=key)
+    await meeting.join("bob", nokey=True, viewport=PHONE)
+    await meeting.connected()
+    await asyncio.sleep(2.0)
+    stats = await meeting.all_stats()
+    assert video(stats["bob"], "ada")["bytesReceived"] > 0  # ada's sealed frames arrive
+    assert video(stats["bob"], "ada")["framesDecoded"] == 0
+    assert video(stats["ada"], "bob")["bytesReceived"] == 0  # nothing leaves bob unsealed
+    assert (stats["ada"]["bob"]["audio"] or {}).get("bytesReceived", 0) == 0
+
+
 async def test_chat_text_is_encrypted_with_a_fresh_iv_and_opens_only_with_its_key(
     meeting: Meeting,
 ) -> None:
@@ -317,6 +366,8 @@ async def test_a_recording_is_saved_on_the_device_and_nothing_leaves_the_page(
     data = await asyncio.to_thread(saved.read_bytes)
     assert download.suggested_filename.endswith(".webm")
     assert len(data) > 10_000 and data.startswith(WEBM), len(data)
+    # its Tracks element names a VP8 picture and an Opus sound (the mix)
+    assert b"V_VP8" in data[:4096] and b"A_OPUS" in data[:4096]
     assert await ada.evaluate("window.harness.saved") == len(data)
     for who, urls in meeting.requests.items():
         foreign = [u for u in urls if not u.startswith((meeting.base, f"blob:{meeting.base}"))]

@@ -22,8 +22,13 @@ const debug = q.has("debug") ? (...args) => console.log(...args) : () => {};
 const what = (d) => (d.sdp ? d.sdp.type : `candidate ${d.candidate.candidate.split(" ").slice(4, 8).join(" ")}`);
 
 function send(frame) {
-  if (frame.type !== "signal") sent.push(frame);
-  else debug("send", frame.to, what(frame.data), mesh.pc(frame.to)?.signalingState);
+  if (frame.type === "signal") {
+    debug("send", frame.to, what(frame.data), mesh.pc(frame.to)?.signalingState);
+    const size = JSON.stringify(frame.data).length;
+    window.harness.largestSignal = Math.max(window.harness.largestSignal, size);
+  } else {
+    sent.push(frame);
+  }
   socket.send(JSON.stringify(frame));
 }
 
@@ -158,7 +163,7 @@ $("pause").addEventListener("click", pause);
 $("record").addEventListener("click", record);
 
 window.harness = {
-  started, sent, mesh: null, saved: null,
+  started, sent, mesh: null, saved: null, largestSignal: 0,
   stats: () => meshStats(mesh),
   show: (text) => { shown = text; },
   silence: (peer, on = true) => mesh.silence(peer, on),

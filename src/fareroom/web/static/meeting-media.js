@@ -21,6 +21,18 @@
 
 const START_WAIT = 2000;
 
+// Only VP8 (with its retransmissions) and Opus are offered: every browser has them, the E2EE
+// transform knows VP8's header (meeting-e2ee-worker.js), and an offer listing every codec
+// Chromium has (H264 six times, VP9, AV1…) passes 16 KiB, the `signal` frame's limit, as soon
+// as two screens are shared.
+const CODECS = { video: ["video/vp8", "video/rtx"], audio: ["audio/opus"] };
+
+function onlyCodecs(transceiver, kind) {
+  const all = RTCRtpReceiver.getCapabilities(kind)?.codecs ?? [];
+  const wanted = all.filter((c) => CODECS[kind].includes(c.mimeType.toLowerCase()));
+  if (wanted.length && transceiver.direction !== "stopped") transceiver.setCodecPreferences(wanted);
+}
+
 export class Mesh extends EventTarget {
   // self: our participant id; stream: the local camera and mic; signal(to, data); iceServers
   // from `welcome`; e2ee: an object with sender(sender, kind) and receiver(receiver, kind) that
@@ -52,7 +64,7 @@ export class Mesh extends EventTarget {
     const pc = new RTCPeerConnection({ iceServers: this.iceServers });
     p = { id: peer, pc, polite: this.self > peer, makingOffer: false, ignoreOffer: false,
       answerPending: false, queue: Promise.resolve(), camera: null, sources: new Map(),
-      screenSender: null, started: false, wait: null };
+      screenShare: null, started: false, wait: null };
     this.peers.set(peer, p);
     pc.onnegotiationneeded = () => this.offer(p);
     pc.onicecandidate = ({ candidate }) => {
@@ -75,15 +87,10 @@ export class Mesh extends EventTarget {
 
   // Every sender gets the E2EE transform (if any), and so does its transceiver's receiver:
   // Chromium 156 runs no receiver transform set as late as the track event of an answer (the
-  // frames went to the decoder as they came), so the side that offers sets it here. Video
-  // prefers VP8, whose header the transform leaves in clear (meeting-e2ee-worker.js).
+  // frames went to the decoder as they came), so the side that offers sets it here.
   send(p, sender, kind) {
     const transceiver = p.pc.getTransceivers().find((t) => t.sender === sender);
-    if (kind === "video" && transceiver) {
-      const codecs = RTCRtpReceiver.getCapabilities("video")?.codecs ?? [];
-      const vp8 = codecs.filter((c) => c.mimeType.toLowerCase() === "video/vp8");
-      if (vp8.length) transceiver.setCodecPreferences([...vp8, ...codecs.filter((c) => !vp8.includes(c))]);
-    }
+    if (transceiver) onlyCodecs(transceiver, kind);
     if (this.e2ee) {
       this.e2ee.sender(sender, kind);
       if (transceiver && !transceiver.receiver.transform) this.e2ee.receiver(transceiver.receiver, kind);
@@ -95,7 +102,8 @@ export class Mesh extends EventTarget {
     try {
       p.makingOffer = true;
       await p.pc.setLocalDescription();
-      this.signal(p.id, { sdp: p.pc.localDescription.toJSON() });
+      // an offer of theirs may have rolled ours back meanwhile: then it is answered instead
+      if (p.pc.localDescription?.type === "offer") this.signal(p.id, { sdp: p.pc.localDescription.toJSON() });
     } catch (err) {
       console.warn("meeting: offer to", p.id, "failed", err);
     } finally {
@@ -139,7 +147,8 @@ export class Mesh extends EventTarget {
     }
   }
 
-  track(p, { track, streams, receiver }) {
+  track(p, { track, streams, receiver, transceiver }) {
+    onlyCodecs(transceiver, track.kind);
     if (this.e2ee && !receiver.transform) this.e2ee.receiver(receiver, track.kind);
     const stream = streams[0] ?? new MediaStream([track]);
     if (p.camera === null) p.camera = stream.id;
@@ -161,6 +170,13 @@ export class Mesh extends EventTarget {
     clearTimeout(p.wait);
     p.pc.close();
     this.emit("closed", { peer });
+  }
+
+  // A participant who came back (a new page, `joined` again) gets a new pair: their page
+  // starts from nothing, so the old pair's descriptions would not fit.
+  reconnect(peer) {
+    this.close(peer);
+    return this.connect(peer);
   }
 
   closeAll() {
@@ -215,8 +231,8 @@ export class Mesh extends EventTarget {
   addScreen(p) {
     const { stream, track, paused } = this.screen;
     // While paused a newcomer gets the m-line but no track: nothing shown meanwhile reaches it.
-    const t = p.pc.addTransceiver(paused ? "video" : track, { direction: "sendonly", streams: [stream] });
-    p.screenSender = this.send(p, t.sender, "video");
+    p.screenShare = p.pc.addTransceiver(paused ? "video" : track, { direction: "sendonly", streams: [stream] });
+    this.send(p, p.screenShare.sender, "video");
   }
 
   async pauseShare() { return this.setPaused(true); }
@@ -225,7 +241,7 @@ export class Mesh extends EventTarget {
     if (!this.screen || this.screen.paused === paused) return;
     this.screen.paused = paused;
     const track = paused ? null : this.screen.track;
-    await Promise.all([...this.peers.values()].map((p) => p.screenSender?.replaceTrack(track)));
+    await Promise.all([...this.peers.values()].map((p) => p.screenShare?.sender.replaceTrack(track)));
     this.emit("share", { state: paused ? "paused" : "on" });
   }
 
@@ -233,9 +249,11 @@ export class Mesh extends EventTarget {
     if (!this.screen) return;
     const { track } = this.screen;
     this.screen = null;
+    // A stopped transceiver's m-line is offered with port 0 and taken by the next share, so
+    // sharing again and again does not grow every offer (the server takes 16 KiB at most).
     for (const p of this.peers.values()) {
-      if (p.screenSender && p.pc.signalingState !== "closed") p.pc.removeTrack(p.screenSender);
-      p.screenSender = null;
+      if (p.pc.signalingState !== "closed") p.screenShare?.stop();
+      p.screenShare = null;
     }
     track.stop();
     this.emit("share", { state: "off" });

@@ -33,13 +33,12 @@ export async function connectionStats(pc, sourceOf = () => "camera") {
   return out;
 }
 
-// Two sets of figures of one source (an m-line stopped and another started: a share again)
-// are summed, but a level is the loudest.
+// Two sets of figures of one source (a share stopped and started again) are one: counters
+// summed, the rest (level, rate, size) the greater.
+const GAUGES = ["audioLevel", "framesPerSecond", "frameWidth", "frameHeight"];
 function add(a, b) {
   if (!a) return b;
-  const sum = {};
-  for (const k of Object.keys(b)) sum[k] = k === "audioLevel" || k === "framesPerSecond" ? Math.max(a[k], b[k]) : a[k] + b[k];
-  return sum;
+  return Object.fromEntries(Object.keys(b).map((k) => [k, GAUGES.includes(k) ? Math.max(a[k], b[k]) : a[k] + b[k]]));
 }
 
 // {peer id: connectionStats} for every pair of a Mesh.
