@@ -27,6 +27,27 @@ async def test_participants_wait_for_the_host_and_are_let_in_when_the_host_comes
     assert host.welcome["you"]["host"] is True and ada.welcome["you"]["host"] is False
 
 
+async def test_people_let_in_from_the_lobby_can_signal_each_other_at_once(meet: Meet) -> None:
+    """When a host comes, the first to be let in may offer to the others before their pages
+    are in: each page hears a signal only after its roster, and can answer it at once."""
+    host, host_id = await meet.user("Hana")
+    room = await meet.room(host_id)
+    ada, bob = meet.guest("Ada"), meet.guest("Bob")
+    for p in (ada, bob):
+        await p.join(room["code"])
+        await p.expect("lobby")
+    await host.join(room["code"])
+    await ada.expect("roster")
+    await ada.send(type="signal", to=bob.id, data={"sdp": {"type": "offer", "sdp": "v=0"}})
+    first = await bob.expect(lambda m: m["type"] in ("roster", "signal"))
+    assert first["type"] == "roster", first
+    assert (await bob.expect("signal"))["from"] == ada.id
+    await bob.send(type="signal", to=ada.id, data={"sdp": {"type": "answer", "sdp": "v=0"}})
+    got = await ada.expect(lambda m: m["type"] in ("signal", "error"))
+    assert got["type"] == "signal" and got["from"] == bob.id, got
+    assert [m for m in await bob.quiet() if m["type"] == "error"] == []
+
+
 async def test_join_before_host_lets_participants_start_without_the_host(meet: Meet) -> None:
     _, host_id = await meet.user("Hana")
     room = await meet.room(host_id, join_before_host=True)

@@ -165,8 +165,8 @@ class SettingsFrame(Frame):
 
 
 class MeetingPage(SocketPage):
-    __slots__ = ("pages", "room_id", "me", "host", "admitted", "roster", "_early", "_nonce",
-                 "_going")  # fmt: skip
+    __slots__ = ("pages", "room_id", "me", "host", "admitted", "roster", "_early", "_held",
+                 "_nonce", "_going")  # fmt: skip
     role = "meeting"
     hello_frame = MeetingHello
 
@@ -180,6 +180,10 @@ class MeetingPage(SocketPage):
         self.admitted = False
         self.roster: set[str] = set()
         self._early: list[str] | None = []  # the room's messages that came before welcome
+        # Signals for this page that came before its roster: those let in from the lobby
+        # together may offer to each other while this page is still being let in, and its
+        # answer would be refused (its roster not known yet); it hears them after its roster.
+        self._held: list[str] | None = []
         self._nonce = secrets.token_hex(8)
         self._going = False  # removed, ended or replaced: its going says nothing more
 
@@ -283,6 +287,9 @@ class MeetingPage(SocketPage):
         early, self._early = self._early or [], None
         for text in early:
             self._to_room(text)
+        held, self._held = self._held or [], None
+        for text in held:
+            self._to_me(text)
 
     # ------------------------------------------------------------ what the hub brings
 
@@ -319,6 +326,9 @@ class MeetingPage(SocketPage):
             return
         if '"type":"removed"' in text:
             self._close(REMOVED, "removed", text)
+            return
+        if self._held is not None and '"type":"signal"' in text:
+            self._held.append(text)
             return
         conn.send(text)
 

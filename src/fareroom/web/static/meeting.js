@@ -30,7 +30,8 @@ const GONE = {
 };
 
 const state = { ticket: null, me: null, room: null, people: new Map(), tiles: new Map(), key: null,
-  mesh: null, live: null, stream: null, recorder: null, mayRecord: false, requests: new Map() };
+  mesh: null, live: null, stream: null, recorder: null, mayRecord: false, requests: new Map(),
+  asked: { audio: false, video: false, share: false }, sharePausedByHost: false };
 
 // ------------------------------------------------------------------ the key
 
@@ -156,13 +157,29 @@ const handlers = {
     if (m.granted) startRecording();
   },
   record_revoked() { state.mayRecord = false; stopRecording(); status("A host took back your permission to record; your recording was saved."); },
-  share_paused() { state.mesh.pauseShare(); status("A host paused your screen share."); },
-  share_resumed() { state.mesh.resumeShare(); status("A host resumed your screen share."); },
+  share_paused() {
+    state.sharePausedByHost = true;
+    state.mesh.pauseShare().then(controls);
+    status("A host paused your screen share.");
+  },
+  share_resumed() {
+    state.sharePausedByHost = false;
+    state.mesh.resumeShare().then(controls);
+    status("A host resumed your screen share.");
+  },
   ended() { leaveMeeting("ended"); },
   removed() { leaveMeeting("removed"); },
   error(m) {
     status(m.message);
-    if (m.code === "unmute_not_allowed") { state.mesh.setMedia({ audio: false }); controls(); }
+    if (m.code === "unmute_not_allowed") {
+      if (!state.asked.audio && !state.asked.video) state.mesh.setMedia({ audio: false });  // turned on unasked
+      state.asked.audio = state.asked.video = false;
+      controls();
+    }
+    if (m.code === "share_paused_by_host") {
+      if (!state.asked.share) state.mesh.setPaused(true).then(controls);
+      state.asked.share = false;
+    }
   },
 };
 
@@ -179,7 +196,11 @@ function startMesh(iceServers) {
   mesh.addEventListener("track", ({ detail }) => attach(detail));
   mesh.addEventListener("trackended", ({ detail }) => detach(detail));
   mesh.addEventListener("media", ({ detail }) => send({ type: "media", ...detail }));
-  mesh.addEventListener("share", ({ detail }) => { send({ type: "share", state: detail.state }); controls(); });
+  mesh.addEventListener("share", ({ detail }) => {
+    if (detail.state === "off") state.sharePausedByHost = state.asked.share = false;
+    send({ type: "share", state: detail.state });
+    controls();
+  });
   mesh.addEventListener("closed", ({ detail }) => removeTile(detail.peer));
   tile(state.me.id, "You").video.srcObject = state.stream;
   window.fareroomMeeting = { mesh, stats: () => meshStats(mesh), state };
@@ -240,6 +261,7 @@ function upsert(p) {
   if (p.id === state.me?.id) {
     state.me = p;
     state.mayRecord = p.may_record;
+    agreed(p);
   } else {
     state.mesh?.silence(p.id, p.muted_by_host.audio && !p.audio);
   }
@@ -374,6 +396,44 @@ function controls() {
   $("record").textContent = state.recorder?.recording ? "Stop recording" : "Record";
 }
 
+// Turning on what a host turned off (the mic, the camera, a paused share): the server decides
+// first (it refuses unless the room lets participants unmute themselves, or the host lifts
+// it), and until it agrees nothing is turned on here, so not a moment of it is sent.
+function toggleMedia(kind) {
+  const on = state.mesh.media()[kind];
+  if (!on && state.me?.muted_by_host?.[kind] && !state.me.host) {
+    state.asked[kind] = true;
+    send({ type: "media", [kind]: true });
+  } else {
+    state.mesh.setMedia({ [kind]: !on });
+  }
+  controls();
+}
+
+async function togglePause() {
+  const paused = state.mesh.screen?.paused;
+  if (paused && state.sharePausedByHost) {
+    state.asked.share = true;
+    send({ type: "share", state: "on" });
+  } else {
+    await state.mesh.setPaused(!paused);
+  }
+  controls();
+}
+
+// Our own participant as the server now says it is: what we asked to turn on, it allowed.
+function agreed(me) {
+  for (const kind of ["audio", "video"]) {
+    if (state.asked[kind] && me[kind]) { state.asked[kind] = false; state.mesh?.setMedia({ [kind]: true }); }
+  }
+  if (state.asked.share && me.sharing === "on") {
+    state.asked.share = false;
+    state.sharePausedByHost = false;
+    state.mesh?.setPaused(false).then(controls);
+  }
+  controls();
+}
+
 async function toggleShare() {
   if (state.mesh.screen) state.mesh.stopShare();
   else {
@@ -459,10 +519,10 @@ async function leaveMeeting(why) {
 }
 
 $("join-form").addEventListener("submit", join);
-$("mic").addEventListener("click", () => { const { audio } = state.mesh.media(); state.mesh.setMedia({ audio: !audio }); controls(); });
-$("cam").addEventListener("click", () => { const { video } = state.mesh.media(); state.mesh.setMedia({ video: !video }); controls(); });
+$("mic").addEventListener("click", () => toggleMedia("audio"));
+$("cam").addEventListener("click", () => toggleMedia("video"));
 $("share").addEventListener("click", toggleShare);
-$("share-pause").addEventListener("click", async () => { await state.mesh.setPaused(!state.mesh.screen?.paused); controls(); });
+$("share-pause").addEventListener("click", togglePause);
 $("record").addEventListener("click", record);
 $("panel-people").addEventListener("click", () => { $("people").hidden = !$("people").hidden; });
 $("panel-chat").addEventListener("click", () => { $("chat").hidden = !$("chat").hidden; });
