@@ -170,3 +170,52 @@ async def test_an_agent_sees_their_own_rooms_and_cannot_edit_another_hosts(pages
     await pages.shot(page, "another-hosts-room")
     after = (await pages.t.api.get(f"/api/v1/meeting-rooms/{kims['id']}")).json()
     assert after["topic"] == "Kim's clinic"
+
+
+async def test_an_owner_keeps_groups_dial_ins_and_encryption_on_a_phone(pages: Pages) -> None:
+    await pages.user("agent", "Sam")
+    await pages.t.client("Chloe", number=None)
+    page = await pages.sign_in(pages.t.owner_email, pages.t.password, viewport=PHONE)
+    await page.goto(f"{pages.base}/dashboard/meetings")
+    await page.click("text=Groups")
+    await page.get_by_label("Name").fill("Advisory board")
+    await page.locator("label.check", has_text="Sam").locator("input").check()
+    await page.locator("label.check", has_text="Chloe").locator("input").check()
+    await page.click("#save-group")
+    await expect(page.locator(".notice")).to_have_text("The group was created.")
+    await expect(page.locator("#groups td[data-label=Members]")).to_have_text("Chloe, Sam")
+    await _on_screen(page, "#groups td")
+    await pages.shot(page, "groups")
+
+    await page.click("text=← Meeting rooms")
+    await page.click("text=Company name and dial-in numbers")
+    await page.get_by_label("Company name").fill("Hana & Co")
+    await page.locator("input[name=country]").first.fill("de")
+    await page.locator("input[name=number]").first.fill("+49 30 1234567")
+    await page.locator("input[name=pin_format]").first.fill("PIN, then #")
+    await page.click("text=Add a row")
+    await expect(page.locator("input[name=country]")).to_have_count(4)
+    await page.locator("input[name=number]").nth(1).fill("0800 call us")
+    await page.locator("input[name=country]").nth(1).fill("AT")
+    await page.click("#save-settings")
+    await expect(page.get_by_role("alert")).to_contain_text("dial-in number '0800 call us'")
+    await expect(page.locator("input[name=number]").first).to_have_value("+49 30 1234567")
+    await pages.shot(page, "dial-in-refused")
+    await page.locator("input[name=number]").nth(1).fill("+43 1 234567")
+    await page.click("#save-settings")
+    await expect(page.locator(".notice")).to_have_text("The meeting settings were saved.")
+    await _on_screen(page, "table.dial-ins td")
+    await pages.shot(page, "settings")
+    saved = (await pages.t.api.get("/api/v1/meeting-settings")).json()
+    assert [d["country"] for d in saved["dial_ins"]] == ["DE", "AT"]
+
+    await page.click("text=← Meeting rooms")
+    await page.click("#e2ee-toggle")
+    await expect(page.locator(".notice")).to_have_text(
+        "Your meetings are end-to-end encrypted from now on.")  # fmt: skip
+    await expect(page.locator("#e2ee-toggle")).to_have_text("Turn encryption off")
+    await pages.shot(page, "encrypted")
+    await page.click("#join-meeting-room")
+    await expect(page.locator("#personal")).to_have_attribute("data-encrypted", "true")
+    await expect(page.locator("#e2ee")).to_contain_text("the server never sees the key")
+    await pages.shot(page, "personal-room")
