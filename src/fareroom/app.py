@@ -42,7 +42,9 @@ from fareroom.serving import HEAD_SECONDS_KEY
 from fareroom.web.chat.admin import router as rooms_pages_router
 from fareroom.web.chat.console import router as console_router
 from fareroom.web.chat.pages import router as chat_pages_router
+from fareroom.web.meetings.admin import router as meeting_admin_router
 from fareroom.web.meetings.pages import router as meeting_pages_router
+from fareroom.web.meetings.settings import router as meeting_settings_router
 from fareroom.web.pages import router as pages_router
 from fareroom.web.render import templates
 from fareroom.web.security import DOCS_PATHS, security_headers
@@ -281,7 +283,8 @@ def create_app(ctx: Context | None = None, *, settings: Settings | None = None,
     routers = (users_router, clients_router, payments_router, chat_router, metering_router,
                meetings_router, revenue_router, webhooks_router, sandbox_router,
                visits_router, rooms_pages_router, console_router, chat_pages_router,
-               meeting_pages_router, pages_router)  # fmt: skip
+               meeting_pages_router, meeting_settings_router, meeting_admin_router,
+               pages_router)  # fmt: skip
     for router in routers:
         app.include_router(router)
     _install_docs(app)  # before /static, which would take /static/docs for its own

@@ -26,6 +26,23 @@ class GroupNotFound(NotFound):
         super().__init__("No such group.")
 
 
+class NotYourRoom(Forbidden):
+    """An agent's hand on a room someone else hosts."""
+
+    code = "not_your_room"
+
+    def __init__(self) -> None:
+        super().__init__("This meeting room is hosted by someone else: only its host, owners "
+                         "and admins may change it.")  # fmt: skip
+
+
+class RoomInUse(Conflict):
+    code = "room_in_use"
+
+    def __init__(self) -> None:
+        super().__init__("Someone is in this room's meeting now; delete it once they left.")
+
+
 class WrongPassword(Forbidden):
     code = "wrong_password"
 

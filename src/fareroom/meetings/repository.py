@@ -52,6 +52,18 @@ class MeetingsRepository(Repository):
         return await self.newest_first(MeetingRoom, business_id, *where, limit=limit,
                                        starting_after=starting_after)  # fmt: skip
 
+    async def time_zones(self, business_id: str) -> set[str]:
+        stmt = select(MeetingRoom.time_zone).where(MeetingRoom.business_id == business_id,
+                                                   MeetingRoom.time_zone.is_not(None))  # fmt: skip
+        return {str(z) for z in (await self.session.scalars(stmt.distinct())).all()}
+
+    async def delete_room(self, room_id: str) -> None:
+        """The room and every row that names it."""
+        for model in (MeetingInvitee, MeetingTicket, MeetingParticipant, MeetingBan,
+                      MeetingMessage, MeetingAudit):  # fmt: skip
+            await self.session.execute(delete(model).where(model.room_id == room_id))
+        await self.session.execute(delete(MeetingRoom).where(MeetingRoom.id == room_id))
+
     async def personal_room(self, host_id: str) -> MeetingRoom | None:
         stmt = select(MeetingRoom).where(MeetingRoom.host_id == host_id,
                                          MeetingRoom.kind == RoomKind.PERSONAL)  # fmt: skip

@@ -13,25 +13,31 @@ Rules kept here:
 - A room invites users, groups and contacts; a group is read when the invitation is sent,
   so editing a group changes who a room invites.
 - The hosts of a room's meeting are its host and the business's owners and admins.
+- Who changes a room (``by``, the pages' signed-in user): owners and admins any room of
+  their business, for any host; anyone else only the rooms they host, hosted by themselves.
+- Text is checked here as the API's schemas check it (no control characters; a topic and a
+  group's name not blank), so a page's form meets the same rules as the API.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from dateutil.rrule import rrulestr
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, vRecur
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fareroom.accounts.passwords import Passwords
 from fareroom.accounts.service import sha256
 from fareroom.kit.clock import Clock
 from fareroom.kit.errors import NotFound, ValidationFailed
+from fareroom.kit.fields import NON_BLANK, PLAIN
 from fareroom.kit.ids import new_id
 from fareroom.kit.ratelimit import Limit, RateLimiter, check_all
 from fareroom.mail.outbox import Outbox
@@ -41,12 +47,16 @@ from fareroom.meetings.errors import (
     MeetingFull,
     MeetingLocked,
     MeetingNotFound,
+    NotYourRoom,
     PasswordRequired,
     Removed,
+    RoomInUse,
     RoomNotFound,
     WrongPassword,
 )
+from fareroom.meetings.recurrence import floating
 from fareroom.meetings.repository import MeetingsRepository
+from fareroom.meetings.schemas import RRULE
 from fareroom.models.business import Business, User
 from fareroom.models.mail import MailKind
 from fareroom.models.meeting import (
@@ -67,6 +77,30 @@ HOST_ROLES = frozenset({"owner", "admin"})  # hosts of every room of their busin
 _CODE_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"  # no 0/o, 1/l/i: read aloud and typed
 CODE_LENGTH = 10
 MAX_OCCURRENCES = 500  # a recurrence's occurrences shown and put in calendar files
+# A dial-in number as people write it: digits, maybe a leading +, spaces and ( ) . / - between.
+DIAL_NUMBER = r"^\+?[0-9][0-9 ()./-]*[0-9]$"
+
+
+def check_text(value: str, label: str, most: int, *, blank: bool = False) -> str:
+    """``value`` if it is at most ``most`` characters without control characters (and, unless
+    ``blank``, not only white space); else a sentence naming the field by ``label``."""
+    if re.fullmatch(PLAIN, value) is None:
+        raise ValidationFailed(f"{label} may not contain control characters.",
+                               code="invalid_text", field=label)  # fmt: skip
+    if not blank and re.fullmatch(NON_BLANK, value) is None:
+        raise ValidationFailed(f"{label} needs some text.", code="text_required", field=label)
+    if len(value) > most:
+        raise ValidationFailed(f"{label} may be at most {most} characters.",
+                               code="text_too_long", field=label)  # fmt: skip
+    return value
+
+
+def check_password(password: str) -> str:
+    """A meeting password: what people type, but no control characters (the API's rule)."""
+    if not password or len(password) > 100 or re.fullmatch(PLAIN, password) is None:
+        raise ValidationFailed("The password is 1 to 100 characters, without control "
+                               "characters.", code="invalid_password")  # fmt: skip
+    return password
 
 
 def new_code() -> str:
@@ -185,6 +219,23 @@ class MeetingsService:
             if not await self._repo.code_taken(code):
                 return code
 
+    @staticmethod
+    def local_schedule(day: date, at: time, time_zone: str, *, duration_minutes: int,
+                       rrule: str | None) -> Schedule:  # fmt: skip
+        """A schedule from a start typed as the wall-clock time in ``time_zone``. A time the
+        clocks skip there (the spring's gap) is refused rather than moved."""
+        tz = zone_or_none(time_zone) if time_zone in available_timezones() else None
+        if tz is None:
+            raise InvalidSchedule(f"Unknown time zone {time_zone[:64]!r}; use a name like "
+                                  "Europe/Berlin.", code="invalid_time_zone")  # fmt: skip
+        local = datetime.combine(day, at, tzinfo=tz)
+        if local.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != local.replace(tzinfo=None):
+            raise InvalidSchedule(f"There is no {at:%H:%M} on {day.isoformat()} in "
+                                  f"{time_zone}: the clocks go forward then.",
+                                  code="nonexistent_time")  # fmt: skip
+        return Schedule(starts_at=local.astimezone(UTC), duration_minutes=duration_minutes,
+                        time_zone=time_zone, rrule=rrule)  # fmt: skip
+
     def check_schedule(self, schedule: Schedule) -> None:
         if schedule.time_zone not in available_timezones():
             raise InvalidSchedule(f"Unknown time zone {schedule.time_zone[:64]!r}; use a name "
@@ -192,6 +243,9 @@ class MeetingsService:
         if not 1 <= schedule.duration_minutes <= 24 * 60:
             raise InvalidSchedule("A meeting lasts from 1 minute to 24 hours.")
         if schedule.rrule is not None:
+            if re.fullmatch(RRULE, schedule.rrule) is None or len(schedule.rrule) > 500:
+                raise InvalidSchedule("Write the recurrence as an RRULE, like "
+                                      "FREQ=WEEKLY;BYDAY=MO.", code="invalid_rrule")  # fmt: skip
             self.occurrences(schedule.starts_at, schedule.time_zone, schedule.rrule, count=1)
 
     @staticmethod
@@ -206,8 +260,9 @@ class MeetingsService:
             return [starts_at] if after is None or starts_at >= after else []
         text = rule.removeprefix("RRULE:")
         try:
+            text = floating(text, tz)
             recurrence = rrulestr(text, dtstart=local.replace(tzinfo=None), forceset=False)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, OverflowError) as exc:
             raise InvalidSchedule(f"The recurrence is not a valid RRULE: {exc}.",
                                   code="invalid_rrule") from None  # fmt: skip
         found: list[datetime] = []
@@ -227,7 +282,13 @@ class MeetingsService:
                           recording: RecordingPolicy = RecordingPolicy.ASK,
                           schedule: Schedule | None = None,
                           invitees: list[tuple[str, str]] | None = None,
-                          room_id: str | None = None) -> RoomView:  # fmt: skip
+                          room_id: str | None = None, by: User | None = None
+                          ) -> RoomView:  # fmt: skip
+        self._may_host(by, host_id)
+        check_text(topic, "The topic", 200)
+        check_text(notes, "The notes", 5000, blank=True)
+        if password is not None:
+            check_password(password)
         host = await self._host(business.id, host_id)
         invitees = sorted(set(invitees or []))
         await self._check_invitees(business.id, invitees)
@@ -254,8 +315,17 @@ class MeetingsService:
                           invitees: list[tuple[str, str]] | None = None,
                           schedule: Schedule | None = None, clear_schedule: bool = False,
                           password: str | None = None, clear_password: bool = False,
-                          **fields: object) -> RoomView:  # fmt: skip
+                          by: User | None = None, **fields: object) -> RoomView:  # fmt: skip
         room = await self._room(business.id, room_id, lock=True)
+        self._may_change(by, room)
+        if fields.get("host_id") is not None:
+            self._may_host(by, str(fields["host_id"]))
+        if fields.get("topic") is not None:
+            check_text(str(fields["topic"]), "The topic", 200)
+        if fields.get("notes") is not None:
+            check_text(str(fields["notes"]), "The notes", 5000, blank=True)
+        if password:
+            check_password(password)
         for name, value in fields.items():
             if value is not None:
                 setattr(room, name, value)
@@ -280,6 +350,54 @@ class MeetingsService:
             await self._repo.set_invitees(room.id, invitees)
         await self._session.flush()
         return await self.view(business.id, room.id)
+
+    @staticmethod
+    def may_change(user: User, room: MeetingRoom) -> bool:
+        """Owners and admins change every room of their business; others their own."""
+        return user.business_id == room.business_id and (
+            user.role in HOST_ROLES or user.id == room.host_id
+        )
+
+    def _may_change(self, by: User | None, room: MeetingRoom) -> None:
+        if by is not None and not self.may_change(by, room):
+            raise NotYourRoom()
+
+    @staticmethod
+    def _may_host(by: User | None, host_id: str) -> None:
+        if by is not None and by.role not in HOST_ROLES and host_id != by.id:
+            raise NotYourRoom()
+
+    async def view_for(self, business_id: str, user: User, room_id: str) -> RoomView:
+        """A room as ``user`` may manage it: another business's is not found, another
+        host's refused unless ``user`` is an owner or admin."""
+        view = await self.view(business_id, room_id)
+        self._may_change(user, view.room)
+        return view
+
+    async def rooms_for(self, business_id: str, user: User, *, limit: int,
+                        starting_after: str | None) -> list[RoomView]:  # fmt: skip
+        """The rooms ``user`` manages, newest first: all of the business's for owners and
+        admins, the ones they host for anyone else."""
+        host_id = None if user.role in HOST_ROLES else user.id
+        return await self.rooms(business_id, limit=limit, starting_after=starting_after,
+                                host_id=host_id)  # fmt: skip
+
+    async def delete_room(self, business_id: str, room_id: str, *, by: User | None = None) -> None:
+        """A scheduled or persistent room goes with its invitations, bans, chat and audit
+        trail; not while anyone is in its meeting, and never a personal room (every host
+        has one)."""
+        room = await self._room(business_id, room_id, lock=True)
+        self._may_change(by, room)
+        if room.kind is RoomKind.PERSONAL:
+            raise ValidationFailed("A host's personal room stays; change its topic instead.",
+                                   code="personal_room_stays")  # fmt: skip
+        if await self._repo.present(room.id):
+            raise RoomInUse()
+        await self._repo.delete_room(room.id)
+
+    async def time_zones(self, business_id: str) -> list[str]:
+        """The time zones the business's rooms use, for the form's suggestions."""
+        return sorted(await self._repo.time_zones(business_id))
 
     async def _room(self, business_id: str, room_id: str, *, lock: bool = False) -> MeetingRoom:
         room = await self._repo.room(business_id, room_id, lock=lock)
@@ -326,6 +444,7 @@ class MeetingsService:
     async def create_group(self, business: Business, *, name: str,
                            members: list[tuple[str, str]],
                            group_id: str | None = None) -> GroupView:  # fmt: skip
+        check_text(name, "The group's name", 200)
         members = sorted(set(members))
         await self._check_invitees(business.id, members)
         group = MeetingGroup(id=group_id or new_id("grp"), business_id=business.id, name=name,
@@ -348,7 +467,7 @@ class MeetingsService:
                            members: list[tuple[str, str]] | None) -> GroupView:  # fmt: skip
         view = await self.group(business.id, group_id)
         if name is not None:
-            view.group.name = name
+            view.group.name = check_text(name, "The group's name", 200)
         if members is not None:
             members = sorted(set(members))
             await self._check_invitees(business.id, members)
@@ -369,6 +488,10 @@ class MeetingsService:
                                    dial_ins: list[tuple[str, str, str]] | None
                                    ) -> list[DialIn]:  # fmt: skip
         if company_name is not None:
+            check_text(company_name, "The company name", 200, blank=True)
+        for country, number, pin in dial_ins or []:
+            self._check_dial_in(country, number, pin)
+        if company_name is not None:
             business.company_name = company_name or None
         if dial_ins is not None:
             rows = [DialIn(id=new_id("dial"), business_id=business.id, position=n,
@@ -377,6 +500,17 @@ class MeetingsService:
             await self._repo.set_dial_ins(business.id, rows)
         await self._session.flush()
         return await self.dial_ins(business.id)
+
+    @staticmethod
+    def _check_dial_in(country: str, number: str, pin: str) -> None:
+        if re.fullmatch(r"[A-Za-z]{2}", country) is None:
+            raise ValidationFailed(f"A dial-in number's country is its two-letter code, like DE "
+                                   f"(not {country[:20]!r}).", code="invalid_country")  # fmt: skip
+        if not 3 <= len(number) <= 40 or re.fullmatch(DIAL_NUMBER, number) is None:
+            raise ValidationFailed(f"Write the dial-in number {number[:40]!r} with digits, a + "
+                                   "first if you like, and spaces, ( ) . / - between them.",
+                                   code="invalid_dial_in_number")  # fmt: skip
+        check_text(pin, "The PIN format", 120, blank=True)
 
     async def set_e2ee(self, business_id: str, user_id: str, on: bool) -> User:
         user = next(iter(await self._repo.users(business_id, [user_id])), None)
@@ -556,17 +690,22 @@ class MeetingsService:
         event.add("dtstart", start)
         event.add("duration", timedelta(minutes=room.duration_minutes or 60))
         if room.rrule:
-            event.add("rrule", _rrule_dict(room.rrule))
+            event.add("rrule", _recur(room.rrule))
         event.add("organizer", f"CN={page.host_name}")
         cal.add_component(event)
         return cal.to_ical().decode()
 
     async def send_invitations(self, business: Business, room_id: str, *, base_url: str,
-                               password: str | None = None) -> int:  # fmt: skip
+                               password: str | None = None, batch: str | None = None,
+                               by: User | None = None) -> int:  # fmt: skip
         """Queue an invitation mail (link, password if given, calendar file) to everyone the
         room invites: its users, its contacts (each with their own link), and its groups'
-        members as the groups are now. Returns how many were queued."""
+        members as the groups are now. Returns how many were queued. A ``batch`` (a form's
+        id) queues each mail once however often it is sent."""
         view = await self.view(business.id, room_id)
+        self._may_change(by, view.room)
+        if password is not None:
+            check_password(password)
         room = view.room
         page = await self.start_page(room.code, business)
         users: set[str] = set()
@@ -588,8 +727,19 @@ class MeetingsService:
             await outbox.queue(business_id=business.id, to=email, subject=invitation.subject,
                                body=invitation.text, kind=MailKind.INVITATION,
                                reference=room.id, sender_name=page.company,
-                               calendar=invitation.calendar)  # fmt: skip
+                               calendar=invitation.calendar,
+                               unique_key=f"invitation:{sha256(f'{room.id}:{batch}:{email}')}"
+                               if batch else None)  # fmt: skip
         return len(recipients)
+
+
+def _recur(rule: str) -> vRecur | dict[str, list[str]]:
+    """The recurrence as icalendar writes it: parsed (an ``UNTIL`` must be a time there), or
+    as its parts' text when icalendar cannot read a rule dateutil took."""
+    try:
+        return vRecur.from_ical(rule.removeprefix("RRULE:"))
+    except ValueError:
+        return _rrule_dict(rule)
 
 
 def _rrule_dict(rule: str) -> dict[str, list[str]]:

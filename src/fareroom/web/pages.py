@@ -46,6 +46,17 @@ NOTICES = {
     "refunded": "The refund was made.",
     "room_created": "The room was created.",
     "room_saved": "The room was saved.",
+    "meeting_room_created": "The meeting room was created.",
+    "meeting_room_saved": "The meeting room was saved.",
+    "meeting_room_deleted": "The meeting room was deleted.",
+    "invitations_queued": "The invitations were queued.",
+    "ban_lifted": "The ban was lifted: they may join this room again.",
+    "group_created": "The group was created.",
+    "group_saved": "The group was saved.",
+    "group_deleted": "The group was deleted.",
+    "meeting_settings_saved": "The meeting settings were saved.",
+    "e2ee_on": "Your meetings are end-to-end encrypted from now on.",
+    "e2ee_off": "Your meetings are no longer end-to-end encrypted.",
 }
 # None yet: a form that fails shows its page again with the error at once.
 ERRORS: dict[str, str] = {}

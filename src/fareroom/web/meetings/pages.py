@@ -22,7 +22,7 @@ from fareroom.kit.errors import Unauthenticated
 from fareroom.meetings.realtime import DEVICE_COOKIE
 from fareroom.meetings.schemas import JoinIn, JoinOut
 from fareroom.meetings.service import TICKET_SECONDS, Joiner, display_code
-from fareroom.web.pages import csrf_token, page_caller, signed_in, to_login
+from fareroom.web.pages import NOTICES, csrf_token, page_caller, signed_in, to_login
 from fareroom.web.render import templates
 from fareroom.web.security import check_same_origin
 
@@ -98,7 +98,7 @@ def invitation_links(subject: str, text: str, to: str = "") -> dict[str, str]:
 
 
 @router.get("/meetings/personal", response_class=HTMLResponse)
-async def personal_room(request: Request) -> Response:
+async def personal_room(request: Request, notice: str | None = None) -> Response:
     """The host's own room: its link, its invitation, and compose links to send it."""
     caller = await signed_in(request, HOSTING_ROLES, "Meeting rooms are for the business's users.")
     if caller is None or caller.user is None:
@@ -112,5 +112,7 @@ async def personal_room(request: Request) -> Response:
     context_: dict[str, Any] = {
         "caller": caller, "csrf": csrf_token(request), "room": view.room, "page": page,
         "link": link, "code": display_code(view.room.code), "invitation": invitation,
-        "compose": invitation_links(invitation.subject, invitation.text)}  # fmt: skip
+        "compose": invitation_links(invitation.subject, invitation.text),
+        "e2ee": page.encrypted, "e2ee_back": "personal",
+        "notice": NOTICES.get(notice or "")}  # fmt: skip
     return templates.TemplateResponse(request, "meetings/personal.html", context_)
