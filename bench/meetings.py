@@ -239,6 +239,8 @@ class Page:
         if other == self.id or other in self.peers:
             return
         self.peers[other] = offers
+        if len(self.peers) > SIZE - 1:  # someone of an earlier slice still in the room
+            self.fail(f"more than {SIZE - 1} others in the meeting")
         if offers:
             self.spawn(self.offer_to(other))
 
@@ -649,11 +651,12 @@ async def run_slice(side: Side, rooms: list[str], meetings: int) -> dict[str, An
         live = [p for p in pages if p.held]
         cpu = CpuMeter(side.pids)
         cpu.start()
-        started = time.perf_counter()
+        started, own = time.perf_counter(), time.process_time()
         for meeting in all_meetings:
             meeting.restart()
         await _all_done(live, SETTLE_TIMEOUT)
         relay_s = time.perf_counter() - started
+        relay_share = (time.process_time() - own) / relay_s
         cpu.stop()
         relay_cpu = cpu.ns / 1e9
         relayed = sum(p.relayed for p in pages) - before
@@ -668,7 +671,7 @@ async def run_slice(side: Side, rooms: list[str], meetings: int) -> dict[str, An
             "join_cpu_s": join_cpu, "rss_kib": rss, "growth_kib": rss - side.rss0,
             "relayed": relayed, "relay_cpu_s": relay_cpu, "relay_s": relay_s,
             "relay_ok": relay_ok, "live": len(live), "errors": errors,
-            "load_share": load_share}  # fmt: skip
+            "load_share": load_share, "relay_share": relay_share}  # fmt: skip
 
 
 def describe(side: Side, r: dict[str, Any]) -> str:
@@ -687,7 +690,8 @@ def describe(side: Side, r: dict[str, Any]) -> str:
         line += (f"; start page + join HTTP p50 {quantile(r['http_ms'], 0.5):.0f} ms "
                  f"p99 {quantile(r['http_ms'], 0.99):.0f} ms")  # fmt: skip
     # Near 100 % the load generator, not the server, sets the latencies.
-    line += f"; load generator {r['load_share']:.0%} of a core while joining"
+    line += (f"; load generator {r['load_share']:.0%} of a core while joining, "
+             f"{r['relay_share']:.0%} while relaying")  # fmt: skip
     if r["errors"]:
         line += f"; errors {dict(r['errors'].most_common(4))}"
     return line
