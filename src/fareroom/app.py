@@ -32,14 +32,17 @@ from fareroom.http import PROBLEM
 from fareroom.kit.errors import FareroomError, Unauthenticated, ValidationFailed
 from fareroom.kit.fields import said
 from fareroom.kit.ratelimit import RateLimited
+from fareroom.meetings.endpoints import router as meetings_router
+from fareroom.meetings.realtime import MeetingPage
 from fareroom.metering.endpoints import router as metering_router
 from fareroom.payments.endpoints import router as payments_router
-from fareroom.realtime.websocket import STATE_KEY
+from fareroom.realtime.websocket import STATE_KEY, Routes
 from fareroom.revenue.endpoints import router as revenue_router
 from fareroom.serving import HEAD_SECONDS_KEY
 from fareroom.web.chat.admin import router as rooms_pages_router
 from fareroom.web.chat.console import router as console_router
 from fareroom.web.chat.pages import router as chat_pages_router
+from fareroom.web.meetings.pages import router as meeting_pages_router
 from fareroom.web.pages import router as pages_router
 from fareroom.web.render import templates
 from fareroom.web.security import DOCS_PATHS, security_headers
@@ -57,7 +60,9 @@ _JSON_PREFIXES = ("/api/", "/webhooks/", "/sandbox/tokens", "/chat/api/")
 
 
 def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith(_JSON_PREFIXES)
+    path = request.url.path
+    # a meeting's start page joins by JSON (``POST /m/<code>/join``)
+    return path.startswith(_JSON_PREFIXES) or (path.startswith("/m/") and path.endswith("/join"))
 
 
 def _problem(request: Request, error: FareroomError) -> Response:
@@ -203,6 +208,17 @@ def _install_docs(app: FastAPI) -> None:
         )  # fmt: skip
 
 
+def _sockets(ctx: Context) -> Routes:
+    """Every page's socket: the chat's and the meeting's (``/ws/meeting``, whose signalling
+    has a frame budget of its own)."""
+    limit = ctx.settings.limit_meeting_frames
+    return routes(
+        ctx.pages,
+        {"/ws/meeting": MeetingPage.factory(ctx.meeting_pages)},
+        budgets={"/ws/meeting": (limit.count, limit.seconds)},
+    )
+
+
 def create_app(ctx: Context | None = None, *, settings: Settings | None = None,
                worker: bool = False, watch: bool = True) -> FastAPI:  # fmt: skip
     """The ASGI app. Tests pass their own ``ctx``; ``worker`` runs jobs in this process;
@@ -222,7 +238,7 @@ def create_app(ctx: Context | None = None, *, settings: Settings | None = None,
             # The pages' sockets, for the server's WebSocket protocol (realtime.websocket),
             # and the deadline of a request's head, for its HTTP protocol (serving).
             yield {
-                STATE_KEY: routes(app.state.ctx.pages),
+                STATE_KEY: _sockets(app.state.ctx),
                 HEAD_SECONDS_KEY: app.state.ctx.settings.http_head_seconds,
             }
         finally:
@@ -263,9 +279,9 @@ def create_app(ctx: Context | None = None, *, settings: Settings | None = None,
         return {"statements": counted.statements, "commits": counted.commits}
 
     routers = (users_router, clients_router, payments_router, chat_router, metering_router,
-               revenue_router, webhooks_router, sandbox_router,
+               meetings_router, revenue_router, webhooks_router, sandbox_router,
                visits_router, rooms_pages_router, console_router, chat_pages_router,
-               pages_router)  # fmt: skip
+               meeting_pages_router, pages_router)  # fmt: skip
     for router in routers:
         app.include_router(router)
     _install_docs(app)  # before /static, which would take /static/docs for its own

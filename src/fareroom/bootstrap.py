@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from fareroom.accounts.passwords import Passwords
 from fareroom.accounts.service import AccountsService, SignInLimits
 from fareroom.chat.live import LiveService, VisitLimits
-from fareroom.chat.realtime import Pages, PageTimings
+from fareroom.chat.realtime import Pages
 from fareroom.chat.relay import Relay
 from fareroom.chat.service import ChatService, SessionSurroundings
 from fareroom.clients.service import ClientsService
@@ -35,12 +35,16 @@ from fareroom.kit.db import (
 from fareroom.kit.ratelimit import InMemoryRateLimiter, RateLimiter, RedisRateLimiter
 from fareroom.ledger.service import Account, Ledger
 from fareroom.mail.outbox import FileSender, Sender, SmtpSender
+from fareroom.meetings.live import LiveMeetings
+from fareroom.meetings.realtime import MeetingPages
+from fareroom.meetings.service import JoinLimits, MeetingsService
 from fareroom.metering.service import MeteringService
 from fareroom.metering.tasks import MeterJobs
 from fareroom.payments.service import PaymentsService
 from fareroom.pricing.fees import FeePolicy
 from fareroom.realtime.connections import Registry
 from fareroom.realtime.hub import Hub, InMemoryHub, RedisHub
+from fareroom.realtime.pages import PageTimings
 from fareroom.revenue.service import RevenueService
 from fareroom.webhooks.service import WebhooksService
 
@@ -53,6 +57,11 @@ def sandbox_database_url(url: str) -> str:
         return url
     base, dot, ext = url.rpartition(".")
     return f"{base}-sandbox.{ext}" if dot and "/" not in ext else f"{url}-sandbox"
+
+
+# A meeting's frame may carry an offer's whole SDP (a few kilobytes; with every candidate
+# gathered, more).
+MEETING_MESSAGE_BYTES = 32_768
 
 
 @dataclass
@@ -69,6 +78,8 @@ class Services:
     revenue: RevenueService
     ledger: Ledger
     webhooks: WebhooksService
+    meetings: MeetingsService
+    meeting_live: LiveMeetings
     log: LogScope
 
 
@@ -111,6 +122,24 @@ class Context:
                            st.limit_request_payments_room_address)  # fmt: skip
 
     @cached_property
+    def join_limits(self) -> JoinLimits:
+        return JoinLimits(self.limits, self.settings.limit_meeting_password)
+
+    @cached_property
+    def meeting_pages(self) -> MeetingPages:
+        """What the meeting's sockets need."""
+        st = self.settings
+        timings = PageTimings(
+            heartbeat=st.heartbeat_seconds,
+            offline_after=st.offline_after_seconds,
+            hello=st.ws_hello_seconds,
+            max_message_bytes=MEETING_MESSAGE_BYTES,
+        )
+        return MeetingPages(self.unit_of_work, self.hub, self.connections, timings,
+                            base_url=st.base_url, ice_servers=st.ice_servers,
+                            max_participants=st.meeting_max_participants)  # fmt: skip
+
+    @cached_property
     def meters(self) -> MeterJobs:
         """The meter's jobs (the worker's, and each request's for its own session)."""
         return MeterJobs(self.unit_of_work, self.sessions, self.hub, self.clock,
@@ -144,6 +173,11 @@ class Context:
             timeout=timedelta(seconds=self.settings.presence_timeout_seconds),
             surroundings=SessionSurroundings(session))  # fmt: skip
         chat = ChatService(session, self.clock, clients, payments, metering, self.processing_fee)
+        st = self.settings
+        meetings = MeetingsService(session, self.clock, passwords=self.passwords,
+                                   secret=st.secret_key.get_secret_value().encode(),
+                                   limits=self.join_limits,
+                                   max_participants=st.meeting_max_participants)  # fmt: skip
         return Services(
             session=session,
             accounts=AccountsService(session, self.clock, passwords=self.passwords,
@@ -154,6 +188,9 @@ class Context:
                              nobody_wait=timedelta(seconds=self.settings.queue_nobody_seconds)),
             revenue=RevenueService(session),
             webhooks=WebhooksService(session, self.gateway, payments, self.clock),
+            meetings=meetings,
+            meeting_live=LiveMeetings(session, self.clock, meetings, limiter=self.limits,
+                                      chat_limit=st.limit_meeting_chat),
             log=log or LogScope(),
         )  # fmt: skip
 

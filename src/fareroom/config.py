@@ -102,6 +102,17 @@ class Settings(BaseSettings):
     # (pings included): a page over that is closed (1008).
     limit_chat_messages: RateLimit = Limit(10, 10)
     limit_socket_frames: RateLimit = Limit(60, 10)
+    # Meetings: participants in one meeting (a full mesh of browsers: each sends its media
+    # to every other), wrong meeting passwords per room and address, every frame of a
+    # meeting's socket (signalling a mesh is bursty), chat messages per participant, and
+    # the STUN/TURN servers pages are told (a JSON list of RTCIceServer objects, e.g.
+    # [{"urls": "turn:turn.example.com:3478", "username": "u", "credential": "p"}]; none by
+    # default: browsers on one network reach each other by their own addresses).
+    meeting_max_participants: int = Field(default=8, ge=2, le=8)
+    limit_meeting_password: RateLimit = Limit(5, 600)
+    limit_meeting_frames: RateLimit = Limit(600, 10)
+    limit_meeting_chat: RateLimit = Limit(10, 10)
+    ice_servers: list[dict[str, Any]] = Field(default_factory=list)
     # Slow and idle connections: a socket must say hello within ws_hello_seconds; an HTTP
     # connection idle between requests is closed after http_keep_alive_seconds, and one
     # whose request head (request line and headers) has not arrived whole within

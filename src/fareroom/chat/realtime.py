@@ -20,11 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
@@ -38,66 +37,30 @@ from fareroom.chat.schemas import (
     AvailabilityFrame,
     ClientFrame,
     ClientMessage,
-    Frame,
     Hello,
-    MalformedMessage,
     MeterAction,
     PaymentRequestMessage,
-    Ping,
     RequestFrame,
     ServiceMark,
     SessionFrame,
 )
 from fareroom.chat.service import check_agent
 from fareroom.gateway.base import GatewayError, as_fareroom_error
-from fareroom.kit.errors import (
-    FareroomError,
-    Forbidden,
-    NotFound,
-    Unauthenticated,
-    ValidationFailed,
-)
-from fareroom.kit.ratelimit import Limit, RateLimited
+from fareroom.kit.errors import FareroomError, Forbidden, NotFound
+from fareroom.kit.ratelimit import Limit
 from fareroom.metering.schemas import session_out
 from fareroom.metering.tasks import session_topic
 from fareroom.models.client import Card
 from fareroom.models.metering import ChatSession
 from fareroom.realtime.connections import Connection, Registry
-from fareroom.realtime.hub import dumps
-from fareroom.realtime.websocket import PageSocket, Routes
+from fareroom.realtime.pages import Frame, PageTimings, Ping, SocketPage, handler, ref_of
+from fareroom.realtime.websocket import Factory, PageSocket, Routes
 
 log = logging.getLogger("fareroom.chat")
-UNAUTHORISED = 4401
-BAD_HELLO = 4400
 
 
 def _at(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
-
-
-PONG = dumps({"type": "pong"})
-
-
-def _ping(text: str | None) -> str | None:
-    """``"ping"`` for a heartbeat, ``"reply"`` for one that asks for a ``pong`` (a page
-    checking that its socket still reaches us), None for anything else."""
-    if text is None or len(text) > 200 or '"ping"' not in text:
-        return None
-    try:
-        data = orjson.loads(text)
-    except ValueError:
-        return None
-    if not isinstance(data, dict) or data.get("type") != "ping":
-        return None
-    return "reply" if data.get("reply") is True else "ping"
-
-
-@dataclass(frozen=True)
-class PageTimings:
-    heartbeat: float  # seconds between a page's heartbeats
-    offline_after: float  # seconds: a page not heard this long is offline
-    hello: float  # seconds: a page must say hello within this
-    max_message_bytes: int  # the largest message a page may send
 
 
 @dataclass(frozen=True)
@@ -112,125 +75,29 @@ class Pages:
     frames: Limit  # every frame of a socket (pings included)
 
 
-F = TypeVar("F", bound=Frame)
-# A frame's model and what is done with it.
-Handler = tuple[type[Frame], Callable[[Any, Any], Awaitable[None]]]
+class Page(SocketPage):
+    """A chat page's socket (``realtime.pages.SocketPage``): its party's presence in its
+    sessions, and the sessions it follows."""
 
-
-def handler(frame: type[F], fn: Callable[[Any, F], Awaitable[None]]) -> Handler:
-    return frame, fn
-
-
-class Page:
-    """One page's socket: hello, then messages until it closes or goes silent.
-
-    The socket (``realtime.websocket.PageSocket``) hands over each message as it arrives.
-    A heartbeat that finds the page idle is handled there and then (being heard is all it
-    does); any other message is queued and the page's messages are carried out one after
-    another by a task that runs while there are some, so a page costs no task while it
-    only beats."""
-
-    __slots__ = ("socket", "pages", "relay", "registry", "conn", "_headers", "_inbox", "_busy",
-                 "_lost", "_shutdown", "_timer")  # fmt: skip
-    role = ""
-    handlers: ClassVar[dict[str, Handler]] = {}
+    __slots__ = ("pages", "relay")
+    hello_frame = Hello
 
     def __init__(self, socket: PageSocket, pages: Pages, headers: Mapping[str, str]) -> None:
-        self.socket = socket
+        super().__init__(socket, pages.registry, pages.timings, headers)
         self.pages = pages
         self.relay = pages.relay
-        self.registry = pages.registry
-        self.conn: Connection | None = None
-        self._headers: Mapping[str, str] | None = headers  # until greeted
-        self._inbox: deque[str | None] = deque()
-        self._busy = False
-        self._lost = False
-        self._shutdown = False
-        # A page that does not say hello in time is closed (4400): an open socket that
-        # never proves anything must not be held.
-        self._timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
-            pages.timings.hello, self._no_hello
-        )
 
     @classmethod
     def factory(cls, pages: Pages) -> Callable[[PageSocket, Mapping[str, str]], Page]:
         return lambda socket, headers: cls(socket, pages, headers)
 
-    # ------------------------------------------------------------ the socket's side
+    def error_of(self, exc: Exception) -> FareroomError | None:
+        return as_fareroom_error(exc) if isinstance(exc, GatewayError) else super().error_of(exc)
 
-    def received(self, text: str | None) -> None:
-        if self._lost:
-            return
-        if self.conn is not None:
-            self.registry.heard(self.conn)
-            kind = None if self._busy else _ping(text)
-            if kind == "reply":
-                self.conn.send(PONG)
-            if kind:
-                return
-        self._inbox.append(text)
-        if not self._busy:
-            self._busy = True
-            asyncio.get_running_loop().create_task(self._drain())
-
-    def lost(self, shutdown: bool) -> None:
-        self._lost, self._shutdown = True, shutdown
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if not self._busy:
-            self._busy = True
-            asyncio.get_running_loop().create_task(self._drain())
-
-    def _no_hello(self) -> None:
-        self._timer = None
-        if self.conn is None and not self._busy:
-            self._refuse(ValidationFailed("Say hello first.", code="hello_expected"))
-
-    async def _drain(self) -> None:
-        try:
-            while self._inbox and not self._lost:
-                text = self._inbox.popleft()
-                if self.conn is not None:
-                    await self.dispatch(text)
-                elif not await self._greet(text):
-                    self._inbox.clear()
-        except Exception:
-            log.exception("%s page failed", self.role)
-        finally:
-            self._busy = False
-        if self._lost:
-            try:
-                await self._leave()
-            except Exception:
-                log.exception("%s page's end not recorded", self.role)
-
-    async def _greet(self, text: str | None) -> bool:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        try:
-            async with self.registry.greeting:
-                await self.hello(Hello.read(self._parse(text)))
-            return True
-        except FareroomError as exc:
-            self._refuse(exc)
-        except Exception:
-            log.exception("%s hello failed", self.role)
-            await self._fail()
-        finally:
-            self._headers = None
-        return False
-
-    async def _leave(self) -> None:
-        """The socket closed: the page is gone, unless the server is only restarting (its
-        presence then lapses by itself, should it not come back) or a newer page of the
-        same party took over."""
-        conn, self.conn = self.conn, None
-        if conn is None:
-            return
-        await self.registry.remove(conn)
-        if self._shutdown or conn.stale or await self.registry.superseded(conn):
+    async def ended(self, conn: Connection, shutdown: bool) -> None:
+        """The page is gone, unless the server is only restarting (its presence then lapses
+        by itself, should it not come back) or a newer page of the same party took over."""
+        if shutdown or conn.stale or await self.registry.superseded(conn):
             return
         await self.relay.hub.forget([conn.key])
         await self.gone(self.registry.now())
@@ -242,77 +109,6 @@ class Page:
             self.registry.heard(newer)
             await self.registry.flush_presence()
             await newer.page.mark("online", self.registry.now())
-
-    async def _fail(self) -> None:
-        """Our fault (e.g. the database did not answer): the page is told and reconnects."""
-        conn, self.conn = self.conn, None
-        if conn is not None:
-            await self.registry.remove(conn)
-        self.socket.send_text(dumps({"type": "error", "code": "internal_error",
-                                     "message": "Something went wrong on our side; "
-                                     "connecting again."}))  # fmt: skip
-        self.socket.close(1011, "internal_error")
-
-    def _refuse(self, exc: FareroomError) -> None:
-        code = UNAUTHORISED if isinstance(exc, Unauthenticated | Forbidden) else BAD_HELLO
-        self.socket.send_text(dumps({"type": "error", **_problem(exc)}))
-        self.socket.close(code, exc.code[:100])
-
-    def header(self, name: str) -> str | None:
-        """A header of the socket's request (only while greeting)."""
-        return self._headers.get(name) if self._headers is not None else None
-
-    def _parse(self, text: str | None) -> dict[str, Any]:
-        if text is None:
-            raise MalformedMessage("Send JSON text, not binary frames.")
-        limit = self.pages.timings.max_message_bytes
-        if len(text.encode()) > limit:
-            raise ValidationFailed(f"A message has at most {limit} bytes.",
-                                   code="message_too_large")  # fmt: skip
-        try:
-            data = orjson.loads(text)
-        except ValueError:
-            raise MalformedMessage("The message is not valid JSON.") from None
-        if not isinstance(data, dict) or not isinstance(data.get("type"), str):
-            raise MalformedMessage("A message is a JSON object with a 'type'.")
-        return data
-
-    async def dispatch(self, text: str | None) -> None:
-        ref = None
-        try:
-            data = self._parse(text)
-            ref = data.get("ref")
-            found = self.handlers.get(data["type"])
-            if found is None:
-                raise ValidationFailed(f"Unknown message type {data['type'][:40]!r}.",
-                                       code="unknown_type")  # fmt: skip
-            frame, handle = found
-            await handle(self, frame.read(data))
-            if ref is not None:  # the page waits for the answer (e.g. to clear a form)
-                self.send({"type": "done", "ref": _ref(ref)})
-        except (FareroomError, GatewayError) as exc:
-            err = as_fareroom_error(exc) if isinstance(exc, GatewayError) else exc
-            self.send({"type": "error", **_problem(err), "ref": _ref(ref)})
-        except Exception:
-            log.exception("%s message failed", self.role)
-            self.send(
-                {
-                    "type": "error",
-                    "code": "internal_error",
-                    "ref": _ref(ref),
-                    "message": "Something went wrong on our side; nothing was changed.",
-                }
-            )
-
-    def send(self, message: dict[str, Any]) -> None:
-        if self.conn is not None:
-            self.conn.send_json(message)
-
-    async def open(self, key: str) -> Connection:
-        self.conn = self.registry.open(self.socket, key)
-        self.conn.page = self
-        await self.registry.flush_presence()
-        return self.conn
 
     async def follow(self, session_id: str) -> dict[str, Any] | None:
         """Listen to a session and send its state and recent messages; returns the state
@@ -354,15 +150,7 @@ class Page:
 
         return listen
 
-    async def ping(self, frame: Ping) -> None:
-        """A heartbeat: being heard is all it does, but for a ``pong`` when asked."""
-        if frame.reply is True:
-            self.send({"type": "pong"})
-
     async def _business(self) -> str:
-        raise NotImplementedError
-
-    async def hello(self, frame: Hello) -> None:
         raise NotImplementedError
 
     async def gone(self, at: float) -> None:
@@ -387,16 +175,6 @@ class Page:
                 log.info("%s %s in %s not recorded: %s", party, kind, sid, exc.code)
                 continue
             await self.relay.announce(business_id, sid)
-
-
-def _ref(ref: object) -> str | None:
-    return ref[:64] if isinstance(ref, str) else None
-
-
-def _problem(err: FareroomError) -> dict[str, Any]:
-    if isinstance(err, RateLimited):
-        return {"code": err.code, "message": err.message, "retry_after": err.retry_after}
-    return {"code": err.code, "message": err.message}
 
 
 # ---------------------------------------------------------------- the client's page
@@ -432,11 +210,11 @@ class ClientPage(Page):
             await self.relay.visit_back(visit)
 
     def timing(self) -> dict[str, float]:
-        timings = self.pages.timings
+        timings = self.timings
         return {"heartbeat": timings.heartbeat, "offline_after": timings.offline_after}
 
     async def message(self, frame: ClientMessage) -> None:
-        ref = _ref(frame.ref)
+        ref = ref_of(frame.ref)
         async with self.pages.unit_of_work(self.business_id) as s:
             session = await s.live.visit_session(self.visit_id, frame.session)
             said, new = await s.live.say(session, "client", frame.text, ref=ref)
@@ -526,7 +304,7 @@ class AgentPage(Page):
             queues = await self._queues(s)
         conn = await self.open(agent_key(user.id))
         await self.registry.listen(conn, agent_key(user.id), self.watcher("assigned"))
-        timings = self.pages.timings
+        timings = self.timings
         self.send({"type": "welcome", "agent": {"id": user.id, "name": user.name or user.email},
                    "availability": availability, "queues": queues,
                    "heartbeat": timings.heartbeat,
@@ -626,15 +404,21 @@ AgentPage.handlers = {
 }
 
 
-def routes(pages: Pages) -> Routes:
-    """The pages' sockets, for ``realtime.websocket.PageSocket`` (the app's lifespan
-    state). A frame a little over the message limit gets the protocol's own error; far
-    over, the socket is closed. A page sending frames faster than its budget (pings
-    included) is closed with 1008; chat messages have a tighter limit of their own
-    (``LiveService.say``), whose refusals are errors (``rate_limited``)."""
-    return Routes({"/ws/client": ClientPage.factory(pages), "/ws/agent": AgentPage.factory(pages)},
+def routes(
+    pages: Pages,
+    others: Mapping[str, Factory] | None = None,
+    budgets: Mapping[str, tuple[int, float]] | None = None,
+) -> Routes:
+    """The pages' sockets (the chat's, and ``others``), for ``realtime.websocket.PageSocket``
+    (the app's lifespan state). A frame a little over the message limit gets the protocol's
+    own error; far over, the socket is closed. A page sending frames faster than its budget
+    (pings included; a path of ``budgets`` has its own) is closed with 1008; chat messages
+    have a tighter limit of their own (``LiveService.say``), whose refusals are errors
+    (``rate_limited``)."""
+    return Routes({"/ws/client": ClientPage.factory(pages), "/ws/agent": AgentPage.factory(pages),
+                   **(others or {})},
                   max_size=4 * pages.timings.max_message_bytes,
-                  frames=(pages.frames.count, pages.frames.seconds),
+                  frames=(pages.frames.count, pages.frames.seconds), budgets=budgets or {},
                   now=pages.registry.now)  # fmt: skip
 
 

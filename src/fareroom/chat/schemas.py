@@ -1,14 +1,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Literal, Self
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, WithJsonSchema
 
-from fareroom.kit.errors import ValidationFailed
 from fareroom.kit.fields import Strict, Whole, ident, text, whole
 from fareroom.kit.money import MAX_CHARGE_MINOR, MIN_CHARGE_MINOR
 from fareroom.metering.schemas import TariffIn, TariffOut
+from fareroom.realtime.pages import Frame
+from fareroom.realtime.pages import Hello as BaseHello
 
 
 class Warning_(BaseModel):
@@ -115,54 +116,11 @@ class LineItemFrame(BaseModel):
 # before anything is done with it: its shape only. The services check the rules and say
 # what breaks one (a message's text, an availability, a session that is not the page's).
 # A frame of the wrong shape is refused with the code and sentence its ``problems`` give
-# for the first field that is wrong, or with its ``code``.
+# for the first field that is wrong, or with its ``code`` (``realtime.pages.Frame``).
 
 
-class MalformedMessage(ValidationFailed):
-    code = "malformed_message"
-
-
-class Frame(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    code: ClassVar[str] = "malformed_message"
-    noun: ClassVar[str] = "The message"  # what the sentence of a wrong one calls it
-    problems: ClassVar[dict[str, tuple[str, str]]] = {}
-
-    type: str
-    ref: Any = None
-
-    @classmethod
-    def read(cls, data: dict[str, Any]) -> Self:
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            loc = exc.errors()[0]["loc"]
-            field = str(loc[0]) if loc else ""
-            code, sentence = cls.problems.get(field, (cls.code, _invalid(exc, cls.noun)))
-            raise ValidationFailed(sentence, code=code) from None
-
-
-def _invalid(exc: ValidationError, what: str) -> str:
-    """A sentence for the first thing wrong with a frame."""
-    first = exc.errors()[0]
-    loc = list(first["loc"])
-    if loc[:1] == ["items"]:  # the console's line items, as its form numbers them
-        line = f" {loc[1] + 1}" if len(loc) > 1 and isinstance(loc[1], int) else "s"
-        field = f", {str(loc[2]).replace('_', ' ')}" if len(loc) > 2 else ""
-        where = f"line item{line}{field}"
-    else:
-        where = ".".join(str(p) for p in loc) or "the message"
-    return f"{what} is not valid: {where}: {first['msg']}."
-
-
-class Hello(Frame):
-    problems = {"type": ("hello_expected", "Say hello first.")}
-    type: Literal["hello"]
+class Hello(BaseHello):
     token: Any = None  # the client's resume token (checked by the service)
-
-
-class Ping(Frame):
-    reply: Any = None
 
 
 class ClientFrame(Frame):
@@ -218,6 +176,16 @@ class PaymentRequestMessage(Frame):
     model_config = Strict
     code = "invalid_payment_request"
     noun = "A payment request"
+
+    @classmethod
+    def where(cls, loc: list[Any]) -> str:
+        if loc[:1] != ["items"]:
+            return super().where(loc)
+        # the console's line items, as its form numbers them
+        line = f" {loc[1] + 1}" if len(loc) > 1 and isinstance(loc[1], int) else "s"
+        field = f", {str(loc[2]).replace('_', ' ')}" if len(loc) > 2 else ""
+        return f"line item{line}{field}"
+
     type: Literal["payment_request"]
     ref: str | int | None = None
     session: str = _SESSION_ID

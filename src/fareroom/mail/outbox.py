@@ -37,6 +37,7 @@ class Outbox:
     async def queue(
         self, *, business_id: str | None, to: str, subject: str, body: str, kind: MailKind,
         reference: str, sender_name: str | None = None, unique_key: str | None = None,
+        calendar: str | None = None,
     ) -> OutboxMail:  # fmt: skip
         """Write a mail to send. With ``unique_key``, a mail already written under that key
         is returned instead (the unique index makes a concurrent second one fail)."""
@@ -45,7 +46,7 @@ class Outbox:
         mail = OutboxMail(id=new_id("mail"), business_id=business_id, to=to, subject=subject,
                           body=body, kind=kind, reference=reference, sender_name=sender_name,
                           unique_key=unique_key, created_at=self._clock.now(),
-                          attempts=0)  # fmt: skip
+                          attempts=0, calendar=calendar)  # fmt: skip
         await self._repo.add(mail)
         return mail
 
@@ -71,6 +72,9 @@ def message(mail: OutboxMail, sender: str) -> EmailMessage:
     msg["Date"] = formatdate(mail.created_at.timestamp(), usegmt=True)
     msg["Message-ID"] = make_msgid(idstring=mail.id, domain="fareroom.local")
     msg.set_content(mail.body)
+    if mail.calendar:
+        msg.add_attachment(mail.calendar.encode(), maintype="text", subtype="calendar",
+                           filename="invitation.ics", params={"method": "PUBLISH"})  # fmt: skip
     return msg
 
 

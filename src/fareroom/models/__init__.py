@@ -14,13 +14,27 @@ from fareroom.models.client import Card, Client
 from fareroom.models.gateway import GatewayRequest, IdempotencyRecord, SandboxObject, WebhookEvent
 from fareroom.models.ledger import LedgerAccount, LedgerBalance, LedgerEntry, LedgerTransfer
 from fareroom.models.mail import OutboxMail
+from fareroom.models.meeting import (
+    DialIn,
+    MeetingAudit,
+    MeetingBan,
+    MeetingGroup,
+    MeetingGroupMember,
+    MeetingInvitee,
+    MeetingMessage,
+    MeetingParticipant,
+    MeetingRoom,
+    MeetingTicket,
+)  # fmt: skip
 from fareroom.models.metering import ChatSession, Collection, MeterEventRow, TariffRow
 from fareroom.models.payment import Payment, Payout, Refund
 
 __all__ = [
     "AgentPresence", "AgentTariff", "ApiKey", "Business", "Card", "ChatMessage", "ChatRoom",
     "ChatSession", "ChatVisit", "Client",
-    "Collection", "GatewayRequest", "IdempotencyRecord", "LedgerAccount", "LedgerBalance",
+    "Collection", "DialIn", "MeetingAudit", "MeetingBan", "MeetingGroup", "MeetingGroupMember",
+    "MeetingInvitee", "MeetingMessage", "MeetingParticipant", "MeetingRoom", "MeetingTicket",
+    "GatewayRequest", "IdempotencyRecord", "LedgerAccount", "LedgerBalance",
     "LedgerEntry", "LedgerTransfer", "MeterEventRow", "OutboxMail", "Payment",
     "PaymentRequest", "Payout", "Refund", "RoomAgent", "SandboxObject", "TariffRow", "User",
     "WebSession", "WebhookEvent",

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import Boolean, ForeignKey, Index, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fareroom.kit.db import Base, UTCDateTime, str_enum
@@ -34,6 +34,8 @@ class Business(Base):
     connect_status: Mapped[ConnectStatus] = mapped_column(
         str_enum(ConnectStatus, 16), default=ConnectStatus.NONE
     )
+    # The name its meeting pages and invitations show (None: ``name``).
+    company_name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -48,6 +50,8 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str] = mapped_column(String(200))
+    # "Encrypt my meetings": the rooms this user hosts are end-to-end encrypted.
+    meetings_e2ee: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

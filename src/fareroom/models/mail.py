@@ -12,6 +12,7 @@ from fareroom.kit.db import Base, UTCDateTime, str_enum
 class MailKind(StrEnum):
     RECEIPT = "receipt"  # to the client who paid
     AGENT_REVENUE = "agent_revenue"  # to the agent whose chat or request was paid
+    INVITATION = "invitation"  # to someone a meeting room invites
 
 
 class OutboxMail(Base):
@@ -36,3 +37,5 @@ class OutboxMail(Base):
     # What the mail is about, once: a second mail with the same key is never written
     # (e.g. ``chat-receipt:<session>``, however often the chat's end is processed).
     unique_key: Mapped[str | None] = mapped_column(String(120))
+    # An iCalendar file sent with the mail (a meeting's invitation), as text.
+    calendar: Mapped[str | None] = mapped_column(Text)

@@ -46,7 +46,8 @@ nothing is left unread in it.
 
 Bounds: every frame a page sends, control frames included, is paid from a budget of
 ``Routes.frames`` (count, seconds): ``count`` frames at once, refilled at ``count`` per
-``seconds``; a page that spends it is closed with 1008 (policy violation).
+``seconds`` (a path may have its own, ``Routes.budgets``: a meeting's signalling is
+burstier than a chat); a page that spends it is closed with 1008 (policy violation).
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
 from websockets.frames import Frame, Opcode
@@ -91,6 +92,7 @@ class Routes:
     handlers: Mapping[str, Factory]  # path → a handler for each socket
     max_size: int  # bytes of one message, whole
     frames: tuple[int, float] | None = None  # (count, seconds) a page may send; None: any
+    budgets: Mapping[str, tuple[int, float]] = field(default_factory=dict)  # a path's own
     now: Callable[[], float] = time.monotonic  # seconds, for the frame budget
 
 
@@ -130,7 +132,7 @@ class PageSocket(asyncio.Protocol):
 
     __slots__ = ("_server", "_routes", "_transport", "_ws", "_pending", "_handler", "_parts",
                  "_parts_op", "_max_size", "_timer", "_shutdown", "_budget",
-                 "_budget_at")  # fmt: skip
+                 "_budget_at", "_frames")  # fmt: skip
 
     def __init__(self, config: Any = None, server_state: Any = None,
                  app_state: dict[str, Any] | None = None, **_: Any) -> None:  # fmt: skip
@@ -150,7 +152,8 @@ class PageSocket(asyncio.Protocol):
         self._parts_op = TEXT
         self._timer: asyncio.TimerHandle | None = None
         self._shutdown = False
-        self._budget = float(routes.frames[0]) if routes and routes.frames else 0.0
+        self._frames = routes.frames if routes else None
+        self._budget = float(self._frames[0]) if self._frames else 0.0
         self._budget_at = routes.now() if routes else 0.0
 
     # ------------------------------------------------------------ asyncio's side
@@ -300,7 +303,11 @@ class PageSocket(asyncio.Protocol):
 
     def _handshake(self, ws: ServerProtocol, request: Request) -> None:
         routes = self._routes
-        factory = routes.handlers.get(request.path.partition("?")[0]) if routes else None
+        path = request.path.partition("?")[0]
+        factory = routes.handlers.get(path) if routes else None
+        if routes is not None and path in routes.budgets:
+            self._frames = routes.budgets[path]
+            self._budget = float(self._frames[0])
         if factory is None:
             response = ws.reject(404, "no socket here")
         elif request.headers.get_all("Sec-WebSocket-Version") != ["13"]:
@@ -317,10 +324,10 @@ class PageSocket(asyncio.Protocol):
 
     def _spend(self) -> bool:
         """Pay one frame from the page's budget; False when it is spent."""
-        routes = self._routes
-        if routes is None or routes.frames is None:
+        routes, frames = self._routes, self._frames
+        if routes is None or frames is None:
             return True
-        count, seconds = routes.frames
+        count, seconds = frames
         now = routes.now()
         refill = max(0.0, now - self._budget_at) * count / seconds  # a clock set back adds none
         self._budget, self._budget_at = min(float(count), self._budget + refill), now
