@@ -3,11 +3,12 @@ assertions).
 
 N meetings of 4 participants (``FAREROOM_BENCH_MEETINGS``, default 500 = 2 000 participants
 held at once) join at a steady rate (``FAREROOM_BENCH_JOIN_RATE`` meetings a second, default
-20), the 4 of a meeting together. A meeting's **join** is the full-mesh signalling of
-WebRTC: for every pair the later comer sends an offer (about 4.6 KB of SDP) and K ICE
-candidates (about 200 bytes each; ``FAREROOM_BENCH_CANDIDATES``, default 4), the other
-answers (about 3.8 KB) and sends its own K candidates; once a participant has everything it
-expects from the other 3 it sends C chat messages (``FAREROOM_BENCH_CHATS``, default 3).
+10: the 500 within 50 s, as at the top of an hour), the 4 of a meeting together. A
+meeting's **join** is the full-mesh signalling of WebRTC: for every pair the later comer
+sends an offer (about 4.7 KB of SDP) and K ICE candidates (about 180 bytes each;
+``FAREROOM_BENCH_CANDIDATES``, default 4), the other answers (about 3.9 KB) and sends its own
+K candidates; once a participant has everything it expects from the other 3 it sends C chat
+messages (``FAREROOM_BENCH_CHATS``, default 3).
 Every participant heartbeats as its server asks (every 10 s on both).
 
 - **Fareroom** (``fareroom serve``, one process, no worker, SQLite under var/ unless
@@ -33,14 +34,18 @@ warm-up slice each. A slice:
    sent before ``OPEN`` on PeerJS) to the moment it has every answer or offer and every
    candidate it expects from the 3 others (the Fareroom page's two HTTP requests before the
    socket are timed apart). The server's CPU over the phase gives the CPU per participant
-   joined (on Fareroom: the HTTP requests, the tickets and hellos included);
+   joined (the join's signals and chats included; on Fareroom the HTTP requests, the
+   tickets and the hellos too), and its share of a core (near 100 %, or far below it on a
+   machine whose other processes take the cores, the latencies are queueing);
 2. **hold**: participants held = sockets open and all connected when every meeting is done;
    memory per participant = the server's RSS now, less its RSS before the first slice,
    divided by the participants held;
-3. **relay**: with everyone held, every meeting signals its mesh again (an ICE restart:
-   the same offers, answers, candidates and chats) at once; relayed messages (signals and
-   chats a participant receives from another) per server CPU-second over this phase are the
-   ratio's figures; the CPU per message is printed beside it;
+3. **relay**: with everyone held, every meeting signals its mesh again at once (an ICE
+   restart: the same offers, answers and candidates), then every participant sends its C
+   chat messages again; each part has its own CPU window. Relayed messages (signals and
+   chats a participant receives from another: 60 + 36 a meeting at the defaults) per server
+   CPU-second over both are the ratio's figures, printed with the CPU per message, and each
+   part's ratio apart (Fareroom keeps every chat message, PeerJS nothing);
 4. everyone leaves (``leave`` then close on Fareroom; close on PeerJS), and the bench waits
    for the server to go quiet.
 
@@ -52,10 +57,12 @@ Rate limits raised for the run (every participant comes from 127.0.0.1; see ``LI
 Targets (Fareroom): 2 000 participants held (500 meetings), join → all connected p99
 ≤ 250 ms, ≥ 0.5 × PeerJS's relayed messages per CPU-second.
 
-Usage: ``python bench/meetings.py`` (about 10 minutes at the defaults on an idle machine);
+Usage: ``python bench/meetings.py`` (about 15 minutes at the defaults on an idle machine);
 ``FAREROOM_BENCH_MEETINGS=50 FAREROOM_BENCH_SLICES=2`` for a quick run;
 ``FAREROOM_BENCH_SIDES=peerjs`` (or ``fareroom``) measures one side only;
-``FAREROOM_BENCH_PORT=P`` serves Fareroom on P and PeerJS on P + 1 (default: free ports).
+``FAREROOM_BENCH_PORT=P`` serves Fareroom on P and PeerJS on P + 1 (default: free ports);
+``FAREROOM_BENCH_PROFILE=file`` runs Fareroom's server under cProfile (its figures are then
+not comparable: read the file with ``pstats``).
 """
 
 from __future__ import annotations
@@ -83,7 +90,7 @@ import uvloop
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from common import ROOT, CpuMeter, cpu_ns, pg_backends, verdict
+from common import ROOT, CpuMeter, _recreate_pg, cpu_ns, pg_backends, verdict
 
 sys.path.insert(0, str(ROOT))
 from tests.support.servers import free_port, wait_http  # noqa: E402
@@ -98,11 +105,12 @@ SIZE = 4  # participants in a meeting
 CANDIDATES = _env("CANDIDATES", 4)  # ICE candidates each way, per pair
 CHATS = _env("CHATS", 3)  # chat messages per participant, per round
 SLICES = _env("SLICES", 5)
-JOIN_RATE = float(os.environ.get("FAREROOM_BENCH_JOIN_RATE", "20"))  # meetings a second
+JOIN_RATE = float(os.environ.get("FAREROOM_BENCH_JOIN_RATE", "10"))  # meetings a second
 WARMUP = min(10, MEETINGS)  # meetings in each side's warm-up slice
 HEARTBEAT = 10  # seconds, on both sides (Fareroom's default; PeerJS's client pings every 5)
 SIDES = os.environ.get("FAREROOM_BENCH_SIDES", "peerjs,fareroom").split(",")
 PORT = int(os.environ["FAREROOM_BENCH_PORT"]) if "FAREROOM_BENCH_PORT" in os.environ else None
+PROFILE = os.environ.get("FAREROOM_BENCH_PROFILE")  # a file: Fareroom's server under cProfile
 WORK = ROOT / "var" / "bench-meetings"
 PEERJS = ROOT / "var" / "bench-peerjs"  # the npm package, installed here by the bench only
 PEERJS_KEY = "peerjs"
@@ -194,6 +202,7 @@ class Page:
         self.opened_at = 0.0
         self.connected_at: float | None = None
         self.done = asyncio.Event()
+        self.mode = "join"  # join: signals, then chats; signal: signals only; chat: chats only
         self.error: str | None = None
         self.tasks: list[asyncio.Task[None]] = []
 
@@ -215,7 +224,8 @@ class Page:
         raise NotImplementedError
 
     # the mesh
-    def reset(self) -> None:
+    def reset(self, mode: str) -> None:
+        self.mode = mode
         self.got.clear()
         self.chats, self.connected_at = 0, None
         self.done = asyncio.Event()
@@ -260,14 +270,20 @@ class Page:
         self._check()
 
     def _check(self) -> None:
-        if self.connected_at is None:
+        if self.mode != "chat" and self.connected_at is None:
             if len(self.peers) < SIZE - 1 or any(self.got[p] < 1 + CANDIDATES for p in self.peers):
                 return
             self.connected_at = time.perf_counter()
-            text = f"Hello from participant {self.index} of meeting {self.meeting.index}."
-            self.spawn(self.send([f for n in range(CHATS) for f in self.chat_frames(text)]))
+            if self.mode == "signal":
+                self.done.set()
+                return
+            self.say()
         if self.chats >= (SIZE - 1) * CHATS:
             self.done.set()
+
+    def say(self) -> None:
+        text = f"Hello from participant {self.index} of meeting {self.meeting.index}."
+        self.spawn(self.send([f for n in range(CHATS) for f in self.chat_frames(text)]))
 
     def spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -332,11 +348,16 @@ class Meeting:
     def start(self) -> None:
         self.runs = [asyncio.ensure_future(p.run()) for p in self.pages]
 
-    def restart(self) -> None:
-        """Round 2 (the relay phase): every page offers again to those it offered to."""
-        for page in self.pages:
-            page.reset()
-        for page in self.pages:
+    def restart(self, mode: str) -> None:
+        """The relay phase: every page offers again to those it offered to (``signal``), or
+        says its chat messages again (``chat``)."""
+        live = [page for page in self.pages if page.held]
+        for page in live:
+            page.reset(mode)
+        for page in live:
+            if mode == "chat":
+                page.say()
+                continue
             for other, offers in page.peers.items():
                 if offers:
                     page.spawn(page.offer_to(other))
@@ -535,6 +556,8 @@ class Fareroom(Side):
     def start(self) -> None:
         WORK.mkdir(parents=True, exist_ok=True)
         url = os.environ.get("FAREROOM_BENCH_DATABASE_URL")
+        if url is not None and url.startswith("postgresql"):  # made anew, like the others'
+            url = asyncio.run(_recreate_pg(url.rsplit("/", 1)[1]))
         if url is None:
             for old in WORK.glob("fareroom*.sqlite3*"):
                 old.unlink()
@@ -560,6 +583,16 @@ class Fareroom(Side):
         self.log = (WORK / "server.log").open("w")
         command = [sys.executable, "-m", "fareroom", "serve", "--quiet", "--no-worker",
                    "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+        if PROFILE:  # the server under cProfile, its figures written when it stops
+            # uvicorn re-raises the SIGTERM it stopped on: a handler of ours turns it into
+            # SystemExit, which cProfile.run takes as the end and writes its file on.
+            script = ("import cProfile, signal, sys\n"
+                      "def stop(*_): raise SystemExit(0)\n"
+                      "signal.signal(signal.SIGTERM, stop)\n"
+                      f"sys.argv = ['fareroom', *{command[3:]!r}]\n"
+                      "from fareroom.cli import main\n"
+                      f"cProfile.run('main()', {PROFILE!r})\n")  # fmt: skip
+            command = [sys.executable, "-c", script]
         self.proc = subprocess.Popen(command, env=self.env, stdout=subprocess.DEVNULL,
                                      stderr=self.log)  # fmt: skip
         wait_http(f"{self.base}/healthz", timeout=120, proc=self.proc)
@@ -589,6 +622,16 @@ class Fareroom(Side):
                     return str(room["code"])
 
             return list(await asyncio.gather(*(one(i) for i in range(n))))
+
+    def stop(self) -> None:
+        """SIGTERM (uvicorn stops, and cProfile writes its file), SIGKILL if that fails."""
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            super().stop()
 
     def tracebacks(self) -> int:
         return (WORK / "server.log").read_text().count("Traceback")
@@ -646,21 +689,10 @@ async def run_slice(side: Side, rooms: list[str], meetings: int) -> dict[str, An
         await asyncio.sleep(0.5)
         held = sum(p.held and p.done.is_set() for p in pages)
         rss = sum(rss_kib(pid) for pid in side.pids()[:1])
-        # 3. relay: every meeting signals its mesh again, all at once
-        before = sum(p.relayed for p in pages)
+        # 3. relay: every meeting signals its mesh again, all at once; then its chat
         live = [p for p in pages if p.held]
-        cpu = CpuMeter(side.pids)
-        cpu.start()
-        started, own = time.perf_counter(), time.process_time()
-        for meeting in all_meetings:
-            meeting.restart()
-        await _all_done(live, SETTLE_TIMEOUT)
-        relay_s = time.perf_counter() - started
-        relay_share = (time.process_time() - own) / relay_s
-        cpu.stop()
-        relay_cpu = cpu.ns / 1e9
-        relayed = sum(p.relayed for p in pages) - before
-        relay_ok = sum(p.done.is_set() and p.error is None for p in live)
+        relay = {mode: await relay_phase(side, all_meetings, live, mode)
+                 for mode in ("signal", "chat")}  # fmt: skip
         errors = Counter(p.error for p in pages if p.error)
         # 4. leave
         await asyncio.gather(*(m.leave() for m in all_meetings))
@@ -669,57 +701,90 @@ async def run_slice(side: Side, rooms: list[str], meetings: int) -> dict[str, An
     return {"meetings": meetings, "participants": len(pages), "held": held,
             "latencies": latencies, "http_ms": list(side.http_ms), "join_s": join_s,
             "join_cpu_s": join_cpu, "rss_kib": rss, "growth_kib": rss - side.rss0,
-            "relayed": relayed, "relay_cpu_s": relay_cpu, "relay_s": relay_s,
-            "relay_ok": relay_ok, "live": len(live), "errors": errors,
-            "load_share": load_share, "relay_share": relay_share}  # fmt: skip
+            "relay": relay, "relayed": sum(x["relayed"] for x in relay.values()),
+            "relay_cpu_s": sum(x["cpu_s"] for x in relay.values()), "live": len(live),
+            "errors": errors, "load_share": load_share,
+            "server_share": join_cpu / join_s}  # fmt: skip
 
 
-def describe(side: Side, r: dict[str, Any]) -> str:
-    lat = r["latencies"]
-    per_msg = r["relay_cpu_s"] / r["relayed"] * 1e6 if r["relayed"] else float("nan")
-    rate = r["relayed"] / r["relay_cpu_s"] if r["relay_cpu_s"] else float("nan")
-    line = (f"held {r['held']}/{r['participants']}; join→all connected p50 "
-            f"{quantile(lat, 0.5):.0f} ms p99 {quantile(lat, 0.99):.0f} ms "
-            f"({len(lat)} connected, joins over {r['join_s']:.1f} s); join CPU "
-            f"{r['join_cpu_s'] / max(len(lat), 1) * 1000:.2f} ms/participant; relay "
-            f"{r['relayed']} msgs in {r['relay_s']:.1f} s, CPU {r['relay_cpu_s']:.2f} s → "
-            f"{rate:.0f} msgs/CPU-s ({per_msg:.1f} µs/msg, {r['relay_ok']}/{r['live']} done); "
-            f"RSS +{r['growth_kib'] / 1024:.1f} MiB → "
-            f"{r['growth_kib'] / max(r['held'], 1):.1f} KiB/participant")  # fmt: skip
+async def relay_phase(side: Side, meetings: list[Meeting], live: list[Page], mode: str
+                      ) -> dict[str, Any]:  # fmt: skip
+    """One round of ``mode`` in every meeting at once: the messages relayed, the server's
+    CPU over it, the load generator's share of a core."""
+    before = sum(p.relayed for p in live)
+    cpu = CpuMeter(side.pids)
+    cpu.start()
+    started, own = time.perf_counter(), time.process_time()
+    for meeting in meetings:
+        meeting.restart(mode)
+    await _all_done(live, SETTLE_TIMEOUT)
+    seconds = time.perf_counter() - started
+    cpu.stop()
+    return {"relayed": sum(p.relayed for p in live) - before, "cpu_s": cpu.ns / 1e9,
+            "seconds": seconds, "share": (time.process_time() - own) / seconds,
+            "ok": sum(p.done.is_set() and p.error is None for p in live)}  # fmt: skip
+
+
+def describe(r: dict[str, Any]) -> str:
+    lat, n = r["latencies"], max(len(r["latencies"]), 1)
+    lines = [
+        f"held {r['held']}/{r['participants']}; join→all connected p50 "
+        f"{quantile(lat, 0.5):.0f} ms p99 {quantile(lat, 0.99):.0f} ms ({len(lat)} connected, "
+        f"joins over {r['join_s']:.1f} s), server CPU {r['join_cpu_s'] / n * 1000:.2f} ms per "
+        f"participant joined (at {r['server_share']:.0%} of a core); RSS "
+        f"+{r['growth_kib'] / 1024:.1f} MiB = {r['growth_kib'] / max(r['held'], 1):.1f} KiB "
+        f"per participant held",
+        f"relayed {rate(r):.0f} msgs/CPU-s ({us(r):.1f} µs CPU/msg) = "
+        + ", ".join(f"{mode} {x['relayed']} msgs in {x['seconds']:.1f} s, CPU {x['cpu_s']:.2f}"
+                    f" s, {us(x):.1f} µs/msg ({x['ok']}/{r['live']} pages done)"
+                    for mode, x in r["relay"].items()),
+    ]  # fmt: skip
+    # Near 100 % the load generator, not the server, sets the pace and the latencies.
+    last = f"load generator at {r['load_share']:.0%} of a core joining, " + ", ".join(
+        f"{x['share']:.0%} in {mode}" for mode, x in r["relay"].items()
+    )
     if r["http_ms"]:
-        line += (f"; start page + join HTTP p50 {quantile(r['http_ms'], 0.5):.0f} ms "
-                 f"p99 {quantile(r['http_ms'], 0.99):.0f} ms")  # fmt: skip
-    # Near 100 % the load generator, not the server, sets the latencies.
-    line += (f"; load generator {r['load_share']:.0%} of a core while joining, "
-             f"{r['relay_share']:.0%} while relaying")  # fmt: skip
+        last = (f"start page + join over HTTP p50 {quantile(r['http_ms'], 0.5):.0f} ms, p99 "
+                f"{quantile(r['http_ms'], 0.99):.0f} ms; {last}")  # fmt: skip
     if r["errors"]:
-        line += f"; errors {dict(r['errors'].most_common(4))}"
-    return line
+        last += f"; errors {dict(r['errors'].most_common(4))}"
+    return "\n      ".join([*lines, last])
 
 
 def rate(r: dict[str, Any]) -> float:
-    return r["relayed"] / r["relay_cpu_s"] if r["relay_cpu_s"] else float("nan")
+    """Relayed messages per server CPU-second (of a slice's relay phase, or one part)."""
+    cpu = r.get("relay_cpu_s", r.get("cpu_s"))
+    return r["relayed"] / cpu if cpu else float("nan")
+
+
+def us(r: dict[str, Any]) -> float:
+    """Server CPU µs per relayed message."""
+    return 1e6 / rate(r)
+
+
+def _median(runs: list[dict[str, Any]], fn: Callable[[dict[str, Any]], float]) -> float:
+    return statistics.median(fn(r) for r in runs)
 
 
 def summary(results: dict[str, list[dict[str, Any]]]) -> None:
     print("\n== medians over the slices")
     med: dict[str, dict[str, float]] = {}
     for name, runs in results.items():
-        med[name] = {
-            "held": statistics.median(r["held"] for r in runs),
-            "p50": statistics.median(quantile(r["latencies"], 0.5) for r in runs),
-            "p99": statistics.median(quantile(r["latencies"], 0.99) for r in runs),
-            "rate": statistics.median(rate(r) for r in runs),
-            "us": statistics.median(r["relay_cpu_s"] / max(r["relayed"], 1) * 1e6 for r in runs),
-            "join_ms": statistics.median(
-                r["join_cpu_s"] / max(len(r["latencies"]), 1) * 1000 for r in runs),
-            "kib": statistics.median(r["growth_kib"] / max(r["held"], 1) for r in runs),
+        m = med[name] = {
+            "held": _median(runs, lambda r: r["held"]),
+            "p50": _median(runs, lambda r: quantile(r["latencies"], 0.5)),
+            "p99": _median(runs, lambda r: quantile(r["latencies"], 0.99)),
+            "rate": _median(runs, rate), "us": _median(runs, us),
+            "signal_us": _median(runs, lambda r: us(r["relay"]["signal"])),
+            "chat_us": _median(runs, lambda r: us(r["relay"]["chat"])),
+            "join_ms": _median(runs, lambda r: r["join_cpu_s"] / max(len(r["latencies"]), 1)
+                               * 1000),
+            "kib": _median(runs, lambda r: r["growth_kib"] / max(r["held"], 1)),
         }  # fmt: skip
-        m = med[name]
         print(f"  {name:8}: held {m['held']:.0f}; join→all connected p50 {m['p50']:.0f} ms, "
               f"p99 {m['p99']:.0f} ms; {m['rate']:.0f} relayed msgs/CPU-s ({m['us']:.1f} µs "
-              f"CPU/msg); join {m['join_ms']:.2f} ms CPU/participant; "
-              f"{m['kib']:.1f} KiB/participant")  # fmt: skip
+              f"CPU/msg: signals {m['signal_us']:.1f}, chat {m['chat_us']:.1f}); join "
+              f"{m['join_ms']:.2f} ms CPU/participant; {m['kib']:.1f} KiB/participant")  # fmt: skip
     if "fareroom" not in med:
         return
     f = med["fareroom"]
@@ -729,20 +794,29 @@ def summary(results: dict[str, list[dict[str, Any]]]) -> None:
           f"{verdict(f['p99'] <= 250)})")  # fmt: skip
     if "peerjs" not in med:
         return
+    p = med["peerjs"]
     pairs = list(zip(results["fareroom"], results["peerjs"], strict=True))
-    ratios = [rate(a) / rate(b) for a, b in pairs]
+
+    def ratios(fn: Callable[[dict[str, Any]], dict[str, Any]]) -> list[float]:
+        return [rate(fn(a)) / rate(fn(b)) for a, b in pairs]
+
+    whole = ratios(lambda r: r)
     pooled = (sum(a["relayed"] for a, _ in pairs) / sum(a["relay_cpu_s"] for a, _ in pairs)) / (
         sum(b["relayed"] for _, b in pairs) / sum(b["relay_cpu_s"] for _, b in pairs)
     )
-    p = med["peerjs"]
-    print(f"  ratio relayed msgs/CPU-s fareroom ÷ peerjs: median {statistics.median(ratios):.2f} "
-          f"(per slice {', '.join(f'{x:.2f}' for x in ratios)}; pooled {pooled:.2f}) — "
-          f"{f['us']:.1f} vs {p['us']:.1f} µs CPU per relayed msg (target ≥ 0.5: "
-          f"{verdict(statistics.median(ratios) >= 0.5)})")  # fmt: skip
+    print(f"  ratio relayed msgs/CPU-s fareroom ÷ peerjs: median {statistics.median(whole):.2f}"
+          f" (per slice {', '.join(f'{x:.2f}' for x in whole)}; pooled {pooled:.2f}), "
+          f"{f['us']:.1f} vs {p['us']:.1f} µs CPU/msg (target ≥ 0.5: "
+          f"{verdict(statistics.median(whole) >= 0.5)})")  # fmt: skip
+    for mode in ("signal", "chat"):
+        part = ratios(lambda r, mode=mode: r["relay"][mode])  # type: ignore[misc]
+        print(f"    {mode:6}: median {statistics.median(part):.2f} (per slice "
+              f"{', '.join(f'{x:.2f}' for x in part)}), {f[mode + '_us']:.1f} vs "
+              f"{p[mode + '_us']:.1f} µs CPU/msg")  # fmt: skip
     print(f"  join CPU per participant fareroom ÷ peerjs: {f['join_ms'] / p['join_ms']:.1f}× "
-          f"({f['join_ms']:.2f} vs {p['join_ms']:.2f} ms; Fareroom's includes its 2 HTTP "
-          f"requests and the ticket); memory per participant {f['kib']:.1f} vs "
-          f"{p['kib']:.1f} KiB; p99 {f['p99']:.0f} vs {p['p99']:.0f} ms")  # fmt: skip
+          f"({f['join_ms']:.2f} vs {p['join_ms']:.2f} ms; Fareroom's has its 2 HTTP requests "
+          f"and the ticket); memory per participant {f['kib']:.1f} vs {p['kib']:.1f} KiB; "
+          f"p99 {f['p99']:.0f} vs {p['p99']:.0f} ms")  # fmt: skip
 
 
 def main() -> None:
@@ -775,7 +849,7 @@ def main() -> None:
             for side in sides if n % 2 == 0 else sides[::-1]:
                 r = uvloop.run(run_slice(side, rooms[side.name], MEETINGS))
                 results[side.name].append(r)
-                print(f"  slice {n + 1} {side.name:8}: {describe(side, r)}", flush=True)
+                print(f"  slice {n + 1} {side.name:8}: {describe(r)}", flush=True)
         summary(results)
         for side in sides:
             if isinstance(side, Fareroom):
