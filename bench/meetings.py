@@ -39,7 +39,9 @@ warm-up slice each. A slice:
    machine whose other processes take the cores, the latencies are queueing);
 2. **hold**: participants held = sockets open and all connected when every meeting is done;
    memory per participant = the server's RSS now, less its RSS before the first slice,
-   divided by the participants held;
+   divided by the participants held. A meeting not all connected by then (the join phase
+   is cut 60 s after its last meeting started) leaves, and the server is let go quiet, so
+   no work left over from the join is counted in the relay phase;
 3. **relay**: with everyone held, every meeting signals its mesh again at once (an ICE
    restart: the same offers, answers and candidates), then every participant sends its C
    chat messages again; each part has its own CPU window. Relayed messages (signals and
@@ -351,10 +353,9 @@ class Meeting:
     def restart(self, mode: str) -> None:
         """The relay phase: every page offers again to those it offered to (``signal``), or
         says its chat messages again (``chat``)."""
-        live = [page for page in self.pages if page.held]
-        for page in live:
+        for page in self.pages:
             page.reset(mode)
-        for page in live:
+        for page in self.pages:
             if mode == "chat":
                 page.say()
                 continue
@@ -689,13 +690,22 @@ async def run_slice(side: Side, rooms: list[str], meetings: int) -> dict[str, An
         await asyncio.sleep(0.5)
         held = sum(p.held and p.done.is_set() for p in pages)
         rss = sum(rss_kib(pid) for pid in side.pids()[:1])
+        # A meeting not all connected by now (a machine too busy) leaves before the relay
+        # phase, so that the join's work left over is not counted there.
+        whole = [m for m in all_meetings if all(p.held and p.done.is_set() for p in m.pages)]
+        for m in all_meetings:
+            for p in m.pages:
+                if m not in whole and p.error is None:
+                    p.error = "not all connected in time" if p.held else "closed"
+        await asyncio.gather(*(m.leave() for m in all_meetings if m not in whole))
+        await wait_quiet(side.pids)
         # 3. relay: every meeting signals its mesh again, all at once; then its chat
-        live = [p for p in pages if p.held]
-        relay = {mode: await relay_phase(side, all_meetings, live, mode)
+        live = [p for m in whole for p in m.pages]
+        relay = {mode: await relay_phase(side, whole, live, mode)
                  for mode in ("signal", "chat")}  # fmt: skip
         errors = Counter(p.error for p in pages if p.error)
         # 4. leave
-        await asyncio.gather(*(m.leave() for m in all_meetings))
+        await asyncio.gather(*(m.leave() for m in whole))
         side.http = None
     await wait_quiet(side.pids)
     return {"meetings": meetings, "participants": len(pages), "held": held,
