@@ -486,6 +486,16 @@ CLIENT = {"ping_interval": None, "proxy": None, "compression": None, "max_size":
 # -- the servers ------------------------------------------------------------------------
 
 
+def runqueue_ns(pid: int) -> int:
+    """How long the process's threads have waited for a CPU while runnable (the second
+    field of ``/proc/PID/task/*/schedstat``): what the machine's other processes cost it."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError, IndexError):
+            total += int((task / "schedstat").read_text().split()[1])
+    return total
+
+
 def rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -519,6 +529,10 @@ class Side:
 
     def rooms(self, n: int) -> list[str]:
         return [f"peerjs-{i}" for i in range(n)]
+
+    async def commits(self) -> int:
+        """Transactions the server has committed so far (0: it has no database)."""
+        return 0
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -574,7 +588,7 @@ class Fareroom(Side):
                     "FAREROOM_SECRET_KEY": "bench", "FAREROOM_BASE_URL": self.base,
                     "FAREROOM_MAIL_DIR": str(WORK / "mail"),
                     "FAREROOM_HEARTBEAT_SECONDS": str(HEARTBEAT),
-                    "FAREROOM_HTTP_KEEP_ALIVE_SECONDS": "300",
+                    "FAREROOM_HTTP_KEEP_ALIVE_SECONDS": "300", "FAREROOM_BENCH_COUNTERS": "1",
                     "FAREROOM_LOG_LEVEL": "WARNING"}  # fmt: skip
         made = subprocess.run([sys.executable, "-m", "fareroom", "create-business", "Bench",
                                "--owner-email", f"bench-{uuid.uuid4().hex[:8]}@example.com",
@@ -634,6 +648,11 @@ class Fareroom(Side):
         except subprocess.TimeoutExpired:
             super().stop()
 
+    async def commits(self) -> int:
+        assert self.http is not None
+        async with self.http.get("/_bench/counters") as r:
+            return int((await r.json())["commits"])
+
     def tracebacks(self) -> int:
         return (WORK / "server.log").read_text().count("Traceback")
 
@@ -675,6 +694,7 @@ async def run_slice(side: Side, rooms: list[str], meetings: int) -> dict[str, An
         all_meetings = [Meeting(side, i, rooms[i]) for i in range(meetings)]
         pages = [p for m in all_meetings for p in m.pages]
         # 1. join, at JOIN_RATE meetings a second
+        commits, waited = await side.commits(), runqueue_ns(side.pids()[0])
         cpu.start()
         began, own = time.perf_counter(), time.process_time()
         for i, meeting in enumerate(all_meetings):
@@ -685,6 +705,8 @@ async def run_slice(side: Side, rooms: list[str], meetings: int) -> dict[str, An
         cpu.stop()
         load_share = (time.process_time() - own) / join_s
         join_cpu = cpu.ns / 1e9
+        waited = runqueue_ns(side.pids()[0]) - waited
+        commits = await side.commits() - commits
         latencies = [(p.connected_at - p.opened_at) * 1000 for p in pages if p.connected_at]
         # 2. hold
         await asyncio.sleep(0.5)
@@ -713,15 +735,16 @@ async def run_slice(side: Side, rooms: list[str], meetings: int) -> dict[str, An
             "join_cpu_s": join_cpu, "rss_kib": rss, "growth_kib": rss - side.rss0,
             "relay": relay, "relayed": sum(x["relayed"] for x in relay.values()),
             "relay_cpu_s": sum(x["cpu_s"] for x in relay.values()), "live": len(live),
-            "errors": errors, "load_share": load_share,
-            "server_share": join_cpu / join_s}  # fmt: skip
+            "errors": errors, "load_share": load_share, "join_commits": commits,
+            "server_share": join_cpu / join_s,
+            "runqueue_share": waited / 1e9 / join_s}  # fmt: skip
 
 
 async def relay_phase(side: Side, meetings: list[Meeting], live: list[Page], mode: str
                       ) -> dict[str, Any]:  # fmt: skip
     """One round of ``mode`` in every meeting at once: the messages relayed, the server's
     CPU over it, the load generator's share of a core."""
-    before = sum(p.relayed for p in live)
+    before, commits = sum(p.relayed for p in live), await side.commits()
     cpu = CpuMeter(side.pids)
     cpu.start()
     started, own = time.perf_counter(), time.process_time()
@@ -731,6 +754,7 @@ async def relay_phase(side: Side, meetings: list[Meeting], live: list[Page], mod
     seconds = time.perf_counter() - started
     cpu.stop()
     return {"relayed": sum(p.relayed for p in live) - before, "cpu_s": cpu.ns / 1e9,
+            "commits": await side.commits() - commits,
             "seconds": seconds, "share": (time.process_time() - own) / seconds,
             "ok": sum(p.done.is_set() and p.error is None for p in live)}  # fmt: skip
 
@@ -741,13 +765,14 @@ def describe(r: dict[str, Any]) -> str:
         f"held {r['held']}/{r['participants']}; join→all connected p50 "
         f"{quantile(lat, 0.5):.0f} ms p99 {quantile(lat, 0.99):.0f} ms ({len(lat)} connected, "
         f"joins over {r['join_s']:.1f} s), server CPU {r['join_cpu_s'] / n * 1000:.2f} ms per "
-        f"participant joined (at {r['server_share']:.0%} of a core); RSS "
+        f"participant joined (on a CPU {r['server_share']:.0%} of the time, waiting for one "
+        f"{r['runqueue_share']:.0%}; {r['join_commits'] / n:.1f} commits each); RSS "
         f"+{r['growth_kib'] / 1024:.1f} MiB = {r['growth_kib'] / max(r['held'], 1):.1f} KiB "
         f"per participant held",
         f"relayed {rate(r):.0f} msgs/CPU-s ({us(r):.1f} µs CPU/msg) = "
         + ", ".join(f"{mode} {x['relayed']} msgs in {x['seconds']:.1f} s, CPU {x['cpu_s']:.2f}"
-                    f" s, {us(x):.1f} µs/msg ({x['ok']}/{r['live']} pages done)"
-                    for mode, x in r["relay"].items()),
+                    f" s, {us(x):.1f} µs/msg, {x['commits']} commits ({x['ok']}/{r['live']} "
+                    f"pages done)" for mode, x in r["relay"].items()),
     ]  # fmt: skip
     # Near 100 % the load generator, not the server, sets the pace and the latencies.
     last = f"load generator at {r['load_share']:.0%} of a core joining, " + ", ".join(
