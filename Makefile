@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/payments.py
 	$(BIN)/python bench/meter.py
 	$(BIN)/python bench/realtime.py
+	$(BIN)/python bench/meetings.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
