@@ -3,9 +3,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, StrictBool, StrictInt
+from pydantic import AwareDatetime, BaseModel, Field, StrictBool
 
-from fareroom.kit.fields import PLAIN, Strict, ident, text
+from fareroom.kit.fields import PLAIN, Strict, Whole, ident, text
 
 RRULE = r"^(RRULE:)?[A-Z]+=[A-Za-z0-9,:+-]+(;[A-Z]+=[A-Za-z0-9,:+-]+)*$"
 Kind = Literal["user", "group", "contact"]
@@ -28,7 +28,7 @@ class Member(BaseModel):
 class ScheduleIn(BaseModel):
     model_config = Strict
     starts_at: AwareDatetime = Field(description="The first start, with its UTC offset")
-    duration_minutes: StrictInt = Field(ge=1, le=1440)
+    duration_minutes: Whole = Field(ge=1, le=1440)
     time_zone: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_+/-]+$",
                            description="An IANA time zone, e.g. Europe/Berlin")  # fmt: skip
     rrule: str | None = Field(
