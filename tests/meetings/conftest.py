@@ -122,6 +122,19 @@ class Meet:
         assert r.status_code == 201, r.text
         return dict(r.json())
 
+    async def started(self, **fields: Any) -> tuple[dict[str, Any], Person, Person]:
+        """A join-before-host room (with ``fields``) where the host Hana and a guest Ada are
+        both in, each told of the other: (room, host, guest)."""
+        host, host_id = await self.user("Hana")
+        room = await self.room(host_id, join_before_host=True, **fields)
+        await host.join(room["code"])
+        await host.expect("roster")
+        ada = self.guest("Ada")
+        await ada.join(room["code"])
+        await ada.expect("roster")
+        await host.expect("joined")
+        return room, host, ada
+
     async def audit(self, room_id: str) -> list[dict[str, Any]]:
         r = await self.t.api.get(f"/api/v1/meeting-rooms/{room_id}/audit", params={"limit": 100})
         assert r.status_code == 200, r.text

@@ -6,19 +6,7 @@ from __future__ import annotations
 
 import json
 
-from tests.meetings.conftest import Meet, Person
-
-
-async def _meeting(meet: Meet) -> tuple[dict, Person, Person]:
-    host, host_id = await meet.user("Hana")
-    room = await meet.room(host_id, join_before_host=True)
-    await host.join(room["code"])
-    await host.expect("roster")
-    ada = meet.guest("Ada")
-    await ada.join(room["code"])
-    await ada.expect("roster")
-    await host.expect("joined")
-    return room, host, ada
+from tests.meetings.conftest import Meet
 
 
 async def test_an_unknown_code_is_not_found_on_the_start_page_and_for_a_ticket(meet: Meet) -> None:
@@ -30,7 +18,7 @@ async def test_an_unknown_code_is_not_found_on_the_start_page_and_for_a_ticket(m
 
 
 async def test_forged_replayed_and_foreign_tickets_are_refused(meet: Meet) -> None:
-    room, host, ada = await _meeting(meet)
+    room, host, ada = await meet.started()
     eve = meet.guest("Eve")
     eve.sock = await eve.connect("x" * 43)  # forged
     code, got = await eve.closed()
@@ -64,7 +52,7 @@ async def test_forged_replayed_and_foreign_tickets_are_refused(meet: Meet) -> No
 async def test_malformed_oversized_and_unknown_frames_get_errors_and_change_nothing(
     meet: Meet,
 ) -> None:
-    room, host, ada = await _meeting(meet)
+    room, host, ada = await meet.started()
     assert ada.sock is not None
     await ada.sock.ws.send("not json")
     await ada.error("malformed_message")
@@ -93,7 +81,7 @@ async def test_malformed_oversized_and_unknown_frames_get_errors_and_change_noth
 
 
 async def test_a_participant_cannot_reach_another_meeting(meet: Meet) -> None:
-    room, host, ada = await _meeting(meet)
+    room, host, ada = await meet.started()
     _, other_host = await meet.user("Otto")
     other = await meet.room(other_host, join_before_host=True)
     bob = meet.guest("Bob")

@@ -123,12 +123,7 @@ async def test_end_for_all_disconnects_everyone_and_nobody_enters_until_a_host_s
 async def test_a_removed_participant_cannot_come_back_and_the_audit_trail_says_who(
     meet: Meet,
 ) -> None:
-    host, host_id = await meet.user("Hana")
-    room = await meet.room(host_id, join_before_host=True)
-    await host.join(room["code"])
-    ada = meet.guest("Ada")
-    await ada.join(room["code"])
-    await host.expect("joined")
+    room, host, ada = await meet.started()
     await host.send(type="remove", participant=ada.id)
     left = await host.expect("left")
     assert (left["participant"], left["reason"]) == (ada.id, "removed")
@@ -150,12 +145,7 @@ async def test_a_removed_participant_cannot_come_back_and_the_audit_trail_says_w
 async def test_host_commands_from_a_participant_are_refused_and_change_nothing(
     meet: Meet,
 ) -> None:
-    host, host_id = await meet.user("Hana")
-    room = await meet.room(host_id, join_before_host=True)
-    await host.join(room["code"])
-    ada = meet.guest("Ada")
-    await ada.join(room["code"])
-    await ada.expect("roster")
+    room, host, ada = await meet.started()
     for frame in ({"type": "lock"}, {"type": "end"}, {"type": "remove", "participant": host.id},
                   {"type": "mute", "participant": host.id}, {"type": "mute", "all": True},
                   {"type": "record_grant", "participant": ada.id},
@@ -169,12 +159,7 @@ async def test_host_commands_from_a_participant_are_refused_and_change_nothing(
 
 
 async def test_mute_all_holds_until_the_host_allows_unmuting(meet: Meet) -> None:
-    host, host_id = await meet.user("Hana")
-    room = await meet.room(host_id, join_before_host=True, allow_unmute=False)
-    await host.join(room["code"])
-    ada = meet.guest("Ada")
-    await ada.join(room["code"])
-    await ada.expect("roster")
+    room, host, ada = await meet.started(allow_unmute=False)
     await host.send(type="mute", all=True, audio=True)
     muted = await ada.expect("muted")
     assert muted["audio"] is True
@@ -226,12 +211,7 @@ async def test_signals_reach_only_the_named_participant_with_the_sender_set_by_t
 
 
 async def test_recording_needs_a_hosts_grant_and_the_host_can_revoke_it(meet: Meet) -> None:
-    host, host_id = await meet.user("Hana")
-    room = await meet.room(host_id, join_before_host=True)
-    await host.join(room["code"])
-    ada = meet.guest("Ada")
-    await ada.join(room["code"])
-    await ada.expect("roster")
+    room, host, ada = await meet.started()
     await ada.send(type="recording", on=True)
     await ada.error("recording_not_permitted")
     await ada.send(type="record_request")
@@ -253,12 +233,7 @@ async def test_recording_needs_a_hosts_grant_and_the_host_can_revoke_it(meet: Me
 
 
 async def test_a_host_pauses_a_share_and_the_sharer_cannot_resume_it_alone(meet: Meet) -> None:
-    host, host_id = await meet.user("Hana")
-    room = await meet.room(host_id, join_before_host=True)
-    await host.join(room["code"])
-    ada = meet.guest("Ada")
-    await ada.join(room["code"])
-    await ada.expect("roster")
+    room, host, ada = await meet.started()
     await host.send(type="share_pause", participant=ada.id)
     await host.error("not_sharing")
     await ada.send(type="share", state="on")
@@ -277,12 +252,7 @@ async def test_a_host_pauses_a_share_and_the_sharer_cannot_resume_it_alone(meet:
 async def test_a_participant_nobody_hears_any_more_is_taken_out_by_the_worker(
     meet: Meet,
 ) -> None:
-    host, host_id = await meet.user("Hana")
-    room = await meet.room(host_id, join_before_host=True)
-    await host.join(room["code"])
-    ada = meet.guest("Ada")
-    await ada.join(room["code"])
-    await host.expect("joined")
+    room, host, ada = await meet.started()
     # Ada's process dies: her page is still open here, but nobody reports her as heard
     await meet.ctx.hub.forget([f"mp:{ada.id}"])
     await meet.ctx.hub.touch({f"mp:{host.id}": meet.clock.now().timestamp() + 60})
