@@ -4,23 +4,21 @@ desktops), each in a browser context of its own with a fake camera and mic. Medi
 RTCPeerConnection.getStats() through the page's mesh (``window.fareroomMeeting.stats()``,
 static/meeting-stats.js), never from what the page shows.
 
-The fixtures ``media_browser`` and ``room`` are imported by the test modules (as
-``media_browser_fixture`` and ``room_fixture``)."""
+The fixture ``room`` is imported by the test modules (as
+``room_fixture``; ``media_browser`` is conftest's)."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from fareroom.bootstrap import Context
-from tests.browser.conftest import CHROMIUM, DESKTOP, PASSWORD, PHONE, SHOTS
-from tests.browser.media_harness.driver import MEDIA_FLAGS
+from tests.browser.conftest import DESKTOP, PASSWORD, PHONE, SHOTS
 from tests.conftest import Tenant
 from tests.support.servers import FareroomServer
 
@@ -40,19 +38,6 @@ SCREEN_SOURCE = """() => {
     return c.captureStream(15);
   };
 }"""
-
-
-@pytest.fixture(scope="module", name="media_browser")
-async def media_browser_fixture() -> AsyncIterator[Browser]:
-    if not await asyncio.to_thread(CHROMIUM.exists):
-        reason = "Debian's chromium is not installed: apt-get install -y chromium"
-        if os.environ.get("FAREROOM_REQUIRE_BROWSER"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    async with async_playwright() as pw:
-        found = await pw.chromium.launch(executable_path=str(CHROMIUM), args=MEDIA_FLAGS)
-        yield found
-        await found.close()
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], within: float = 20.0) -> None:

@@ -16,7 +16,6 @@ from tests.browser.meeting_driver import (  # noqa: F401 (fixtures)
     Room,
     change,
     growing,
-    media_browser_fixture,
     room_fixture,
 )
 
