@@ -35,6 +35,7 @@ from fareroom.kit.db import (
 from fareroom.kit.ratelimit import InMemoryRateLimiter, RateLimiter, RedisRateLimiter
 from fareroom.ledger.service import Account, Ledger
 from fareroom.mail.outbox import FileSender, Sender, SmtpSender
+from fareroom.meetings.chat import MeetingChat
 from fareroom.meetings.live import LiveMeetings
 from fareroom.meetings.realtime import MeetingPages
 from fareroom.meetings.service import JoinLimits, MeetingsService
@@ -139,9 +140,11 @@ class Context:
             hello=st.ws_hello_seconds,
             max_message_bytes=MEETING_MESSAGE_BYTES,
         )
+        chat = MeetingChat(self.unit_of_work, self.clock, self.limits, st.limit_meeting_chat)
         return MeetingPages(self.unit_of_work, self.hub, self.connections, timings,
                             base_url=st.base_url, ice_servers=st.ice_servers,
-                            max_participants=st.meeting_max_participants)  # fmt: skip
+                            max_participants=st.meeting_max_participants,
+                            chat=chat)  # fmt: skip
 
     @cached_property
     def meeting_jobs(self) -> MeetingJobs:
@@ -202,8 +205,7 @@ class Context:
             revenue=RevenueService(session),
             webhooks=WebhooksService(session, self.gateway, payments, self.clock),
             meetings=meetings,
-            meeting_live=LiveMeetings(session, self.clock, meetings, limiter=self.limits,
-                                      chat_limit=st.limit_meeting_chat),
+            meeting_live=LiveMeetings(session, self.clock, meetings),
             log=log or LogScope(),
         )  # fmt: skip
 

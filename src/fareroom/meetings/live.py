@@ -20,7 +20,6 @@ from fareroom.accounts.service import sha256
 from fareroom.kit.clock import Clock
 from fareroom.kit.errors import ValidationFailed
 from fareroom.kit.ids import new_id
-from fareroom.kit.ratelimit import Limit, RateLimiter, check_all
 from fareroom.meetings.errors import (
     HostOnly,
     InLobby,
@@ -44,8 +43,6 @@ from fareroom.models.meeting import (
     Sharing,
 )
 
-MAX_TEXT = 4000
-MAX_CIPHER = 8192
 # Which participants' pages are gone although their rows say they are in: their process
 # died (the socket layer asks the hub who was heard lately).
 Lapsed = Callable[[Sequence[MeetingParticipant]], Awaitable[set[str]]]
@@ -98,15 +95,15 @@ class Targets:
     changed: list[MeetingParticipant]
 
 
+People = list[MeetingParticipant]
+
+
 class LiveMeetings:
-    def __init__(self, session: AsyncSession, clock: Clock, meetings: MeetingsService, *,
-                 limiter: RateLimiter, chat_limit: Limit) -> None:  # fmt: skip
+    def __init__(self, session: AsyncSession, clock: Clock, meetings: MeetingsService) -> None:
         self._repo = MeetingsRepository(session)
         self._session = session
         self._clock = clock
         self._meetings = meetings
-        self._limiter = limiter
-        self._chat_limit = chat_limit
 
     # ------------------------------------------------------------------ audit
 
@@ -144,19 +141,23 @@ class LiveMeetings:
         await self._session.flush()  # spent, whatever follows
         room = await self._repo.room_by_id(ticket.room_id, lock=True)
         assert room is not None
-        gone = await self._drop_lapsed(room, lapsed)
+        present, gone = await self._drop_lapsed(room, lapsed)
         await self._meetings.check_entry(room, ticket.identity, ticket.device, host=ticket.host,
-                                         participant_id=ticket.participant_id)  # fmt: skip
+                                         participant_id=ticket.participant_id,
+                                         present=present)  # fmt: skip
         me, returning = await self._place(room, ticket.participant_id, ticket.identity,
                                           ticket.device, ticket.name, ticket.host)  # fmt: skip
-        admitted = await self._admit(room, me)
+        others = [p for p in present if p.id != me.id]
+        admitted = await self._admit(room, me, others)
         encrypted = await self._encrypted(room)
         rejoin = await self._meetings.ticket(room, identity=me.identity, device=me.device,
                                              name=me.name, host=me.host, seconds=REJOIN_SECONDS,
                                              participant_id=me.id)  # fmt: skip
         entry = Entry(me, room, encrypted, rejoin, returning, admitted, gone)
         if me.admitted:
-            entry.roster = [p for p in await self._repo.present(room.id) if p.admitted]
+            entry.roster = [p for p in present if p.admitted or p.id == me.id]
+            if not returning:
+                entry.roster.append(me)  # the last to come
             entry.history = list(await self._repo.history(room.id, me.id, self._since(room)))
         return entry
 
@@ -169,13 +170,14 @@ class LiveMeetings:
         host = await self._repo.user(room.host_id)
         return bool(host and host.meetings_e2ee)
 
-    async def _drop_lapsed(self, room: MeetingRoom, lapsed: Lapsed) -> list[MeetingParticipant]:
-        present = await self._repo.present(room.id)
+    async def _drop_lapsed(self, room: MeetingRoom, lapsed: Lapsed) -> tuple[People, People]:
+        """Who is in (first come first), and who was dropped for being unheard."""
+        present = list(await self._repo.present(room.id))
         gone = await lapsed(present) if present else set()
         dropped = [p for p in present if p.id in gone]
         for p in dropped:
             await self._left(room, p, "offline")
-        return dropped
+        return [p for p in present if p.id not in gone], dropped
 
     async def _place(self, room: MeetingRoom, participant_id: str | None, identity: str,
                      device: str, name: str, host: bool
@@ -200,14 +202,15 @@ class LiveMeetings:
         await self._repo.add(me)
         return me, False
 
-    async def _admit(self, room: MeetingRoom, me: MeetingParticipant) -> list[MeetingParticipant]:
+    async def _admit(self, room: MeetingRoom, me: MeetingParticipant,
+                     others: Sequence[MeetingParticipant]) -> list[MeetingParticipant]:  # fmt: skip
         """Let ``me`` in, or into the lobby; a host coming in starts the meeting (again)
-        and lets everyone waiting in. Returns those let in from the lobby."""
-        present = await self._repo.present(room.id)
-        host_in = any(p.host and p.admitted for p in present if p.id != me.id)
+        and lets everyone waiting in (``others``: who else is in or waiting). Returns those
+        let in from the lobby."""
+        host_in = any(p.host and p.admitted for p in others)
         if me.host:
             room.status, me.admitted = MeetingStatus.LIVE, True
-            waiting = [p for p in present if not p.admitted and p.id != me.id]
+            waiting = [p for p in others if not p.admitted]
             for p in waiting:
                 p.admitted = True
             await self._audit(room, "joined", me)
@@ -438,34 +441,6 @@ class LiveMeetings:
         me.recording = on
         await self._session.flush()
         return me
-
-    async def say(self, room_id: str, participant_id: str, *, text: str | None,
-                  cipher: str | None, iv: str | None, to: str | None,
-                  ref: str | None) -> MeetingMessage:  # fmt: skip
-        """A chat message, to everyone or (``to``) to one participant. An encrypted
-        meeting's messages are ciphertext (``cipher``, ``iv``), which is all we keep."""
-        room, me = await self._actor(room_id, participant_id)
-        if cipher is not None:
-            if not cipher or len(cipher) > MAX_CIPHER or not iv or len(iv) > 32:
-                raise ValidationFailed(f"An encrypted message has a cipher of at most "
-                                       f"{MAX_CIPHER} characters and an iv.",
-                                       code="invalid_message")  # fmt: skip
-            text = None
-        elif not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
-            raise ValidationFailed(f"A message has 1 to {MAX_TEXT} characters.",
-                                   code="invalid_message")  # fmt: skip
-        elif "\x00" in text:
-            raise ValidationFailed("A message may not contain NUL characters.",
-                                   code="invalid_message")  # fmt: skip
-        if to is not None:
-            await self._target(room, to)
-        await check_all(self._limiter, [(f"meeting-chat:{me.id}", self._chat_limit)],
-                        "You are sending messages too fast.")  # fmt: skip
-        msg = MeetingMessage(id=new_id("mmsg"), room_id=room.id, sender_id=me.id,
-                             sender_name=me.name, to_id=to, text=text, cipher=cipher, iv=iv,
-                             ref=ref, created_at=self._clock.now())  # fmt: skip
-        await self._repo.add(msg)
-        return msg
 
     # ------------------------------------------------------------------ reading
 

@@ -34,10 +34,12 @@ from starlette.requests import cookie_parser
 
 from fareroom.accounts.service import COOKIE, AccountsService
 from fareroom.kit.errors import FareroomError, Forbidden, Unauthenticated
+from fareroom.meetings.chat import MeetingChat
 from fareroom.meetings.errors import (
     InLobby,
     MeetingFull,
     MeetingLocked,
+    ParticipantNotFound,
     PeerNotFound,
     Removed,
 )
@@ -91,6 +93,7 @@ class MeetingPages:
     base_url: str
     ice_servers: list[dict[str, Any]]
     max_participants: int
+    chat: MeetingChat
 
 
 def room_topic(room_id: str) -> str:
@@ -165,7 +168,7 @@ class SettingsFrame(Frame):
 
 
 class MeetingPage(SocketPage):
-    __slots__ = ("pages", "room_id", "me", "host", "admitted", "roster", "_early", "_held",
+    __slots__ = ("pages", "room_id", "me", "name", "host", "admitted", "roster", "_early", "_held",
                  "_nonce", "_going")  # fmt: skip
     role = "meeting"
     hello_frame = MeetingHello
@@ -176,6 +179,7 @@ class MeetingPage(SocketPage):
         self.pages = pages
         self.room_id = ""
         self.me = ""
+        self.name = ""
         self.host = False
         self.admitted = False
         self.roster: set[str] = set()
@@ -242,7 +246,7 @@ class MeetingPage(SocketPage):
                 room, encrypted=entry.encrypted, max_participants=self.pages.max_participants
             )
             lobby_reason = s.meeting_live.lobby_reason(room)
-        self.room_id, self.me, self.host = room.id, me.id, me.host
+        self.room_id, self.me, self.name, self.host = room.id, me.id, me.name, me.host
         conn = await self.open(presence_key(me.id))
         hub = self.pages.hub
         # Another process's page of the same participant (a reconnect served elsewhere)
@@ -403,11 +407,11 @@ class MeetingPage(SocketPage):
 
     async def chat(self, frame: ChatFrame) -> None:
         self._in()
-        ref = ref_of(frame.ref)
-        async with self.pages.unit_of_work() as s:
-            msg = await s.meeting_live.say(self.room_id, self.me, text=frame.text,
-                                           cipher=frame.cipher, iv=frame.iv, to=frame.to,
-                                           ref=ref)  # fmt: skip
+        if frame.to is not None and frame.to not in self.roster:
+            raise ParticipantNotFound()
+        msg = await self.pages.chat.say(self.room_id, self.me, self.name, text=frame.text,
+                                        cipher=frame.cipher, iv=frame.iv, to=frame.to,
+                                        ref=ref_of(frame.ref))  # fmt: skip
         out = {"type": "chat", **message_out(msg)}
         if msg.to_id is None:
             await self._publish((room_topic(self.room_id), out))

@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -64,6 +65,7 @@ from fareroom.models.meeting import (
     MeetingAudit,
     MeetingBan,
     MeetingGroup,
+    MeetingParticipant,
     MeetingRoom,
     MeetingTicket,
     RecordingPolicy,
@@ -617,13 +619,16 @@ class MeetingsService:
                                  host=host, seconds=TICKET_SECONDS)  # fmt: skip
 
     async def check_entry(self, room: MeetingRoom, identity: str, device: str, *, host: bool,
-                          participant_id: str | None = None) -> None:  # fmt: skip
+                          participant_id: str | None = None,
+                          present: Sequence[MeetingParticipant] | None = None
+                          ) -> None:  # fmt: skip
         """The rules every entry meets again (a ticket is no excuse): the ban list, the lock
         and the size. A page coming back to its place is not new (the lock and the size
-        counted it in already)."""
+        counted it in already). ``present``: who is in, when the caller has read it."""
         if await self._repo.banned(room.id, identity, device):
             raise Removed()
-        present = await self._repo.present(room.id)
+        if present is None:
+            present = await self._repo.present(room.id)
         if any(p.id == participant_id for p in present):
             return
         if room.locked and not host:
