@@ -147,6 +147,32 @@ async def test_media_flows_between_every_pair_of_a_three_person_mesh(
     assert min(left.values()) >= 10, left
 
 
+async def test_pages_without_camera_or_mic_still_get_everyone_elses_media(
+    meeting: Meeting,
+) -> None:
+    # ada has nothing to send and makes the pair's first offer (the lesser id); cy has nothing
+    # and answers bob's; neither waits on the other side for anything
+    await meeting.join("ada", camera="media=none")
+    await meeting.join("bob", viewport=PHONE)
+    await meeting.join("cy", viewport=PHONE, camera="media=none")
+
+    def figures(stats: dict[str, dict[str, Any]]) -> dict[str, float]:
+        found: dict[str, float] = {}
+        for me in ("ada", "cy"):
+            from_bob = stats[me].get("bob")
+            found[f"{me}<bob frames"] = video(stats[me], "bob")["framesDecoded"] if from_bob else 0
+            found[f"{me}<bob audio bytes"] = ((from_bob or {}).get("audio") or {}).get(
+                "bytesReceived", 0)  # fmt: skip
+        return found
+
+    async def flowing() -> bool:
+        return min((await change(meeting, figures, 1.0)).values()) > 0
+
+    await eventually(flowing, within=25)
+    bob = await meeting.stats("bob")
+    assert {bob[p]["state"] for p in ("ada", "cy")} == {"connected"}, bob
+
+
 async def test_a_muted_mic_sends_silence_until_unmuted(meeting: Meeting, shot: Shots) -> None:
     await meeting.join("ada")
     bob = await meeting.join("bob", viewport=PHONE)

@@ -84,26 +84,31 @@ class MeetingChat:
         return msg
 
     async def _write(self) -> None:
+        batch: list[tuple[MeetingMessage, asyncio.Future[None]]] = []
         try:
             while self._waiting:
                 batch, self._waiting = self._waiting, []
                 try:
                     async with self._unit_of_work() as s:
                         s.session.add_all([m for m, _ in batch])
-                except BaseException as exc:
-                    for _, kept in batch:
-                        if not kept.done():
-                            kept.set_exception(exc if isinstance(exc, Exception)
-                                               else RuntimeError("stopped"))  # fmt: skip
-                    if not isinstance(exc, Exception):
-                        raise
+                except Exception as exc:  # noqa: BLE001 (each sender is told)
+                    _settle(batch, exc)
                 else:
-                    for _, kept in batch:
-                        if not kept.done():
-                            kept.set_result(None)
-        finally:
+                    _settle(batch, None)
+                batch = []
+        finally:  # stopped (cancelled): what was in flight or waiting is not known to be kept
             self._writer = None
-            for _, kept in self._waiting:  # only when stopped (cancelled) mid-batch
-                if not kept.done():
-                    kept.set_exception(RuntimeError("the meeting chat stopped"))
+            stopped = RuntimeError("the meeting chat stopped")
+            _settle(batch + self._waiting, stopped)
             self._waiting = []
+
+
+def _settle(batch: list[tuple[MeetingMessage, asyncio.Future[None]]],
+            exc: BaseException | None) -> None:  # fmt: skip
+    for _, kept in batch:
+        if kept.done():
+            continue
+        if exc is None:
+            kept.set_result(None)
+        else:
+            kept.set_exception(exc)

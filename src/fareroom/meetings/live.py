@@ -155,7 +155,7 @@ class LiveMeetings:
                                              participant_id=me.id)  # fmt: skip
         entry = Entry(me, room, encrypted, rejoin, returning, admitted, gone)
         if me.admitted:
-            entry.roster = [p for p in present if p.admitted or p.id == me.id]
+            entry.roster = [p for p in present if p.admitted]  # a returning me among them
             if not returning:
                 entry.roster.append(me)  # the last to come
             entry.history = list(await self._repo.history(room.id, me.id, self._since(room)))

@@ -51,7 +51,9 @@ class Meeting:
         page.on("pageerror", lambda e: self.errors.append(f"{who}: {e}"))
         url = f"{self.base}/?room={self.room}&id={who}" + ("&nokey=1" if nokey else "")
         url += ("&debug=1" if self.debug else "") + (f"&{camera}" if camera else "")
-        await page.goto(url + (f"#key={key}" if key else ""))
+        # not "load": a <video> playing an empty MediaStream (a page with no camera and no
+        # mic) delays the load event for ever
+        await page.goto(url + (f"#key={key}" if key else ""), wait_until="domcontentloaded")
         await page.evaluate("window.harness.started")
         self.pages[who] = page
         return page

@@ -82,8 +82,10 @@ function status() {
 async function start() {
   $("me").textContent = me;
   const camera = (name, dflt) => Number(q.get(name) ?? dflt);  // ?w=640&h=480&fps=30
-  const stream = await navigator.mediaDevices.getUserMedia({ audio: true,
-    video: { width: camera("w", 320), height: camera("h", 240), frameRate: camera("fps", 15) } });
+  // ?media=none: a page with no camera and no mic (refused, or none there), as meeting.js has
+  const stream = q.get("media") === "none" ? new MediaStream()
+    : await navigator.mediaDevices.getUserMedia({ audio: true,
+      video: { width: camera("w", 320), height: camera("h", 240), frameRate: camera("fps", 15) } });
   tile(me, stream, "camera");
   const e2ee = key || q.get("nokey") ? new MediaE2ee(key || null) : null;
   await e2ee?.ready;

@@ -19,8 +19,6 @@
 // Pausing a share replaces the track each peer is sent with none (replaceTrack(null)): the
 // viewers get no frame at all while paused, whatever the sharer shows meanwhile.
 
-const START_WAIT = 2000;
-
 // Only VP8 (with its retransmissions) and Opus are offered: every browser has them, the E2EE
 // transform knows VP8's header (meeting-e2ee-worker.js), and an offer listing every codec
 // Chromium has (H264 six times, VP9, AV1…) passes 16 KiB, the `signal` frame's limit, as soon
@@ -52,11 +50,13 @@ export class Mesh extends EventTarget {
   emit(type, detail) { this.dispatchEvent(new CustomEvent(type, { detail })); }
 
   // The pair with `peer`, made the first time it is named. The impolite side (the lesser id)
-  // adds its tracks at once and so makes the first offer; the polite side adds its own when
-  // that offer is in (they then ride on its answer), or after START_WAIT ms without one. Two
-  // first offers crossing would be resolved too, but Chromium 156 then gathers no ICE
-  // candidates for the polite side's answer and the pair never connects; renegotiations
-  // (a share added or taken away) keep their transport and may cross freely.
+  // adds its tracks at once and so makes the first offer, always: a kind it has no track of
+  // gets a receive-only transceiver, so an offer goes out even from a page with no camera and
+  // no microphone. The polite side adds its own tracks only when that offer is in (they ride
+  // on its answer), however long it takes to come. Two first offers crossing would be resolved
+  // too, but Chromium 156 then gathers no ICE candidates for the polite side's answer and the
+  // pair never connects (a polite side that started on a timer did so on a busy machine);
+  // renegotiations (a share added or taken away) keep their transport and may cross freely.
   connect(peer) {
     if (peer === this.self) throw new Error("a participant does not connect to itself");
     let p = this.peers.get(peer);
@@ -64,7 +64,7 @@ export class Mesh extends EventTarget {
     const pc = new RTCPeerConnection({ iceServers: this.iceServers });
     p = { id: peer, pc, polite: this.self > peer, makingOffer: false, ignoreOffer: false,
       answerPending: false, queue: Promise.resolve(), camera: null, sources: new Map(),
-      screenShare: null, started: false, wait: null };
+      screenShare: null, started: false };
     this.peers.set(peer, p);
     pc.onnegotiationneeded = () => this.offer(p);
     pc.onicecandidate = ({ candidate }) => {
@@ -72,16 +72,19 @@ export class Mesh extends EventTarget {
     };
     pc.onconnectionstatechange = () => this.emit("state", { peer, state: pc.connectionState });
     pc.ontrack = (event) => this.track(p, event);
-    if (p.polite) p.wait = setTimeout(() => this.start(p), START_WAIT);
-    else this.start(p);
+    if (!p.polite) this.start(p);
     return p;
   }
 
   start(p) {
     if (p.started || p.pc.signalingState === "closed") return;
     p.started = true;
-    clearTimeout(p.wait);
-    for (const track of this.stream?.getTracks() ?? []) this.send(p, p.pc.addTrack(track, this.stream), track.kind);
+    const tracks = this.stream?.getTracks() ?? [];
+    for (const track of tracks) this.send(p, p.pc.addTrack(track, this.stream), track.kind);
+    for (const kind of p.polite ? [] : ["audio", "video"]) {
+      if (tracks.some((t) => t.kind === kind)) continue;
+      this.listen(p, p.pc.addTransceiver(kind, { direction: "recvonly" }), kind);
+    }
     if (this.screen) this.addScreen(p);
   }
 
@@ -90,12 +93,14 @@ export class Mesh extends EventTarget {
   // frames went to the decoder as they came), so the side that offers sets it here.
   send(p, sender, kind) {
     const transceiver = p.pc.getTransceivers().find((t) => t.sender === sender);
-    if (transceiver) onlyCodecs(transceiver, kind);
-    if (this.e2ee) {
-      this.e2ee.sender(sender, kind);
-      if (transceiver && !transceiver.receiver.transform) this.e2ee.receiver(transceiver.receiver, kind);
-    }
+    if (this.e2ee) this.e2ee.sender(sender, kind);
+    if (transceiver) this.listen(p, transceiver, kind);
     return sender;
+  }
+
+  listen(p, transceiver, kind) {
+    onlyCodecs(transceiver, kind);
+    if (this.e2ee && !transceiver.receiver.transform) this.e2ee.receiver(transceiver.receiver, kind);
   }
 
   async offer(p) {
@@ -167,7 +172,6 @@ export class Mesh extends EventTarget {
     const p = this.peers.get(peer);
     if (!p) return;
     this.peers.delete(peer);
-    clearTimeout(p.wait);
     p.pc.close();
     this.emit("closed", { peer });
   }
