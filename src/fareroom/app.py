@@ -37,6 +37,7 @@ from fareroom.meetings.realtime import MeetingPage
 from fareroom.metering.endpoints import router as metering_router
 from fareroom.payments.endpoints import router as payments_router
 from fareroom.realtime.websocket import STATE_KEY, Routes
+from fareroom.registrations.endpoints import router as registrations_router
 from fareroom.revenue.endpoints import router as revenue_router
 from fareroom.serving import HEAD_SECONDS_KEY
 from fareroom.web.chat.admin import router as rooms_pages_router
@@ -281,7 +282,8 @@ def create_app(ctx: Context | None = None, *, settings: Settings | None = None,
         return {"statements": counted.statements, "commits": counted.commits}
 
     routers = (users_router, clients_router, payments_router, chat_router, metering_router,
-               meetings_router, revenue_router, webhooks_router, sandbox_router,
+               meetings_router, registrations_router, revenue_router, webhooks_router,
+               sandbox_router,
                visits_router, rooms_pages_router, console_router, chat_pages_router,
                meeting_pages_router, meeting_settings_router, meeting_admin_router,
                pages_router)  # fmt: skip

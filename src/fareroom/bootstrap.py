@@ -47,6 +47,7 @@ from fareroom.pricing.fees import FeePolicy
 from fareroom.realtime.connections import Registry
 from fareroom.realtime.hub import Hub, InMemoryHub, RedisHub
 from fareroom.realtime.pages import PageTimings
+from fareroom.registrations.service import RegistrationLimits, RegistrationsService
 from fareroom.revenue.service import RevenueService
 from fareroom.webhooks.service import WebhooksService
 
@@ -81,6 +82,7 @@ class Services:
     ledger: Ledger
     webhooks: WebhooksService
     meetings: MeetingsService
+    registrations: RegistrationsService
     meeting_live: LiveMeetings
     log: LogScope
 
@@ -156,6 +158,12 @@ class Context:
         )
 
     @cached_property
+    def registration_limits(self) -> RegistrationLimits:
+        st = self.settings
+        return RegistrationLimits(self.limits, st.limit_registrations_address,
+                                  st.limit_registration_payments_address)  # fmt: skip
+
+    @cached_property
     def meters(self) -> MeterJobs:
         """The meter's jobs (the worker's, and each request's for its own session)."""
         return MeterJobs(self.unit_of_work, self.sessions, self.hub, self.clock,
@@ -205,6 +213,9 @@ class Context:
             revenue=RevenueService(session),
             webhooks=WebhooksService(session, self.gateway, payments, self.clock),
             meetings=meetings,
+            registrations=RegistrationsService(session, self.clock, meetings=meetings,
+                                               clients=clients, payments=payments,
+                                               limits=self.registration_limits),
             meeting_live=LiveMeetings(session, self.clock, meetings),
             log=log or LogScope(),
         )  # fmt: skip

@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     limit_leads_address: RateLimit = Limit(5, 600)
     limit_request_payments_room_address: RateLimit = Limit(10, 600)
     limit_sandbox_tokens_address: RateLimit = Limit(30, 60)
+    # Paid meetings' public registration form: registrations made, and payments tried (card
+    # attempts), per address.
+    limit_registrations_address: RateLimit = Limit(10, 600)
+    limit_registration_payments_address: RateLimit = Limit(10, 600)
     # Chat messages a page (one party of a session) may send; and every frame of a socket
     # (pings included): a page over that is closed (1008).
     limit_chat_messages: RateLimit = Limit(10, 10)

@@ -26,6 +26,8 @@ SUITE_LIMITS = {
     "limit_signin_address": "100000/900",
     "limit_visits_address": "100000/60",
     "limit_sandbox_tokens_address": "100000/60",
+    "limit_registrations_address": "100000/600",
+    "limit_registration_payments_address": "100000/600",
 }
 
 

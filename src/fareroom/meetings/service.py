@@ -319,7 +319,7 @@ class MeetingsService:
                           password: str | None = None, clear_password: bool = False,
                           by: User | None = None, **fields: object) -> RoomView:  # fmt: skip
         room = await self._room(business.id, room_id, lock=True)
-        self._may_change(by, room)
+        self.check_may_change(by, room)
         if fields.get("host_id") is not None:
             self._may_host(by, str(fields["host_id"]))
         if fields.get("topic") is not None:
@@ -360,7 +360,7 @@ class MeetingsService:
             user.role in HOST_ROLES or user.id == room.host_id
         )
 
-    def _may_change(self, by: User | None, room: MeetingRoom) -> None:
+    def check_may_change(self, by: User | None, room: MeetingRoom) -> None:
         if by is not None and not self.may_change(by, room):
             raise NotYourRoom()
 
@@ -373,7 +373,7 @@ class MeetingsService:
         """A room as ``user`` may manage it: another business's is not found, another
         host's refused unless ``user`` is an owner or admin."""
         view = await self.view(business_id, room_id)
-        self._may_change(user, view.room)
+        self.check_may_change(user, view.room)
         return view
 
     async def rooms_for(self, business_id: str, user: User, *, limit: int,
@@ -389,7 +389,7 @@ class MeetingsService:
         trail; not while anyone is in its meeting, and never a personal room (every host
         has one)."""
         room = await self._room(business_id, room_id, lock=True)
-        self._may_change(by, room)
+        self.check_may_change(by, room)
         if room.kind is RoomKind.PERSONAL:
             raise ValidationFailed("A host's personal room stays; change its topic instead.",
                                    code="personal_room_stays")  # fmt: skip
@@ -403,6 +403,12 @@ class MeetingsService:
 
     async def _room(self, business_id: str, room_id: str, *, lock: bool = False) -> MeetingRoom:
         room = await self._repo.room(business_id, room_id, lock=lock)
+        if room is None:
+            raise RoomNotFound()
+        return room
+
+    async def room_by_id(self, room_id: str) -> MeetingRoom:
+        room = await self._repo.room_by_id(room_id)
         if room is None:
             raise RoomNotFound()
         return room
@@ -708,7 +714,7 @@ class MeetingsService:
         members as the groups are now. Returns how many were queued. A ``batch`` (a form's
         id) queues each mail once however often it is sent."""
         view = await self.view(business.id, room_id)
-        self._may_change(by, view.room)
+        self.check_may_change(by, view.room)
         if password is not None:
             check_password(password)
         room = view.room

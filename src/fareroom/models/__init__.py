@@ -28,6 +28,14 @@ from fareroom.models.meeting import (
 )  # fmt: skip
 from fareroom.models.metering import ChatSession, Collection, MeterEventRow, TariffRow
 from fareroom.models.payment import Payment, Payout, Refund
+from fareroom.models.registration import (
+    MeetingCode,
+    Notification,
+    Occurrence,
+    PaidMeeting,
+    Registration,
+    RegistrationItem,
+)
 
 __all__ = [
     "AgentPresence", "AgentTariff", "ApiKey", "Business", "Card", "ChatMessage", "ChatRoom",
@@ -37,5 +45,6 @@ __all__ = [
     "GatewayRequest", "IdempotencyRecord", "LedgerAccount", "LedgerBalance",
     "LedgerEntry", "LedgerTransfer", "MeterEventRow", "OutboxMail", "Payment",
     "PaymentRequest", "Payout", "Refund", "RoomAgent", "SandboxObject", "TariffRow", "User",
-    "WebSession", "WebhookEvent",
+    "WebSession", "WebhookEvent", "MeetingCode", "Notification", "Occurrence", "PaidMeeting",
+    "Registration", "RegistrationItem",
 ]  # fmt: skip

@@ -13,6 +13,7 @@ class MailKind(StrEnum):
     RECEIPT = "receipt"  # to the client who paid
     AGENT_REVENUE = "agent_revenue"  # to the agent whose chat or request was paid
     INVITATION = "invitation"  # to someone a meeting room invites
+    REGISTRATION = "registration"  # a paid meeting's: to the registrant, and to its host
 
 
 class OutboxMail(Base):

@@ -1,0 +1,180 @@
+"""All of the paid meetings' SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+
+from fareroom.kit.repository import Repository
+from fareroom.models.registration import (
+    MeetingCode,
+    Notification,
+    Occurrence,
+    PaidMeeting,
+    Registration,
+    RegistrationItem,
+    RegistrationStatus,
+)
+
+
+class RegistrationsRepository(Repository):
+    # ------------------------------------------------------------------ paid meetings
+
+    async def paid_meeting(self, business_id: str, paid_id: str, *, lock: bool = False
+                           ) -> PaidMeeting | None:  # fmt: skip
+        return await self.of_business(PaidMeeting, business_id, paid_id, lock=lock)
+
+    async def paid_for_room(self, room_id: str) -> PaidMeeting | None:
+        return await self.session.scalar(select(PaidMeeting).where(PaidMeeting.room_id == room_id))
+
+    async def paid_by_code(self, code: str) -> PaidMeeting | None:
+        return await self.session.scalar(select(PaidMeeting).where(PaidMeeting.code == code))
+
+    async def code_taken(self, code: str) -> bool:
+        stmt = select(func.count()).where(PaidMeeting.code == code)
+        found = await self.session.scalar(stmt) or 0
+        stmt2 = select(func.count()).where(MeetingCode.code == code)
+        return found + (await self.session.scalar(stmt2) or 0) > 0
+
+    async def paid_meetings(self, business_id: str, *, limit: int, starting_after: str | None
+                            ) -> Sequence[PaidMeeting]:  # fmt: skip
+        return await self.newest_first(PaidMeeting, business_id, limit=limit,
+                                       starting_after=starting_after)  # fmt: skip
+
+    # ------------------------------------------------------------------ occurrences
+
+    async def occurrences(self, paid_id: str, *, lock: bool = False) -> Sequence[Occurrence]:
+        stmt = (select(Occurrence).where(Occurrence.paid_meeting_id == paid_id)
+                .order_by(Occurrence.starts_at))  # fmt: skip
+        if lock:  # in one order (their starts), so two registrations never deadlock
+            stmt = stmt.with_for_update().execution_options(populate_existing=True)
+        return (await self.session.scalars(stmt)).all()
+
+    async def occurrence(self, paid_id: str, occurrence_id: str, *, lock: bool = False
+                         ) -> Occurrence | None:  # fmt: skip
+        stmt = select(Occurrence).where(Occurrence.paid_meeting_id == paid_id,
+                                        Occurrence.id == occurrence_id)  # fmt: skip
+        if lock:
+            stmt = stmt.with_for_update().execution_options(populate_existing=True)
+        return await self.session.scalar(stmt)
+
+    async def booked(self, paid_id: str) -> set[str]:
+        """The occurrences someone holds or held a seat in (their rows are kept)."""
+        stmt = (select(RegistrationItem.occurrence_id).distinct()
+                .join(Occurrence, Occurrence.id == RegistrationItem.occurrence_id)
+                .where(Occurrence.paid_meeting_id == paid_id))  # fmt: skip
+        return set((await self.session.scalars(stmt)).all())
+
+    async def delete_occurrences(self, ids: Sequence[str]) -> None:
+        for row in (await self.session.scalars(select(Occurrence)
+                                               .where(Occurrence.id.in_(ids)))).all():  # fmt: skip
+            await self.session.delete(row)
+        await self.session.flush()
+
+    # ------------------------------------------------------------------ registrations
+
+    async def registration(self, business_id: str, registration_id: str, *, lock: bool = False
+                           ) -> Registration | None:  # fmt: skip
+        return await self.of_business(Registration, business_id, registration_id, lock=lock)
+
+    async def registration_by_id(self, registration_id: str, *, lock: bool = False
+                                 ) -> Registration | None:  # fmt: skip
+        stmt = select(Registration).where(Registration.id == registration_id)
+        if lock:
+            stmt = stmt.with_for_update().execution_options(populate_existing=True)
+        return await self.session.scalar(stmt)
+
+    async def registration_of_payment(self, business_id: str, payment_id: str
+                                      ) -> Registration | None:  # fmt: skip
+        stmt = select(Registration).where(Registration.business_id == business_id,
+                                          Registration.payment_id == payment_id)  # fmt: skip
+        return await self.session.scalar(stmt)
+
+    async def registrations(self, business_id: str, *, limit: int, starting_after: str | None,
+                            paid_id: str | None = None, status: str | None = None,
+                            occurrence_id: str | None = None
+                            ) -> Sequence[Registration]:  # fmt: skip
+        where = []
+        if paid_id:
+            where.append(Registration.paid_meeting_id == paid_id)
+        if status:
+            where.append(Registration.status == status)
+        if occurrence_id:
+            where.append(Registration.id.in_(select(RegistrationItem.registration_id).where(
+                RegistrationItem.occurrence_id == occurrence_id)))  # fmt: skip
+        return await self.newest_first(Registration, business_id, *where, limit=limit,
+                                       starting_after=starting_after)  # fmt: skip
+
+    async def items(self, registration_id: str) -> Sequence[RegistrationItem]:
+        """A registration's items in the order of their meetings."""
+        stmt = (select(RegistrationItem)
+                .join(Occurrence, Occurrence.id == RegistrationItem.occurrence_id)
+                .where(RegistrationItem.registration_id == registration_id)
+                .order_by(Occurrence.starts_at))  # fmt: skip
+        return (await self.session.scalars(stmt)).all()
+
+    async def items_of(self, registration_ids: Sequence[str]) -> Sequence[RegistrationItem]:
+        stmt = select(RegistrationItem).where(
+            RegistrationItem.registration_id.in_(registration_ids))  # fmt: skip
+        return (await self.session.scalars(stmt)).all() if registration_ids else []
+
+    async def seated_in(self, occurrence_id: str) -> Sequence[Registration]:
+        """Registrations with an item of this occurrence (any state)."""
+        stmt = (select(Registration)
+                .join(RegistrationItem, RegistrationItem.registration_id == Registration.id)
+                .where(RegistrationItem.occurrence_id == occurrence_id)
+                .order_by(Registration.id))  # fmt: skip
+        return (await self.session.scalars(stmt)).all()
+
+    async def expired(self, now: datetime, *, limit: int) -> Sequence[str]:
+        stmt = (select(Registration.id)
+                .where(Registration.status == RegistrationStatus.PENDING,
+                       Registration.expires_at <= now)
+                .order_by(Registration.expires_at).limit(limit))  # fmt: skip
+        return (await self.session.scalars(stmt)).all()
+
+    # ------------------------------------------------------------------ codes
+
+    async def codes(self, registration_id: str) -> Sequence[MeetingCode]:
+        stmt = (select(MeetingCode).where(MeetingCode.registration_id == registration_id)
+                .order_by(MeetingCode.code))  # fmt: skip
+        return (await self.session.scalars(stmt)).all()
+
+    async def code(self, code: str) -> MeetingCode | None:
+        return await self.session.scalar(select(MeetingCode).where(MeetingCode.code == code))
+
+    async def revoke_codes(self, registration_id: str, now: datetime, *,
+                           occurrence_id: str | None = None) -> None:  # fmt: skip
+        stmt = update(MeetingCode).where(MeetingCode.registration_id == registration_id,
+                                         MeetingCode.revoked_at.is_(None))  # fmt: skip
+        if occurrence_id is not None:
+            stmt = stmt.where(MeetingCode.occurrence_id == occurrence_id)
+        await self.session.execute(stmt.values(revoked_at=now))
+
+    # ------------------------------------------------------------------ notifications
+
+    async def notifications(self, business_id: str, user_id: str, *, limit: int,
+                            starting_after: str | None, unread: bool = False
+                            ) -> Sequence[Notification]:  # fmt: skip
+        where = [Notification.user_id == user_id]
+        if unread:
+            where.append(Notification.read_at.is_(None))
+        return await self.newest_first(Notification, business_id, *where, limit=limit,
+                                       starting_after=starting_after)  # fmt: skip
+
+    async def unread(self, business_id: str, user_id: str) -> int:
+        stmt = select(func.count()).where(Notification.business_id == business_id,
+                                          Notification.user_id == user_id,
+                                          Notification.read_at.is_(None))  # fmt: skip
+        return int(await self.session.scalar(stmt) or 0)
+
+    async def mark_read(self, business_id: str, user_id: str, ids: Sequence[str] | None,
+                        now: datetime) -> None:  # fmt: skip
+        stmt = update(Notification).where(Notification.business_id == business_id,
+                                          Notification.user_id == user_id,
+                                          Notification.read_at.is_(None))  # fmt: skip
+        if ids is not None:
+            stmt = stmt.where(Notification.id.in_(ids))
+        await self.session.execute(stmt.values(read_at=now))

@@ -1,0 +1,815 @@
+"""Paid meetings: the settings, the occurrences and their seats, registering and paying,
+refunds by policy or by hand, no-shows, and the codes at the door (docs/paid-meetings.md).
+
+Rules kept here:
+
+- Seats are taken when a registration is made, before any card is charged, under the lock
+  of the occurrence rows (locked in the order of their starts): a full occurrence refuses
+  the registration, and nothing is charged.
+- A registration's payment id is derived from it and its attempt (``pay_<reg>_<n>``), and so
+  is the gateway's idempotency key (``payment:<payment id>:create``): a double submit, a
+  retry after a lost answer or a reload pays attempt *n* once. Only a refused card ends an
+  attempt (its seats are given back, the next try takes them again).
+- Every movement of money goes through ``PaymentsService`` (charge, hold, capture, cancel,
+  refund), which posts the ledger in the same transaction.
+- A registrant's token (``<registration id>.<secret>``) proves the registration is theirs:
+  only its SHA-256 is kept.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from fractions import Fraction
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fareroom.accounts.service import sha256
+from fareroom.clients.service import ClientsService
+from fareroom.gateway.base import (
+    GatewayInvalidRequest,
+    PaymentActionRequired,
+    PaymentDeclined,
+    as_fareroom_error,
+)
+from fareroom.kit.clock import Clock
+from fareroom.kit.errors import FareroomError, ValidationFailed
+from fareroom.kit.ids import new_id
+from fareroom.kit.money import (
+    MAX_CHARGE_MINOR,
+    MIN_CHARGE_MINOR,
+    CurrencyMismatch,
+    format_major,
+    normalise_currency,
+    round_half_up,
+)
+from fareroom.kit.ratelimit import Limit, RateLimiter, check_all
+from fareroom.mail.outbox import Outbox
+from fareroom.meetings.service import MeetingsService, display_code, new_code
+from fareroom.models.business import Business, ConnectStatus, User
+from fareroom.models.mail import MailKind
+from fareroom.models.meeting import MeetingRoom, RoomKind
+from fareroom.models.payment import Payment, PaymentStatus
+from fareroom.models.registration import (
+    SEATED,
+    MeetingCode,
+    Notification,
+    Occurrence,
+    PaidMeeting,
+    Pricing,
+    RefundRule,
+    Registration,
+    RegistrationItem,
+    RegistrationStatus,
+)
+from fareroom.payments.service import PaymentsService, check_amount
+from fareroom.registrations.errors import (
+    BadToken,
+    ConnectRequired,
+    NotRefundable,
+    OccurrenceNotFound,
+    PaidMeetingNotFound,
+    RegistrationClosed,
+    RegistrationNotFound,
+    SoldOut,
+    TermsRequired,
+)
+from fareroom.registrations.repository import RegistrationsRepository
+
+HORIZON = timedelta(days=400)  # occurrences written down ahead
+MAX_OCCURRENCES = 200
+HOLD_WINDOW = timedelta(days=6)  # a hold lapses after ~7 days at the gateway
+PENDING_FOR = timedelta(minutes=30)  # an unpaid registration keeps its seats this long
+MAX_SEATS = 10_000
+MAX_PICK = 50  # occurrences one registration may pick
+ADMIT_BEFORE = timedelta(minutes=30)  # an occurrence's code admits from this before its start
+
+
+@dataclass(frozen=True)
+class RegistrationLimits:
+    """Registrations made, and payments tried, per address (the form is public)."""
+
+    limiter: RateLimiter
+    registrations: Limit
+    payments: Limit
+
+
+@dataclass(frozen=True)
+class PaidSettings:
+    price: int
+    currency: str
+    pricing: Pricing
+    seats: int
+    closes_minutes: int = 0
+    refund_rule: RefundRule = RefundRule.ALWAYS
+    refund_window_minutes: int = 0
+    refund_percent: int = 100
+    no_show_hold: bool = False
+    notify_email: bool = False
+    open: bool = True
+
+
+@dataclass(frozen=True)
+class OccurrenceView:
+    occurrence: Occurrence
+    seats_left: int
+    open: bool  # taking registrations now
+    why_closed: str | None = None
+
+
+@dataclass(frozen=True)
+class PaidView:
+    paid: PaidMeeting
+    room: MeetingRoom
+    occurrences: list[OccurrenceView]
+
+
+@dataclass
+class RegistrationView:
+    registration: Registration
+    items: list[RegistrationItem]
+    codes: list[MeetingCode] = field(default_factory=list)
+    token: str | None = None  # only when it was just made
+    failure: FareroomError | None = None  # the card was refused (committed, then raised)
+
+
+def refund_of(paid: PaidMeeting, seats: Sequence[tuple[int, datetime]], *, now: datetime) -> int:
+    """What the refund policy gives back for cancelling, at ``now``, seats of these (amount,
+    start): the amounts of those far enough ahead, times the percentage, rounded half up
+    once."""
+    if paid.refund_rule == RefundRule.ALWAYS:
+        return sum(amount for amount, _ in seats)
+    if paid.refund_rule == RefundRule.NEVER:
+        return 0
+    window = timedelta(minutes=paid.refund_window_minutes)
+    inside = sum(amount for amount, at in seats if at - now >= window)
+    return round_half_up(Fraction(inside * paid.refund_percent, 100))
+
+
+def _token_of(registration_id: str) -> tuple[str, str]:
+    token = f"{registration_id}.{secrets.token_urlsafe(24)}"
+    return token, sha256(token)
+
+
+class RegistrationsService:
+    def __init__(self, session: AsyncSession, clock: Clock, *, meetings: MeetingsService,
+                 clients: ClientsService, payments: PaymentsService,
+                 limits: RegistrationLimits) -> None:  # fmt: skip
+        self._limits = limits
+        self._session = session
+        self._repo = RegistrationsRepository(session)
+        self._clock = clock
+        self._meetings = meetings
+        self._clients = clients
+        self._payments = payments
+
+    # ------------------------------------------------------------------ settings
+
+    async def make_paid(self, biz: Business, room_id: str, settings: PaidSettings, *,
+                        by: User | None = None) -> PaidView:  # fmt: skip
+        """Make a scheduled room paid, or change its paid settings."""
+        room = (await self._meetings.view(biz.id, room_id)).room
+        self._meetings.check_may_change(by, room)
+        if biz.connect_status != ConnectStatus.ENABLED or not biz.gateway_account_id:
+            raise ConnectRequired()
+        self._check(biz, room, settings)
+        now = self._clock.now()
+        paid = await self._repo.paid_for_room(room.id)
+        if paid is None:
+            paid = PaidMeeting(id=new_id("pm"), business_id=biz.id, room_id=room.id,
+                               code=await self._unique_code(), created_at=now)  # fmt: skip
+            self._session.add(paid)
+        elif paid.currency != settings.currency and await self._repo.booked(paid.id):
+            raise ValidationFailed("People registered in this currency already; it stays "
+                                   f"{paid.currency}.", code="currency_locked")  # fmt: skip
+        for name in PaidSettings.__dataclass_fields__:
+            setattr(paid, name, getattr(settings, name))
+        paid.updated_at = now
+        await self._session.flush()
+        await self._sync(paid, room)
+        return await self._view(paid, room)
+
+    def _check(self, biz: Business, room: MeetingRoom, st: PaidSettings) -> None:
+        if room.kind != RoomKind.SCHEDULED or room.starts_at is None:
+            raise ValidationFailed("Only a scheduled room (a start, and maybe a recurrence) can "
+                                   "be paid: registrants pay for its times.",
+                                   code="room_not_scheduled")  # fmt: skip
+        currency = normalise_currency(st.currency)
+        if currency != biz.default_currency:
+            raise CurrencyMismatch(f"This business charges in {biz.default_currency}, "
+                                   f"not {currency}.")  # fmt: skip
+        check_amount(st.price, field="price", minimum=MIN_CHARGE_MINOR)
+        if room.rrule is None and st.pricing != Pricing.SINGLE:
+            raise ValidationFailed("A room without a recurrence has one meeting: its pricing "
+                                   "is 'single'.", code="invalid_pricing")  # fmt: skip
+        if room.rrule is not None and st.pricing == Pricing.SINGLE:
+            raise ValidationFailed("A recurring room is priced 'per_occurrence' or "
+                                   "'per_series'.", code="invalid_pricing")  # fmt: skip
+        most = self._meetings.max_participants - 1  # the host keeps a place
+        if not 1 <= st.seats <= min(most, MAX_SEATS):
+            raise ValidationFailed(f"A meeting here takes 1 to {most} registrants (a meeting "
+                                   f"holds {most + 1} people with its host).",
+                                   code="invalid_seats")  # fmt: skip
+        if not 0 <= st.closes_minutes <= 60 * 24 * 60:
+            raise ValidationFailed("Registration closes 0 to 86 400 minutes (60 days) before "
+                                   "the start.", code="invalid_closes")  # fmt: skip
+        if st.refund_rule == RefundRule.WINDOW and (
+            not 1 <= st.refund_percent <= 100 or not 1 <= st.refund_window_minutes <= 525_600
+        ):
+            raise ValidationFailed("A refund window is 1 minute to 365 days before the start, "
+                                   "and gives back 1 to 100 % of what was paid.",
+                                   code="invalid_refund_policy")  # fmt: skip
+        if st.no_show_hold and st.pricing == Pricing.PER_SERIES:
+            raise ValidationFailed("A card hold lapses after about 7 days, so a no-show fee is "
+                                   "for single meetings or per-occurrence series, not for a "
+                                   "whole series.", code="invalid_pricing")  # fmt: skip
+        if st.pricing == Pricing.PER_SERIES:
+            rule = room.rrule or ""
+            if "COUNT=" not in rule and "UNTIL=" not in rule:
+                raise ValidationFailed("A series priced as a whole must end (a number of "
+                                       "meetings or an end day).",
+                                       code="series_without_end")  # fmt: skip
+
+    async def _unique_code(self) -> str:
+        while True:
+            code = new_code()
+            if not await self._repo.code_taken(code):
+                return code
+
+    async def _sync(self, paid: PaidMeeting, room: MeetingRoom) -> None:
+        """The occurrence rows as the room's schedule says: the next ones are added, those no
+        longer in it that nobody booked are dropped (a booked one stays: the host cancels
+        it, which refunds its registrants)."""
+        assert room.starts_at is not None and room.time_zone is not None
+        now = self._clock.now()
+        since = now - timedelta(minutes=room.duration_minutes or 0)
+        found = MeetingsService.occurrences(room.starts_at, room.time_zone, room.rrule,
+                                            count=MAX_OCCURRENCES, after=since)  # fmt: skip
+        starts = [at for at in found if at <= now + HORIZON]
+        rows = {o.starts_at: o for o in await self._repo.occurrences(paid.id)}
+        booked = await self._repo.booked(paid.id)
+        gone = [o.id for at, o in rows.items() if at not in starts and o.id not in booked
+                and at > now]  # fmt: skip
+        if gone:
+            await self._repo.delete_occurrences(gone)
+        for at in starts:
+            if at not in rows:
+                self._session.add(Occurrence(id=new_id("occ"), paid_meeting_id=paid.id,
+                                             starts_at=at, seats_taken=0))  # fmt: skip
+        await self._session.flush()
+
+    async def _view(self, paid: PaidMeeting, room: MeetingRoom) -> PaidView:
+        now = self._clock.now()
+        views = [self._occurrence_view(paid, room, o, now)
+                 for o in await self._repo.occurrences(paid.id)]  # fmt: skip
+        length = timedelta(minutes=room.duration_minutes or 0)
+        return PaidView(paid, room, [v for v in views if v.occurrence.starts_at + length > now])
+
+    def _occurrence_view(self, paid: PaidMeeting, room: MeetingRoom, o: Occurrence,
+                         now: datetime) -> OccurrenceView:  # fmt: skip
+        left = max(paid.seats - o.seats_taken, 0)
+        why = None
+        if o.cancelled_at is not None:
+            why = "cancelled"
+        elif not paid.open:
+            why = "registration is closed"
+        elif now >= o.starts_at - timedelta(minutes=paid.closes_minutes):
+            why = "registration has closed"
+        elif paid.no_show_hold and o.starts_at - now > HOLD_WINDOW:
+            why = "registration opens 6 days before"
+        elif left == 0:
+            why = "no seat left"
+        return OccurrenceView(o, left, why is None, why)
+
+    async def paid_meeting(self, business_id: str, paid_id: str) -> PaidView:
+        paid = await self._repo.paid_meeting(business_id, paid_id)
+        if paid is None:
+            raise PaidMeetingNotFound()
+        return await self._view(paid, (await self._meetings.view(business_id, paid.room_id)).room)
+
+    async def for_room(self, business_id: str, room_id: str) -> PaidView | None:
+        room = (await self._meetings.view(business_id, room_id)).room
+        paid = await self._repo.paid_for_room(room.id)
+        return None if paid is None else await self._view(paid, room)
+
+    async def paid_meetings(self, business_id: str, *, limit: int,
+                            starting_after: str | None) -> Sequence[PaidMeeting]:  # fmt: skip
+        return await self._repo.paid_meetings(business_id, limit=limit,
+                                              starting_after=starting_after)  # fmt: skip
+
+    async def page(self, code: str) -> PaidView:
+        """The public registration page's meeting (``/r/<code>``)."""
+        paid = await self._repo.paid_by_code(code.strip().lower()[:16])
+        if paid is None:
+            raise PaidMeetingNotFound()
+        room = await self._meetings.room_by_id(paid.room_id)
+        return await self._view(paid, room)
+
+    # ------------------------------------------------------------------ registering
+
+    async def register(self, code: str, *, name: str, email: str, occurrence_ids: list[str],
+                       terms: bool, address: str | None = None) -> RegistrationView:  # fmt: skip
+        """A pending registration holding its seats (see the module's docstring)."""
+        if not terms:
+            raise TermsRequired()
+        view = await self.page(code)
+        await check_all(self._limits.limiter, [(f"registrations:{address or '-'}",
+                                                self._limits.registrations)],
+                        "Too many registrations from this address.")  # fmt: skip
+        paid, room = view.paid, view.room
+        biz = await self._payments.business(paid.business_id)
+        if biz.connect_status != ConnectStatus.ENABLED:
+            raise RegistrationClosed("This meeting cannot take payments now; the business "
+                                     "has been told.")  # fmt: skip
+        chosen = self._chosen(paid, view, occurrence_ids)
+        client = await self._clients.for_email(biz.id, name=name, email=email)
+        now = self._clock.now()
+        reg_id = new_id("reg")
+        token, token_hash = _token_of(reg_id)
+        amount = paid.price if paid.pricing == Pricing.PER_SERIES else paid.price * len(chosen)
+        if amount > MAX_CHARGE_MINOR:
+            raise ValidationFailed("That is more than one payment can be; register for fewer "
+                                   "meetings at a time.", code="amount_too_large")  # fmt: skip
+        reg = Registration(id=reg_id, business_id=biz.id, paid_meeting_id=paid.id,
+                           client_id=client.id, name=client.name if not name.strip() else
+                           " ".join(name.split())[:100], email=client.email,
+                           status=RegistrationStatus.PENDING, amount=amount,
+                           currency=paid.currency, attempt=1, seats_held=True,
+                           token_hash=token_hash, expires_at=now + PENDING_FOR,
+                           created_at=now, updated_at=now)  # fmt: skip
+        self._session.add(reg)
+        shares = self._shares(paid, amount, len(chosen))
+        items = [RegistrationItem(registration_id=reg.id, occurrence_id=o.id, amount=share)
+                 for o, share in zip(chosen, shares, strict=True)]  # fmt: skip
+        self._session.add_all(items)
+        await self._take_seats(paid, room, [o.id for o in chosen])
+        return RegistrationView(reg, items, token=token)
+
+    def _chosen(self, paid: PaidMeeting, view: PaidView, ids: list[str]) -> list[Occurrence]:
+        upcoming = [v for v in view.occurrences if v.occurrence.cancelled_at is None]
+        if paid.pricing == Pricing.PER_SERIES:
+            future = [v for v in upcoming if v.occurrence.starts_at > self._clock.now()]
+            if not future or len(future) < len(upcoming) or not future[0].open:
+                raise RegistrationClosed("Registration for this series has closed: it has "
+                                         "begun.")  # fmt: skip
+            return [v.occurrence for v in future]
+        if paid.pricing == Pricing.SINGLE:
+            ids = ids or [v.occurrence.id for v in upcoming][:1]
+        if not ids:
+            raise ValidationFailed("Pick the meetings you register for.",
+                                   code="occurrences_required")  # fmt: skip
+        if len(set(ids)) != len(ids) or len(ids) > (1 if paid.no_show_hold else MAX_PICK):
+            most = 1 if paid.no_show_hold else MAX_PICK
+            raise ValidationFailed(f"Pick 1 to {most} different meetings.",
+                                   code="invalid_occurrences")  # fmt: skip
+        by_id = {v.occurrence.id: v for v in view.occurrences}
+        chosen = []
+        for oid in ids:
+            v = by_id.get(oid)
+            if v is None:
+                raise OccurrenceNotFound()
+            if not v.open and v.why_closed != "no seat left":
+                raise RegistrationClosed(f"The meeting of {self._when(view.room, v.occurrence)}"
+                                         f" takes no registration: {v.why_closed}.",
+                                         occurrence=oid)  # fmt: skip
+            chosen.append(v.occurrence)
+        return sorted(chosen, key=lambda o: o.starts_at)
+
+    @staticmethod
+    def _shares(paid: PaidMeeting, amount: int, n: int) -> list[int]:
+        """Each item's share of the amount (a series' price spread, the rest on the first)."""
+        if paid.pricing != Pricing.PER_SERIES:
+            return [paid.price] * n
+        base = amount // n
+        return [amount - base * (n - 1)] + [base] * (n - 1)
+
+    @staticmethod
+    def _when(room: MeetingRoom, o: Occurrence) -> str:
+        tz = ZoneInfo(room.time_zone or "UTC")
+        return f"{o.starts_at.astimezone(tz):%a %d %b %Y %H:%M} ({room.time_zone})"
+
+    async def _take_seats(self, paid: PaidMeeting, room: MeetingRoom, ids: list[str]) -> None:
+        locked = {o.id: o for o in await self._repo.occurrences(paid.id, lock=True)}
+        for oid in ids:
+            o = locked[oid]
+            if o.seats_taken >= paid.seats:
+                raise SoldOut(self._when(room, o))
+            o.seats_taken += 1
+        await self._session.flush()
+
+    async def _give_seats(self, paid: PaidMeeting, ids: list[str]) -> None:
+        locked = {o.id: o for o in await self._repo.occurrences(paid.id, lock=True)}
+        for oid in ids:
+            locked[oid].seats_taken = max(locked[oid].seats_taken - 1, 0)
+        await self._session.flush()
+
+    async def _mine(self, registration_id: str, token: str) -> Registration:
+        reg = await self._repo.registration_by_id(registration_id, lock=True)
+        if reg is None:
+            raise RegistrationNotFound()
+        if not hmac.compare_digest(reg.token_hash.encode(), sha256(token).encode()):
+            raise BadToken()
+        return reg
+
+    async def pay(self, registration_id: str, token: str, *, card_token: str,
+                  address: str | None = None) -> RegistrationView:  # fmt: skip
+        """Charge (or hold) a pending registration once; see the module's docstring. A
+        refused card comes back as ``failure`` with the registration's seats given back:
+        the caller commits, then raises it."""
+        reg = await self._mine(registration_id, token)
+        items = list(await self._repo.items(reg.id))
+        if reg.status == RegistrationStatus.PENDING and reg.expires_at <= self._clock.now():
+            await self._expire(reg)
+        if reg.status == RegistrationStatus.CANCELLED:
+            raise RegistrationClosed("This registration was cancelled; register again.",
+                                     code="registration_cancelled")  # fmt: skip
+        if reg.status != RegistrationStatus.EXPIRED and (
+            reg.status != RegistrationStatus.PENDING or reg.payment_id is not None
+        ):
+            return await self.view_of(reg)  # paid already (a double submit) or settling
+        if reg.status == RegistrationStatus.EXPIRED:
+            raise RegistrationClosed("This registration expired before it was paid; register "
+                                     "again.", code="registration_expired")  # fmt: skip
+        await check_all(self._limits.limiter, [(f"registration-payments:{address or '-'}",
+                                                self._limits.payments)],
+                        "Too many payments tried from this address.")  # fmt: skip
+        paid = await self._paid(reg)
+        room = await self._meetings.room_by_id(paid.room_id)
+        if not reg.seats_held:
+            await self._take_seats(paid, room, [i.occurrence_id for i in items if not i.cancelled])
+            reg.seats_held = True
+        biz = await self._payments.business(reg.business_id)
+        suffix = f"{reg.id.removeprefix('reg_')}_{reg.attempt}"
+        try:
+            card = await self._clients.add_card(biz.id, reg.client_id, token=card_token,
+                                                card_id=f"card_{suffix}")  # fmt: skip
+            payment = await self._payments.charge(
+                biz, client_id=reg.client_id, card_id=card.card.id, amount=reg.amount,
+                currency=reg.currency, category="service", capture=not paid.no_show_hold,
+                description=f"{room.topic} — registration {reg.id}",
+                payment_id=f"pay_{suffix}")  # fmt: skip
+        except (PaymentDeclined, PaymentActionRequired, GatewayInvalidRequest) as exc:
+            reg.attempt += 1
+            reg.failure = exc.message[:300]
+            reg.updated_at = self._clock.now()
+            await self._give_seats(paid, [i.occurrence_id for i in items if not i.cancelled])
+            reg.seats_held = False
+            view = await self.view_of(reg)
+            view.failure = as_fareroom_error(exc)
+            return view
+        reg.payment_id = payment.id
+        reg.failure = None
+        await self._settled(reg, paid, room, payment)
+        return await self.view_of(reg)
+
+    async def _settled(self, reg: Registration, paid: PaidMeeting, room: MeetingRoom,
+                       payment: Payment) -> None:  # fmt: skip
+        """The registration as its payment stands: paid (or held) gets its codes, the
+        registrant's mail and the host's notification; anything else waits."""
+        if payment.status == PaymentStatus.SUCCEEDED:
+            reg.status = RegistrationStatus.PAID
+        elif payment.status == PaymentStatus.REQUIRES_CAPTURE:
+            reg.status = RegistrationStatus.HELD
+        else:
+            return
+        reg.updated_at = self._clock.now()
+        items = await self._active(reg)
+        if paid.pricing == Pricing.PER_SERIES:
+            codes = [MeetingCode(code=await self._unique_code(), registration_id=reg.id,
+                                 room_id=room.id, occurrence_id=None)]  # fmt: skip
+        else:
+            codes = [MeetingCode(code=await self._unique_code(), registration_id=reg.id,
+                                 room_id=room.id, occurrence_id=i.occurrence_id)
+                     for i in items]  # fmt: skip
+        self._session.add_all(codes)
+        await self._session.flush()
+        await self._tell(reg, paid, room, codes)
+
+    async def _tell(self, reg: Registration, paid: PaidMeeting, room: MeetingRoom,
+                    codes: list[MeetingCode]) -> None:  # fmt: skip
+        host = (await self._meetings.view(reg.business_id, room.id)).host
+        what = f"{room.topic}: {format_major(reg.amount, reg.currency)}"
+        if reg.status == RegistrationStatus.HELD:
+            what += " held (a no-show fee)"
+        self._session.add(Notification(
+            id=new_id("ntf"), business_id=reg.business_id, user_id=room.host_id,
+            kind="registration", title=f"{reg.name} registered", ref_id=reg.id,
+            body=f"{reg.name} <{reg.email}> — {what}", created_at=self._clock.now()))  # fmt: skip
+        outbox = Outbox(self._session, self._clock)
+        biz = await self._payments.business(reg.business_id)
+        company = biz.company_name or biz.name
+        if paid.notify_email and host is not None:
+            await outbox.queue(business_id=biz.id, to=host.email, kind=MailKind.REGISTRATION,
+                               subject=f"New registration: {room.topic}",
+                               body=f"{reg.name} <{reg.email}> registered for {what}.",
+                               reference=reg.id,
+                               unique_key=f"registration:{reg.id}:host")  # fmt: skip
+        lines = [f"You are registered for {room.topic}, with {company}.", ""]
+        occurrences = {o.id: o for o in await self._repo.occurrences(paid.id)}
+        for c in codes:
+            when = ("every meeting of the series" if c.occurrence_id is None
+                    else self._when(room, occurrences[c.occurrence_id]))  # fmt: skip
+            lines.append(f"Your meeting code for {when}: {display_code(c.code)}")
+        lines += ["", f"Paid: {format_major(reg.amount, reg.currency)}"
+                  if reg.status == RegistrationStatus.PAID else
+                  f"Held on your card: {format_major(reg.amount, reg.currency)}, charged only "
+                  "if you do not come.", "", self.policy_text(paid)]  # fmt: skip
+        await outbox.queue(business_id=biz.id, to=reg.email, kind=MailKind.REGISTRATION,
+                           subject=f"Your registration: {room.topic}", body="\n".join(lines),
+                           reference=reg.id, sender_name=company,
+                           unique_key=f"registration:{reg.id}:registrant")  # fmt: skip
+
+    @staticmethod
+    def policy_text(paid: PaidMeeting) -> str:
+        if paid.refund_rule == RefundRule.ALWAYS:
+            return "Refunds: cancel any time before the meeting for a full refund."
+        if paid.refund_rule == RefundRule.NEVER:
+            return "Refunds: none; a registration cannot be refunded."
+        minutes = paid.refund_window_minutes
+        if minutes % 1440 == 0:
+            window = f"{minutes // 1440} days"
+        elif minutes % 60 == 0:
+            window = f"{minutes // 60} hours"
+        else:
+            window = f"{minutes} minutes"
+        share = "a full refund" if paid.refund_percent == 100 else f"{paid.refund_percent} % back"
+        return f"Refunds: cancel at least {window} before the start for {share}; none after."
+
+    async def _active(self, reg: Registration) -> list[RegistrationItem]:
+        return [i for i in await self._repo.items(reg.id) if not i.cancelled]
+
+    async def _paid(self, reg: Registration) -> PaidMeeting:
+        paid = await self._repo.paid_meeting(reg.business_id, reg.paid_meeting_id)
+        assert paid is not None
+        return paid
+
+    async def view_of(self, reg: Registration) -> RegistrationView:
+        return RegistrationView(reg, list(await self._repo.items(reg.id)),
+                                list(await self._repo.codes(reg.id)))  # fmt: skip
+
+    async def registrant_view(self, registration_id: str, token: str) -> RegistrationView:
+        return await self.view_of(await self._mine(registration_id, token))
+
+    # ------------------------------------------------------------------ the worker's
+
+    async def _expire(self, reg: Registration) -> None:
+        if reg.status != RegistrationStatus.PENDING or reg.payment_id is not None:
+            return
+        if reg.seats_held:
+            paid = await self._paid(reg)
+            items = await self._repo.items(reg.id)
+            await self._give_seats(paid, [i.occurrence_id for i in items if not i.cancelled])
+            reg.seats_held = False
+        reg.status = RegistrationStatus.EXPIRED
+        reg.updated_at = self._clock.now()
+
+    async def expire_pending(self, *, limit: int = 200) -> int:
+        """Pending registrations past their time give their seats back; returns how many."""
+        ids = await self._repo.expired(self._clock.now(), limit=limit)
+        for reg_id in ids:
+            reg = await self._repo.registration_by_id(reg_id, lock=True)
+            if reg is not None:
+                await self._expire(reg)
+        return len(ids)
+
+    # ------------------------------------------------------------------ refunds, cancelling
+
+    async def registration(self, business_id: str, registration_id: str) -> RegistrationView:
+        reg = await self._repo.registration(business_id, registration_id)
+        if reg is None:
+            raise RegistrationNotFound()
+        return await self.view_of(reg)
+
+    async def registrations(self, business_id: str, *, limit: int, starting_after: str | None,
+                            paid_id: str | None = None, status: str | None = None,
+                            occurrence_id: str | None = None
+                            ) -> list[RegistrationView]:  # fmt: skip
+        found = await self._repo.registrations(
+            business_id, limit=limit, starting_after=starting_after, paid_id=paid_id,
+            status=status, occurrence_id=occurrence_id)  # fmt: skip
+        return [await self.view_of(r) for r in found]
+
+    async def _locked(self, business_id: str, registration_id: str) -> Registration:
+        reg = await self._repo.registration(business_id, registration_id, lock=True)
+        if reg is None:
+            raise RegistrationNotFound()
+        return reg
+
+    async def refund(self, biz: Business, registration_id: str, *, amount: int | None,
+                     reason: str, refund_id: str | None = None) -> RegistrationView:  # fmt: skip
+        """The host's one click: all that is left (``amount`` None) or part of it."""
+        reg = await self._locked(biz.id, registration_id)
+        if reg.payment_id is None or reg.status in (RegistrationStatus.PENDING,
+                                                    RegistrationStatus.HELD,
+                                                    RegistrationStatus.EXPIRED):  # fmt: skip
+            raise NotRefundable(f"This registration is {reg.status}: nothing was charged to "
+                                "refund.", registration_status=str(reg.status))  # fmt: skip
+        await self._payments.refund(biz, reg.payment_id, amount=amount, reason=reason,
+                                    refund_id=refund_id)  # fmt: skip
+        await self._after_refund(reg)
+        return await self.view_of(reg)
+
+    async def _after_refund(self, reg: Registration, *, cancelled: bool = False) -> None:
+        """The state a refund leaves: refunded in full frees the seats and ends the codes."""
+        payment = (await self._payments.get(reg.business_id, str(reg.payment_id))).payment
+        full = payment.amount_refunded >= payment.amount_captured
+        if full or cancelled:
+            await self._end_items(reg, await self._active(reg))
+        if cancelled:
+            reg.status = RegistrationStatus.CANCELLED
+        elif full:
+            reg.status = RegistrationStatus.REFUNDED
+        elif reg.status == RegistrationStatus.PAID:
+            reg.status = RegistrationStatus.PARTLY_REFUNDED
+        reg.updated_at = self._clock.now()
+
+    async def _end_items(self, reg: Registration, items: Sequence[RegistrationItem]) -> None:
+        """These seats are given back and their codes admit no more."""
+        if not items:
+            return
+        paid = await self._paid(reg)
+        now = self._clock.now()
+        if reg.seats_held:
+            await self._give_seats(paid, [i.occurrence_id for i in items])
+        for i in items:
+            i.cancelled = True
+            if paid.pricing != Pricing.PER_SERIES:
+                await self._repo.revoke_codes(reg.id, now, occurrence_id=i.occurrence_id)
+        if all(i.cancelled for i in await self._repo.items(reg.id)):
+            await self._repo.revoke_codes(reg.id, now)
+        await self._session.flush()
+
+    async def cancel(self, registration_id: str, token: str, *,
+                     occurrence_id: str | None = None) -> RegistrationView:  # fmt: skip
+        """The registrant cancels (the link in their mail): refunded by the policy now, for
+        the occurrences not yet started (``occurrence_id``: one of them)."""
+        reg = await self._mine(registration_id, token)
+        paid = await self._paid(reg)
+        biz = await self._payments.business(reg.business_id)
+        now = self._clock.now()
+        if reg.status == RegistrationStatus.PENDING and reg.payment_id is None:
+            await self._end_items(reg, await self._active(reg))
+            reg.status, reg.updated_at = RegistrationStatus.CANCELLED, now
+            return await self.view_of(reg)
+        if reg.status not in (*SEATED, RegistrationStatus.HELD):
+            raise NotRefundable(f"This registration is {reg.status}; it cannot be cancelled.",
+                                code="registration_not_cancellable")  # fmt: skip
+        starts = {o.id: o.starts_at for o in await self._repo.occurrences(paid.id)}
+        active = await self._active(reg)
+        future = [i for i in active if starts[i.occurrence_id] > now]
+        if paid.pricing == Pricing.PER_SERIES and occurrence_id is not None:
+            raise ValidationFailed("A series is cancelled as a whole.",
+                                   code="series_cancelled_whole")  # fmt: skip
+        targets = [i for i in future if occurrence_id in (None, i.occurrence_id)]
+        if not targets:
+            raise RegistrationClosed("There is nothing left to cancel: the meetings of this "
+                                     "registration have started or were cancelled.",
+                                     code="nothing_to_cancel")  # fmt: skip
+        if reg.status == RegistrationStatus.HELD:
+            await self._payments.cancel(biz, str(reg.payment_id))
+            await self._end_items(reg, targets)
+            reg.status, reg.updated_at = RegistrationStatus.CANCELLED, now
+            return await self.view_of(reg)
+        if paid.pricing == Pricing.PER_SERIES:  # measured to the series' next meeting
+            first = min(starts[i.occurrence_id] for i in targets)
+            back = refund_of(paid, [(sum(i.amount for i in targets), first)], now=now)
+        else:
+            back = refund_of(paid, [(i.amount, starts[i.occurrence_id]) for i in targets], now=now)
+        payment = (await self._payments.get(biz.id, str(reg.payment_id))).payment
+        back = min(back, payment.amount_captured - payment.amount_refunded)
+        if back > 0:
+            key = sha256(f"{reg.id}:" + ",".join(sorted(i.occurrence_id for i in targets)))
+            await self._payments.refund(biz, payment.id, amount=back,
+                                        reason="Cancelled by the registrant",
+                                        refund_id=f"re_{key[:32]}")  # fmt: skip
+        await self._end_items(reg, targets)
+        everything = all(i.cancelled for i in await self._repo.items(reg.id))
+        if everything:
+            reg.status = RegistrationStatus.CANCELLED
+        elif back > 0:
+            reg.status = RegistrationStatus.PARTLY_REFUNDED
+        reg.updated_at = now
+        return await self.view_of(reg)
+
+    async def cancel_occurrence(self, biz: Business, paid_id: str, occurrence_id: str, *,
+                                by: User | None = None) -> OccurrenceView:  # fmt: skip
+        """The host cancels one meeting: each registrant gets that meeting's share back in
+        full (per occurrence: its price; per series: the series' price spread over its
+        meetings), their hold released, their code for it ended."""
+        paid = await self._repo.paid_meeting(biz.id, paid_id, lock=True)
+        if paid is None:
+            raise PaidMeetingNotFound()
+        room = (await self._meetings.view(biz.id, paid.room_id)).room
+        self._meetings.check_may_change(by, room)
+        occ = await self._repo.occurrence(paid.id, occurrence_id, lock=True)
+        if occ is None:
+            raise OccurrenceNotFound()
+        now = self._clock.now()
+        if occ.cancelled_at is None:
+            if occ.starts_at <= now:
+                raise RegistrationClosed("This meeting has started; it can no longer be "
+                                         "cancelled.", code="occurrence_started")  # fmt: skip
+            occ.cancelled_at = now
+            for reg in await self._repo.seated_in(occ.id):
+                await self._cancelled_for(biz, reg, paid, room, occ)
+        return self._occurrence_view(paid, room, occ, now)
+
+    async def _cancelled_for(self, biz: Business, reg: Registration, paid: PaidMeeting,
+                             room: MeetingRoom, occ: Occurrence) -> None:  # fmt: skip
+        reg = await self._locked(biz.id, reg.id)
+        item = next(i for i in await self._repo.items(reg.id) if i.occurrence_id == occ.id)
+        if item.cancelled:
+            return
+        if reg.status == RegistrationStatus.PENDING:
+            await self._end_items(reg, [item])
+            if all(i.cancelled for i in await self._repo.items(reg.id)):
+                reg.status = RegistrationStatus.CANCELLED
+            return
+        if reg.status == RegistrationStatus.HELD:
+            await self._payments.cancel(biz, str(reg.payment_id))
+            await self._end_items(reg, [item])
+            reg.status = RegistrationStatus.CANCELLED
+        elif reg.status in SEATED:
+            payment = (await self._payments.get(biz.id, str(reg.payment_id))).payment
+            back = min(item.amount, payment.amount_captured - payment.amount_refunded)
+            if back > 0:
+                await self._payments.refund(
+                    biz, payment.id, amount=back,
+                    reason=f"The host cancelled the meeting of {self._when(room, occ)}",
+                    refund_id=f"re_{sha256(f'{reg.id}:host:{occ.id}')[:32]}")  # fmt: skip
+            await self._end_items(reg, [item])
+            payment = (await self._payments.get(biz.id, payment.id)).payment
+            left = await self._active(reg)
+            reg.status = (RegistrationStatus.REFUNDED if not left
+                          or payment.amount_refunded >= payment.amount_captured
+                          else RegistrationStatus.PARTLY_REFUNDED)  # fmt: skip
+        else:
+            return
+        reg.updated_at = self._clock.now()
+        await Outbox(self._session, self._clock).queue(
+            business_id=biz.id, to=reg.email, kind=MailKind.REGISTRATION,
+            subject=f"Cancelled: {room.topic}, {self._when(room, occ)}",
+            body=f"The meeting of {self._when(room, occ)} is cancelled by its host. "
+                 + ("Your card's hold is released." if reg.status == RegistrationStatus.CANCELLED
+                    else f"{format_major(item.amount, reg.currency)} is refunded to your card."),
+            reference=reg.id, sender_name=biz.company_name or biz.name,
+            unique_key=f"registration:{reg.id}:cancelled:{occ.id}")  # fmt: skip
+
+    async def mark_no_shows(self, biz: Business, paid_id: str, occurrence_id: str,
+                            no_shows: list[str], *, by: User | None = None
+                            ) -> list[RegistrationView]:  # fmt: skip
+        """After a meeting with a no-show fee: the listed registrants' holds are captured,
+        everyone else's released."""
+        paid = await self._repo.paid_meeting(biz.id, paid_id)
+        if paid is None:
+            raise PaidMeetingNotFound()
+        room = (await self._meetings.view(biz.id, paid.room_id)).room
+        self._meetings.check_may_change(by, room)
+        occ = await self._repo.occurrence(paid.id, occurrence_id)
+        if occ is None:
+            raise OccurrenceNotFound()
+        if not paid.no_show_hold:
+            raise ValidationFailed("This meeting has no no-show fee.", code="no_show_fee_off")
+        ends = occ.starts_at + timedelta(minutes=room.duration_minutes or 0)
+        if self._clock.now() < ends:
+            raise RegistrationClosed("Mark no-shows once the meeting is over.",
+                                     code="occurrence_not_over")  # fmt: skip
+        held = [r for r in await self._repo.seated_in(occ.id)
+                if r.status == RegistrationStatus.HELD]  # fmt: skip
+        unknown = set(no_shows) - {r.id for r in held}
+        if unknown:
+            raise ValidationFailed("Only registrants of this meeting whose card is held can be "
+                                   f"marked: not {sorted(unknown)}.",
+                                   code="not_held_here")  # fmt: skip
+        done = []
+        for r in held:
+            reg = await self._locked(biz.id, r.id)
+            if reg.id in no_shows:
+                await self._payments.capture(biz, str(reg.payment_id))
+                reg.status = RegistrationStatus.NO_SHOW
+            else:
+                await self._payments.cancel(biz, str(reg.payment_id))
+                reg.status = RegistrationStatus.ATTENDED
+            reg.updated_at = self._clock.now()
+            done.append(await self.view_of(reg))
+        return done
+
+    # ------------------------------------------------------------------ notifications
+
+    async def notifications(self, business_id: str, user_id: str, *, limit: int,
+                            starting_after: str | None, unread: bool = False
+                            ) -> tuple[Sequence[Notification], int]:  # fmt: skip
+        """A user's notifications, newest first, and how many are unread."""
+        found = await self._repo.notifications(
+            business_id, user_id, limit=limit, starting_after=starting_after,
+            unread=unread)  # fmt: skip
+        return found, await self._repo.unread(business_id, user_id)
+
+    async def mark_read(self, business_id: str, user_id: str, ids: Sequence[str] | None) -> int:
+        """Returns how many are still unread."""
+        await self._repo.mark_read(business_id, user_id, ids, self._clock.now())
+        return await self._repo.unread(business_id, user_id)

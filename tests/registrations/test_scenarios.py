@@ -1,0 +1,234 @@
+"""Paid meetings as stories on the frozen clock, through the API: exact amounts, fees, ledger
+balances (``/api/v1/balance``) and registration states. The sandbox's processing fee is
+2.9 % + 0.30 and the platform keeps 10 %: a 50.00 seat nets the business
+50.00 − 5.00 − 1.75 = 43.25. Every test's business is reconciled with the gateway when it
+ends (tests/conftest.py)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from fareroom.kit.clock import FrozenClock
+from tests.registrations.conftest import DECLINED, NEEDS_AUTH, Paid
+
+PRICE = 5_000
+NET = 4_325  # 5000 − 500 platform fee − (145 + 30) processing fee
+
+
+async def test_a_registrant_pays_gets_a_code_and_the_host_a_notification(paid: Paid) -> None:
+    meeting = await paid.meeting()
+    assert meeting["url"].endswith(f"/r/{meeting['code']}")
+    [occ] = meeting["occurrences"]
+    assert occ["seats_left"] == 5 and occ["open"] is True
+    reg = await paid.registered(meeting["code"])
+    assert reg["status"] == "paid" and reg["amount"] == PRICE and reg["token"]
+    [code] = reg["codes"]
+    assert code["occurrence_id"] == occ["id"] and not code["revoked"]
+    assert (await paid.page(meeting["code"]))["occurrences"][0]["seats_left"] == 4
+    payment = await paid.payment(reg["payment_id"])
+    assert payment["amount_captured"] == PRICE and payment["platform_fee"] == 500
+    assert payment["processing_fee"] == 175
+    balance = await paid.t.balance()
+    assert (balance["gross"], balance["net"], balance["available"]) == (PRICE, NET, NET)
+    notes = (await paid.t.api.get(f"/api/v1/users/{paid.t.owner_id}/notifications")).json()
+    assert notes["unread"] == 1
+    assert notes["data"][0]["title"] == "Ada Lovelace registered"
+    assert "ada@example.com" in notes["data"][0]["body"] and "50.00" in notes["data"][0]["body"]
+    r = await paid.t.api.post(f"/api/v1/users/{paid.t.owner_id}/notifications/read", json={})
+    assert r.status_code == 200 and r.json() == {"unread": 0}, r.text
+    notes = (await paid.t.api.get(f"/api/v1/users/{paid.t.owner_id}/notifications")).json()
+    assert notes["unread"] == 0 and notes["data"][0]["read"] is True
+
+
+async def test_paying_twice_for_one_registration_charges_once(paid: Paid) -> None:
+    meeting = await paid.meeting()
+    reg = await paid.registered(meeting["code"], card=None)
+    assert reg["status"] == "pending" and reg["payment_id"] is None
+    first, second = await paid.pay(meeting["code"], reg), await paid.pay(meeting["code"], reg)
+    assert first.status_code == second.status_code == 200, (first.text, second.text)
+    assert first.json()["payment_id"] == second.json()["payment_id"]
+    assert first.json()["codes"] == second.json()["codes"]
+    balance = await paid.t.balance()
+    assert balance["gross"] == PRICE
+
+
+@pytest.mark.parametrize("card", [DECLINED, NEEDS_AUTH])
+async def test_a_refused_card_leaves_nothing_paid_and_no_seat_taken(paid: Paid, card: str) -> None:
+    meeting = await paid.meeting(seats=1)
+    r = await paid.register(meeting["code"], card=card)
+    assert r.status_code == 402, r.text
+    problem = r.json()
+    assert problem["code"] in ("card_declined", "authentication_required"), problem
+    reg = problem["registration"]
+    got = await paid.get(reg["id"])
+    assert got["status"] == "pending" and got["payment_id"] is None and got["codes"] == []
+    assert got["failure"]
+    # the one seat is free: someone else takes it
+    assert (await paid.page(meeting["code"]))["occurrences"][0]["seats_left"] == 1
+    other = await paid.registered(meeting["code"], name="Bob", email="bob@example.com")
+    assert other["status"] == "paid"
+    # paying again with a good card: sold out now, refused before any charge
+    again = await paid.pay(meeting["code"], reg)
+    assert again.status_code == 409 and again.json()["code"] == "sold_out", again.text
+    assert (await paid.t.balance())["gross"] == PRICE
+
+
+async def test_a_second_card_after_a_refused_one_pays_a_new_attempt(paid: Paid) -> None:
+    meeting = await paid.meeting()
+    r = await paid.register(meeting["code"], card=DECLINED)
+    reg = r.json()["registration"]
+    ok = await paid.pay(meeting["code"], reg)
+    assert ok.status_code == 200 and ok.json()["status"] == "paid", ok.text
+    assert ok.json()["payment_id"].endswith("_2")
+    assert (await paid.t.balance())["gross"] == PRICE
+
+
+async def test_a_pending_registration_expires_and_frees_its_seat(
+    paid: Paid, clock: FrozenClock
+) -> None:
+    meeting = await paid.meeting(seats=1)
+    reg = await paid.registered(meeting["code"], card=None)
+    full = await paid.register(meeting["code"], name="Bob", email="bob@example.com")
+    assert full.status_code == 409 and full.json()["code"] == "sold_out"
+    clock.advance(minutes=31)
+    async with paid.ctx.unit_of_work() as s:
+        assert await s.registrations.expire_pending() >= 1
+    assert (await paid.get(reg["id"]))["status"] == "expired"
+    late = await paid.pay(meeting["code"], reg)
+    assert late.status_code == 409 and late.json()["code"] == "registration_expired"
+    bob = await paid.registered(meeting["code"], name="Bob", email="bob@example.com")
+    assert bob["status"] == "paid"
+
+
+@pytest.mark.parametrize(("hours_before", "back"), [
+    (48, 2_500),  # just inside a 48-hour window: 50 % back
+    (48 - 1 / 60, 0),  # a minute too late: nothing
+])  # fmt: skip
+async def test_cancelling_by_the_policy_at_the_window_boundary(
+    paid: Paid, clock: FrozenClock, hours_before: float, back: int
+) -> None:
+    meeting = await paid.meeting(days=5, refund_rule="window", refund_window_minutes=48 * 60,
+                                 refund_percent=50)  # fmt: skip
+    assert meeting["refund_policy"] == (
+        "Refunds: cancel at least 2 days before the start for 50 % back; none after."
+    )
+    reg = await paid.registered(meeting["code"])
+    start = paid.clock.now() + timedelta(days=5)
+    clock.set(start - timedelta(hours=hours_before))
+    r = await paid.cancel(meeting["code"], reg)
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "cancelled"
+    assert all(c["revoked"] for c in r.json()["codes"])
+    payment = await paid.payment(reg["payment_id"])
+    assert payment["amount_refunded"] == back
+    balance = await paid.t.balance()
+    assert balance["refunds"] == back and balance["available"] == NET - back
+    assert (await paid.page(meeting["code"]))["occurrences"][0]["seats_left"] == 5
+
+
+@pytest.mark.parametrize(("rule", "back"), [("always", PRICE), ("never", 0)])
+async def test_always_and_never(paid: Paid, rule: str, back: int) -> None:
+    meeting = await paid.meeting(refund_rule=rule)
+    reg = await paid.registered(meeting["code"])
+    r = await paid.cancel(meeting["code"], reg)
+    assert r.status_code == 200 and r.json()["status"] == "cancelled", r.text
+    assert (await paid.payment(reg["payment_id"]))["amount_refunded"] == back
+
+
+async def test_one_click_refunds_partial_then_full(paid: Paid) -> None:
+    meeting = await paid.meeting()
+    reg = await paid.registered(meeting["code"])
+    url = f"/api/v1/registrations/{reg['id']}/refunds"
+    part = await paid.t.api.post(url, json={"amount": 1_200, "reason": "Late start"},
+                                 headers={"Idempotency-Key": "k1"})  # fmt: skip
+    again = await paid.t.api.post(url, json={"amount": 1_200, "reason": "Late start"},
+                                  headers={"Idempotency-Key": "k1"})  # fmt: skip
+    assert part.status_code == again.status_code == 200, part.text
+    assert part.json()["status"] == "partly_refunded"
+    assert not part.json()["codes"][0]["revoked"]  # still comes
+    rest = await paid.t.api.post(url, json={"reason": "Cancelled on request"})
+    assert rest.status_code == 200 and rest.json()["status"] == "refunded", rest.text
+    assert rest.json()["codes"][0]["revoked"]
+    assert (await paid.payment(reg["payment_id"]))["amount_refunded"] == PRICE
+    balance = await paid.t.balance()
+    assert balance["refunds"] == PRICE and balance["available"] == NET - PRICE
+    over = await paid.t.api.post(url, json={"amount": 1})
+    assert over.status_code == 409, over.text
+
+
+async def test_a_per_occurrence_series_and_the_host_cancelling_one_meeting(paid: Paid) -> None:
+    meeting = await paid.meeting(rrule="FREQ=WEEKLY;COUNT=4", pricing="per_occurrence")
+    occs = meeting["occurrences"]
+    assert len(occs) == 4
+    ada = await paid.registered(meeting["code"], occurrences=[occs[0]["id"], occs[2]["id"]])
+    assert ada["amount"] == 2 * PRICE and len(ada["codes"]) == 2
+    bob = await paid.registered(meeting["code"], name="Bob", email="bob@example.com",
+                                occurrences=[occs[2]["id"]])  # fmt: skip
+    r = await paid.t.api.post(f"/api/v1/paid-meetings/{meeting['id']}/occurrences/"
+                              f"{occs[2]['id']}/cancel")  # fmt: skip
+    assert r.status_code == 200 and r.json()["cancelled"] is True, r.text
+    ada_now, bob_now = await paid.get(ada["id"]), await paid.get(bob["id"])
+    assert ada_now["status"] == "partly_refunded" and bob_now["status"] == "refunded"
+    assert (await paid.payment(ada["payment_id"]))["amount_refunded"] == PRICE
+    assert (await paid.payment(bob["payment_id"]))["amount_refunded"] == PRICE
+    revoked = {c["occurrence_id"]: c["revoked"] for c in ada_now["codes"]}
+    assert revoked == {occs[0]["id"]: False, occs[2]["id"]: True}
+    balance = await paid.t.balance()
+    assert balance["gross"] == 3 * PRICE and balance["refunds"] == 2 * PRICE
+    # ada's one payment of 100.00 costs 2.90 + 0.30 to process, bob's 1.75; refunds come out
+    # of the business's share whole
+    assert balance["net"] == balance["available"] == 15_000 - 1_500 - 320 - 175 - 2 * PRICE
+    # cancelled twice: nothing more moves
+    twice = await paid.t.api.post(f"/api/v1/paid-meetings/{meeting['id']}/occurrences/"
+                                  f"{occs[2]['id']}/cancel")  # fmt: skip
+    assert twice.status_code == 200
+    assert (await paid.t.balance())["refunds"] == 2 * PRICE
+
+
+async def test_a_per_series_registration_pro_rata_when_the_host_cancels(paid: Paid) -> None:
+    meeting = await paid.meeting(rrule="FREQ=WEEKLY;COUNT=3", pricing="per_series", price=10_000)
+    occs = meeting["occurrences"]
+    reg = await paid.registered(meeting["code"])
+    assert reg["amount"] == 10_000 and [i["amount"] for i in reg["items"]] == [3_334, 3_333, 3_333]
+    [code] = reg["codes"]
+    assert code["occurrence_id"] is None  # one code for the series
+    r = await paid.t.api.post(f"/api/v1/paid-meetings/{meeting['id']}/occurrences/"
+                              f"{occs[1]['id']}/cancel")  # fmt: skip
+    assert r.status_code == 200, r.text
+    now = await paid.get(reg["id"])
+    assert now["status"] == "partly_refunded" and not now["codes"][0]["revoked"]
+    assert (await paid.payment(reg["payment_id"]))["amount_refunded"] == 3_333
+
+
+async def test_a_no_show_fee_is_captured_and_the_others_holds_released(
+    paid: Paid, clock: FrozenClock
+) -> None:
+    meeting = await paid.meeting(days=3, no_show_hold=True, price=2_000)
+    ada = await paid.registered(meeting["code"])
+    bob = await paid.registered(meeting["code"], name="Bob", email="bob@example.com")
+    assert ada["status"] == bob["status"] == "held"
+    assert (await paid.payment(ada["payment_id"]))["status"] == "requires_capture"
+    [occ] = meeting["occurrences"]
+    url = f"/api/v1/paid-meetings/{meeting['id']}/occurrences/{occ['id']}/no-shows"
+    early = await paid.t.api.post(url, json={"no_shows": [bob["id"]]})
+    assert early.status_code == 409 and early.json()["code"] == "occurrence_not_over"
+    clock.advance(days=3, hours=2)
+    r = await paid.t.api.post(url, json={"no_shows": [bob["id"]]})
+    assert r.status_code == 200, r.text
+    states = {v["id"]: v["status"] for v in r.json()}
+    assert states == {ada["id"]: "attended", bob["id"]: "no_show"}
+    assert (await paid.payment(ada["payment_id"]))["status"] == "canceled"
+    fee = await paid.payment(bob["payment_id"])
+    assert fee["amount_captured"] == 2_000 and fee["platform_fee"] == 200
+    balance = await paid.t.balance()
+    assert balance["gross"] == 2_000 and balance["net"] == 2_000 - 200 - (58 + 30)
+
+
+async def test_a_hold_meeting_opens_registration_six_days_ahead(paid: Paid) -> None:
+    meeting = await paid.meeting(days=10, no_show_hold=True)
+    [occ] = meeting["occurrences"]
+    assert occ["open"] is False and occ["why_closed"] == "registration opens 6 days before"
+    r = await paid.register(meeting["code"])
+    assert r.status_code == 409 and r.json()["code"] == "registration_closed", r.text
