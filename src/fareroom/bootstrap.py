@@ -161,7 +161,8 @@ class Context:
     def registration_limits(self) -> RegistrationLimits:
         st = self.settings
         return RegistrationLimits(self.limits, st.limit_registrations_address,
-                                  st.limit_registration_payments_address)  # fmt: skip
+                                  st.limit_registration_payments_address,
+                                  st.limit_meeting_password)  # fmt: skip
 
     @cached_property
     def meters(self) -> MeterJobs:
@@ -202,6 +203,10 @@ class Context:
                                    secret=st.secret_key.get_secret_value().encode(),
                                    limits=self.join_limits,
                                    max_participants=st.meeting_max_participants)  # fmt: skip
+        registrations = RegistrationsService(session, self.clock, meetings=meetings,
+                                             clients=clients, payments=payments,
+                                             limits=self.registration_limits)  # fmt: skip
+        meetings.door = registrations  # the paid meetings' codes at the meetings' door
         return Services(
             session=session,
             accounts=AccountsService(session, self.clock, passwords=self.passwords,
@@ -213,9 +218,7 @@ class Context:
             revenue=RevenueService(session),
             webhooks=WebhooksService(session, self.gateway, payments, self.clock),
             meetings=meetings,
-            registrations=RegistrationsService(session, self.clock, meetings=meetings,
-                                               clients=clients, payments=payments,
-                                               limits=self.registration_limits),
+            registrations=registrations,
             meeting_live=LiveMeetings(session, self.clock, meetings),
             log=log or LogScope(),
         )  # fmt: skip

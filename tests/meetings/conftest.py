@@ -36,7 +36,7 @@ class Person:
     async def start_page(self, code: str) -> httpx.Response:
         return await self.http.get(f"/m/{code}")
 
-    async def ticket(self, code: str, **body: Any) -> httpx.Response:
+    async def ticket(self, code: str, /, **body: Any) -> httpx.Response:
         await self.start_page(code)  # the device cookie
         body.setdefault("name", self.name)
         return await self.http.post(f"/m/{code}/join", json=body)
@@ -53,7 +53,7 @@ class Person:
         await sock.send(type="hello", ticket=ticket)
         return sock
 
-    async def join(self, code: str, **body: Any) -> dict[str, Any]:
+    async def join(self, code: str, /, **body: Any) -> dict[str, Any]:
         """Start page, ticket, hello: the welcome (and then roster or lobby)."""
         r = await self.ticket(code, **body)
         assert r.status_code == 200, r.text

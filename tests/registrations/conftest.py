@@ -14,6 +14,7 @@ import pytest
 from fareroom.bootstrap import Context
 from fareroom.kit.clock import FrozenClock
 from tests.conftest import Tenant
+from tests.meetings.conftest import live_url, meet  # noqa: F401 (fixtures of the door's tests)
 
 OK = "4242424242424242"
 DECLINED = "4000000000000002"
@@ -33,13 +34,13 @@ class Paid:
         status = (await self.t.api.get("/api/v1/connect")).json()["status"]
         assert status == "enabled"
 
-    async def room(self, *, days: float = 10, rrule: str | None = None,
-                   duration: int = 60) -> dict[str, Any]:  # fmt: skip
+    async def room(self, *, days: float = 10, rrule: str | None = None, duration: int = 60,
+                   **fields: Any) -> dict[str, Any]:  # fmt: skip
         start = self.clock.now() + timedelta(days=days)
         r = await self.t.api.post("/api/v1/meeting-rooms", json={
             "host_id": self.t.owner_id, "topic": "Pottery class", "kind": "scheduled",
             "schedule": {"starts_at": start.isoformat(), "duration_minutes": duration,
-                         "time_zone": "Europe/Berlin", "rrule": rrule}})  # fmt: skip
+                         "time_zone": "Europe/Berlin", "rrule": rrule}, **fields})  # fmt: skip
         assert r.status_code == 201, r.text
         return dict(r.json())
 
@@ -48,8 +49,9 @@ class Paid:
         return await self.t.api.put(f"/api/v1/meeting-rooms/{room_id}/paid", json=body)
 
     async def meeting(self, *, rrule: str | None = None, days: float = 10,
-                      **fields: Any) -> dict[str, Any]:  # fmt: skip
-        room = await self.room(rrule=rrule, days=days)
+                      room: dict[str, Any] | None = None, **fields: Any
+                      ) -> dict[str, Any]:  # fmt: skip
+        room = room or await self.room(rrule=rrule, days=days)
         r = await self.make_paid(room["id"], **fields)
         assert r.status_code == 200, r.text
         return dict(r.json())

@@ -6,6 +6,7 @@ ends (tests/conftest.py)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -19,7 +20,7 @@ NET = 4_325  # 5000 − 500 platform fee − (145 + 30) processing fee
 
 async def test_a_registrant_pays_gets_a_code_and_the_host_a_notification(paid: Paid) -> None:
     meeting = await paid.meeting()
-    assert meeting["url"].endswith(f"/r/{meeting['code']}")
+    assert meeting["url"].endswith(f"/r/{meeting['code']}") and meeting["warning"] is None
     [occ] = meeting["occurrences"]
     assert occ["seats_left"] == 5 and occ["open"] is True
     reg = await paid.registered(meeting["code"])
@@ -232,3 +233,23 @@ async def test_a_hold_meeting_opens_registration_six_days_ahead(paid: Paid) -> N
     assert occ["open"] is False and occ["why_closed"] == "registration opens 6 days before"
     r = await paid.register(meeting["code"])
     assert r.status_code == 409 and r.json()["code"] == "registration_closed", r.text
+
+
+async def test_thirty_registrations_at_once_for_ten_seats(paid: Paid) -> None:
+    """On PostgreSQL (CI) the thirty run in thirty transactions at once; the occurrence's
+    row lock lets ten take a seat, and the others are refused before any card is asked."""
+    meeting = await paid.meeting(seats=10)
+    assert "holds 8 people at once" in meeting["warning"]
+    answers = await asyncio.gather(*(
+        paid.register(meeting["code"], name=f"Guest {n}", email=f"g{n}@example.com")
+        for n in range(30)))  # fmt: skip
+    codes = sorted(r.status_code for r in answers)
+    assert codes == [201] * 10 + [409] * 20, [r.text for r in answers if r.status_code >= 500]
+    assert {r.json()["code"] for r in answers if r.status_code == 409} == {"sold_out"}
+    assert {r.json()["status"] for r in answers if r.status_code == 201} == {"paid"}
+    assert paid.ctx.sandbox is not None
+    charges = await paid.ctx.sandbox.charges(business_id=paid.t.id)
+    assert len(charges) == 10 and all(c["status"] == "succeeded" for c in charges)
+    assert (await paid.page(meeting["code"]))["occurrences"][0]["seats_left"] == 0
+    balance = await paid.t.balance()
+    assert (balance["gross"], balance["available"]) == (10 * PRICE, 10 * NET)

@@ -73,6 +73,15 @@ class MeetingFull(Conflict):
         super().__init__(f"This meeting is full: it has room for {most} participants.")
 
 
+class CodeInUse(Conflict):
+    code = "code_in_use"
+
+    def __init__(self) -> None:
+        super().__init__("Someone is in this meeting with this code now: a code lets one "
+                         "person in at a time. Leave the meeting on the other device "
+                         "first.")  # fmt: skip
+
+
 class Removed(Forbidden):
     code = "removed_from_meeting"
 

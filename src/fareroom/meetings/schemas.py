@@ -187,6 +187,9 @@ class JoinIn(BaseModel):
     name: str | None = text(100, None)
     password: Password | None = None
     invite: str | None = Field(default=None, max_length=100, pattern=r"^[A-Za-z0-9_.]+$")
+    code: str | None = Field(default=None, max_length=40, pattern=r"^[A-Za-z0-9 -]*$",
+                             description="A paid meeting's: a registrant's meeting "
+                                         "code")  # fmt: skip
 
 
 class JoinOut(BaseModel):

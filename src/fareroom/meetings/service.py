@@ -28,6 +28,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from dateutil.rrule import rrulestr
@@ -43,6 +44,7 @@ from fareroom.kit.ids import new_id
 from fareroom.kit.ratelimit import Limit, RateLimiter, check_all
 from fareroom.mail.outbox import Outbox
 from fareroom.meetings.errors import (
+    CodeInUse,
     GroupNotFound,
     InvalidSchedule,
     MeetingFull,
@@ -157,6 +159,7 @@ class StartPage:
     dial_ins: list[DialIn]
     encrypted: bool
     next_start: datetime | None
+    asks_code: bool = False  # a paid meeting: registrants join with their meeting code
 
 
 @dataclass(frozen=True)
@@ -177,9 +180,22 @@ class Invitation:
     calendar: str
 
 
+class Door(Protocol):
+    """Who lets registrants of a paid meeting in by their meeting code (the registrations
+    domain, which sits above this one: bootstrap hands it over as ``MeetingsService.door``)."""
+
+    async def asks_code(self, room: MeetingRoom) -> bool: ...
+
+    async def admit(self, room: MeetingRoom, code: str | None, address: str | None
+                    ) -> tuple[str, str]:  # fmt: skip
+        """(identity, name) of the registrant ``code`` admits now, or why it does not."""
+        ...
+
+
 class MeetingsService:
     def __init__(self, session: AsyncSession, clock: Clock, *, passwords: Passwords,
                  secret: bytes, limits: JoinLimits, max_participants: int) -> None:  # fmt: skip
+        self.door: Door | None = None  # paid meetings' (set by bootstrap)
         self._repo = MeetingsRepository(session)
         self._session = session
         self._clock = clock
@@ -559,7 +575,8 @@ class MeetingsService:
         return StartPage(room=room, host_name=host.name or host.email, encrypted=host.meetings_e2ee,
                          company=business.company_name or business.name,
                          dial_ins=await self.dial_ins(room.business_id),
-                         next_start=next_start)  # fmt: skip
+                         next_start=next_start,
+                         asks_code=bool(self.door and await self.door.asks_code(room)))  # fmt: skip
 
     def invite_token(self, room: MeetingRoom, contact_id: str) -> str:
         """A contact's personal link's token: their id, signed for this room."""
@@ -609,17 +626,22 @@ class MeetingsService:
             await check_all(limiter, keys, what)
             raise WrongPassword()
 
-    async def join(self, code: str, joiner: Joiner, *, password: str | None) -> str:
+    async def join(self, code: str, joiner: Joiner, *, password: str | None,
+                   meeting_code: str | None = None) -> str:  # fmt: skip
         """A ticket for the room's meeting, after the checks of its start page; see the
-        module's docstring."""
+        module's docstring. A paid meeting's registrant is who their ``meeting_code``
+        says (identity ``code:<code>``)."""
         room = await self._by_code(code)
         await check_all(self._limits.limiter, [(f"meeting-join:{room.id}:{joiner.address or '-'}",
                                                 self._limits.joins)],
                         "Too many tries to join this meeting.")  # fmt: skip
         host = await self.is_host(room, joiner.user)
+        let_in = None
         if not host:
             await self._check_password(room, password, joiner.address)
-        identity, name = await self._identity(room, joiner)
+            if self.door is not None and await self.door.asks_code(room):
+                let_in = await self.door.admit(room, meeting_code, joiner.address)
+        identity, name = let_in or await self._identity(room, joiner)
         await self.check_entry(room, identity, joiner.device, host=host)
         return await self.ticket(room, identity=identity, device=joiner.device, name=name,
                                  host=host, seconds=TICKET_SECONDS)  # fmt: skip
@@ -637,6 +659,9 @@ class MeetingsService:
             present = await self._repo.present(room.id)
         if any(p.id == participant_id for p in present):
             return
+        if identity.startswith("code:") and any(p.identity == identity and p.device != device
+                                                for p in present):  # fmt: skip
+            raise CodeInUse()
         if room.locked and not host:
             raise MeetingLocked()
         if len(present) >= self.max_participants:

@@ -75,7 +75,7 @@ def paid_out(v: PaidView, base_url: str) -> PaidOut:
         refund_policy=RegistrationsService.policy_text(p), no_show_hold=p.no_show_hold,
         notify_email=p.notify_email, open=p.open, topic=r.topic,
         duration_minutes=r.duration_minutes, time_zone=r.time_zone, rrule=r.rrule,
-        occurrences=[occurrence_out(o) for o in v.occurrences])  # fmt: skip
+        occurrences=[occurrence_out(o) for o in v.occurrences], warning=v.warning)  # fmt: skip
 
 
 def registration_out(v: RegistrationView) -> RegistrationOut:

@@ -62,3 +62,35 @@ class BadToken(Forbidden):
 
 class NotRefundable(Conflict):
     code = "registration_not_refundable"
+
+
+class CodeRequired(Forbidden):
+    code = "code_required"
+
+    def __init__(self) -> None:
+        super().__init__("This is a paid meeting: type the meeting code from your "
+                         "registration's confirmation.")  # fmt: skip
+
+
+class CodeInvalid(Forbidden):
+    code = "code_invalid"
+
+    def __init__(self) -> None:
+        super().__init__("This meeting code is not one of this meeting's.")
+
+
+class CodeRevoked(Forbidden):
+    code = "code_revoked"
+
+    def __init__(self) -> None:
+        super().__init__("This meeting code no longer lets anyone in: its registration was "
+                         "refunded or cancelled.")  # fmt: skip
+
+
+class CodeNotNow(Forbidden):
+    code = "code_not_now"
+
+    def __init__(self, when: str | None) -> None:
+        super().__init__(f"This code is for the meeting of {when}: it lets you in from 30 "
+                         "minutes before the start." if when else
+                         "The meetings this code is for are over.")  # fmt: skip

@@ -58,6 +58,7 @@ class PaidOut(BaseModel):
     time_zone: str | None
     rrule: str | None
     occurrences: list[OccurrenceOut]
+    warning: str | None = Field(None, description="Seats past what one meeting holds")
 
 
 class RegisterIn(BaseModel):

@@ -49,7 +49,7 @@ from fareroom.kit.money import (
 )
 from fareroom.kit.ratelimit import Limit, RateLimiter, check_all
 from fareroom.mail.outbox import Outbox
-from fareroom.meetings.service import MeetingsService, display_code, new_code
+from fareroom.meetings.service import MeetingsService, display_code, new_code, normal_code
 from fareroom.models.business import Business, ConnectStatus, User
 from fareroom.models.mail import MailKind
 from fareroom.models.meeting import MeetingRoom, RoomKind
@@ -69,6 +69,10 @@ from fareroom.models.registration import (
 from fareroom.payments.service import PaymentsService, check_amount
 from fareroom.registrations.errors import (
     BadToken,
+    CodeInvalid,
+    CodeNotNow,
+    CodeRequired,
+    CodeRevoked,
     ConnectRequired,
     NotRefundable,
     OccurrenceNotFound,
@@ -96,6 +100,7 @@ class RegistrationLimits:
     limiter: RateLimiter
     registrations: Limit
     payments: Limit
+    wrong_codes: Limit  # per room and address, as wrong meeting passwords
 
 
 @dataclass(frozen=True)
@@ -126,6 +131,17 @@ class PaidView:
     paid: PaidMeeting
     room: MeetingRoom
     occurrences: list[OccurrenceView]
+    most_in_meeting: int  # people one meeting holds at once here (its host among them)
+
+    @property
+    def warning(self) -> str | None:
+        """Seats beyond what one meeting holds are sold, but not all can be in at once."""
+        if self.paid.seats + 1 <= self.most_in_meeting:
+            return None
+        return (
+            f"{self.paid.seats} seats, but a meeting here holds {self.most_in_meeting} "
+            "people at once with its host: registrants past that find it full."
+        )
 
 
 @dataclass
@@ -209,10 +225,8 @@ class RegistrationsService:
         if room.rrule is not None and st.pricing == Pricing.SINGLE:
             raise ValidationFailed("A recurring room is priced 'per_occurrence' or "
                                    "'per_series'.", code="invalid_pricing")  # fmt: skip
-        most = self._meetings.max_participants - 1  # the host keeps a place
-        if not 1 <= st.seats <= min(most, MAX_SEATS):
-            raise ValidationFailed(f"A meeting here takes 1 to {most} registrants (a meeting "
-                                   f"holds {most + 1} people with its host).",
+        if not 1 <= st.seats <= MAX_SEATS:
+            raise ValidationFailed(f"A meeting takes 1 to {MAX_SEATS} registrants.",
                                    code="invalid_seats")  # fmt: skip
         if not 0 <= st.closes_minutes <= 60 * 24 * 60:
             raise ValidationFailed("Registration closes 0 to 86 400 minutes (60 days) before "
@@ -267,7 +281,8 @@ class RegistrationsService:
         views = [self._occurrence_view(paid, room, o, now)
                  for o in await self._repo.occurrences(paid.id)]  # fmt: skip
         length = timedelta(minutes=room.duration_minutes or 0)
-        return PaidView(paid, room, [v for v in views if v.occurrence.starts_at + length > now])
+        return PaidView(paid, room, [v for v in views if v.occurrence.starts_at + length > now],
+                        self._meetings.max_participants)  # fmt: skip
 
     def _occurrence_view(self, paid: PaidMeeting, room: MeetingRoom, o: Occurrence,
                          now: datetime) -> OccurrenceView:  # fmt: skip
@@ -813,3 +828,38 @@ class RegistrationsService:
         """Returns how many are still unread."""
         await self._repo.mark_read(business_id, user_id, ids, self._clock.now())
         return await self._repo.unread(business_id, user_id)
+
+    # ------------------------------------------------------------------ the door
+
+    async def asks_code(self, room: MeetingRoom) -> bool:
+        return await self._repo.paid_for_room(room.id) is not None
+
+    async def admit(self, room: MeetingRoom, code: str | None, address: str | None
+                    ) -> tuple[str, str]:  # fmt: skip
+        """The registrant a meeting code lets in now: (``code:<code>``, their name). A code
+        admits to its occurrence (a series' code to any of them) from ``ADMIT_BEFORE`` its
+        start to its end, while its registration holds its seat; wrong codes are counted
+        per room and address."""
+        if not code or not code.strip():
+            raise CodeRequired()
+        keys = [(f"meeting-code:{room.id}:{address or '-'}", self._limits.wrong_codes)]
+        what = "Too many wrong codes for this meeting."
+        await check_all(self._limits.limiter, keys, what, count=False)
+        found = await self._repo.code(normal_code(code)[:16])
+        if found is None or found.room_id != room.id:
+            await check_all(self._limits.limiter, keys, what)
+            raise CodeInvalid()
+        reg = await self._repo.registration_by_id(found.registration_id)
+        assert reg is not None
+        if found.revoked_at is not None or reg.status not in (*SEATED, RegistrationStatus.HELD):
+            raise CodeRevoked()
+        now = self._clock.now()
+        length = timedelta(minutes=room.duration_minutes or 0)
+        starts = {o.id: o for o in await self._repo.occurrences(reg.paid_meeting_id)}
+        mine = [starts[i.occurrence_id] for i in await self._active(reg)
+                if found.occurrence_id in (None, i.occurrence_id)]  # fmt: skip
+        if not any(o.starts_at - ADMIT_BEFORE <= now <= o.starts_at + length for o in mine):
+            later = [o for o in mine if o.starts_at + length > now]
+            when = self._when(room, min(later, key=lambda o: o.starts_at)) if later else None
+            raise CodeNotNow(when)
+        return f"code:{found.code}", reg.name

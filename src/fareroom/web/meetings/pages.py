@@ -63,6 +63,7 @@ async def start_page(code: str, request: Request) -> Response:
     response = templates.TemplateResponse(request, "meetings/start.html", {
         "caller": caller, "csrf": csrf_token(request) if caller else "", "page": page,
         "room": page.room, "code": display_code(page.room.code), "host": host,
+        "given_code": request.query_params.get("code", "")[:40],
         "signed_in_name": (caller.user.name or caller.user.email) if caller and caller.user
         else None})  # fmt: skip
     response.headers["Cache-Control"] = "no-store"
@@ -81,7 +82,8 @@ async def join(code: str, body: JoinIn, request: Request) -> JSONResponse:
     joiner = Joiner(device=device, user=caller.user if caller else None, invite=body.invite,
                     name=body.name, address=peer_address(request))  # fmt: skip
     async with ctx.unit_of_work() as s:
-        ticket = await s.meetings.join(code[:40], joiner, password=body.password)
+        ticket = await s.meetings.join(code[:40], joiner, password=body.password,
+                                       meeting_code=body.code)  # fmt: skip
     response = JSONResponse(JoinOut(ticket=ticket, expires_in=TICKET_SECONDS).model_dump(),
                             headers={"Cache-Control": "no-store"})  # fmt: skip
     if new:

@@ -54,9 +54,10 @@ function link() {
 
 async function askTicket() {
   const body = {};
-  const name = $("join-name"), password = $("join-password");
+  const name = $("join-name"), password = $("join-password"), meetingCode = $("join-code");
   if (name) body.name = name.value.trim();
   if (password) body.password = password.value;
+  if (meetingCode) body.code = meetingCode.value.trim();
   if (params.get("invite")) body.invite = params.get("invite");
   const r = await fetch(`/m/${code}/join`, { method: "POST", headers: { "Content-Type": "application/json" },
     body: JSON.stringify(body), credentials: "same-origin" });
@@ -538,4 +539,4 @@ $("copy-invitation").addEventListener("click", () => copy(invitationText(), "Inv
 $("invite-menu").addEventListener("toggle", composeLinks);
 state.key = meetingKey();
 composeLinks();
-if (params.get("join") === "1" && !$("join-name") && !$("join-password")) join();
+if (params.get("join") === "1" && !$("join-name") && !$("join-password") && !$("join-code")) join();
