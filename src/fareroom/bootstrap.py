@@ -157,6 +157,11 @@ class Context:
             offline_after=self.settings.offline_after_seconds,
         )
 
+    async def expire_registrations(self) -> int:
+        """The worker's: unpaid registrations past their time give their seats back."""
+        async with self.unit_of_work() as s:
+            return await s.registrations.expire_pending()
+
     @cached_property
     def registration_limits(self) -> RegistrationLimits:
         st = self.settings
@@ -205,7 +210,8 @@ class Context:
                                    max_participants=st.meeting_max_participants)  # fmt: skip
         registrations = RegistrationsService(session, self.clock, meetings=meetings,
                                              clients=clients, payments=payments,
-                                             limits=self.registration_limits)  # fmt: skip
+                                             limits=self.registration_limits,
+                                             base_url=st.base_url)  # fmt: skip
         meetings.door = registrations  # the paid meetings' codes at the meetings' door
         return Services(
             session=session,

@@ -4,43 +4,10 @@ sites the room lists may show it; a room that lists none is refused by the brows
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pytest
 from playwright.async_api import expect
 
-from tests.browser.conftest import PHONE, Pages
-
-
-class Shop:
-    """The business's website: one page, served on another loopback port (another origin)."""
-
-    def __init__(self) -> None:
-        self.html = b""
-        shop = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html")
-                self.end_headers()
-                self.wfile.write(shop.html)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
-@pytest.fixture
-def shop() -> Iterator[Shop]:
-    made = Shop()
-    yield made
-    made.server.shutdown()
+from tests.browser.conftest import PHONE, Pages, Shop
 
 
 async def test_a_site_the_room_lists_shows_the_chat_in_a_frame_and_another_room_refuses(

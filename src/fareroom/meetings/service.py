@@ -708,27 +708,31 @@ class MeetingsService:
         return Invitation(subject=f"Invitation: {room.topic}", text="\n".join(lines),
                           calendar=self.calendar(room, page, link=link))  # fmt: skip
 
-    def calendar(self, room: MeetingRoom, page: StartPage, *, link: str) -> str:
+    def calendar(self, room: MeetingRoom, page: StartPage, *, link: str,
+                 starts: Sequence[datetime] | None = None, note: str = "") -> str:  # fmt: skip
+        """The room's calendar file: its schedule (with its RRULE), or with ``starts`` one
+        event for each of those meetings (a registrant's occurrences); ``note`` (a meeting
+        code) goes first in each event's description."""
         cal = Calendar()
         cal.add("prodid", "-//Fareroom//Meetings//EN")
         cal.add("version", "2.0")
         cal.add("method", "PUBLISH")
-        event = Event()
-        event.add("uid", f"{room.id}@fareroom")
-        event.add("summary", room.topic)
-        event.add("description", f"{link}\n{room.notes}".strip())
-        event.add("url", link)
-        event.add("location", link)
-        event.add("dtstamp", self._clock.now())
-        start = room.starts_at or self._clock.now()
-        if room.time_zone:
-            start = start.astimezone(ZoneInfo(room.time_zone))
-        event.add("dtstart", start)
-        event.add("duration", timedelta(minutes=room.duration_minutes or 60))
-        if room.rrule:
-            event.add("rrule", _recur(room.rrule))
-        event.add("organizer", f"CN={page.host_name}")
-        cal.add_component(event)
+        tz = ZoneInfo(room.time_zone) if room.time_zone else None
+        each = list(starts) if starts is not None else [room.starts_at or self._clock.now()]
+        for n, start in enumerate(each):
+            event = Event()
+            event.add("uid", f"{room.id}{f'-{start:%Y%m%dT%H%M%SZ}' if starts else ''}@fareroom")
+            event.add("summary", room.topic)
+            event.add("description", "\n".join(x for x in (note, link, room.notes) if x))
+            event.add("url", link)
+            event.add("location", link)
+            event.add("dtstamp", self._clock.now())
+            event.add("dtstart", start.astimezone(tz) if tz else start)
+            event.add("duration", timedelta(minutes=room.duration_minutes or 60))
+            if room.rrule and starts is None and n == 0:
+                event.add("rrule", _recur(room.rrule))
+            event.add("organizer", f"CN={page.host_name}")
+            cal.add_component(event)
         return cal.to_ical().decode()
 
     async def send_invitations(self, business: Business, room_id: str, *, base_url: str,

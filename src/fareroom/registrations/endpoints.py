@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from fareroom.accounts.service import Caller
 from fareroom.bootstrap import Services
+from fareroom.gateway.base import GatewayError, as_fareroom_error
 from fareroom.http import (
     Page,
     PathId,
@@ -277,9 +278,10 @@ async def register(code: str, body: RegisterIn, request: Request) -> Registratio
     assert view.token is not None
     try:
         paid = await _pay_after(request, made.id, view.token, body.card_token)
-    except FareroomError as exc:  # the registration stays, pending: the page pays again
-        exc.details.update(registration=made.model_dump(mode="json"))
-        raise
+    except (FareroomError, GatewayError) as exc:  # it stays, pending: the page pays again
+        err = as_fareroom_error(exc) if isinstance(exc, GatewayError) else exc
+        err.details.update(registration=made.model_dump(mode="json"))
+        raise err from None
     return paid.model_copy(update={"token": view.token})
 
 

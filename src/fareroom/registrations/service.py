@@ -43,7 +43,7 @@ from fareroom.kit.money import (
     MAX_CHARGE_MINOR,
     MIN_CHARGE_MINOR,
     CurrencyMismatch,
-    format_major,
+    Money,
     normalise_currency,
     round_half_up,
 )
@@ -174,8 +174,9 @@ def _token_of(registration_id: str) -> tuple[str, str]:
 class RegistrationsService:
     def __init__(self, session: AsyncSession, clock: Clock, *, meetings: MeetingsService,
                  clients: ClientsService, payments: PaymentsService,
-                 limits: RegistrationLimits) -> None:  # fmt: skip
+                 limits: RegistrationLimits, base_url: str) -> None:  # fmt: skip
         self._limits = limits
+        self._base_url = base_url.rstrip("/")
         self._session = session
         self._repo = RegistrationsRepository(session)
         self._clock = clock
@@ -478,11 +479,11 @@ class RegistrationsService:
             return view
         reg.payment_id = payment.id
         reg.failure = None
-        await self._settled(reg, paid, room, payment)
+        await self._settled(reg, paid, room, payment, token)
         return await self.view_of(reg)
 
     async def _settled(self, reg: Registration, paid: PaidMeeting, room: MeetingRoom,
-                       payment: Payment) -> None:  # fmt: skip
+                       payment: Payment, token: str) -> None:  # fmt: skip
         """The registration as its payment stands: paid (or held) gets its codes, the
         registrant's mail and the host's notification; anything else waits."""
         if payment.status == PaymentStatus.SUCCEEDED:
@@ -502,12 +503,12 @@ class RegistrationsService:
                      for i in items]  # fmt: skip
         self._session.add_all(codes)
         await self._session.flush()
-        await self._tell(reg, paid, room, codes)
+        await self._tell(reg, paid, room, codes, token)
 
     async def _tell(self, reg: Registration, paid: PaidMeeting, room: MeetingRoom,
-                    codes: list[MeetingCode]) -> None:  # fmt: skip
+                    codes: list[MeetingCode], token: str) -> None:  # fmt: skip
         host = (await self._meetings.view(reg.business_id, room.id)).host
-        what = f"{room.topic}: {format_major(reg.amount, reg.currency)}"
+        what = f"{room.topic}: {Money(reg.amount, reg.currency).format()}"
         if reg.status == RegistrationStatus.HELD:
             what += " held (a no-show fee)"
         self._session.add(Notification(
@@ -523,36 +524,75 @@ class RegistrationsService:
                                body=f"{reg.name} <{reg.email}> registered for {what}.",
                                reference=reg.id,
                                unique_key=f"registration:{reg.id}:host")  # fmt: skip
+        base = self._base_url
+        links = self.links(paid, room, reg, token)
         lines = [f"You are registered for {room.topic}, with {company}.", ""]
         occurrences = {o.id: o for o in await self._repo.occurrences(paid.id)}
         for c in codes:
             when = ("every meeting of the series" if c.occurrence_id is None
                     else self._when(room, occurrences[c.occurrence_id]))  # fmt: skip
-            lines.append(f"Your meeting code for {when}: {display_code(c.code)}")
-        lines += ["", f"Paid: {format_major(reg.amount, reg.currency)}"
+            lines += [f"Your meeting code for {when}: {display_code(c.code)}",
+                      f"  Join: {base}/m/{room.code}?code={c.code}"]  # fmt: skip
+        lines += ["", f"Paid: {Money(reg.amount, reg.currency).format()}"
                   if reg.status == RegistrationStatus.PAID else
-                  f"Held on your card: {format_major(reg.amount, reg.currency)}, charged only "
-                  "if you do not come.", "", self.policy_text(paid)]  # fmt: skip
+                  f"Held on your card: {Money(reg.amount, reg.currency).format()}, charged only "
+                  "if you do not come.", "", f"Refunds: {self.policy_text(paid)}",
+                  f"Cancel: {links['cancel']}", "",
+                  "A code lets one person in at a time, from 30 minutes before the "
+                  "start."]  # fmt: skip
         await outbox.queue(business_id=biz.id, to=reg.email, kind=MailKind.REGISTRATION,
                            subject=f"Your registration: {room.topic}", body="\n".join(lines),
                            reference=reg.id, sender_name=company,
+                           calendar=await self.calendar(reg, codes=codes),
                            unique_key=f"registration:{reg.id}:registrant")  # fmt: skip
+
+    def links(self, paid: PaidMeeting, room: MeetingRoom, reg: Registration,
+              token: str) -> dict[str, str]:  # fmt: skip
+        """The registrant's own links (their token in them: only they got it)."""
+        mine = f"{self._base_url}/r/{paid.code}"
+        return {
+            "page": mine,
+            "start": f"{self._base_url}/m/{room.code}",
+            "cancel": f"{mine}/cancel?registration={reg.id}&token={token}",
+            "calendar": f"{mine}/registrations/{reg.id}/calendar.ics?token={token}",
+        }
+
+    async def calendar(self, reg: Registration, *,
+                       codes: Sequence[MeetingCode] | None = None) -> str:  # fmt: skip
+        """The registrant's calendar file: the series with its RRULE (a whole series), or
+        each occurrence they have a seat in; their code in each event."""
+        paid = await self._paid(reg)
+        room = await self._meetings.room_by_id(paid.room_id)
+        page = await self._meetings.start_page(room.code)
+        codes = codes if codes is not None else await self._repo.codes(reg.id)
+        live = [c for c in codes if c.revoked_at is None]
+        note = "Meeting code: " + ", ".join(display_code(c.code) for c in live) if live else ""
+        link = f"{self._base_url}/m/{room.code}" + (f"?code={live[0].code}" if len(live) == 1
+                                                    else "")  # fmt: skip
+        if paid.pricing == Pricing.PER_SERIES:
+            return self._meetings.calendar(room, page, link=link, note=note)
+        starts = {o.id: o.starts_at for o in await self._repo.occurrences(paid.id)}
+        return self._meetings.calendar(room, page, link=link, note=note, starts=sorted(
+            starts[i.occurrence_id] for i in await self._active(reg)))  # fmt: skip
+
+    async def registrant_calendar(self, registration_id: str, token: str) -> str:
+        return await self.calendar(await self._mine(registration_id, token))
 
     @staticmethod
     def policy_text(paid: PaidMeeting) -> str:
+        """The refund policy in a sentence, as the page's terms and the mail say it."""
         if paid.refund_rule == RefundRule.ALWAYS:
-            return "Refunds: cancel any time before the meeting for a full refund."
+            return "Cancel any time before the meeting for a full refund."
         if paid.refund_rule == RefundRule.NEVER:
-            return "Refunds: none; a registration cannot be refunded."
+            return "No refunds: a registration cannot be refunded."
         minutes = paid.refund_window_minutes
-        if minutes % 1440 == 0:
-            window = f"{minutes // 1440} days"
-        elif minutes % 60 == 0:
-            window = f"{minutes // 60} hours"
-        else:
-            window = f"{minutes} minutes"
+        for size, unit in ((1440, "day"), (60, "hour"), (1, "minute")):
+            if minutes % size == 0:
+                n = minutes // size
+                window = f"{n} {unit}{'' if n == 1 else 's'}"
+                break
         share = "a full refund" if paid.refund_percent == 100 else f"{paid.refund_percent} % back"
-        return f"Refunds: cancel at least {window} before the start for {share}; none after."
+        return f"Cancel at least {window} before the start for {share}; no refund after."
 
     async def _active(self, reg: Registration) -> list[RegistrationItem]:
         return [i for i in await self._repo.items(reg.id) if not i.cancelled]
@@ -658,6 +698,45 @@ class RegistrationsService:
             await self._repo.revoke_codes(reg.id, now)
         await self._session.flush()
 
+    async def _cancel_plan(self, reg: Registration, paid: PaidMeeting, occurrence_id: str | None
+                           ) -> tuple[list[RegistrationItem], int]:  # fmt: skip
+        """What cancelling now would end (the items not yet started; ``occurrence_id``:
+        that one) and give back by the policy (nothing for a hold: it is released)."""
+        if reg.status not in (*SEATED, RegistrationStatus.HELD):
+            raise NotRefundable(f"This registration is {reg.status}; it cannot be cancelled.",
+                                code="registration_not_cancellable")  # fmt: skip
+        if paid.pricing == Pricing.PER_SERIES and occurrence_id is not None:
+            raise ValidationFailed("A series is cancelled as a whole.",
+                                   code="series_cancelled_whole")  # fmt: skip
+        now = self._clock.now()
+        starts = {o.id: o.starts_at for o in await self._repo.occurrences(paid.id)}
+        targets = [i for i in await self._active(reg) if starts[i.occurrence_id] > now
+                   and occurrence_id in (None, i.occurrence_id)]  # fmt: skip
+        if not targets:
+            raise RegistrationClosed("There is nothing left to cancel: the meetings of this "
+                                     "registration have started or were cancelled.",
+                                     code="nothing_to_cancel")  # fmt: skip
+        if reg.status == RegistrationStatus.HELD:
+            return targets, 0
+        if paid.pricing == Pricing.PER_SERIES:  # measured to the series' next meeting
+            first = min(starts[i.occurrence_id] for i in targets)
+            back = refund_of(paid, [(sum(i.amount for i in targets), first)], now=now)
+        else:
+            back = refund_of(paid, [(i.amount, starts[i.occurrence_id]) for i in targets], now=now)
+        payment = (await self._payments.get(reg.business_id, str(reg.payment_id))).payment
+        return targets, min(back, payment.amount_captured - payment.amount_refunded)
+
+    async def cancel_quote(
+        self, registration_id: str, token: str
+    ) -> tuple[RegistrationView, int | None]:
+        """The registration, and what cancelling it now gives back (None: it cannot be)."""
+        reg = await self._mine(registration_id, token)
+        try:
+            _, back = await self._cancel_plan(reg, await self._paid(reg), None)
+        except (NotRefundable, RegistrationClosed):
+            return await self.view_of(reg), None
+        return await self.view_of(reg), back
+
     async def cancel(self, registration_id: str, token: str, *,
                      occurrence_id: str | None = None) -> RegistrationView:  # fmt: skip
         """The registrant cancels (the link in their mail): refunded by the policy now, for
@@ -670,40 +749,16 @@ class RegistrationsService:
             await self._end_items(reg, await self._active(reg))
             reg.status, reg.updated_at = RegistrationStatus.CANCELLED, now
             return await self.view_of(reg)
-        if reg.status not in (*SEATED, RegistrationStatus.HELD):
-            raise NotRefundable(f"This registration is {reg.status}; it cannot be cancelled.",
-                                code="registration_not_cancellable")  # fmt: skip
-        starts = {o.id: o.starts_at for o in await self._repo.occurrences(paid.id)}
-        active = await self._active(reg)
-        future = [i for i in active if starts[i.occurrence_id] > now]
-        if paid.pricing == Pricing.PER_SERIES and occurrence_id is not None:
-            raise ValidationFailed("A series is cancelled as a whole.",
-                                   code="series_cancelled_whole")  # fmt: skip
-        targets = [i for i in future if occurrence_id in (None, i.occurrence_id)]
-        if not targets:
-            raise RegistrationClosed("There is nothing left to cancel: the meetings of this "
-                                     "registration have started or were cancelled.",
-                                     code="nothing_to_cancel")  # fmt: skip
+        targets, back = await self._cancel_plan(reg, paid, occurrence_id)
         if reg.status == RegistrationStatus.HELD:
             await self._payments.cancel(biz, str(reg.payment_id))
-            await self._end_items(reg, targets)
-            reg.status, reg.updated_at = RegistrationStatus.CANCELLED, now
-            return await self.view_of(reg)
-        if paid.pricing == Pricing.PER_SERIES:  # measured to the series' next meeting
-            first = min(starts[i.occurrence_id] for i in targets)
-            back = refund_of(paid, [(sum(i.amount for i in targets), first)], now=now)
-        else:
-            back = refund_of(paid, [(i.amount, starts[i.occurrence_id]) for i in targets], now=now)
-        payment = (await self._payments.get(biz.id, str(reg.payment_id))).payment
-        back = min(back, payment.amount_captured - payment.amount_refunded)
-        if back > 0:
+        elif back > 0:
             key = sha256(f"{reg.id}:" + ",".join(sorted(i.occurrence_id for i in targets)))
-            await self._payments.refund(biz, payment.id, amount=back,
+            await self._payments.refund(biz, str(reg.payment_id), amount=back,
                                         reason="Cancelled by the registrant",
                                         refund_id=f"re_{key[:32]}")  # fmt: skip
         await self._end_items(reg, targets)
-        everything = all(i.cancelled for i in await self._repo.items(reg.id))
-        if everything:
+        if not await self._active(reg):
             reg.status = RegistrationStatus.CANCELLED
         elif back > 0:
             reg.status = RegistrationStatus.PARTLY_REFUNDED
@@ -770,7 +825,7 @@ class RegistrationsService:
             subject=f"Cancelled: {room.topic}, {self._when(room, occ)}",
             body=f"The meeting of {self._when(room, occ)} is cancelled by its host. "
                  + ("Your card's hold is released." if reg.status == RegistrationStatus.CANCELLED
-                    else f"{format_major(item.amount, reg.currency)} is refunded to your card."),
+                    else f"{Money(item.amount, reg.currency).format()} is refunded to your card."),
             reference=reg.id, sender_name=biz.company_name or biz.name,
             unique_key=f"registration:{reg.id}:cancelled:{occ.id}")  # fmt: skip
 

@@ -9,7 +9,8 @@ their parties), take over stale collections, give waiting clients idle agents, t
 waiting while no agent is online (releasing their holds after ``queue_nobody_seconds``),
 send mail.
 Every third of the offline window: record offline the chat parties whose pages nobody has
-heard (their process died), and take such meeting participants out of their meetings.
+heard (their process died), take such meeting participants out of their meetings, and
+give the seats of paid meetings' registrations never paid back.
 Every ``meter_tick_seconds``: publish the live meters and collect split bills. On start:
 rebuild every open session's meter from its events.
 """
@@ -81,6 +82,7 @@ async def run_worker(ctx: Context, stop: asyncio.Event, *, interval: float = 1.0
                 next_sweep = time.monotonic() + sweep
                 await ctx.relay.sweep_presence()
                 await ctx.meeting_jobs.sweep()
+                await ctx.expire_registrations()
         except Exception:
             log.exception("worker round failed")
         wait = min(interval, max(0.0, next_tick - time.monotonic()))

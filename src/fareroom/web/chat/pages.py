@@ -7,13 +7,12 @@ sites its room allows (none by default, so only the button's window or a link sh
 
 from __future__ import annotations
 
-import json
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from fareroom.chat.service import embed_origins
 from fareroom.http import PathId, context
+from fareroom.web.embed import embed_script
 from fareroom.web.render import templates
 from fareroom.web.security import content_security_policy
 
@@ -39,29 +38,11 @@ async def client_page(room_id: PathId, request: Request) -> Response:
         headers={"Content-Security-Policy": policy, **framing})  # fmt: skip
 
 
-EMBED = """(function () {
-  var url = %(url)s, label = %(label)s;
-  var b = document.createElement("button");
-  b.type = "button"; b.textContent = label; b.setAttribute("aria-label", label);
-  b.style.cssText = "position:fixed;right:20px;bottom:20px;z-index:2147483647;" +
-    "padding:12px 18px;border:0;border-radius:24px;background:#2456d6;color:#fff;" +
-    "font:600 15px system-ui,sans-serif;box-shadow:0 4px 14px rgba(0,0,0,.2);cursor:pointer";
-  b.onclick = function () {
-    var w = window.open(url, "fareroom-chat", "width=420,height=720");
-    if (!w) { location.href = url; }
-  };
-  document.body.appendChild(b);
-})();
-"""
-
-
 @router.get("/chat/{room_id}/embed.js")
-async def embed_script(room_id: PathId, request: Request) -> Response:
+async def chat_embed(room_id: PathId, request: Request) -> Response:
     """``<script src=".../chat/<room>/embed.js" async></script>`` adds a chat button."""
     ctx = context(request)
     async with ctx.unit_of_work() as s:
         room, _ = await s.live.public_room(room_id)
-    url = f"{ctx.settings.base_url}/chat/{room.id}"
-    body = EMBED % {"url": json.dumps(url), "label": json.dumps(f"Chat: {room.name}")}
-    return Response(body, media_type="text/javascript",
-                    headers={"Cache-Control": "max-age=300"})  # fmt: skip
+    return embed_script(f"{ctx.settings.base_url}/chat/{room.id}", f"Chat: {room.name}",
+                        window="fareroom-chat")  # fmt: skip

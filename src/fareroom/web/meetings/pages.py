@@ -21,7 +21,7 @@ from fareroom.http import context, peer_address
 from fareroom.kit.errors import Unauthenticated
 from fareroom.meetings.realtime import DEVICE_COOKIE
 from fareroom.meetings.schemas import JoinIn, JoinOut
-from fareroom.meetings.service import TICKET_SECONDS, Joiner, display_code
+from fareroom.meetings.service import TICKET_SECONDS, Joiner, display_code, normal_code
 from fareroom.web.pages import NOTICES, csrf_token, page_caller, signed_in, to_login
 from fareroom.web.render import templates
 from fareroom.web.security import check_same_origin
@@ -53,6 +53,13 @@ async def _maybe_caller(request: Request) -> Caller | None:
         return None
 
 
+def _shown_code(text: str) -> str:
+    """A meeting code from the link (``?code=``), as people read it; anything else as it
+    came (the form shows it, the server checks it)."""
+    code = normal_code(text[:40])
+    return display_code(code) if len(code) == 10 and code.isalnum() else text[:40]
+
+
 @router.get("/m/{code}", response_class=HTMLResponse)
 async def start_page(code: str, request: Request) -> Response:
     caller = await _maybe_caller(request)
@@ -63,7 +70,7 @@ async def start_page(code: str, request: Request) -> Response:
     response = templates.TemplateResponse(request, "meetings/start.html", {
         "caller": caller, "csrf": csrf_token(request) if caller else "", "page": page,
         "room": page.room, "code": display_code(page.room.code), "host": host,
-        "given_code": request.query_params.get("code", "")[:40],
+        "given_code": _shown_code(request.query_params.get("code", "")),
         "signed_in_name": (caller.user.name or caller.user.email) if caller and caller.user
         else None})  # fmt: skip
     response.headers["Cache-Control"] = "no-store"

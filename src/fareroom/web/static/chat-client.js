@@ -5,6 +5,7 @@
 // starting another.
 import { $, money, clock, problem, requestSummary, MeterView, Live, SETTLED } from "./chat-common.js";
 import { Call } from "./chat-call.js";
+import { CardForm } from "./card-form.js";
 
 const app = $("app");
 const room = app.dataset.room;
@@ -12,7 +13,8 @@ const KEY = `fareroom.visit.${room}`;
 const steps = ["away", "contact", "terms", "card", "waiting", "elsewhere", "chat", "summary"];
 const meterView = new MeterView("meter");
 const BRANDS = { visa: "Visa", mastercard: "Mastercard", amex: "American Express", discover: "Discover" };
-let session = null, stripe = null, cards = {}, card = null, online = false, sentToken = null;
+const cardForm = new CardForm(app);
+let session = null, card = null, online = false, sentToken = null;
 let leadInstead = false;  // the client left the queue to leave their email
 const requests = new Map();  // id → the payment request as last heard
 const outbox = [];           // messages not yet confirmed by the server, in order: {ref, text, li}
@@ -157,40 +159,9 @@ $("take-over").onclick = () => live.connect();
 
 // ---------------------------------------------------------------- cards
 function mountCard(containerId) {
-  const box = typeof containerId === "string" ? $(containerId) : containerId;
-  if (box.dataset.mounted) return;
-  box.dataset.mounted = "1";
-  if (app.dataset.gateway === "stripe") {
-    stripe = stripe || window.Stripe(app.dataset.stripeKey);
-    const element = stripe.elements().create("card");
-    element.mount(box);
-    cards[box.id || box.className] = element;
-    return;
-  }
-  // The sandbox's card form: the number goes to the sandbox's tokeniser, never to our API.
-  box.innerHTML = `
-    <label>Card number <input name="number" inputmode="numeric" autocomplete="cc-number" required placeholder="4242 4242 4242 4242"></label>
-    <div class="row"><label>Expiry <input name="exp" placeholder="MM/YY" autocomplete="cc-exp" required></label>
-    <label>CVC <input name="cvc" inputmode="numeric" autocomplete="cc-csc" maxlength="4"></label></div>
-    <p class="muted">Sandbox: use a Stripe test card, e.g. 4242 4242 4242 4242.</p>`;
+  cardForm.mount(typeof containerId === "string" ? $(containerId) : containerId);
 }
-async function cardToken(form) {
-  if (app.dataset.gateway === "stripe") {
-    const box = form.querySelector("[data-mounted]");
-    const { paymentMethod, error } = await stripe.createPaymentMethod({ type: "card",
-      card: cards[box.id || box.className] });
-    if (error) throw new Error(error.message);
-    return paymentMethod.id;
-  }
-  const f = new FormData(form);
-  const [mm, yy] = String(f.get("exp")).split("/").map((x) => parseInt(x, 10));
-  const r = await fetch("/sandbox/tokens", { method: "POST", headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ number: String(f.get("number")).replace(/\s+/g, ""), exp_month: mm || 0,
-      exp_year: yy < 100 ? 2000 + yy : yy || 0, cvc: String(f.get("cvc") || "") }) });
-  const data = await r.json();
-  if (!r.ok) throw new Error(data.detail || data.message || "The card was refused.");
-  return data.id;
-}
+function cardToken(form) { return cardForm.token(form); }
 async function giveCard(form) {
   const given = await cardToken(form);
   if (form.dataset.purpose === "retry") {
