@@ -47,6 +47,7 @@ from fareroom.web.meetings.admin import router as meeting_admin_router
 from fareroom.web.meetings.pages import router as meeting_pages_router
 from fareroom.web.meetings.settings import router as meeting_settings_router
 from fareroom.web.pages import router as pages_router
+from fareroom.web.registrations.admin import router as registration_admin_router
 from fareroom.web.registrations.pages import router as registration_pages_router
 from fareroom.web.render import templates
 from fareroom.web.security import DOCS_PATHS, security_headers
@@ -287,7 +288,7 @@ def create_app(ctx: Context | None = None, *, settings: Settings | None = None,
                sandbox_router,
                visits_router, rooms_pages_router, console_router, chat_pages_router,
                meeting_pages_router, meeting_settings_router, meeting_admin_router,
-               registration_pages_router,
+               registration_pages_router, registration_admin_router,
                pages_router)  # fmt: skip
     for router in routers:
         app.include_router(router)

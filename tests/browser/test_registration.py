@@ -125,6 +125,20 @@ async def test_from_the_business_site_to_a_paid_registration_with_code_calendar_
     assert code in text and "45.00 EUR" in text and "/cancel?registration=" in text
     assert any(p.get_content_type() == "text/calendar" for p in mail.walk())
 
+    # the host's notification, with the unread count in the header, and the registrations
+    host = await pages.sign_in(pages.t.owner_email, pages.t.password, viewport=PHONE)
+    await expect(host.locator("#nav-unread")).to_have_text("1")
+    await host.click("#nav-notifications")
+    await expect(host.locator("#notification-list li").first).to_contain_text(
+        "Ada Lovelace registered")  # fmt: skip
+    await pages.shot(host, "host-notifications")
+    await host.goto(f"{pages.base}/dashboard/meetings/{meeting['room_id']}/paid")
+    await expect(host.locator("#registration-table tbody tr")).to_have_count(1)
+    await expect(host.locator("#registration-table .reg-status")).to_have_text("paid")
+    await pages.shot(host, "host-registrations")
+    await host.set_viewport_size(DESKTOP)
+    await pages.shot(host, "host-registrations")
+
     # the mail's cancel link: inside the 24-hour window, in full
     cancel = re.search(r"Cancel: (\S+)", text)
     assert cancel

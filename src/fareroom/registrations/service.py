@@ -655,9 +655,13 @@ class RegistrationsService:
         return reg
 
     async def refund(self, biz: Business, registration_id: str, *, amount: int | None,
-                     reason: str, refund_id: str | None = None) -> RegistrationView:  # fmt: skip
+                     reason: str, refund_id: str | None = None,
+                     by: User | None = None) -> RegistrationView:  # fmt: skip
         """The host's one click: all that is left (``amount`` None) or part of it."""
         reg = await self._locked(biz.id, registration_id)
+        if by is not None:
+            paid = await self._paid(reg)
+            self._meetings.check_may_change(by, await self._meetings.room_by_id(paid.room_id))
         if reg.payment_id is None or reg.status in (RegistrationStatus.PENDING,
                                                     RegistrationStatus.HELD,
                                                     RegistrationStatus.EXPIRED):  # fmt: skip
@@ -878,6 +882,9 @@ class RegistrationsService:
             business_id, user_id, limit=limit, starting_after=starting_after,
             unread=unread)  # fmt: skip
         return found, await self._repo.unread(business_id, user_id)
+
+    async def unread(self, business_id: str, user_id: str) -> int:
+        return await self._repo.unread(business_id, user_id)
 
     async def mark_read(self, business_id: str, user_id: str, ids: Sequence[str] | None) -> int:
         """Returns how many are still unread."""

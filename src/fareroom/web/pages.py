@@ -84,9 +84,15 @@ class CsrfFailed(Forbidden):
 
 
 async def page_caller(request: Request) -> Caller:
+    """The signed-in caller; their unread notifications are counted for the header
+    (``request.state.unread``)."""
     ctx = context(request)
     async with ctx.unit_of_work() as services:
-        return await services.accounts.session_caller(request.cookies.get(COOKIE))
+        caller = await services.accounts.session_caller(request.cookies.get(COOKIE))
+        if caller.user is not None:
+            request.state.unread = await services.registrations.unread(caller.business_id,
+                                                                       caller.user.id)  # fmt: skip
+        return caller
 
 
 async def signed_in(request: Request, roles: frozenset[str] | tuple[str, ...],
