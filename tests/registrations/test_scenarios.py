@@ -252,3 +252,20 @@ async def test_thirty_registrations_at_once_for_ten_seats(paid: Paid) -> None:
     assert (await paid.page(meeting["code"]))["occurrences"][0]["seats_left"] == 0
     balance = await paid.t.balance()
     assert (balance["gross"], balance["available"]) == (10 * PRICE, 10 * NET)
+
+
+async def test_moving_the_room_moves_its_unbooked_meetings_and_keeps_the_booked_one(
+    paid: Paid,
+) -> None:
+    meeting = await paid.meeting(rrule="FREQ=WEEKLY;COUNT=3", pricing="per_occurrence")
+    first = meeting["occurrences"][0]
+    await paid.registered(meeting["code"], occurrences=[first["id"]])
+    later = paid.clock.now() + timedelta(days=12)
+    r = await paid.t.api.patch(f"/api/v1/meeting-rooms/{meeting['room_id']}", json={
+        "schedule": {"starts_at": later.isoformat(), "duration_minutes": 60,
+                     "time_zone": "Europe/Berlin", "rrule": "FREQ=WEEKLY;COUNT=3"}})  # fmt: skip
+    assert r.status_code == 200, r.text
+    now = await paid.page(meeting["code"])
+    starts = [o["starts_at"] for o in now["occurrences"]]
+    assert first["starts_at"] in starts  # booked: kept until the host cancels it
+    assert len(starts) == 4 and sorted(starts) == starts

@@ -98,7 +98,8 @@ class Registration(Base):
     status: Mapped[RegistrationStatus] = mapped_column(str_enum(RegistrationStatus, 16))
     amount: Mapped[int] = mapped_column(BigInteger)  # what it pays (or holds)
     currency: Mapped[str] = mapped_column(String(3))
-    # Attempt n's gateway key is registration:<id>:attempt:<n>; only a refused card ends one.
+    # Attempt n pays as payment pay_<reg>_<n> (its gateway key derived from it); only a
+    # refused card ends an attempt.
     attempt: Mapped[int] = mapped_column(Integer, default=1)
     seats_held: Mapped[bool] = mapped_column(Boolean, default=True)
     payment_id: Mapped[str | None] = mapped_column(String(40))

@@ -207,7 +207,6 @@ class RegistrationsService:
             setattr(paid, name, getattr(settings, name))
         paid.updated_at = now
         await self._session.flush()
-        await self._sync(paid, room)
         return await self._view(paid, room)
 
     def _check(self, biz: Business, room: MeetingRoom, st: PaidSettings) -> None:
@@ -278,6 +277,10 @@ class RegistrationsService:
         await self._session.flush()
 
     async def _view(self, paid: PaidMeeting, room: MeetingRoom) -> PaidView:
+        """The meeting and its occurrences, brought up to date with the room's schedule
+        first (a host may have moved it since)."""
+        if room.starts_at is not None and room.time_zone is not None:
+            await self._sync(paid, room)
         now = self._clock.now()
         views = [self._occurrence_view(paid, room, o, now)
                  for o in await self._repo.occurrences(paid.id)]  # fmt: skip
