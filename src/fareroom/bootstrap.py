@@ -158,9 +158,11 @@ class Context:
         )
 
     async def expire_registrations(self) -> int:
-        """The worker's: unpaid registrations past their time give their seats back."""
+        """The worker's: unpaid registrations past their time give their seats back, and
+        held ones follow what the gateway did to their hold."""
         async with self.unit_of_work() as s:
-            return await s.registrations.expire_pending()
+            expired = await s.registrations.expire_pending()
+            return expired + await s.registrations.follow_holds()
 
     @cached_property
     def registration_limits(self) -> RegistrationLimits:

@@ -27,7 +27,8 @@ async def _paid_room(room: Room, host: str) -> tuple[dict[str, Any], dict[str, A
     assert (await t.api.get("/api/v1/connect")).json()["status"] == "enabled"
     start = datetime.now(UTC) + timedelta(minutes=10)  # its code admits from 30 minutes before
     made = await room.make_room(host, kind="scheduled", join_before_host=True, schedule={
-        "starts_at": start.isoformat(), "duration_minutes": 60, "time_zone": "Europe/Paris"})  # fmt: skip
+        "starts_at": start.isoformat(), "duration_minutes": 60,
+        "time_zone": "Europe/Paris"})  # fmt: skip
     paid = await t.api.put(f"/api/v1/meeting-rooms/{made['id']}/paid", json={
         "price": 3_000, "currency": "EUR", "pricing": "single", "seats": 4})  # fmt: skip
     assert paid.status_code == 200, paid.text

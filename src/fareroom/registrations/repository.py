@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 
 from fareroom.kit.repository import Repository
+from fareroom.models.payment import Payment, PaymentStatus
 from fareroom.models.registration import (
     MeetingCode,
     Notification,
@@ -134,6 +135,17 @@ class RegistrationsRepository(Repository):
                        Registration.expires_at <= now)
                 .order_by(Registration.expires_at).limit(limit))  # fmt: skip
         return (await self.session.scalars(stmt)).all()
+
+    async def holds_settled_elsewhere(self, *, limit: int) -> Sequence[tuple[Registration, str]]:
+        """Held registrations whose hold the gateway captured or released without us (a
+        verified webhook updated the payment): (registration, the payment's status)."""
+        stmt = (select(Registration, Payment.status)
+                .join(Payment, Payment.id == Registration.payment_id)
+                .where(Registration.status == RegistrationStatus.HELD,
+                       Payment.status != PaymentStatus.REQUIRES_CAPTURE,
+                       Registration.failure.is_(None))
+                .order_by(Registration.id).limit(limit))  # fmt: skip
+        return [(r, str(st)) for r, st in (await self.session.execute(stmt)).all()]
 
     # ------------------------------------------------------------------ codes
 

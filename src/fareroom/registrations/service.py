@@ -625,6 +625,27 @@ class RegistrationsService:
         reg.status = RegistrationStatus.EXPIRED
         reg.updated_at = self._clock.now()
 
+    async def follow_holds(self, *, limit: int = 200) -> int:
+        """Held registrations follow what the gateway did to their hold without us (told by
+        a verified webhook, which the payment recorded once): captured → ``no_show``;
+        released after the meeting → ``attended``; released before it → still ``held`` (the
+        seat is theirs) with ``failure`` saying the hold is gone, for the host to see."""
+        found = await self._repo.holds_settled_elsewhere(limit=limit)
+        now = self._clock.now()
+        for reg, status in found:
+            reg = await self._locked(reg.business_id, reg.id)
+            if status == PaymentStatus.SUCCEEDED:
+                reg.status = RegistrationStatus.NO_SHOW
+            else:
+                paid = await self._paid(reg)
+                starts = {o.id: o.starts_at for o in await self._repo.occurrences(paid.id)}
+                if all(starts[i.occurrence_id] <= now for i in await self._active(reg)):
+                    reg.status = RegistrationStatus.ATTENDED
+                else:
+                    reg.failure = "The card's hold was released at the gateway."
+            reg.updated_at = now
+        return len(found)
+
     async def expire_pending(self, *, limit: int = 200) -> int:
         """Pending registrations past their time give their seats back; returns how many."""
         ids = await self._repo.expired(self._clock.now(), limit=limit)
