@@ -134,8 +134,10 @@ def upgrade() -> None:
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("attempt", sa.Integer(), nullable=False),
         sa.Column("seats_held", sa.Boolean(), nullable=False),
+        sa.Column("attempt_card_id", sa.String(length=40), nullable=True),
         sa.Column("payment_id", sa.String(length=40), nullable=True),
         sa.Column("failure", sa.String(length=300), nullable=True),
+        sa.Column("request_hash", sa.String(length=64), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("expires_at", fareroom.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("created_at", fareroom.kit.db.UTCDateTime(timezone=True), nullable=False),
@@ -154,6 +156,9 @@ def upgrade() -> None:
             name=op.f("fk_meeting_registrations_paid_meeting_id_paid_meetings"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_meeting_registrations")),
+        sa.UniqueConstraint(
+            "paid_meeting_id", "request_hash", name=op.f("uq_meeting_registrations_paid_meeting_id")
+        ),
     )
     with op.batch_alter_table("meeting_registrations", schema=None) as batch_op:
         batch_op.create_index(
@@ -173,6 +178,7 @@ def upgrade() -> None:
         sa.Column("room_id", sa.String(length=40), nullable=False),
         sa.Column("occurrence_id", sa.String(length=40), nullable=True),
         sa.Column("revoked_at", fareroom.kit.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("used_at", fareroom.kit.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["occurrence_id"],
             ["meeting_occurrences.id"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from fareroom.chat.relay import Relay
 from fareroom.chat.service import ChatService, SessionSurroundings
 from fareroom.clients.service import ClientsService
 from fareroom.config import Settings
-from fareroom.gateway.base import PaymentGateway
+from fareroom.gateway.base import GatewayError, PaymentGateway
 from fareroom.gateway.log import GatewayLog, LoggedGateway, LogScope
 from fareroom.gateway.sandbox import ProcessingFee, SandboxGateway
 from fareroom.idempotency.service import IdempotencyService
@@ -32,6 +33,7 @@ from fareroom.kit.db import (
     session_factory,
     transaction,
 )
+from fareroom.kit.errors import FareroomError
 from fareroom.kit.ratelimit import InMemoryRateLimiter, RateLimiter, RedisRateLimiter
 from fareroom.ledger.service import Account, Ledger
 from fareroom.mail.outbox import FileSender, Sender, SmtpSender
@@ -50,6 +52,8 @@ from fareroom.realtime.pages import PageTimings
 from fareroom.registrations.service import RegistrationLimits, RegistrationsService
 from fareroom.revenue.service import RevenueService
 from fareroom.webhooks.service import WebhooksService
+
+log = logging.getLogger("fareroom.bootstrap")
 
 
 def sandbox_database_url(url: str) -> str:
@@ -157,12 +161,32 @@ class Context:
             offline_after=self.settings.offline_after_seconds,
         )
 
+    async def settle_cancellations(self, *, limit: int = 500) -> int:
+        """Refund (or release) the seats of cancelled meetings, each registrant in a
+        transaction of its own; one that fails (the gateway away) is tried again by the
+        worker's next sweep. Returns how many were settled."""
+        async with self.unit_of_work() as s:
+            todo = await s.registrations.cancellations_to_settle(limit=limit)
+        done = 0
+        for business_id, registration_id, occurrence_id in todo:
+            try:
+                async with self.unit_of_work(business_id) as s:
+                    await s.registrations.settle_cancelled(business_id, registration_id,
+                                                           occurrence_id)  # fmt: skip
+                done += 1
+            except (FareroomError, GatewayError):
+                log.warning("settling %s of a cancelled meeting failed; the worker tries again",
+                            registration_id, exc_info=True)  # fmt: skip
+        return done
+
     async def expire_registrations(self) -> int:
         """The worker's: unpaid registrations past their time give their seats back, and
-        held ones follow what the gateway did to their hold."""
+        held ones follow what the gateway did to their hold, and the seats of cancelled
+        meetings are refunded."""
         async with self.unit_of_work() as s:
             expired = await s.registrations.expire_pending()
-            return expired + await s.registrations.follow_holds()
+            followed = await s.registrations.follow_holds()
+        return expired + followed + await self.settle_cancellations()
 
     @cached_property
     def registration_limits(self) -> RegistrationLimits:

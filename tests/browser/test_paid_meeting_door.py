@@ -5,6 +5,7 @@ told why; a refunded registration's code no longer opens the door."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -42,7 +43,7 @@ async def _register(room: Room, code: str, name: str) -> dict[str, Any]:
             "cvc": "123"})).json()["id"]  # fmt: skip
         r = await http.post(f"/api/v1/register/{code}/registrations", json={
             "name": name, "email": f"{name.lower()}@example.com", "terms": True,
-            "card_token": token})  # fmt: skip
+            "card_token": token, "request_key": uuid.uuid4().hex})  # fmt: skip
     assert r.status_code == 201, r.text
     return dict(r.json())
 

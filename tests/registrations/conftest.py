@@ -4,6 +4,7 @@ registrant's side of the public ``/r/<code>`` API."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -60,14 +61,26 @@ class Paid:
         return await self.t.token(number)
 
     async def register(self, code: str, *, name: str = "Ada Lovelace",
-                       email: str = "ada@example.com", card: str | None = OK,
-                       occurrences: list[str] | None = None, **extra: Any
-                       ) -> httpx.Response:  # fmt: skip
+                       email: str = "ada@example.com", card: str = OK,
+                       occurrences: list[str] | None = None, request_key: str | None = None,
+                       **extra: Any) -> httpx.Response:  # fmt: skip
         body: dict[str, Any] = {"name": name, "email": email, "terms": True,
-                                "occurrences": occurrences or [], **extra}  # fmt: skip
-        if card is not None:
-            body["card_token"] = await self.token(card)
+                                "occurrences": occurrences or [],
+                                "request_key": request_key or uuid.uuid4().hex,
+                                "card_token": await self.token(card), **extra}  # fmt: skip
         return await self.public.post(f"/api/v1/register/{code}/registrations", json=body)
+
+    async def pending(
+        self, code: str, *, name: str = "Ada Lovelace", email: str = "ada@example.com"
+    ) -> dict[str, Any]:
+        """A registration holding its seats, not paid: what a page that died between
+        registering and paying leaves (the service's first step alone)."""
+        key = uuid.uuid4().hex
+        async with self.ctx.unit_of_work() as s:
+            view = await s.registrations.register(code, name=name, email=email,
+                                                  occurrence_ids=[], terms=True,
+                                                  request_key=key)  # fmt: skip
+            return {"id": view.registration.id, "token": view.token}
 
     async def registered(self, code: str, **kwargs: Any) -> dict[str, Any]:
         r = await self.register(code, **kwargs)

@@ -10,7 +10,7 @@ import pytest
 
 from fareroom.kit.clock import FrozenClock
 from tests.conftest import Tenant
-from tests.registrations.conftest import Paid
+from tests.registrations.conftest import DECLINED, Paid
 
 
 async def _unchanged(paid: Paid, code: str, seats_left: int) -> None:
@@ -84,7 +84,7 @@ async def test_registering_wrongly_is_refused_and_takes_nothing(
         ({"name": "x" * 101}, 422, "invalid_request"),
     ]
     for body, status, want in cases:
-        r = await paid.register(code, card=None, **body)
+        r = await paid.register(code, **body)
         assert (r.status_code, r.json()["code"]) == (status, want), (body, r.text)
     unknown = await paid.register("nosuchcode", occurrences=[occs[0]["id"]])
     assert unknown.status_code == 404 and unknown.json()["code"] == "paid_meeting_not_found"
@@ -119,7 +119,8 @@ async def test_registration_closes_its_minutes_before_the_start(
 
 async def test_a_forged_registrant_token_pays_and_cancels_nothing(paid: Paid) -> None:
     meeting = await paid.meeting()
-    reg = await paid.registered(meeting["code"], card=None)
+    refused = await paid.register(meeting["code"], card=DECLINED)
+    reg = refused.json()["registration"]
     forged = {**reg, "token": f"{reg['id']}.forgedforgedforgedforged"}
     assert (await paid.pay(meeting["code"], forged)).json()["code"] == "registration_token_invalid"
     r = await paid.cancel(meeting["code"], forged)

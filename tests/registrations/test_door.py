@@ -114,3 +114,22 @@ async def test_wrong_codes_are_counted_per_room_and_address(
     clock.advance(seconds=paid.ctx.settings.limit_meeting_password.seconds + 1)
     r = await guest.ticket(room["code"], code=reg["codes"][0]["code"])
     assert r.status_code == 200, r.text
+
+
+async def test_after_a_refund_the_code_ends_for_the_page_coming_back_and_used_codes_stay(
+    meet: Meet, paid: Paid, clock: FrozenClock
+) -> None:
+    room, meeting, reg = await _meeting(paid, clock)
+    ada = meet.guest("Ada")
+    welcome = await ada.join(room["code"], code=reg["codes"][0]["code"])
+    # once in, the registrant cannot cancel for a refund herself
+    r = await paid.cancel(meeting["code"], reg)
+    assert r.status_code == 409 and r.json()["code"] == "code_used", r.text
+    # the host refunds her; the page's own rejoin (its socket dropped) is refused now
+    r = await paid.t.api.post(f"/api/v1/registrations/{reg['id']}/refunds", json={})
+    assert r.status_code == 200, r.text
+    assert ada.sock is not None
+    await ada.sock.close()
+    ada.sock = await ada.connect(welcome["rejoin"])
+    code, frames = await ada.closed()
+    assert code == 4401 and frames and frames[-1].get("code") == "code_revoked", (code, frames)

@@ -45,14 +45,46 @@ async def test_a_registrant_pays_gets_a_code_and_the_host_a_notification(paid: P
 
 async def test_paying_twice_for_one_registration_charges_once(paid: Paid) -> None:
     meeting = await paid.meeting()
-    reg = await paid.registered(meeting["code"], card=None)
-    assert reg["status"] == "pending" and reg["payment_id"] is None
+    reg = await paid.pending(meeting["code"])
     first, second = await paid.pay(meeting["code"], reg), await paid.pay(meeting["code"], reg)
     assert first.status_code == second.status_code == 200, (first.text, second.text)
     assert first.json()["payment_id"] == second.json()["payment_id"]
     assert first.json()["codes"] == second.json()["codes"]
     balance = await paid.t.balance()
     assert balance["gross"] == PRICE
+
+
+async def test_the_same_request_key_is_the_same_registration_and_one_charge(
+    paid: Paid,
+) -> None:
+    """A page whose answer was lost sends its registration again: same key, same one."""
+    meeting = await paid.meeting()
+    first = await paid.registered(meeting["code"], request_key="k" * 30)
+    again = await paid.registered(meeting["code"], request_key="k" * 30)
+    assert again["id"] == first["id"] and again["token"] == first["token"]
+    assert again["payment_id"] == first["payment_id"]
+    assert (await paid.page(meeting["code"]))["occurrences"][0]["seats_left"] == 4
+    assert (await paid.t.balance())["gross"] == PRICE
+
+
+async def test_a_lost_charge_answer_and_a_new_card_token_charge_once(paid: Paid) -> None:
+    """The charge went through but its answer was lost (the transaction rolled back); the
+    page pays again with a new token: attempt 1 is charged again under its own key, with
+    the card it was asked with, and the gateway answers as the first time."""
+    assert paid.ctx.sandbox is not None
+    meeting = await paid.meeting()
+    reg = await paid.pending(meeting["code"])
+    paid.ctx.sandbox.inject_fault("create_charge", "lost_response")
+    lost = await paid.pay(meeting["code"], reg)
+    assert lost.status_code >= 500 or lost.json()["code"] in (
+        "gateway_timeout",
+        "gateway_unavailable",
+    ), lost.text
+    again = await paid.pay(meeting["code"], reg)
+    assert again.status_code == 200 and again.json()["status"] == "paid", again.text
+    charges = await paid.ctx.sandbox.charges(business_id=paid.t.id)
+    assert len(charges) == 1, charges
+    assert (await paid.t.balance())["gross"] == PRICE
 
 
 @pytest.mark.parametrize("card", [DECLINED, NEEDS_AUTH])
@@ -90,7 +122,7 @@ async def test_a_pending_registration_expires_and_frees_its_seat(
     paid: Paid, clock: FrozenClock
 ) -> None:
     meeting = await paid.meeting(seats=1)
-    reg = await paid.registered(meeting["code"], card=None)
+    reg = await paid.pending(meeting["code"])
     full = await paid.register(meeting["code"], name="Bob", email="bob@example.com")
     assert full.status_code == 409 and full.json()["code"] == "sold_out"
     clock.advance(minutes=31)
@@ -269,3 +301,28 @@ async def test_moving_the_room_moves_its_unbooked_meetings_and_keeps_the_booked_
     starts = [o["starts_at"] for o in now["occurrences"]]
     assert first["starts_at"] in starts  # booked: kept until the host cancels it
     assert len(starts) == 4 and sorted(starts) == starts
+
+
+async def test_a_host_cancel_refunds_each_registrant_apart_and_the_sweep_finishes(
+    paid: Paid,
+) -> None:
+    """The gateway fails one registrant's refund (a lost answer: it did refund): the others
+    are refunded at once, that one by the worker's sweep, under the same refund id (the
+    gateway answers as the first time), and never twice."""
+    assert paid.ctx.sandbox is not None
+    meeting = await paid.meeting(rrule="FREQ=WEEKLY;COUNT=2", pricing="per_occurrence")
+    occ = meeting["occurrences"][0]["id"]
+    ada = await paid.registered(meeting["code"], occurrences=[occ])
+    bob = await paid.registered(meeting["code"], name="Bob", email="bob@example.com",
+                                occurrences=[occ])  # fmt: skip
+    paid.ctx.sandbox.inject_fault("refund", "lost_response")
+    r = await paid.t.api.post(f"/api/v1/paid-meetings/{meeting['id']}/occurrences/{occ}/cancel")
+    assert r.status_code == 200, r.text
+    states = sorted([(await paid.get(ada["id"]))["status"], (await paid.get(bob["id"]))["status"]])
+    assert states == ["paid", "refunded"]
+    assert await paid.ctx.settle_cancellations() == 1
+    assert await paid.ctx.settle_cancellations() == 0
+    for reg in (ada, bob):
+        assert (await paid.get(reg["id"]))["status"] == "refunded"
+        assert (await paid.payment(reg["payment_id"]))["amount_refunded"] == PRICE
+    assert (await paid.t.balance())["refunds"] == 2 * PRICE

@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, WithJsonSchema
 
-from fareroom.kit.fields import Strict, Whole, ident, text, whole
+from fareroom.kit.fields import PLAIN, Strict, Whole, ident, text, whole
 from fareroom.kit.money import MAX_CHARGE_MINOR, MIN_CHARGE_MINOR
 from fareroom.metering.schemas import TariffIn, TariffOut
 from fareroom.realtime.pages import Frame
@@ -54,7 +54,7 @@ class RoomCreate(BaseModel):
         default_factory=list, max_length=20,
         description="Sites whose pages may show the chat page in a frame, e.g. "
         "https://shop.example or https://*.example.com; none: no site may frame it")  # fmt: skip
-    away_message: str | None = Field(default=None, max_length=2000, description=AWAY)
+    away_message: str | None = Field(default=None, max_length=2000, pattern=PLAIN, description=AWAY)
 
 
 class RoomUpdate(BaseModel):
@@ -68,7 +68,7 @@ class RoomUpdate(BaseModel):
     distribution: Literal["round_robin", "longest_idle"] | None = None
     agent_ids: list[AgentId] | None = Field(default=None, max_length=500)
     embed_origins: list[Origin] | None = Field(default=None, max_length=20)
-    away_message: str | None = Field(default=None, max_length=2000, description=AWAY)
+    away_message: str | None = Field(default=None, max_length=2000, pattern=PLAIN, description=AWAY)
 
 
 class RoomOut(BaseModel):

@@ -82,6 +82,14 @@ class CodeInUse(Conflict):
                          "first.")  # fmt: skip
 
 
+class CodeEnded(Forbidden):
+    code = "code_revoked"
+
+    def __init__(self) -> None:
+        super().__init__("This meeting code no longer lets anyone in: its registration was "
+                         "refunded or cancelled.")  # fmt: skip
+
+
 class Removed(Forbidden):
     code = "removed_from_meeting"
 

@@ -44,6 +44,7 @@ from fareroom.kit.ids import new_id
 from fareroom.kit.ratelimit import Limit, RateLimiter, check_all
 from fareroom.mail.outbox import Outbox
 from fareroom.meetings.errors import (
+    CodeEnded,
     CodeInUse,
     GroupNotFound,
     InvalidSchedule,
@@ -189,6 +190,10 @@ class Door(Protocol):
     async def admit(self, room: MeetingRoom, code: str | None, address: str | None
                     ) -> tuple[str, str]:  # fmt: skip
         """(identity, name) of the registrant ``code`` admits now, or why it does not."""
+        ...
+
+    async def still_admits(self, room: MeetingRoom, identity: str) -> bool:
+        """Whether a code's identity (``code:<code>``) may still come in (a rejoin)."""
         ...
 
 
@@ -655,12 +660,14 @@ class MeetingsService:
         counted it in already). ``present``: who is in, when the caller has read it."""
         if await self._repo.banned(room.id, identity, device):
             raise Removed()
+        coded = identity.startswith("code:")
+        if coded and self.door is not None and not await self.door.still_admits(room, identity):
+            raise CodeEnded()  # refunded or cancelled since: a rejoin too
         if present is None:
             present = await self._repo.present(room.id)
         if any(p.id == participant_id for p in present):
             return
-        if identity.startswith("code:") and any(p.identity == identity and p.device != device
-                                                for p in present):  # fmt: skip
+        if coded and any(p.identity == identity and p.device != device for p in present):
             raise CodeInUse()
         if room.locked and not host:
             raise MeetingLocked()

@@ -87,6 +87,7 @@ class Registration(Base):
         Index("ix_meeting_registrations_meeting", "paid_meeting_id", "id"),
         Index("ix_meeting_registrations_business", "business_id", "id"),
         Index("ix_meeting_registrations_expiry", "status", "expires_at"),
+        UniqueConstraint("paid_meeting_id", "request_hash"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -102,8 +103,14 @@ class Registration(Base):
     # refused card ends an attempt.
     attempt: Mapped[int] = mapped_column(Integer, default=1)
     seats_held: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The card attempt n charges, kept (committed) before the charge is asked for: a retry
+    # after a lost answer charges that card again under the same key, whatever it is sent.
+    attempt_card_id: Mapped[str | None] = mapped_column(String(40))
     payment_id: Mapped[str | None] = mapped_column(String(40))
     failure: Mapped[str | None] = mapped_column(String(300))
+    # The registrant's page's own secret (``request_key``): the token is "<id>.<key>" and
+    # only hashes are kept; the same key again is the same registration (a lost answer).
+    request_hash: Mapped[str] = mapped_column(String(64))
     token_hash: Mapped[str] = mapped_column(String(64))  # the registrant's: pay, cancel
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)  # while pending
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -137,6 +144,7 @@ class MeetingCode(Base):
     room_id: Mapped[str] = mapped_column(ForeignKey("meeting_rooms.id"))
     occurrence_id: Mapped[str | None] = mapped_column(ForeignKey("meeting_occurrences.id"))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # first let in
 
 
 class Notification(Base):

@@ -4,9 +4,9 @@ meetings, no-shows, notifications) and the public registration API that the page
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from fareroom.accounts.service import Caller
@@ -58,6 +58,8 @@ _TOKEN = Header(alias="X-Registration-Token", min_length=10, max_length=120,
                             "mail")  # fmt: skip
 STATUSES = "|".join(s.value for s in RegistrationStatus)
 PUBLIC = "/api/v1/register/{code}"  # the registration page's API (no key: the public's)
+# A paid meeting's code as links carry it (letters, digits, dashes): nothing else reaches SQL.
+PageCode = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9-]+$")]
 
 
 def occurrence_out(v: OccurrenceView) -> OccurrenceOut:
@@ -152,7 +154,11 @@ async def cancel_occurrence(paid_id: PathId, occurrence_id: PathId, request: Req
         return occurrence_out(await s.registrations.cancel_occurrence(
             caller.business, paid_id, occurrence_id))  # fmt: skip
 
-    return await write(request, key, None, prefix="occ", fn=run, status=200)
+    async def then(done: OccurrenceOut) -> OccurrenceOut:
+        await context(request).settle_cancellations()  # each registrant in its own
+        return done
+
+    return await write(request, key, None, prefix="occ", fn=run, status=200, then=then)
 
 
 @router.post("/api/v1/paid-meetings/{paid_id}/occurrences/{occurrence_id}/no-shows",
@@ -245,7 +251,7 @@ async def mark_read(user_id: PathId, body: ReadIn, request: Request,
 
 
 @router.get(PUBLIC, response_model=PaidOut, tags=["registration"])
-async def public_meeting(code: str, request: Request) -> PaidOut:
+async def public_meeting(code: PageCode, request: Request) -> PaidOut:
     """What the registration page shows: the meeting, its open occurrences, seats left."""
     async with context(request).unit_of_work() as s:
         return paid_out(await s.registrations.page(code[:16]), _base(request))
@@ -253,11 +259,16 @@ async def public_meeting(code: str, request: Request) -> PaidOut:
 
 async def _pay_after(request: Request, registration_id: str, token: str,
                      card_token: str) -> RegistrationOut:  # fmt: skip
-    """Pay in a transaction of its own, after the seats were taken in theirs (no seat lock
-    is held while the gateway is asked); a refused card is committed, then raised."""
-    async with context(request).unit_of_work() as s:
-        view = await s.registrations.pay(registration_id, token, card_token=card_token,
-                                         address=peer_address(request))  # fmt: skip
+    """Pay in transactions of their own, after the seats were taken in theirs (no seat lock
+    is held while the gateway is asked): the card attempt first, committed, then the
+    charge; a refused card is committed, then raised."""
+    ctx = context(request)
+    async with ctx.unit_of_work() as s:
+        view = await s.registrations.pay_prepare(registration_id, token, card_token=card_token,
+                                                 address=peer_address(request))  # fmt: skip
+    if view.failure is None and view.ready:
+        async with ctx.unit_of_work() as s:
+            view = await s.registrations.pay_charge(registration_id, token)
     if view.failure is not None:
         raise view.failure
     return registration_out(view)
@@ -265,16 +276,17 @@ async def _pay_after(request: Request, registration_id: str, token: str,
 
 @router.post(f"{PUBLIC}/registrations", status_code=201, response_model=RegistrationOut,
              tags=["registration"], responses=problems(402, 409, 429))  # fmt: skip
-async def register(code: str, body: RegisterIn, request: Request) -> RegistrationOut:
-    """Register: the seats are taken (or ``sold_out`` refused) before any charge; with
-    ``card_token`` it is paid at once. The answer's ``token`` pays and cancels later."""
+async def register(code: PageCode, body: RegisterIn, request: Request) -> RegistrationOut:
+    """Register and pay: the seats are taken (or ``sold_out`` refused) before any charge,
+    then the card is charged. The answer's ``token`` (``<id>.<request_key>``) pays again
+    (after a refused card) and cancels. The same ``request_key`` again is the same
+    registration: a lost answer or a double submit registers and charges once."""
     async with context(request).unit_of_work() as s:
         view = await s.registrations.register(
-            code[:16], name=body.name, email=body.email, occurrence_ids=body.occurrences,
-            terms=body.terms, address=peer_address(request))  # fmt: skip
+            code, name=body.name, email=body.email, occurrence_ids=body.occurrences,
+            terms=body.terms, request_key=body.request_key,
+            address=peer_address(request))  # fmt: skip
         made = registration_out(view)
-    if body.card_token is None:
-        return made
     assert view.token is not None
     try:
         paid = await _pay_after(request, made.id, view.token, body.card_token)
@@ -287,7 +299,7 @@ async def register(code: str, body: RegisterIn, request: Request) -> Registratio
 
 @router.get(f"{PUBLIC}/registrations/{{registration_id}}", response_model=RegistrationOut,
             tags=["registration"])  # fmt: skip
-async def my_registration(code: str, registration_id: PathId, request: Request,
+async def my_registration(code: PageCode, registration_id: PathId, request: Request,
                           token: str = _TOKEN) -> RegistrationOut:  # fmt: skip
     async with context(request).unit_of_work() as s:
         return registration_out(await s.registrations.registrant_view(registration_id, token))
@@ -295,7 +307,7 @@ async def my_registration(code: str, registration_id: PathId, request: Request,
 
 @router.post(f"{PUBLIC}/registrations/{{registration_id}}/pay", response_model=RegistrationOut,
              tags=["registration"], responses=problems(402, 409, 429))  # fmt: skip
-async def pay(code: str, registration_id: PathId, body: PayIn, request: Request,
+async def pay(code: PageCode, registration_id: PathId, body: PayIn, request: Request,
               token: str = _TOKEN) -> RegistrationOut:  # fmt: skip
     """Pay a pending registration: once, however often it is sent."""
     return await _pay_after(request, registration_id, token, body.card_token)
@@ -304,7 +316,7 @@ async def pay(code: str, registration_id: PathId, body: PayIn, request: Request,
 @router.post(f"{PUBLIC}/registrations/{{registration_id}}/cancel",
              response_model=RegistrationOut, tags=["registration"],
              responses=problems(409))  # fmt: skip
-async def cancel(code: str, registration_id: PathId, body: CancelIn, request: Request,
+async def cancel(code: PageCode, registration_id: PathId, body: CancelIn, request: Request,
                  token: str = _TOKEN) -> RegistrationOut:  # fmt: skip
     """The registrant cancels (all, or one occurrence): refunded by the policy."""
     async with context(request).unit_of_work() as s:

@@ -30,8 +30,11 @@ class RegistrationsRepository(Repository):
     async def paid_for_room(self, room_id: str) -> PaidMeeting | None:
         return await self.session.scalar(select(PaidMeeting).where(PaidMeeting.room_id == room_id))
 
-    async def paid_by_code(self, code: str) -> PaidMeeting | None:
-        return await self.session.scalar(select(PaidMeeting).where(PaidMeeting.code == code))
+    async def paid_by_code(self, code: str, *, lock: bool = False) -> PaidMeeting | None:
+        stmt = select(PaidMeeting).where(PaidMeeting.code == code)
+        if lock:  # registrations of one meeting, one at a time (see RegistrationsService)
+            stmt = stmt.with_for_update().execution_options(populate_existing=True)
+        return await self.session.scalar(stmt)
 
     async def code_taken(self, code: str) -> bool:
         stmt = select(func.count()).where(PaidMeeting.code == code)
@@ -46,9 +49,12 @@ class RegistrationsRepository(Repository):
 
     # ------------------------------------------------------------------ occurrences
 
-    async def occurrences(self, paid_id: str, *, lock: bool = False) -> Sequence[Occurrence]:
+    async def occurrences(self, paid_id: str, *, lock: bool = False,
+                          ids: Sequence[str] | None = None) -> Sequence[Occurrence]:  # fmt: skip
         stmt = (select(Occurrence).where(Occurrence.paid_meeting_id == paid_id)
-                .order_by(Occurrence.starts_at))  # fmt: skip
+                .order_by(Occurrence.starts_at, Occurrence.id))  # fmt: skip
+        if ids is not None:
+            stmt = stmt.where(Occurrence.id.in_(ids))
         if lock:  # in one order (their starts), so two registrations never deadlock
             stmt = stmt.with_for_update().execution_options(populate_existing=True)
         return (await self.session.scalars(stmt)).all()
@@ -85,6 +91,12 @@ class RegistrationsRepository(Repository):
         stmt = select(Registration).where(Registration.id == registration_id)
         if lock:
             stmt = stmt.with_for_update().execution_options(populate_existing=True)
+        return await self.session.scalar(stmt)
+
+    async def registration_by_request(self, paid_id: str, request_hash: str
+                                      ) -> Registration | None:  # fmt: skip
+        stmt = select(Registration).where(Registration.paid_meeting_id == paid_id,
+                                          Registration.request_hash == request_hash)  # fmt: skip
         return await self.session.scalar(stmt)
 
     async def registration_of_payment(self, business_id: str, payment_id: str
@@ -128,6 +140,17 @@ class RegistrationsRepository(Repository):
                 .where(RegistrationItem.occurrence_id == occurrence_id)
                 .order_by(Registration.id))  # fmt: skip
         return (await self.session.scalars(stmt)).all()
+
+    async def cancelled_seats(self, *, limit: int) -> Sequence[tuple[str, str, str]]:
+        """(business, registration, occurrence) of the seats still held in cancelled
+        meetings."""
+        stmt = (select(Registration.business_id, Registration.id, Occurrence.id)
+                .join(RegistrationItem, RegistrationItem.registration_id == Registration.id)
+                .join(Occurrence, Occurrence.id == RegistrationItem.occurrence_id)
+                .where(Occurrence.cancelled_at.is_not(None),
+                       RegistrationItem.cancelled.is_(False))
+                .order_by(Registration.id).limit(limit))  # fmt: skip
+        return [(b, r, o) for b, r, o in (await self.session.execute(stmt)).all()]
 
     async def expired(self, now: datetime, *, limit: int) -> Sequence[str]:
         stmt = (select(Registration.id)

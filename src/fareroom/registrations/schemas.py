@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StrictBool
 
-from fareroom.kit.fields import Charge, Currency, Email, Refund, Strict, Whole, ident, text
+from fareroom.kit.fields import ID, Charge, Currency, Email, Refund, Strict, Whole, ident, text
+
+Id = Annotated[str, Field(min_length=1, max_length=40, pattern=ID)]
 
 
 class PaidIn(BaseModel):
@@ -65,12 +67,19 @@ class RegisterIn(BaseModel):
     model_config = Strict
     name: str = text(100)
     email: Email
-    occurrences: list[str] = Field(default_factory=list, max_length=50,
+    occurrences: list[Id] = Field(default_factory=list, max_length=50,
                                    description="Occurrence ids (per occurrence); none for a "
                                                "single meeting or a whole series")  # fmt: skip
     terms: Literal[True] = Field(description="The terms and refund policy accepted")
-    card_token: str | None = Field(None, min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_]+$",
-                                   description="Pay at once with this card token")  # fmt: skip
+    card_token: str = Field(
+        min_length=1,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9_]+$",
+        description="The card's token (Stripe.js, or the sandbox's)",
+    )
+    request_key: str = Field(min_length=22, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
+                             description="A secret the page makes once per registration: "
+                                         "sent again, the same registration answers")  # fmt: skip
 
 
 class PayIn(BaseModel):
@@ -122,7 +131,7 @@ class RefundIn(BaseModel):
 
 class NoShowsIn(BaseModel):
     model_config = Strict
-    no_shows: list[str] = Field(max_length=10_000)
+    no_shows: list[Id] = Field(max_length=10_000)
 
 
 class NotificationOut(BaseModel):
@@ -137,4 +146,4 @@ class NotificationOut(BaseModel):
 
 class ReadIn(BaseModel):
     model_config = Strict
-    ids: list[str] | None = Field(None, max_length=100, description="None: all")
+    ids: list[Id] | None = Field(None, max_length=100, description="None: all")

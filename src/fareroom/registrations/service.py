@@ -19,7 +19,6 @@ Rules kept here:
 from __future__ import annotations
 
 import hmac
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -31,7 +30,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from fareroom.accounts.service import sha256
 from fareroom.clients.service import ClientsService
 from fareroom.gateway.base import (
+    GatewayError,
     GatewayInvalidRequest,
+    IdempotencyKeyInUse,
     PaymentActionRequired,
     PaymentDeclined,
     as_fareroom_error,
@@ -151,6 +152,7 @@ class RegistrationView:
     codes: list[MeetingCode] = field(default_factory=list)
     token: str | None = None  # only when it was just made
     failure: FareroomError | None = None  # the card was refused (committed, then raised)
+    ready: bool = False  # paying: step one done, step two charges
 
 
 def refund_of(paid: PaidMeeting, seats: Sequence[tuple[int, datetime]], *, now: datetime) -> int:
@@ -166,9 +168,10 @@ def refund_of(paid: PaidMeeting, seats: Sequence[tuple[int, datetime]], *, now: 
     return round_half_up(Fraction(inside * paid.refund_percent, 100))
 
 
-def _token_of(registration_id: str) -> tuple[str, str]:
-    token = f"{registration_id}.{secrets.token_urlsafe(24)}"
-    return token, sha256(token)
+def _item_refund_id(reg: Registration, occurrence_id: str) -> str:
+    """One seat's refund, whoever gives it (the registrant cancelling, the host cancelling
+    the meeting): asked twice, the gateway refunds it once."""
+    return f"re_{sha256(f'{reg.id}:{occurrence_id}')[:32]}"
 
 
 class RegistrationsService:
@@ -331,11 +334,25 @@ class RegistrationsService:
     # ------------------------------------------------------------------ registering
 
     async def register(self, code: str, *, name: str, email: str, occurrence_ids: list[str],
-                       terms: bool, address: str | None = None) -> RegistrationView:  # fmt: skip
-        """A pending registration holding its seats (see the module's docstring)."""
+                       terms: bool, request_key: str, address: str | None = None
+                       ) -> RegistrationView:  # fmt: skip
+        """A pending registration holding its seats (see the module's docstring). The same
+        ``request_key`` again (the page's own secret: a lost answer, a double submit) is the
+        same registration, not another."""
         if not terms:
             raise TermsRequired()
-        view = await self.page(code)
+        if not 22 <= len(request_key) <= 64:
+            raise ValidationFailed("The page's request key is 22 to 64 characters.",
+                                   code="invalid_request_key")  # fmt: skip
+        found = await self._repo.paid_by_code(code.strip().lower()[:16], lock=True)
+        if found is None:
+            raise PaidMeetingNotFound()
+        again = await self._repo.registration_by_request(found.id, sha256(request_key))
+        if again is not None:
+            same = await self.view_of(again)
+            same.token = f"{again.id}.{request_key}"
+            return same
+        view = await self._view(found, await self._meetings.room_by_id(found.room_id))
         await check_all(self._limits.limiter, [(f"registrations:{address or '-'}",
                                                 self._limits.registrations)],
                         "Too many registrations from this address.")  # fmt: skip
@@ -348,7 +365,7 @@ class RegistrationsService:
         client = await self._clients.for_email(biz.id, name=name, email=email)
         now = self._clock.now()
         reg_id = new_id("reg")
-        token, token_hash = _token_of(reg_id)
+        token = f"{reg_id}.{request_key}"
         amount = paid.price if paid.pricing == Pricing.PER_SERIES else paid.price * len(chosen)
         if amount > MAX_CHARGE_MINOR:
             raise ValidationFailed("That is more than one payment can be; register for fewer "
@@ -358,8 +375,9 @@ class RegistrationsService:
                            " ".join(name.split())[:100], email=client.email,
                            status=RegistrationStatus.PENDING, amount=amount,
                            currency=paid.currency, attempt=1, seats_held=True,
-                           token_hash=token_hash, expires_at=now + PENDING_FOR,
-                           created_at=now, updated_at=now)  # fmt: skip
+                           request_hash=sha256(request_key), token_hash=sha256(token),
+                           expires_at=now + PENDING_FOR, created_at=now,
+                           updated_at=now)  # fmt: skip
         self._session.add(reg)
         shares = self._shares(paid, amount, len(chosen))
         items = [RegistrationItem(registration_id=reg.id, occurrence_id=o.id, amount=share)
@@ -412,18 +430,26 @@ class RegistrationsService:
         return f"{o.starts_at.astimezone(tz):%a %d %b %Y %H:%M} ({room.time_zone})"
 
     async def _take_seats(self, paid: PaidMeeting, room: MeetingRoom, ids: list[str]) -> None:
-        locked = {o.id: o for o in await self._repo.occurrences(paid.id, lock=True)}
-        for oid in ids:
-            o = locked[oid]
+        """A seat in each of these occurrences, under their locks (taken in the order of
+        their starts, after the registration's own, so two writers never wait on each
+        other in a circle); what was seen unlocked is checked again."""
+        now = self._clock.now()
+        for o in await self._repo.occurrences(paid.id, lock=True, ids=ids):
+            if (
+                o.cancelled_at is not None
+                or not paid.open
+                or (now >= o.starts_at - timedelta(minutes=paid.closes_minutes))
+            ):
+                raise RegistrationClosed(f"The meeting of {self._when(room, o)} takes no "
+                                         "registration now.", occurrence=o.id)  # fmt: skip
             if o.seats_taken >= paid.seats:
                 raise SoldOut(self._when(room, o))
             o.seats_taken += 1
         await self._session.flush()
 
     async def _give_seats(self, paid: PaidMeeting, ids: list[str]) -> None:
-        locked = {o.id: o for o in await self._repo.occurrences(paid.id, lock=True)}
-        for oid in ids:
-            locked[oid].seats_taken = max(locked[oid].seats_taken - 1, 0)
+        for o in await self._repo.occurrences(paid.id, lock=True, ids=ids):
+            o.seats_taken = max(o.seats_taken - 1, 0)
         await self._session.flush()
 
     async def _mine(self, registration_id: str, token: str) -> Registration:
@@ -434,56 +460,93 @@ class RegistrationsService:
             raise BadToken()
         return reg
 
-    async def pay(self, registration_id: str, token: str, *, card_token: str,
-                  address: str | None = None) -> RegistrationView:  # fmt: skip
-        """Charge (or hold) a pending registration once; see the module's docstring. A
-        refused card comes back as ``failure`` with the registration's seats given back:
-        the caller commits, then raises it."""
+    async def pay_prepare(self, registration_id: str, token: str, *, card_token: str,
+                          address: str | None = None) -> RegistrationView:  # fmt: skip
+        """Paying, step one, in a transaction of its own: the seats (taken again after a
+        refused card) and the card attempt *n* charges, both committed before any charge is
+        asked for. ``ready``: step two (``pay_charge``) has something to charge; else the
+        registration is settled already (a double submit) or ``failure`` says why not (the
+        caller commits, then raises it)."""
         reg = await self._mine(registration_id, token)
-        items = list(await self._repo.items(reg.id))
         if reg.status == RegistrationStatus.PENDING and reg.expires_at <= self._clock.now():
             await self._expire(reg)
         if reg.status == RegistrationStatus.CANCELLED:
             raise RegistrationClosed("This registration was cancelled; register again.",
                                      code="registration_cancelled")  # fmt: skip
-        if reg.status != RegistrationStatus.EXPIRED and (
-            reg.status != RegistrationStatus.PENDING or reg.payment_id is not None
-        ):
-            return await self.view_of(reg)  # paid already (a double submit) or settling
         if reg.status == RegistrationStatus.EXPIRED:
             raise RegistrationClosed("This registration expired before it was paid; register "
                                      "again.", code="registration_expired")  # fmt: skip
+        if reg.status != RegistrationStatus.PENDING or reg.payment_id is not None:
+            return await self.view_of(reg)  # paid already (a double submit)
+        view = await self.view_of(reg)
+        if reg.attempt_card_id is not None:  # attempt n was asked for: it is charged again
+            view.ready = True
+            return view
         await check_all(self._limits.limiter, [(f"registration-payments:{address or '-'}",
                                                 self._limits.payments)],
                         "Too many payments tried from this address.")  # fmt: skip
         paid = await self._paid(reg)
-        room = await self._meetings.room_by_id(paid.room_id)
+        active = await self._active(reg)
         if not reg.seats_held:
-            await self._take_seats(paid, room, [i.occurrence_id for i in items if not i.cancelled])
+            room = await self._meetings.room_by_id(paid.room_id)
+            await self._take_seats(paid, room, [i.occurrence_id for i in active])
             reg.seats_held = True
-        biz = await self._payments.business(reg.business_id)
-        suffix = f"{reg.id.removeprefix('reg_')}_{reg.attempt}"
+        reg.amount = sum(i.amount for i in active)  # a meeting the host cancelled meanwhile
+        card_id = f"card_{self._suffix(reg)}{sha256(card_token)[:6]}"  # a new token, a new card
         try:
-            card = await self._clients.add_card(biz.id, reg.client_id, token=card_token,
-                                                card_id=f"card_{suffix}")  # fmt: skip
+            card = await self._clients.add_card(reg.business_id, reg.client_id,
+                                                token=card_token, card_id=card_id)  # fmt: skip
+        except IdempotencyKeyInUse:
+            raise
+        except (PaymentDeclined, PaymentActionRequired, GatewayInvalidRequest) as exc:
+            return await self._refused(reg, paid, exc)
+        reg.attempt_card_id = card.card.id
+        reg.updated_at = self._clock.now()
+        view.ready = True
+        return view
+
+    @staticmethod
+    def _suffix(reg: Registration) -> str:
+        return f"{reg.id.removeprefix('reg_')}_{reg.attempt}"
+
+    async def pay_charge(self, registration_id: str, token: str) -> RegistrationView:
+        """Paying, step two: attempt *n* charged (or held) with its card, under a key of its
+        own (``payment:pay_<registration>_<n>:create``): asked again after a lost answer,
+        the gateway answers as the first time."""
+        reg = await self._mine(registration_id, token)
+        if reg.status != RegistrationStatus.PENDING or reg.attempt_card_id is None:
+            return await self.view_of(reg)
+        paid = await self._paid(reg)
+        room = await self._meetings.room_by_id(paid.room_id)
+        biz = await self._payments.business(reg.business_id)
+        try:
             payment = await self._payments.charge(
-                biz, client_id=reg.client_id, card_id=card.card.id, amount=reg.amount,
+                biz, client_id=reg.client_id, card_id=reg.attempt_card_id, amount=reg.amount,
                 currency=reg.currency, category="service", capture=not paid.no_show_hold,
                 description=f"{room.topic} — registration {reg.id}",
-                payment_id=f"pay_{suffix}")  # fmt: skip
+                payment_id=f"pay_{self._suffix(reg)}")  # fmt: skip
+        except IdempotencyKeyInUse:
+            raise
         except (PaymentDeclined, PaymentActionRequired, GatewayInvalidRequest) as exc:
-            reg.attempt += 1
-            reg.failure = exc.message[:300]
-            reg.updated_at = self._clock.now()
-            await self._give_seats(paid, [i.occurrence_id for i in items if not i.cancelled])
-            reg.seats_held = False
-            view = await self.view_of(reg)
-            view.failure = as_fareroom_error(exc)
-            return view
+            return await self._refused(reg, paid, exc)
         reg.payment_id = payment.id
         reg.failure = None
         await self._settled(reg, paid, room, payment, token)
         return await self.view_of(reg)
+
+    async def _refused(self, reg: Registration, paid: PaidMeeting,
+                       exc: GatewayError) -> RegistrationView:  # fmt: skip
+        """The card was refused: attempt n ends, its seats are given back."""
+        reg.attempt += 1
+        reg.attempt_card_id = None
+        reg.failure = exc.message[:300]
+        reg.updated_at = self._clock.now()
+        if reg.seats_held:
+            await self._give_seats(paid, [i.occurrence_id for i in await self._active(reg)])
+            reg.seats_held = False
+        view = await self.view_of(reg)
+        view.failure = as_fareroom_error(exc)
+        return view
 
     async def _settled(self, reg: Registration, paid: PaidMeeting, room: MeetingRoom,
                        payment: Payment, token: str) -> None:  # fmt: skip
@@ -727,7 +790,7 @@ class RegistrationsService:
         await self._session.flush()
 
     async def _cancel_plan(self, reg: Registration, paid: PaidMeeting, occurrence_id: str | None
-                           ) -> tuple[list[RegistrationItem], int]:  # fmt: skip
+                           ) -> tuple[list[RegistrationItem], dict[str, int]]:  # fmt: skip
         """What cancelling now would end (the items not yet started; ``occurrence_id``:
         that one) and give back by the policy (nothing for a hold: it is released)."""
         if reg.status not in (*SEATED, RegistrationStatus.HELD):
@@ -744,15 +807,26 @@ class RegistrationsService:
             raise RegistrationClosed("There is nothing left to cancel: the meetings of this "
                                      "registration have started or were cancelled.",
                                      code="nothing_to_cancel")  # fmt: skip
+        used = {c.occurrence_id for c in await self._repo.codes(reg.id) if c.used_at}
+        if None in used or any(i.occurrence_id in used for i in targets):
+            raise RegistrationClosed("You joined this meeting with your code already, so it "
+                                     "can no longer be cancelled here; ask the host.",
+                                     code="code_used")  # fmt: skip
         if reg.status == RegistrationStatus.HELD:
-            return targets, 0
+            return targets, {}
         if paid.pricing == Pricing.PER_SERIES:  # measured to the series' next meeting
             first = min(starts[i.occurrence_id] for i in targets)
-            back = refund_of(paid, [(sum(i.amount for i in targets), first)], now=now)
+            backs = {i.occurrence_id: refund_of(paid, [(i.amount, first)], now=now)
+                     for i in targets}  # fmt: skip
         else:
-            back = refund_of(paid, [(i.amount, starts[i.occurrence_id]) for i in targets], now=now)
+            backs = {i.occurrence_id: refund_of(paid, [(i.amount, starts[i.occurrence_id])],
+                                                now=now) for i in targets}  # fmt: skip
         payment = (await self._payments.get(reg.business_id, str(reg.payment_id))).payment
-        return targets, min(back, payment.amount_captured - payment.amount_refunded)
+        left = payment.amount_captured - payment.amount_refunded
+        for occ_id in backs:  # never past what is left of the payment
+            backs[occ_id] = min(backs[occ_id], left)
+            left -= backs[occ_id]
+        return targets, backs
 
     async def cancel_quote(
         self, registration_id: str, token: str
@@ -760,10 +834,10 @@ class RegistrationsService:
         """The registration, and what cancelling it now gives back (None: it cannot be)."""
         reg = await self._mine(registration_id, token)
         try:
-            _, back = await self._cancel_plan(reg, await self._paid(reg), None)
+            _, backs = await self._cancel_plan(reg, await self._paid(reg), None)
         except (NotRefundable, RegistrationClosed):
             return await self.view_of(reg), None
-        return await self.view_of(reg), back
+        return await self.view_of(reg), sum(backs.values())
 
     async def cancel(self, registration_id: str, token: str, *,
                      occurrence_id: str | None = None) -> RegistrationView:  # fmt: skip
@@ -777,14 +851,15 @@ class RegistrationsService:
             await self._end_items(reg, await self._active(reg))
             reg.status, reg.updated_at = RegistrationStatus.CANCELLED, now
             return await self.view_of(reg)
-        targets, back = await self._cancel_plan(reg, paid, occurrence_id)
+        targets, backs = await self._cancel_plan(reg, paid, occurrence_id)
+        back = sum(backs.values())
         if reg.status == RegistrationStatus.HELD:
             await self._payments.cancel(biz, str(reg.payment_id))
-        elif back > 0:
-            key = sha256(f"{reg.id}:" + ",".join(sorted(i.occurrence_id for i in targets)))
-            await self._payments.refund(biz, str(reg.payment_id), amount=back,
-                                        reason="Cancelled by the registrant",
-                                        refund_id=f"re_{key[:32]}")  # fmt: skip
+        for occ_id, amount in backs.items():  # a refund a seat, its id the seat's own
+            if amount > 0:
+                await self._payments.refund(biz, str(reg.payment_id), amount=amount,
+                                            reason="Cancelled by the registrant",
+                                            refund_id=_item_refund_id(reg, occ_id))  # fmt: skip
         await self._end_items(reg, targets)
         if not await self._active(reg):
             reg.status = RegistrationStatus.CANCELLED
@@ -812,13 +887,26 @@ class RegistrationsService:
                 raise RegistrationClosed("This meeting has started; it can no longer be "
                                          "cancelled.", code="occurrence_started")  # fmt: skip
             occ.cancelled_at = now
-            for reg in await self._repo.seated_in(occ.id):
-                await self._cancelled_for(biz, reg, paid, room, occ)
         return self._occurrence_view(paid, room, occ, now)
 
-    async def _cancelled_for(self, biz: Business, reg: Registration, paid: PaidMeeting,
-                             room: MeetingRoom, occ: Occurrence) -> None:  # fmt: skip
-        reg = await self._locked(biz.id, reg.id)
+    async def cancellations_to_settle(self, *, limit: int) -> list[tuple[str, str, str]]:
+        """(business, registration, occurrence) of each seat in a cancelled meeting not yet
+        refunded or released: ``settle_cancelled`` takes them one by one, each in a
+        transaction of its own (the host's request right after the cancel, the worker's
+        sweep after a crash), so one failure holds back no one else."""
+        return list(await self._repo.cancelled_seats(limit=limit))
+
+    async def settle_cancelled(self, business_id: str, registration_id: str,
+                               occurrence_id: str) -> None:  # fmt: skip
+        """One registrant of a cancelled meeting: that meeting's share refunded in full (or
+        the hold released), the seat's code ended, the registrant told. Locks the
+        registration, then the occurrences, like every other writer."""
+        biz = await self._payments.business(business_id)
+        reg = await self._locked(business_id, registration_id)
+        paid = await self._paid(reg)
+        room = await self._meetings.room_by_id(paid.room_id)
+        occ = await self._repo.occurrence(paid.id, occurrence_id)
+        assert occ is not None and occ.cancelled_at is not None
         item = next(i for i in await self._repo.items(reg.id) if i.occurrence_id == occ.id)
         if item.cancelled:
             return
@@ -838,14 +926,15 @@ class RegistrationsService:
                 await self._payments.refund(
                     biz, payment.id, amount=back,
                     reason=f"The host cancelled the meeting of {self._when(room, occ)}",
-                    refund_id=f"re_{sha256(f'{reg.id}:host:{occ.id}')[:32]}")  # fmt: skip
+                    refund_id=_item_refund_id(reg, occ.id))  # fmt: skip
             await self._end_items(reg, [item])
             payment = (await self._payments.get(biz.id, payment.id)).payment
             left = await self._active(reg)
             reg.status = (RegistrationStatus.REFUNDED if not left
                           or payment.amount_refunded >= payment.amount_captured
                           else RegistrationStatus.PARTLY_REFUNDED)  # fmt: skip
-        else:
+        else:  # expired, cancelled, refunded: nothing of theirs to give back; the seat ends
+            await self._end_items(reg, [item])
             return
         reg.updated_at = self._clock.now()
         await Outbox(self._session, self._clock).queue(
@@ -948,4 +1037,15 @@ class RegistrationsService:
             later = [o for o in mine if o.starts_at + length > now]
             when = self._when(room, min(later, key=lambda o: o.starts_at)) if later else None
             raise CodeNotNow(when)
+        if found.used_at is None:
+            found.used_at = now
         return f"code:{found.code}", reg.name
+
+    async def still_admits(self, room: MeetingRoom, identity: str) -> bool:
+        """A page coming back (a rejoin) with a code's identity: is the code still good?
+        A refund or a cancellation meanwhile ends it, even for the page already in."""
+        found = await self._repo.code(identity.removeprefix("code:"))
+        if found is None or found.room_id != room.id or found.revoked_at is not None:
+            return False
+        reg = await self._repo.registration_by_id(found.registration_id)
+        return reg is not None and reg.status in (*SEATED, RegistrationStatus.HELD)

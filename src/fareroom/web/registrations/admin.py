@@ -202,6 +202,7 @@ async def cancel_occurrence(request: Request, room_id: PathId, occurrence_id: Pa
     except FareroomError as exc:
         async with context(request).unit_of_work(biz.id) as s:
             return await _page(request, caller, s, room_id, problem=exc)
+    await context(request).settle_cancellations()  # each registrant in its own transaction
     return back(f"/dashboard/meetings/{room_id}/paid", notice="occurrence_cancelled")
 
 

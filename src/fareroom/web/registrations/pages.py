@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from fareroom.http import PathId, context
 from fareroom.models.registration import Pricing
+from fareroom.registrations.endpoints import PageCode
 from fareroom.registrations.service import PaidView, RegistrationsService
 from fareroom.web.embed import embed_script
 from fareroom.web.render import money, templates
@@ -46,13 +47,13 @@ async def _view(request: Request, code: str) -> tuple[PaidView, str, str]:
 
 
 @router.get("/r/{code}", response_class=HTMLResponse)
-async def register_page(code: str, request: Request) -> Response:
+async def register_page(code: PageCode, request: Request) -> Response:
     view, company, host = await _view(request, code)
     return _page(request, "registrations/register.html", view, company, host)
 
 
 @router.get("/r/{code}/cancel", response_class=HTMLResponse)
-async def cancel_page(code: str, request: Request, registration: str = _ID,
+async def cancel_page(code: PageCode, request: Request, registration: str = _ID,
                       token: str = _TOKEN) -> Response:  # fmt: skip
     """What the mail's "Cancel" link opens: the registration, what the policy gives back
     now, and the button (the page then calls the public API with the token)."""
@@ -65,7 +66,7 @@ async def cancel_page(code: str, request: Request, registration: str = _ID,
 
 
 @router.get("/r/{code}/registrations/{registration_id}/calendar.ics")
-async def calendar(code: str, registration_id: PathId, request: Request,
+async def calendar(code: PageCode, registration_id: PathId, request: Request,
                    token: str = _TOKEN) -> Response:  # fmt: skip
     async with context(request).unit_of_work() as s:
         body = await s.registrations.registrant_calendar(registration_id, token)
@@ -75,7 +76,7 @@ async def calendar(code: str, registration_id: PathId, request: Request,
 
 
 @router.get("/r/{code}/embed.js")
-async def embed(code: str, request: Request) -> Response:
+async def embed(code: PageCode, request: Request) -> Response:
     """``<script src=".../r/<code>/embed.js" async></script>`` puts a "Register" button
     where the tag stands."""
     view, _, _ = await _view(request, code)

@@ -12,6 +12,7 @@ const code = app.dataset.code, room = app.dataset.room;
 const price = Number(app.dataset.price), currency = app.dataset.currency;
 const perOccurrence = app.dataset.pricing === "per_occurrence";
 const KEY = `fareroom.registration.${code}`;
+const REQUEST = `fareroom.registration-request.${code}`;  // this registration's own secret
 const API = `/api/v1/register/${code}`;
 const cards = new CardForm(app);
 const form = $("register-form");
@@ -37,8 +38,29 @@ async function call(path, body) {
   const r = await fetch(`${API}${path}`, { method: body === undefined ? "GET" : "POST", headers,
     body: body === undefined ? undefined : JSON.stringify(body) });
   const data = await r.json().catch(() => ({}));
-  if (!r.ok) throw Object.assign(new Error(data.detail || "Something went wrong; try again."), data);
+  if (!r.ok) throw Object.assign(new Error(data.detail || "Something went wrong; try again."), data, { status: r.status });
   return data;
+}
+
+// The page's own secret for this registration, made (and kept) before it is first sent: if
+// the answer is lost, sending it again finds the same registration instead of another.
+function requestKey() {
+  let key = sessionStorage.getItem(REQUEST);
+  if (!key) {
+    const bytes = crypto.getRandomValues(new Uint8Array(24));
+    key = btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+    sessionStorage.setItem(REQUEST, key);
+  }
+  return key;
+}
+
+function forget() {
+  sessionStorage.removeItem(KEY);
+  sessionStorage.removeItem(REQUEST);
+  mine = null;
+  for (const input of form.querySelectorAll("input[name=occurrence]")) {
+    input.disabled = input.closest(".occurrence").classList.contains("closed");
+  }
 }
 
 function when(occurrenceId) {
@@ -84,16 +106,18 @@ async function submit(event) {
     const reg = mine
       ? await call(`/registrations/${mine.id}/pay`, { card_token: token })
       : await call("/registrations", { name: $("reg-name").value.trim(), email: $("reg-email").value.trim(),
-        occurrences: chosen(), terms: $("reg-terms").checked, card_token: token });
+        occurrences: chosen(), terms: $("reg-terms").checked, card_token: token, request_key: requestKey() });
     keep(reg, reg.token);
     confirmation(reg);
   } catch (err) {
-    if (err.registration) keep(err.registration, err.registration.token);  // pending: pay it again
-    if (err.code === "registration_expired" || err.code === "registration_cancelled") {
-      sessionStorage.removeItem(KEY);
-      mine = null;
+    if (err.registration) {  // pending: paying again pays it, for the meetings it has
+      keep(err.registration, err.registration.token);
+      for (const input of form.querySelectorAll("input[name=occurrence]")) input.disabled = true;
     }
-    error(err.registration ? `${err.message} Your seat is not kept: try another card.` : err.message);
+    const refused = err.status === 402;
+    // a registration that cannot be paid any more: the next try starts a new one
+    if (["registration_expired", "registration_cancelled", "sold_out"].includes(err.code) && mine) forget();
+    error(refused ? `${err.message} Your seat is not kept: try another card.` : err.message);
   } finally {
     $("reg-pay").disabled = false;
   }
@@ -104,7 +128,7 @@ async function resume() {
   try {
     const reg = await call(`/registrations/${mine.id}`);
     if (["paid", "held", "partly_refunded"].includes(reg.status)) { confirmation(reg); return; }
-    if (reg.status !== "pending") { sessionStorage.removeItem(KEY); mine = null; return; }
+    if (reg.status !== "pending") { forget(); return; }
     $("reg-name").value = reg.name;
     $("reg-email").value = reg.email;
     for (const input of form.querySelectorAll("input[name=occurrence]")) {
@@ -113,9 +137,9 @@ async function resume() {
     }
     total();
     if (reg.failure) error(`${reg.failure} Try another card.`);
-  } catch {
-    sessionStorage.removeItem(KEY);
-    mine = null;
+  } catch (err) {
+    // gone, or not ours: start afresh; anything else (a 429, the server away) keeps it
+    if (err.status === 404 || err.status === 403) forget();
   }
 }
 
