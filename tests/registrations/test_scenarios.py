@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 
 from fareroom.kit.clock import FrozenClock
+from fareroom.kit.errors import ValidationFailed
 from tests.registrations.conftest import DECLINED, NEEDS_AUTH, Paid
 
 PRICE = 5_000
@@ -299,8 +300,13 @@ async def test_moving_the_room_moves_its_unbooked_meetings_and_keeps_the_booked_
     assert r.status_code == 200, r.text
     now = await paid.page(meeting["code"])
     starts = [o["starts_at"] for o in now["occurrences"]]
-    assert first["starts_at"] in starts  # booked: kept until the host cancels it
     assert len(starts) == 4 and sorted(starts) == starts
+    # booked: kept until the host cancels it (which refunds), and closed to anyone new
+    kept = next(o for o in now["occurrences"] if o["starts_at"] == first["starts_at"])
+    assert kept["open"] is False and kept["why_closed"].startswith("moved")
+    r = await paid.register(meeting["code"], name="Bob", email="bob@example.com",
+                            occurrences=[kept["id"]])  # fmt: skip
+    assert r.status_code == 409 and r.json()["code"] == "registration_closed", r.text
 
 
 async def test_a_host_cancel_refunds_each_registrant_apart_and_the_sweep_finishes(
@@ -326,3 +332,23 @@ async def test_a_host_cancel_refunds_each_registrant_apart_and_the_sweep_finishe
         assert (await paid.get(reg["id"]))["status"] == "refunded"
         assert (await paid.payment(reg["payment_id"]))["amount_refunded"] == PRICE
     assert (await paid.t.balance())["refunds"] == 2 * PRICE
+
+
+async def test_what_registrants_agreed_to_stays_once_someone_booked(paid: Paid) -> None:
+    meeting = await paid.meeting(rrule="FREQ=WEEKLY;COUNT=3", pricing="per_occurrence")
+    await paid.registered(meeting["code"], occurrences=[meeting["occurrences"][0]["id"]])
+    r = await paid.make_paid(meeting["room_id"], pricing="per_series")
+    assert r.status_code == 422 and r.json()["code"] == "settings_locked", r.text
+    r = await paid.make_paid(meeting["room_id"], pricing="per_occurrence", price=6_000)
+    assert r.status_code == 200 and r.json()["price"] == 6_000  # a new price: for those to come
+    # the dashboard's "Delete" (rooms have no delete in the API) refuses a paid room
+    with pytest.raises(ValidationFailed) as refused:
+        async with paid.ctx.unit_of_work() as s:
+            await s.meetings.delete_room(paid.t.id, meeting["room_id"])
+    assert refused.value.code == "paid_room_stays"
+
+
+async def test_a_whole_series_past_the_horizon_is_refused(paid: Paid) -> None:
+    room = await paid.room(rrule="FREQ=DAILY;COUNT=300")
+    r = await paid.make_paid(room["id"], pricing="per_series")
+    assert r.status_code == 422 and r.json()["code"] == "series_without_end", r.text

@@ -416,6 +416,10 @@ class MeetingsService:
                                    code="personal_room_stays")  # fmt: skip
         if await self._repo.present(room.id):
             raise RoomInUse()
+        if self.door is not None and await self.door.asks_code(room):
+            raise ValidationFailed("This room is a paid meeting: close its registration and "
+                                   "cancel its meetings instead; its registrations stay.",
+                                   code="paid_room_stays")  # fmt: skip
         await self._repo.delete_room(room.id)
 
     async def time_zones(self, business_id: str) -> list[str]:

@@ -203,9 +203,8 @@ class RegistrationsService:
             paid = PaidMeeting(id=new_id("pm"), business_id=biz.id, room_id=room.id,
                                code=await self._unique_code(), created_at=now)  # fmt: skip
             self._session.add(paid)
-        elif paid.currency != settings.currency and await self._repo.booked(paid.id):
-            raise ValidationFailed("People registered in this currency already; it stays "
-                                   f"{paid.currency}.", code="currency_locked")  # fmt: skip
+        elif await self._repo.booked(paid.id):
+            self._check_change(paid, settings)
         for name in PaidSettings.__dataclass_fields__:
             setattr(paid, name, getattr(settings, name))
         paid.updated_at = now
@@ -246,10 +245,25 @@ class RegistrationsService:
                                    "whole series.", code="invalid_pricing")  # fmt: skip
         if st.pricing == Pricing.PER_SERIES:
             rule = room.rrule or ""
-            if "COUNT=" not in rule and "UNTIL=" not in rule:
-                raise ValidationFailed("A series priced as a whole must end (a number of "
-                                       "meetings or an end day).",
+            assert room.starts_at is not None and room.time_zone is not None
+            starts = MeetingsService.occurrences(room.starts_at, room.time_zone, rule,
+                                                 count=MAX_OCCURRENCES + 1)  # fmt: skip
+            horizon = self._clock.now() + HORIZON
+            if ("COUNT=" not in rule and "UNTIL=" not in rule) or len(starts) > MAX_OCCURRENCES \
+                    or (starts and starts[-1] > horizon):  # fmt: skip
+                raise ValidationFailed(f"A series priced as a whole must end: at most "
+                                       f"{MAX_OCCURRENCES} meetings, the last within 400 days.",
                                        code="series_without_end")  # fmt: skip
+
+    def _check_change(self, paid: PaidMeeting, st: PaidSettings) -> None:
+        """Once someone booked, what they agreed to stays: the currency, the pricing and the
+        hold (a price or a policy changed applies to the registrations to come)."""
+        fixed = {"currency": (paid.currency, st.currency), "pricing": (paid.pricing, st.pricing),
+                 "no_show_hold": (paid.no_show_hold, st.no_show_hold)}  # fmt: skip
+        changed = [name for name, (was, now) in fixed.items() if was != now]
+        if changed:
+            raise ValidationFailed(f"People registered already, so {', '.join(changed)} "
+                                   "stay as they are.", code="settings_locked")  # fmt: skip
 
     async def _unique_code(self) -> str:
         while True:
@@ -257,7 +271,7 @@ class RegistrationsService:
             if not await self._repo.code_taken(code):
                 return code
 
-    async def _sync(self, paid: PaidMeeting, room: MeetingRoom) -> None:
+    async def _sync(self, paid: PaidMeeting, room: MeetingRoom) -> set[datetime]:
         """The occurrence rows as the room's schedule says: the next ones are added, those no
         longer in it that nobody booked are dropped (a booked one stays: the host cancels
         it, which refunds its registrants)."""
@@ -267,6 +281,11 @@ class RegistrationsService:
         found = MeetingsService.occurrences(room.starts_at, room.time_zone, room.rrule,
                                             count=MAX_OCCURRENCES, after=since)  # fmt: skip
         starts = [at for at in found if at <= now + HORIZON]
+        rows = {o.starts_at: o for o in await self._repo.occurrences(paid.id)}
+        extra = {o.id for at, o in rows.items() if at not in starts and at > now}
+        if set(starts) <= set(rows) and extra <= await self._repo.booked(paid.id):
+            return set(starts)  # nothing to write (the usual case: a page read)
+        await self._repo.paid_meeting(paid.business_id, paid.id, lock=True)  # one writer
         rows = {o.starts_at: o for o in await self._repo.occurrences(paid.id)}
         booked = await self._repo.booked(paid.id)
         gone = [o.id for at, o in rows.items() if at not in starts and o.id not in booked
@@ -278,25 +297,30 @@ class RegistrationsService:
                 self._session.add(Occurrence(id=new_id("occ"), paid_meeting_id=paid.id,
                                              starts_at=at, seats_taken=0))  # fmt: skip
         await self._session.flush()
+        return set(starts)
 
     async def _view(self, paid: PaidMeeting, room: MeetingRoom) -> PaidView:
         """The meeting and its occurrences, brought up to date with the room's schedule
         first (a host may have moved it since)."""
+        scheduled = None
         if room.starts_at is not None and room.time_zone is not None:
-            await self._sync(paid, room)
+            scheduled = await self._sync(paid, room)
         now = self._clock.now()
-        views = [self._occurrence_view(paid, room, o, now)
+        views = [self._occurrence_view(paid, room, o, now, scheduled)
                  for o in await self._repo.occurrences(paid.id)]  # fmt: skip
         length = timedelta(minutes=room.duration_minutes or 0)
         return PaidView(paid, room, [v for v in views if v.occurrence.starts_at + length > now],
                         self._meetings.max_participants)  # fmt: skip
 
     def _occurrence_view(self, paid: PaidMeeting, room: MeetingRoom, o: Occurrence,
-                         now: datetime) -> OccurrenceView:  # fmt: skip
+                         now: datetime, scheduled: set[datetime] | None = None
+                         ) -> OccurrenceView:  # fmt: skip
         left = max(paid.seats - o.seats_taken, 0)
         why = None
         if o.cancelled_at is not None:
             why = "cancelled"
+        elif scheduled is not None and o.starts_at not in scheduled:
+            why = "moved: the room's schedule no longer has it"
         elif not paid.open:
             why = "registration is closed"
         elif now >= o.starts_at - timedelta(minutes=paid.closes_minutes):

@@ -20,6 +20,7 @@ from fareroom.bootstrap import Services
 from fareroom.http import PathId, context
 from fareroom.kit.errors import FareroomError, ValidationFailed
 from fareroom.kit.money import Money, parse_major, parse_whole
+from fareroom.meetings.service import check_text
 from fareroom.models.business import User
 from fareroom.models.registration import Pricing, RefundRule, RegistrationStatus
 from fareroom.registrations.service import PaidSettings, PaidView, RegistrationsService
@@ -181,7 +182,8 @@ async def refund(request: Request, registration_id: PathId, csrf: str = Form("")
                 else None
             )
             await s.registrations.refund(biz, registration_id, amount=value,
-                                         reason=reason.strip()[:200], refund_id=key,
+                                         reason=check_text(reason, "The reason", 200,
+                                                           blank=True), refund_id=key,
                                          by=_user(caller))  # fmt: skip
     except FareroomError as exc:
         async with context(request).unit_of_work(biz.id) as s:
