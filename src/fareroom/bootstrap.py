@@ -180,13 +180,16 @@ class Context:
         return done
 
     async def expire_registrations(self) -> int:
-        """The worker's: unpaid registrations past their time give their seats back, and
+        """The worker's: payments left half way are finished, unpaid registrations past
+        their time give their seats back, and
         held ones follow what the gateway did to their hold, and the seats of cancelled
         meetings are refunded."""
         async with self.unit_of_work() as s:
+            finished = await s.registrations.finish_attempts()
+        async with self.unit_of_work() as s:
             expired = await s.registrations.expire_pending()
             followed = await s.registrations.follow_holds()
-        return expired + followed + await self.settle_cancellations()
+        return finished + expired + followed + await self.settle_cancellations()
 
     @cached_property
     def registration_limits(self) -> RegistrationLimits:

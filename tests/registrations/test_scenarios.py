@@ -13,6 +13,7 @@ import pytest
 
 from fareroom.kit.clock import FrozenClock
 from fareroom.kit.errors import ValidationFailed
+from fareroom.mail.outbox import Outbox
 from tests.registrations.conftest import DECLINED, NEEDS_AUTH, Paid
 
 PRICE = 5_000
@@ -352,3 +353,29 @@ async def test_a_whole_series_past_the_horizon_is_refused(paid: Paid) -> None:
     room = await paid.room(rrule="FREQ=DAILY;COUNT=300")
     r = await paid.make_paid(room["id"], pricing="per_series")
     assert r.status_code == 422 and r.json()["code"] == "series_without_end", r.text
+
+
+async def test_a_payment_left_half_way_is_finished_by_the_worker_not_expired(
+    paid: Paid, clock: FrozenClock
+) -> None:
+    """The charge went through, its answer was lost, and the page never came back: the
+    worker asks again under the same key (the gateway answers as the first time) and the
+    registration is paid, never expired with the money taken."""
+    assert paid.ctx.sandbox is not None
+    meeting = await paid.meeting()
+    reg = await paid.pending(meeting["code"])
+    paid.ctx.sandbox.inject_fault("create_charge", "lost_response")
+    lost = await paid.pay(meeting["code"], reg)
+    assert lost.status_code >= 500 or lost.status_code == 504, lost.text
+    assert (await paid.get(reg["id"]))["status"] == "pending"
+    await paid.ctx.expire_registrations()
+    assert (await paid.get(reg["id"]))["status"] == "pending"  # a page may still be paying
+    clock.advance(minutes=31)
+    await paid.ctx.expire_registrations()
+    done = await paid.get(reg["id"])
+    assert done["status"] == "paid" and len(done["codes"]) == 1, done
+    assert len(await paid.ctx.sandbox.charges(business_id=paid.t.id)) == 1
+    async with paid.ctx.unit_of_work() as s:
+        mails = await Outbox(s.session, paid.ctx.clock).for_reference(reg["id"])
+    text = next(m.body for m in mails if m.to == "ada@example.com")
+    assert done["codes"][0]["display"] in text and "To cancel, write to" in text

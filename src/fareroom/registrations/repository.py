@@ -152,6 +152,17 @@ class RegistrationsRepository(Repository):
                 .order_by(Registration.id).limit(limit))  # fmt: skip
         return [(b, r, o) for b, r, o in (await self.session.execute(stmt)).all()]
 
+    async def half_paid(self, before: datetime, *, limit: int) -> Sequence[str]:
+        """Pending registrations whose attempt's card is committed but no payment recorded,
+        untouched since ``before``."""
+        stmt = (select(Registration.id)
+                .where(Registration.status == RegistrationStatus.PENDING,
+                       Registration.attempt_card_id.is_not(None),
+                       Registration.payment_id.is_(None),
+                       Registration.updated_at <= before)
+                .order_by(Registration.updated_at).limit(limit))  # fmt: skip
+        return (await self.session.scalars(stmt)).all()
+
     async def expired(self, now: datetime, *, limit: int) -> Sequence[str]:
         stmt = (select(Registration.id)
                 .where(Registration.status == RegistrationStatus.PENDING,

@@ -89,6 +89,7 @@ HORIZON = timedelta(days=400)  # occurrences written down ahead
 MAX_OCCURRENCES = 200
 HOLD_WINDOW = timedelta(days=6)  # a hold lapses after ~7 days at the gateway
 PENDING_FOR = timedelta(minutes=30)  # an unpaid registration keeps its seats this long
+FINISH_AFTER = timedelta(minutes=2)  # a half-paid attempt left this long is the worker's
 MAX_SEATS = 10_000
 MAX_PICK = 50  # occurrences one registration may pick
 ADMIT_BEFORE = timedelta(minutes=30)  # an occurrence's code admits from this before its start
@@ -537,7 +538,9 @@ class RegistrationsService:
         """Paying, step two: attempt *n* charged (or held) with its card, under a key of its
         own (``payment:pay_<registration>_<n>:create``): asked again after a lost answer,
         the gateway answers as the first time."""
-        reg = await self._mine(registration_id, token)
+        return await self._charge_attempt(await self._mine(registration_id, token), token)
+
+    async def _charge_attempt(self, reg: Registration, token: str | None) -> RegistrationView:
         if reg.status != RegistrationStatus.PENDING or reg.attempt_card_id is None:
             return await self.view_of(reg)
         paid = await self._paid(reg)
@@ -573,7 +576,7 @@ class RegistrationsService:
         return view
 
     async def _settled(self, reg: Registration, paid: PaidMeeting, room: MeetingRoom,
-                       payment: Payment, token: str) -> None:  # fmt: skip
+                       payment: Payment, token: str | None) -> None:  # fmt: skip
         """The registration as its payment stands: paid (or held) gets its codes, the
         registrant's mail and the host's notification; anything else waits."""
         if payment.status == PaymentStatus.SUCCEEDED:
@@ -596,7 +599,7 @@ class RegistrationsService:
         await self._tell(reg, paid, room, codes, token)
 
     async def _tell(self, reg: Registration, paid: PaidMeeting, room: MeetingRoom,
-                    codes: list[MeetingCode], token: str) -> None:  # fmt: skip
+                    codes: list[MeetingCode], token: str | None) -> None:  # fmt: skip
         host = (await self._meetings.view(reg.business_id, room.id)).host
         what = f"{room.topic}: {Money(reg.amount, reg.currency).format()}"
         if reg.status == RegistrationStatus.HELD:
@@ -615,7 +618,9 @@ class RegistrationsService:
                                reference=reg.id,
                                unique_key=f"registration:{reg.id}:host")  # fmt: skip
         base = self._base_url
-        links = self.links(paid, room, reg, token)
+        # the worker finishing a payment has no token (only its hash is kept): no own link
+        cancel = (f"Cancel: {self.links(paid, room, reg, token)['cancel']}" if token
+                  else f"To cancel, write to {company}.")  # fmt: skip
         lines = [f"You are registered for {room.topic}, with {company}.", ""]
         occurrences = {o.id: o for o in await self._repo.occurrences(paid.id)}
         for c in codes:
@@ -627,7 +632,7 @@ class RegistrationsService:
                   if reg.status == RegistrationStatus.PAID else
                   f"Held on your card: {Money(reg.amount, reg.currency).format()}, charged only "
                   "if you do not come.", "", f"Refunds: {self.policy_text(paid)}",
-                  f"Cancel: {links['cancel']}", "",
+                  cancel, "",
                   "A code lets one person in at a time, from 30 minutes before the "
                   "start."]  # fmt: skip
         await outbox.queue(business_id=biz.id, to=reg.email, kind=MailKind.REGISTRATION,
@@ -704,6 +709,8 @@ class RegistrationsService:
     async def _expire(self, reg: Registration) -> None:
         if reg.status != RegistrationStatus.PENDING or reg.payment_id is not None:
             return
+        if reg.attempt_card_id is not None:  # a charge may have gone through: finished first
+            return
         if reg.seats_held:
             paid = await self._paid(reg)
             items = await self._repo.items(reg.id)
@@ -732,6 +739,18 @@ class RegistrationsService:
                     reg.failure = "The card's hold was released at the gateway."
             reg.updated_at = now
         return len(found)
+
+    async def finish_attempts(self, *, limit: int = 200) -> int:
+        """Attempts left half way (their card committed, the charge's answer never came
+        back: the page died, the process crashed): asked again under the same key, the
+        gateway answers as the first time, or charges now what the registrant asked for.
+        Only those untouched for ``FINISH_AFTER``, so a page still paying is not raced."""
+        ids = await self._repo.half_paid(self._clock.now() - FINISH_AFTER, limit=limit)
+        for reg_id in ids:
+            reg = await self._repo.registration_by_id(reg_id, lock=True)
+            if reg is not None:
+                await self._charge_attempt(reg, None)
+        return len(ids)
 
     async def expire_pending(self, *, limit: int = 200) -> int:
         """Pending registrations past their time give their seats back; returns how many."""
