@@ -179,6 +179,33 @@ class Context:
                             registration_id, exc_info=True)  # fmt: skip
         return done
 
+    async def mark_no_shows(
+        self,
+        business: Any,
+        paid_id: str,
+        occurrence_id: str,
+        no_shows: list[str],
+        *,
+        by: Any = None,
+    ) -> tuple[list[Any], int]:
+        """The host's no-shows after a meeting: checked in one transaction, then each held
+        registrant captured or released in one of its own. Returns the registrations as they
+        are now, and how many the gateway failed (still held: marking again retries them)."""
+        async with self.unit_of_work(business.id) as s:
+            plan = await s.registrations.no_show_plan(business, paid_id, occurrence_id,
+                                                      no_shows, by=by)  # fmt: skip
+        done, failed = [], 0
+        for registration_id, no_show in plan:
+            try:
+                async with self.unit_of_work(business.id) as s:
+                    done.append(
+                        await s.registrations.settle_no_show(business.id, registration_id, no_show)
+                    )
+            except (FareroomError, GatewayError):
+                failed += 1
+                log.warning("a no-show's hold of %s failed", registration_id, exc_info=True)
+        return done, failed
+
     async def expire_registrations(self) -> int:
         """The worker's: payments left half way are finished, unpaid registrations past
         their time give their seats back, and

@@ -251,7 +251,8 @@ async def test_a_no_show_fee_is_captured_and_the_others_holds_released(
     clock.advance(days=3, hours=2)
     r = await paid.t.api.post(url, json={"no_shows": [bob["id"]]})
     assert r.status_code == 200, r.text
-    states = {v["id"]: v["status"] for v in r.json()}
+    assert r.json()["failed"] == 0
+    states = {v["id"]: v["status"] for v in r.json()["registrations"]}
     assert states == {ada["id"]: "attended", bob["id"]: "no_show"}
     assert (await paid.payment(ada["payment_id"]))["status"] == "canceled"
     fee = await paid.payment(bob["payment_id"])
@@ -379,3 +380,24 @@ async def test_a_payment_left_half_way_is_finished_by_the_worker_not_expired(
         mails = await Outbox(s.session, paid.ctx.clock).for_reference(reg["id"])
     text = next(m.body for m in mails if m.to == "ada@example.com")
     assert done["codes"][0]["display"] in text and "To cancel, write to" in text
+
+
+async def test_a_capture_the_gateway_fails_holds_back_no_other_no_show(
+    paid: Paid, clock: FrozenClock
+) -> None:
+    assert paid.ctx.sandbox is not None
+    meeting = await paid.meeting(days=3, no_show_hold=True, price=2_000)
+    ada = await paid.registered(meeting["code"])
+    bob = await paid.registered(meeting["code"], name="Bob", email="bob@example.com")
+    occ = meeting["occurrences"][0]["id"]
+    url = f"/api/v1/paid-meetings/{meeting['id']}/occurrences/{occ}/no-shows"
+    clock.advance(days=3, hours=2)
+    paid.ctx.sandbox.inject_fault("capture", "timeout")
+    r = await paid.t.api.post(url, json={"no_shows": [bob["id"]]})
+    assert r.status_code == 200 and r.json()["failed"] == 1, r.text
+    assert (await paid.get(ada["id"]))["status"] == "attended"
+    assert (await paid.get(bob["id"]))["status"] == "held"
+    again = await paid.t.api.post(url, json={"no_shows": [bob["id"]]})
+    assert again.status_code == 200 and again.json()["failed"] == 0, again.text
+    assert (await paid.get(bob["id"]))["status"] == "no_show"
+    assert (await paid.payment(bob["payment_id"]))["amount_captured"] == 2_000

@@ -33,6 +33,7 @@ from fareroom.registrations.schemas import (
     CodeOut,
     ItemOut,
     NoShowsIn,
+    NoShowsOut,
     NotificationOut,
     OccurrenceOut,
     PaidIn,
@@ -162,18 +163,27 @@ async def cancel_occurrence(paid_id: PathId, occurrence_id: PathId, request: Req
 
 
 @router.post("/api/v1/paid-meetings/{paid_id}/occurrences/{occurrence_id}/no-shows",
-             response_model=list[RegistrationOut], responses=problems(409))  # fmt: skip
+             response_model=NoShowsOut, responses=problems(409))  # fmt: skip
 async def no_shows(paid_id: PathId, occurrence_id: PathId, body: NoShowsIn, request: Request,
                    key: str = Depends(api_key)) -> JSONResponse:  # fmt: skip
     """After a meeting with a no-show fee: capture the listed registrants' holds, release
-    everyone else's."""
+    everyone else's, each in a transaction of its own (``failed``: those the gateway
+    refused, still held; sending the same list again retries them)."""
+    caller_of: list[Caller] = []
 
-    async def run(s: Services, caller: Caller, _: str | None) -> list[dict[str, Any]]:
-        done = await s.registrations.mark_no_shows(caller.business, paid_id, occurrence_id,
-                                                   body.no_shows)  # fmt: skip
-        return [registration_out(v).model_dump(mode="json") for v in done]
+    async def run(s: Services, caller: Caller, _: str | None) -> NoShowsOut:
+        await s.registrations.no_show_plan(
+            caller.business, paid_id, occurrence_id, body.no_shows
+        )  # checked here, so errors are 4xx
+        caller_of.append(caller)
+        return NoShowsOut(registrations=[], failed=0)
 
-    return await write(request, key, body, prefix="nos", fn=run, status=200)
+    async def then(_: NoShowsOut) -> NoShowsOut:
+        done, failed = await context(request).mark_no_shows(
+            caller_of[0].business, paid_id, occurrence_id, body.no_shows)  # fmt: skip
+        return NoShowsOut(registrations=[registration_out(v) for v in done], failed=failed)
+
+    return await write(request, key, body, prefix="nos", fn=run, status=200, then=then)
 
 
 @router.get("/api/v1/registrations", response_model=dict[str, Any])

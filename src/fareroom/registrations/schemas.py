@@ -134,6 +134,11 @@ class NoShowsIn(BaseModel):
     no_shows: list[Id] = Field(max_length=10_000)
 
 
+class NoShowsOut(BaseModel):
+    registrations: list[RegistrationOut]
+    failed: int = Field(description="Holds the gateway failed to settle (still held)")
+
+
 class NotificationOut(BaseModel):
     id: str
     kind: str

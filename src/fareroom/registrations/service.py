@@ -989,11 +989,12 @@ class RegistrationsService:
             reference=reg.id, sender_name=biz.company_name or biz.name,
             unique_key=f"registration:{reg.id}:cancelled:{occ.id}")  # fmt: skip
 
-    async def mark_no_shows(self, biz: Business, paid_id: str, occurrence_id: str,
-                            no_shows: list[str], *, by: User | None = None
-                            ) -> list[RegistrationView]:  # fmt: skip
-        """After a meeting with a no-show fee: the listed registrants' holds are captured,
-        everyone else's released."""
+    async def no_show_plan(self, biz: Business, paid_id: str, occurrence_id: str,
+                           no_shows: list[str], *, by: User | None = None
+                           ) -> list[tuple[str, bool]]:  # fmt: skip
+        """After a meeting with a no-show fee: (registration, a no-show?) for each registrant
+        whose card is held, checked; ``settle_no_show`` then takes them one by one, each in a
+        transaction of its own, so one capture the gateway refuses holds back no one else."""
         paid = await self._repo.paid_meeting(biz.id, paid_id)
         if paid is None:
             raise PaidMeetingNotFound()
@@ -1008,25 +1009,30 @@ class RegistrationsService:
         if self._clock.now() < ends:
             raise RegistrationClosed("Mark no-shows once the meeting is over.",
                                      code="occurrence_not_over")  # fmt: skip
-        held = [r for r in await self._repo.seated_in(occ.id)
+        held = [r.id for r in await self._repo.seated_in(occ.id)
                 if r.status == RegistrationStatus.HELD]  # fmt: skip
-        unknown = set(no_shows) - {r.id for r in held}
+        unknown = set(no_shows) - set(held)
         if unknown:
             raise ValidationFailed("Only registrants of this meeting whose card is held can be "
                                    f"marked: not {sorted(unknown)}.",
                                    code="not_held_here")  # fmt: skip
-        done = []
-        for r in held:
-            reg = await self._locked(biz.id, r.id)
-            if reg.id in no_shows:
+        return [(reg_id, reg_id in no_shows) for reg_id in held]
+
+    async def settle_no_show(self, business_id: str, registration_id: str,
+                             no_show: bool) -> RegistrationView:  # fmt: skip
+        """One held registrant after the meeting: the hold captured (a no-show) or released.
+        Again for one settled already: nothing more."""
+        biz = await self._payments.business(business_id)
+        reg = await self._locked(business_id, registration_id)
+        if reg.status == RegistrationStatus.HELD:
+            if no_show:
                 await self._payments.capture(biz, str(reg.payment_id))
                 reg.status = RegistrationStatus.NO_SHOW
             else:
                 await self._payments.cancel(biz, str(reg.payment_id))
                 reg.status = RegistrationStatus.ATTENDED
             reg.updated_at = self._clock.now()
-            done.append(await self.view_of(reg))
-        return done
+        return await self.view_of(reg)
 
     # ------------------------------------------------------------------ notifications
 

@@ -218,8 +218,12 @@ async def no_shows(request: Request, room_id: PathId, occurrence_id: PathId) -> 
     try:
         async with context(request).unit_of_work(biz.id) as s:
             paid = await _paid_of(s, biz.id, room_id)
-            await s.registrations.mark_no_shows(biz, paid.paid.id, occurrence_id, marked,
-                                                by=_user(caller))  # fmt: skip
+        _, failed = await context(request).mark_no_shows(biz, paid.paid.id, occurrence_id,
+                                                         marked, by=_user(caller))  # fmt: skip
+        if failed:
+            raise ValidationFailed(f"{failed} hold{'s' if failed > 1 else ''} could not be "
+                                   "settled at the gateway now; mark again to retry them.",
+                                   code="no_shows_unsettled", status=502)  # fmt: skip
     except FareroomError as exc:
         async with context(request).unit_of_work(biz.id) as s:
             return await _page(request, caller, s, room_id, problem=exc)
