@@ -401,3 +401,10 @@ async def test_a_capture_the_gateway_fails_holds_back_no_other_no_show(
     assert again.status_code == 200 and again.json()["failed"] == 0, again.text
     assert (await paid.get(bob["id"]))["status"] == "no_show"
     assert (await paid.payment(bob["payment_id"]))["amount_captured"] == 2_000
+
+
+async def test_a_currency_typed_in_lower_case_is_the_iso_code(paid: Paid) -> None:
+    meeting = await paid.meeting(currency="eur")
+    assert meeting["currency"] == "EUR"
+    reg = await paid.registered(meeting["code"])
+    assert reg["currency"] == "EUR" and reg["status"] == "paid"

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from fractions import Fraction
 from zoneinfo import ZoneInfo
@@ -197,6 +197,7 @@ class RegistrationsService:
         self._meetings.check_may_change(by, room)
         if biz.connect_status != ConnectStatus.ENABLED or not biz.gateway_account_id:
             raise ConnectRequired()
+        settings = replace(settings, currency=normalise_currency(settings.currency))
         self._check(biz, room, settings)
         now = self._clock.now()
         paid = await self._repo.paid_for_room(room.id)
