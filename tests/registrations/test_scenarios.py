@@ -153,7 +153,7 @@ async def test_cancelling_by_the_policy_at_the_window_boundary(
     clock.set(start - timedelta(hours=hours_before))
     r = await paid.cancel(meeting["code"], reg)
     assert r.status_code == 200, r.text
-    assert r.json()["status"] == "cancelled"
+    assert r.json()["status"] == "cancelled" and r.json()["refunded"] == back
     assert all(c["revoked"] for c in r.json()["codes"])
     payment = await paid.payment(reg["payment_id"])
     assert payment["amount_refunded"] == back
@@ -180,7 +180,7 @@ async def test_one_click_refunds_partial_then_full(paid: Paid) -> None:
     again = await paid.t.api.post(url, json={"amount": 1_200, "reason": "Late start"},
                                   headers={"Idempotency-Key": "k1"})  # fmt: skip
     assert part.status_code == again.status_code == 200, part.text
-    assert part.json()["status"] == "partly_refunded"
+    assert part.json()["status"] == "partly_refunded" and part.json()["refunded"] == 1_200
     assert not part.json()["codes"][0]["revoked"]  # still comes
     rest = await paid.t.api.post(url, json={"reason": "Cancelled on request"})
     assert rest.status_code == 200 and rest.json()["status"] == "refunded", rest.text

@@ -87,6 +87,7 @@ def registration_out(v: RegistrationView) -> RegistrationOut:
     return RegistrationOut(
         id=r.id, paid_meeting_id=r.paid_meeting_id, name=r.name, email=r.email,
         status=r.status.value, amount=r.amount, currency=r.currency, payment_id=r.payment_id,
+        refunded=v.refunded,
         failure=r.failure, expires_at=r.expires_at, created_at=r.created_at, token=v.token,
         items=[ItemOut(occurrence_id=i.occurrence_id, amount=i.amount, cancelled=i.cancelled)
                for i in v.items],

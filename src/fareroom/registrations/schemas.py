@@ -114,6 +114,7 @@ class RegistrationOut(BaseModel):
     amount: int
     currency: str
     payment_id: str | None
+    refunded: int = Field(0, description="Minor units refunded of its payment so far")
     failure: str | None
     expires_at: datetime
     items: list[ItemOut]

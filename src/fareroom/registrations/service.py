@@ -154,6 +154,7 @@ class RegistrationView:
     token: str | None = None  # only when it was just made
     failure: FareroomError | None = None  # the card was refused (committed, then raised)
     ready: bool = False  # paying: step one done, step two charges
+    refunded: int = 0  # of its payment, so far
 
 
 def refund_of(paid: PaidMeeting, seats: Sequence[tuple[int, datetime]], *, now: datetime) -> int:
@@ -699,8 +700,13 @@ class RegistrationsService:
         return paid
 
     async def view_of(self, reg: Registration) -> RegistrationView:
+        refunded = 0
+        if reg.payment_id is not None:
+            payment = (await self._payments.get(reg.business_id, reg.payment_id)).payment
+            refunded = payment.amount_refunded
         return RegistrationView(reg, list(await self._repo.items(reg.id)),
-                                list(await self._repo.codes(reg.id)))  # fmt: skip
+                                list(await self._repo.codes(reg.id)),
+                                refunded=refunded)  # fmt: skip
 
     async def registrant_view(self, registration_id: str, token: str) -> RegistrationView:
         return await self.view_of(await self._mine(registration_id, token))

@@ -1,7 +1,7 @@
 // The cancel page of a paid meeting's registration (its mail's link): one button, which
 // cancels through the public API with the registration's token; the refund follows the
 // policy the page states.
-import { $ } from "./chat-common.js";
+import { $, money } from "./chat-common.js";
 
 const app = $("cancel-app");
 const button = $("cancel-button");
@@ -16,9 +16,12 @@ async function cancel() {
     const data = await r.json().catch(() => ({}));
     if (!r.ok) throw new Error(data.detail || "The registration could not be cancelled; try again.");
     $("cancel-status").textContent = data.status.replace("_", " ");
+    // what this click refunded, as the server did it (the policy at this moment)
+    const back = data.refunded - Number(app.dataset.refunded);
     $("cancel-done").textContent = app.dataset.held === "true"
       ? "Cancelled: the hold on your card is released."
-      : `Cancelled: ${app.dataset.back} goes back to your card (a refund takes a few days to show).`;
+      : back > 0 ? `Cancelled: ${money(back, app.dataset.currency)} goes back to your card (a refund takes a few days to show).`
+        : "Cancelled. By the refund policy nothing is refunded now.";
     $("cancel-done").hidden = false;
     button.hidden = true;
     $("cancel-back").hidden = true;
