@@ -99,12 +99,6 @@ class RegistrationsRepository(Repository):
                                           Registration.request_hash == request_hash)  # fmt: skip
         return await self.session.scalar(stmt)
 
-    async def registration_of_payment(self, business_id: str, payment_id: str
-                                      ) -> Registration | None:  # fmt: skip
-        stmt = select(Registration).where(Registration.business_id == business_id,
-                                          Registration.payment_id == payment_id)  # fmt: skip
-        return await self.session.scalar(stmt)
-
     async def registrations(self, business_id: str, *, limit: int, starting_after: str | None,
                             paid_id: str | None = None, status: str | None = None,
                             occurrence_id: str | None = None
@@ -127,11 +121,6 @@ class RegistrationsRepository(Repository):
                 .where(RegistrationItem.registration_id == registration_id)
                 .order_by(Occurrence.starts_at))  # fmt: skip
         return (await self.session.scalars(stmt)).all()
-
-    async def items_of(self, registration_ids: Sequence[str]) -> Sequence[RegistrationItem]:
-        stmt = select(RegistrationItem).where(
-            RegistrationItem.registration_id.in_(registration_ids))  # fmt: skip
-        return (await self.session.scalars(stmt)).all() if registration_ids else []
 
     async def seated_in(self, occurrence_id: str) -> Sequence[Registration]:
         """Registrations with an item of this occurrence (any state)."""

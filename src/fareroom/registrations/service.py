@@ -720,8 +720,7 @@ class RegistrationsService:
             return
         if reg.seats_held:
             paid = await self._paid(reg)
-            items = await self._repo.items(reg.id)
-            await self._give_seats(paid, [i.occurrence_id for i in items if not i.cancelled])
+            await self._give_seats(paid, [i.occurrence_id for i in await self._active(reg)])
             reg.seats_held = False
         reg.status = RegistrationStatus.EXPIRED
         reg.updated_at = self._clock.now()
