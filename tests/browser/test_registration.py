@@ -1,7 +1,8 @@
 """A paid meeting's registration in a real browser: from the business's own website (another
 origin) through the embed's Register button to the registration page, the payment, the
 confirmation with the code and the calendar file, the mail; a refused card and another
-card; a per-occurrence series; cancelling from the mail's link. Phone and desktop, with
+card; a per-occurrence series and a per-series registration; cancelling from the mail's
+link; a no-show fee captured while the others' holds are released. Phone and desktop, with
 screenshots at each step."""
 
 from __future__ import annotations
@@ -14,7 +15,11 @@ from typing import Any
 
 import httpx
 from playwright.async_api import Page, expect
+from sqlalchemy import select
 
+from fareroom.kit.db import transaction
+from fareroom.models.meeting import MeetingRoom
+from fareroom.models.registration import Occurrence
 from tests.browser.conftest import DESKTOP, PHONE, Pages, Shop
 from tests.support.smtp import SmtpInbox
 
@@ -175,3 +180,86 @@ async def test_a_per_occurrence_series_on_a_desktop(pages: Pages) -> None:
     async with httpx.AsyncClient(base_url=pages.base) as http:
         found = (await http.get(f"/api/v1/register/{meeting['code']}")).json()
     assert [o["seats_left"] for o in found["occurrences"]] == [5, 6, 5, 6]
+
+
+async def test_a_per_series_registration_on_a_phone(pages: Pages) -> None:
+    meeting = await _paid_meeting(pages, rrule="FREQ=WEEKLY;COUNT=3", pricing="per_series",
+                                  price=12_000)  # fmt: skip
+    page = await (await pages.context(PHONE)).new_page()
+    await page.goto(f"{pages.base}/r/{meeting['code']}")
+    await expect(page.locator("#occurrence-list .occurrence")).to_have_count(3)
+    await expect(page.locator("input[name=occurrence]")).to_have_count(0)  # all, not picked
+    await expect(page.locator("#reg-total")).to_have_text("120.00 EUR")
+    await _fill(page, name="Cleo", email=f"cleo-{pages.t.id}@example.com",
+                number="4242424242424242")  # fmt: skip
+    await pages.shot(page, "series-form")
+    await page.click("#reg-pay")
+    await expect(page.locator("#conf-status")).to_have_text("You paid 120.00 EUR.")
+    await expect(page.locator("#conf-codes li")).to_have_count(1)  # one code, every meeting
+    await expect(page.locator("#conf-codes li")).to_contain_text("every meeting of the series")
+    await pages.shot(page, "series-confirmation")
+    async with page.expect_download() as got:
+        await page.click("#conf-calendar")
+    ics = (await (await got.value).path()).read_text()
+    assert "RRULE:FREQ=WEEKLY;COUNT=3" in ics and ics.count("BEGIN:VEVENT") == 1
+    async with httpx.AsyncClient(base_url=pages.base) as http:
+        found = (await http.get(f"/api/v1/register/{meeting['code']}")).json()
+    assert [o["seats_left"] for o in found["occurrences"]] == [5, 5, 5]  # a seat in each
+
+
+async def test_a_no_show_fee_is_captured_and_the_others_holds_released(pages: Pages) -> None:
+    """Two registrants' cards held; after the meeting the host ticks the one who did not
+    come. The server runs on the machine's clock, so "after the meeting" is made by moving
+    the meeting's time three days back in the shared database, as if they had gone by."""
+    meeting = await _paid_meeting(pages, days=2, no_show_hold=True, price=2_000,
+                                  refund_rule="always")  # fmt: skip
+    regs: dict[str, str] = {}
+    for name, viewport in (("Ada", PHONE), ("Bob", DESKTOP)):
+        page = await (await pages.context(viewport)).new_page()
+        await page.goto(f"{pages.base}/r/{meeting['code']}")
+        await expect(page.locator("#reg-pay")).to_have_text("Hold 20.00 EUR")
+        await _fill(page, name=name, email=f"{name.lower()}-{pages.t.id}@example.com",
+                    number="4242424242424242")  # fmt: skip
+        await page.click("#reg-pay")
+        await expect(page.locator("#conf-status")).to_have_text(
+            "20.00 EUR is held on your card; it is charged only if you do not come.")  # fmt: skip
+        await pages.shot(page, f"held-{name.lower()}")
+        regs[name] = str(
+            await page.evaluate(
+                f"JSON.parse(sessionStorage.getItem('fareroom.registration.{meeting['code']}')).id"
+            )
+        )
+    host = await pages.sign_in(pages.t.owner_email, pages.t.password)
+    paid_page = f"{pages.base}/dashboard/meetings/{meeting['room_id']}/paid"
+    await host.goto(paid_page)
+    await expect(host.locator("#no-shows-none")).to_be_visible()  # not over yet
+
+    back = timedelta(days=3)
+    async with transaction(pages.ctx.sessions) as session:
+        room = await session.get(MeetingRoom, meeting["room_id"])
+        assert room is not None and room.starts_at is not None
+        room.starts_at -= back
+        occurrences = select(Occurrence).where(Occurrence.paid_meeting_id == meeting["id"])
+        for occurrence in (await session.scalars(occurrences)).all():
+            occurrence.starts_at -= back
+
+    await host.goto(paid_page)
+    form = host.locator("form.no-shows")
+    await expect(form.locator("input[name=no_show]")).to_have_count(2)
+    await form.get_by_label("Bob did not come").check()
+    await pages.shot(host, "no-shows-ticked")
+    await form.get_by_role("button").click()
+    await expect(host.locator(".notice")).to_contain_text("the no-shows' fees are captured")
+    for name, status in (("Ada", "attended"), ("Bob", "no show")):
+        row = host.locator(f'#registration-table tr[data-id="{regs[name]}"]')
+        await expect(row.locator(".reg-status")).to_have_text(status)
+    await expect(host.locator("form.no-shows")).to_have_count(0)
+    await pages.shot(host, "no-shows-marked")
+    await host.set_viewport_size(PHONE)
+    await pages.shot(host, "no-shows-marked")
+    payments = {}
+    for name, reg_id in regs.items():
+        reg = (await pages.t.api.get(f"/api/v1/registrations/{reg_id}")).json()
+        pay = (await pages.t.api.get(f"/api/v1/payments/{reg['payment_id']}")).json()
+        payments[name] = (pay["status"], pay["amount_captured"])
+    assert payments == {"Ada": ("canceled", 0), "Bob": ("succeeded", 2_000)}

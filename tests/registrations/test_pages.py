@@ -91,12 +91,18 @@ async def test_cancelling_a_meeting_and_no_shows_from_the_page(
     early = await http.post(f"/dashboard/meetings/{room['id']}/paid/occurrences/{occ}/no-shows",
                             data={"csrf": form_token(page.text), "no_show": bob["id"]})  # fmt: skip
     assert early.status_code == 409 and "once the meeting is over" in _alert(early.text)
+    assert "no-shows-none" in page.text and 'name="no_show"' not in page.text  # not yet
     clock.advance(days=2, hours=2)
-    done = await http.post(f"/dashboard/meetings/{room['id']}/paid/occurrences/{occ}/no-shows",
-                           data={"csrf": form_token(page.text), "no_show": bob["id"]})  # fmt: skip
+    page = await http.get(f"/dashboard/meetings/{room['id']}/paid")  # the meeting is over
+    action = f"/dashboard/meetings/{room['id']}/paid/occurrences/{occ}/no-shows"
+    assert f'action="{action}"' in page.text
+    assert re.findall(r'name="no_show" value="(\w+)"', page.text) == sorted([ada["id"], bob["id"]])
+    done = await http.post(action, data={"csrf": form_token(page.text), "no_show": bob["id"]})
     assert done.status_code == 303, done.text
     assert (await paid.get(ada["id"]))["status"] == "attended"
     assert (await paid.get(bob["id"]))["status"] == "no_show"
+    page = await http.get(f"/dashboard/meetings/{room['id']}/paid")
+    assert "no-shows-none" in page.text and f'action="{action}"' not in page.text  # done
 
 
 async def test_the_host_cancels_one_meeting_from_the_page(

@@ -130,6 +130,19 @@ class RegistrationsRepository(Repository):
                 .order_by(Registration.id))  # fmt: skip
         return (await self.session.scalars(stmt)).all()
 
+    async def held_in_ended(self, paid_id: str, before: datetime, *, limit: int
+                            ) -> Sequence[tuple[Occurrence, Registration]]:  # fmt: skip
+        """(occurrence, registration) for each card still held for a meeting that started
+        before ``before``: the no-shows the host has still to mark, oldest meeting first."""
+        stmt = (select(Occurrence, Registration)
+                .join(RegistrationItem, RegistrationItem.occurrence_id == Occurrence.id)
+                .join(Registration, Registration.id == RegistrationItem.registration_id)
+                .where(Occurrence.paid_meeting_id == paid_id, Occurrence.starts_at <= before,
+                       Registration.status == RegistrationStatus.HELD,
+                       RegistrationItem.cancelled.is_(False))
+                .order_by(Occurrence.starts_at, Registration.id).limit(limit))  # fmt: skip
+        return [(o, r) for o, r in (await self.session.execute(stmt)).all()]
+
     async def cancelled_seats(self, *, limit: int) -> Sequence[tuple[str, str, str]]:
         """(business, registration, occurrence) of the seats still held in cancelled
         meetings."""

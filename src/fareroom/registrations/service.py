@@ -1024,6 +1024,22 @@ class RegistrationsService:
                                    code="not_held_here")  # fmt: skip
         return [(reg_id, reg_id in no_shows) for reg_id in held]
 
+    async def starts(self, paid_id: str) -> dict[str, datetime]:
+        """Each of a paid meeting's occurrences' start, past ones too (their rows stay)."""
+        return {o.id: o.starts_at for o in await self._repo.occurrences(paid_id)}
+
+    async def no_shows_due(self, paid: PaidView, *, limit: int = 500
+                           ) -> list[tuple[Occurrence, list[Registration]]]:  # fmt: skip
+        """The meetings over whose registrants' cards are still held, each with them: what
+        the host marks after a meeting (its dashboard lists these, not the coming ones)."""
+        if not paid.paid.no_show_hold:
+            return []
+        ended = self._clock.now() - timedelta(minutes=paid.room.duration_minutes or 0)
+        due: dict[str, tuple[Occurrence, list[Registration]]] = {}
+        for occ, reg in await self._repo.held_in_ended(paid.paid.id, ended, limit=limit):
+            due.setdefault(occ.id, (occ, []))[1].append(reg)
+        return list(due.values())
+
     async def settle_no_show(self, business_id: str, registration_id: str,
                              no_show: bool) -> RegistrationView:  # fmt: skip
         """One held registrant after the meeting: the hold captured (a no-show) or released.

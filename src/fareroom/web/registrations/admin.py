@@ -117,8 +117,8 @@ async def _page(request: Request, caller: Caller, s: Services, room_id: str, *,
         "base": base, "policy": RegistrationsService.policy_text(paid.paid) if paid else "",
         "notice": notice, "error": problem.message if problem else None, "error_in_form": True,
         "error_code": problem.code if problem else None,
-        "when": {o.occurrence.id: o.occurrence.starts_at for o in paid.occurrences}
-        if paid else {},
+        "when": await s.registrations.starts(paid.paid.id) if paid else {},
+        "due": await s.registrations.no_shows_due(paid) if paid else [],
     }  # fmt: skip
     return templates.TemplateResponse(request, "registrations/admin.html", data,
                                       status_code=problem.status if problem else 200)  # fmt: skip
