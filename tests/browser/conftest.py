@@ -103,12 +103,13 @@ class Pages:
         # needs an inline script or a foreign source would log it here.
         self.csp_violations: list[str] = []
 
-    async def shot(self, page: Page, step: str) -> Path:
-        """A screenshot of ``page`` at a key step, named by order, step and width."""
+    async def shot(self, page: Page, step: str, *, full_page: bool = True) -> Path:
+        """A screenshot of ``page`` at a key step, named by order, step and width: the
+        whole page, or (``full_page=False``) what its window shows."""
         self._shots += 1
         width = page.viewport_size["width"] if page.viewport_size else 0
         path = self.shots / f"{self._shots:02d}-{step}-{width}px.png"
-        await page.screenshot(path=str(path), full_page=True)
+        await page.screenshot(path=str(path), full_page=full_page)
         return path
 
     async def context(self, viewport: dict[str, int] = DESKTOP) -> BrowserContext:

@@ -98,6 +98,27 @@ async def test_a_locked_meeting_lets_no_one_new_in_until_unlocked(meet: Meet) ->
     assert (await host.expect("joined"))["participant"]["name"] == "Bob"
 
 
+async def test_someone_in_a_locked_meeting_whose_connection_drops_comes_back_in(
+    meet: Meet,
+) -> None:
+    """The lock keeps newcomers out, not the people who were in: a page that lost its
+    connection comes back with its welcome's ticket; a newcomer is still refused."""
+    room, host, ada = await meet.started()
+    await host.send(type="lock")
+    assert (await host.expect("room"))["room"]["locked"] is True
+    rejoin, first_id = ada.welcome["rejoin"], ada.id
+    assert ada.sock is not None
+    await ada.sock.ws.close()  # the network went
+    left = await host.expect("left")
+    assert left["participant"] == first_id
+    ada.sock = await ada.connect(rejoin)
+    ada.welcome = await ada.sock.expect("welcome")
+    await ada.expect("roster")
+    assert (await host.expect("joined"))["participant"]["name"] == "Ada"
+    r = await meet.guest("Bob").ticket(room["code"])
+    assert r.status_code == 423 and r.json()["code"] == "meeting_locked"
+
+
 async def test_end_for_all_disconnects_everyone_and_nobody_enters_until_a_host_starts_it(
     meet: Meet,
 ) -> None:

@@ -661,7 +661,10 @@ class MeetingsService:
                           ) -> None:  # fmt: skip
         """The rules every entry meets again (a ticket is no excuse): the ban list, the lock
         and the size. A page coming back to its place is not new (the lock and the size
-        counted it in already). ``present``: who is in, when the caller has read it."""
+        counted it in already); nor is one that was let in and dropped out (its connection
+        lost, or taken as gone for a silence), back with the ticket its welcome gave: a
+        lock keeps newcomers out, not the people who were in. ``present``: who is in, when
+        the caller has read it."""
         if await self._repo.banned(room.id, identity, device):
             raise Removed()
         coded = identity.startswith("code:")
@@ -673,10 +676,16 @@ class MeetingsService:
             return
         if coded and any(p.identity == identity and p.device != device for p in present):
             raise CodeInUse()
-        if room.locked and not host:
+        if room.locked and not host and not await self._was_in(room.id, participant_id):
             raise MeetingLocked()
         if len(present) >= self.max_participants:
             raise MeetingFull(self.max_participants)
+
+    async def _was_in(self, room_id: str, participant_id: str | None) -> bool:
+        if participant_id is None:
+            return False
+        old = await self._repo.participant(room_id, participant_id)
+        return old is not None and old.admitted and old.left_reason in ("offline", "left")
 
     async def ticket(self, room: MeetingRoom, *, identity: str, device: str, name: str, host: bool,
                      seconds: int, participant_id: str | None = None) -> str:  # fmt: skip
