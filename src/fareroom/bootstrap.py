@@ -25,6 +25,9 @@ from fareroom.gateway.base import GatewayError, PaymentGateway
 from fareroom.gateway.log import GatewayLog, LoggedGateway, LogScope
 from fareroom.gateway.sandbox import ProcessingFee, SandboxGateway
 from fareroom.idempotency.service import IdempotencyService
+from fareroom.jobs import Jobs
+from fareroom.jobs.inprocess import InProcessJobs
+from fareroom.jobs.queue import QueueJobs
 from fareroom.kit.clock import Clock, SystemClock
 from fareroom.kit.db import (
     StatementCount,
@@ -106,6 +109,7 @@ class Context:
     hub: Hub
     connections: Registry
     limits: RateLimiter  # in memory, or Redis (shared by every process) with a Redis URL
+    jobs: Jobs  # in this process (SQLite), or procrastinate's queue (PostgreSQL)
     ledger_accounts: dict[str, Account] = field(default_factory=dict)
     passwords: Passwords = field(default_factory=Passwords)
     # Statements sent by both engines, with FAREROOM_BENCH_COUNTERS only (see app.py).
@@ -304,6 +308,7 @@ class Context:
         return FileSender(st.mail_dir)
 
     async def close(self) -> None:
+        await self.jobs.close()
         await self.hub.close()
         await self.limits.close()
         await self.engine.dispose()
@@ -353,6 +358,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None) -
     limits: RateLimiter = (RedisRateLimiter(settings.redis_url, clock) if settings.redis_url
                            else InMemoryRateLimiter(clock))  # fmt: skip
     ctx = Context(settings=settings, clock=clock, engine=engine, sessions=sessions,
+                  jobs=jobs_for(settings),
                   gateway=LoggedGateway(inner, log), gateway_log=log, sandbox=sandbox,
                   sandbox_engine=sandbox_engine, fees=fees,
                   idempotency=IdempotencyService(sessions, clock), hub=hub, limits=limits,
@@ -365,6 +371,14 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None) -
         for watched in dict.fromkeys([engine, sandbox_engine or engine]):
             ctx.statements.watch(watched)
     return ctx
+
+
+def jobs_for(settings: Settings) -> Jobs:
+    """In this process on SQLite; procrastinate's queue on PostgreSQL."""
+    if is_sqlite(settings.database_url):
+        return InProcessJobs(concurrency=settings.worker_concurrency)
+    return QueueJobs(settings.database_url, queue=settings.jobs_queue,
+                     concurrency=settings.worker_concurrency)  # fmt: skip
 
 
 def _inbox(ctx: Context) -> Any:

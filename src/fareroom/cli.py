@@ -124,9 +124,13 @@ def main(argv: list[str] | None = None) -> None:
             from fareroom.worker.loop import run_worker
 
             async def work() -> None:
-                ctx = bootstrap()
+                import signal
+
+                ctx, stop = bootstrap(), asyncio.Event()
+                for sig in (signal.SIGINT, signal.SIGTERM):  # finish the jobs in hand, then stop
+                    asyncio.get_running_loop().add_signal_handler(sig, stop.set)
                 try:
-                    await run_worker(ctx, asyncio.Event())
+                    await run_worker(ctx, stop)
                 finally:
                     await ctx.close()
 

@@ -81,6 +81,13 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     # A collection still pending this long after it was planned is taken over by the worker.
     reconcile_after_seconds: int = Field(default=60, ge=1)
+    # Jobs: on PostgreSQL they go through the queue named jobs_queue (procrastinate), which
+    # every `fareroom serve` and `fareroom worker` of this deployment takes jobs from; on
+    # SQLite they run inside `fareroom serve`. A worker runs up to worker_concurrency at once.
+    jobs_queue: str = Field(
+        default="fareroom", min_length=1, max_length=60, pattern=r"^[A-Za-z0-9_.:-]+$"
+    )
+    worker_concurrency: int = Field(default=4, ge=1, le=64)
 
     # Rate limits ("count/seconds": at most count in any window of that many seconds). The
     # address is the connecting peer's (behind a proxy, uvicorn's --proxy-headers and

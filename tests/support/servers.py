@@ -113,7 +113,10 @@ class FareroomServer:
         self.port = free_port()
         self.url = f"127.0.0.1:{self.port}"
         limits = {f"FAREROOM_{name.upper()}": value for name, value in SUITE_LIMITS.items()}
-        env = {"FAREROOM_BASE_URL": f"http://{self.url}", **limits, **env}
+        # A queue of its own (PostgreSQL): its worker takes its jobs, not another server's
+        # of the suite on the same database, whose hub (its pages) is another.
+        env = {"FAREROOM_BASE_URL": f"http://{self.url}", "FAREROOM_JOBS_QUEUE":
+               f"server-{self.port}", **limits, **env}  # fmt: skip
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "fareroom", "serve", "--quiet", "--port", str(self.port),
              *args], env={**os.environ, **env},

@@ -1,4 +1,7 @@
-"""The worker: background jobs in one loop (``fareroom worker``, or inside ``fareroom serve``).
+"""The worker: the periodic jobs and the tasks that jobs name (``fareroom worker``, or inside
+``fareroom serve``), run by the Context's ``jobs`` (``fareroom.jobs``: in this process on
+SQLite; through procrastinate's queue on PostgreSQL, where any number of workers share them
+and each periodic job runs in one of them at a time).
 
 The worker is a composition edge, like ``bootstrap``: it is handed the whole ``Context`` and
 reads its timings (``meter_tick_seconds``, ``offline_after_seconds``) and the mail settings
@@ -19,10 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from contextlib import suppress
 from typing import TYPE_CHECKING
 
+from fareroom.jobs import Periodic, Task
 from fareroom.kit.db import transaction
 from fareroom.mail.outbox import MAX_ATTEMPTS, deliver_pending
 from fareroom.worker.repository import WorkerRepository
@@ -62,29 +64,38 @@ async def run_round(ctx: Context) -> None:
             await job()
 
 
-async def run_worker(ctx: Context, stop: asyncio.Event, *, interval: float = 1.0) -> None:
-    """Run the jobs until ``stop`` is set; a failed job is retried on the next round."""
+ROUND_SECONDS = 1.0
+
+
+async def sweep(ctx: Context) -> None:
+    """Every third of the offline window: presence, meetings' participants, registrations."""
+    await ctx.relay.sweep_presence()
+    await ctx.meeting_jobs.sweep()
+    await ctx.expire_registrations()
+
+
+def periodic_jobs(ctx: Context) -> list[Periodic]:
+    """The periodic jobs, the meter's tick first (the pages wait for it)."""
+    st = ctx.settings
+    return [
+        Periodic("meter.tick", st.meter_tick_seconds, ctx.meters.tick),
+        Periodic("round", ROUND_SECONDS, lambda: run_round(ctx)),
+        Periodic("sweep", st.offline_after_seconds / 3, lambda: sweep(ctx)),
+    ]
+
+
+def tasks(ctx: Context) -> dict[str, Task]:
+    """The tasks jobs name, bound to ``ctx``."""
+    return {}
+
+
+async def run_worker(ctx: Context, stop: asyncio.Event) -> None:
+    """Run the jobs until ``stop`` is set (a failed periodic job runs again on its next
+    period); first rebuild every open session's meter from its events."""
     try:
         fixed = await ctx.meters.rebuild()
         if fixed:
             log.warning("rebuilt %d session meters from their events", fixed)
     except Exception:
         log.exception("rebuilding the meters failed")
-    tick, sweep = ctx.settings.meter_tick_seconds, ctx.settings.offline_after_seconds / 3
-    next_tick = next_sweep = time.monotonic()
-    while not stop.is_set():
-        try:
-            if time.monotonic() >= next_tick:  # first: the pages wait for it
-                next_tick += tick * (1 + (time.monotonic() - next_tick) // tick)
-                await ctx.meters.tick()
-            await run_round(ctx)
-            if time.monotonic() >= next_sweep:
-                next_sweep = time.monotonic() + sweep
-                await ctx.relay.sweep_presence()
-                await ctx.meeting_jobs.sweep()
-                await ctx.expire_registrations()
-        except Exception:
-            log.exception("worker round failed")
-        wait = min(interval, max(0.0, next_tick - time.monotonic()))
-        with suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=wait)
+    await ctx.jobs.run(tasks(ctx), periodic_jobs(ctx), stop)
