@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fareroom import __version__, openapi
 from fareroom.accounts.endpoints import router as users_router
+from fareroom.billing.endpoints import router as billing_router
 from fareroom.bootstrap import Context, bootstrap
 from fareroom.chat.endpoints import router as chat_router
 from fareroom.chat.realtime import on_stale, routes
@@ -285,7 +286,7 @@ def create_app(ctx: Context | None = None, *, settings: Settings | None = None,
 
     routers = (users_router, clients_router, payments_router, chat_router, metering_router,
                meetings_router, registrations_router, revenue_router, webhooks_router,
-               sandbox_router,
+               billing_router, sandbox_router,
                visits_router, rooms_pages_router, console_router, chat_pages_router,
                meeting_pages_router, meeting_settings_router, meeting_admin_router,
                registration_pages_router, registration_admin_router,

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from fareroom.accounts.passwords import Passwords
 from fareroom.accounts.service import AccountsService, SignInLimits
+from fareroom.billing.service import BillsService
 from fareroom.chat.live import LiveService, VisitLimits
 from fareroom.chat.realtime import Pages
 from fareroom.chat.relay import Relay
@@ -86,6 +87,7 @@ class Services:
     metering: MeteringService
     live: LiveService
     revenue: RevenueService
+    bills: BillsService
     ledger: Ledger
     webhooks: WebhooksService
     meetings: MeetingsService
@@ -282,6 +284,7 @@ class Context:
                              limits=self.visit_limits,
                              nobody_wait=timedelta(seconds=self.settings.queue_nobody_seconds)),
             revenue=RevenueService(session),
+            bills=BillsService(session, self.clock, ledger, clients),
             webhooks=WebhooksService(session, self.gateway, payments, self.clock),
             meetings=meetings,
             registrations=registrations,

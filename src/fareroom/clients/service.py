@@ -64,9 +64,12 @@ class ClientsService:
         """The business's client with this email address, or a new one. Whoever types an
         address is not proven to own it, so callers must not show what the record holds
         (its name, its saved cards) to them; they only add to it."""
-        found = await self._repo.client_by_email(business_id, email.strip().lower())
+        found = await self.by_email(business_id, email)
         return found if found is not None else await self.create(business_id, name=name,
                                                                  email=email)  # fmt: skip
+
+    async def by_email(self, business_id: str, email: str) -> Client | None:
+        return await self._repo.client_by_email(business_id, email.strip().lower())
 
     async def get(self, business_id: str, client_id: str) -> Client:
         client = await self._repo.client(business_id, client_id)

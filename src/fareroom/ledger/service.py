@@ -47,6 +47,7 @@ ACCOUNT_KINDS: dict[str, str] = {
     "client_wallet": "credit",  # a client's prepaid credit
     "written_off_debt": "debit",  # debt given up
     "abandoned_debt": "credit",  # what clients left unpaid when an agent gave up collecting
+    "bills_outstanding": "credit",  # what the business's open bills claim of its clients
 }
 
 

@@ -1,5 +1,14 @@
 """ORM models, one module per aggregate. Importing this package registers every table."""
 
+from fareroom.models.billing import (
+    Bill,
+    BillAttempt,
+    BillingSettings,
+    BillLine,
+    PaymentRun,
+    RunDefinition,
+    RunItem,
+)  # fmt: skip
 from fareroom.models.business import ApiKey, Business, User, WebSession
 from fareroom.models.chat import (
     AgentPresence,
@@ -46,5 +55,6 @@ __all__ = [
     "LedgerEntry", "LedgerTransfer", "MeterEventRow", "OutboxMail", "Payment",
     "PaymentRequest", "Payout", "Refund", "RoomAgent", "SandboxObject", "TariffRow", "User",
     "WebSession", "WebhookEvent", "MeetingCode", "Notification", "Occurrence", "PaidMeeting",
-    "Registration", "RegistrationItem",
+    "Registration", "RegistrationItem", "Bill", "BillAttempt", "BillingSettings", "BillLine",
+    "PaymentRun", "RunDefinition", "RunItem",
 ]  # fmt: skip

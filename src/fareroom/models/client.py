@@ -21,6 +21,11 @@ class Client(Base):
     email: Mapped[str] = mapped_column(String(254))
     gateway_customer_id: Mapped[str | None] = mapped_column(String(64))
     default_card_id: Mapped[str | None] = mapped_column(String(40))
+    # How bills (and what else allows it) are paid: "card" (the default card), or
+    # "wallet_first" (the wallet's balance, then the card for the rest).
+    pay_with: Mapped[str] = mapped_column(String(16), default="card", server_default="card")
+    # Pay my bills this many days before they are due (none: the business's setting).
+    autopay_days: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -1,0 +1,1 @@
+"""The billing back office: bills, payment runs, dunning (docs/billing.md)."""
