@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -114,9 +115,10 @@ class FareroomServer:
         self.url = f"127.0.0.1:{self.port}"
         limits = {f"FAREROOM_{name.upper()}": value for name, value in SUITE_LIMITS.items()}
         # A queue of its own (PostgreSQL): its worker takes its jobs, not another server's
-        # of the suite on the same database, whose hub (its pages) is another.
+        # of the suite on the same database, whose hub (its pages) is another; never one a
+        # stopped server left jobs in (a port is used again).
         env = {"FAREROOM_BASE_URL": f"http://{self.url}", "FAREROOM_JOBS_QUEUE":
-               f"server-{self.port}", **limits, **env}  # fmt: skip
+               f"server-{uuid.uuid4().hex[:12]}", **limits, **env}  # fmt: skip
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "fareroom", "serve", "--quiet", "--port", str(self.port),
              *args], env={**os.environ, **env},

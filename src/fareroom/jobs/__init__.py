@@ -32,11 +32,13 @@ Task = Callable[..., Awaitable[Any]]  # called with the job's keyword arguments
 
 @dataclass(frozen=True)
 class Periodic:
-    """A job run every ``every`` seconds by one worker at a time."""
+    """A job run every ``every`` seconds by one worker at a time. Periodic jobs of one
+    ``lock`` (their name, by default) never run at the same time, whatever the worker."""
 
     name: str
     every: float
     run: Callable[[], Awaitable[Any]]
+    lock: str | None = None
 
 
 class Jobs(Protocol):

@@ -9,10 +9,11 @@ the queue through procrastinate's psycopg connector, on a small pool of their ow
 ``worker`` processes, which share its hub) take its jobs, and only its; the test suite gives
 each server it starts a queue of its own on the one database. Periodic jobs are deferred on
 their period in whole seconds (a cron with seconds; a period that does not divide a minute
-starts again on each minute); each has a lock and a queueing lock of its name, so one runs at
-a time and one waits at most. A job whose worker stopped answering (killed mid-job) is put
-back in the queue by the worker's own periodic ``recover``: what it did before it died is
-done again, so a task is written to be run again (its rows say what is left).
+starts again on each minute); each has a queueing lock of its name (one waits at most) and a
+lock (its name, or the one it shares with others), so one of a lock runs at a time. A job
+whose worker stopped answering (killed mid-job) is put back in the queue by the worker's own
+periodic ``recover``: what it did before it died is done again, so a task is written to be run
+again (its rows say what is left).
 """
 
 from __future__ import annotations
@@ -41,13 +42,17 @@ SELECT procrastinate_defer_jobs_v1(ARRAY(
 
 RECOVER_EVERY = 15.0  # seconds between looks for the jobs of workers that stopped answering
 STALLED_AFTER = 30.0  # a job whose worker has not beaten its heart for this long is stalled
+# A new job wakes the workers (LISTEN/NOTIFY); one held back by a lock (the periodic jobs that
+# share one) is not announced when the lock frees, and waits for this poll.
+POLL_SECONDS = 0.25
 
 
 def cron_every(seconds: float) -> str:
-    """A cron (with seconds) for a period rounded to whole seconds (whole minutes above one)."""
+    """A cron for a period rounded to whole seconds (whole minutes above one). Seconds are
+    the sixth field, after the day of the week (croniter's order, which procrastinate uses)."""
     n = max(1, round(seconds))
     if n < 60:
-        return f"*/{n} * * * * *"
+        return f"* * * * * */{n}"
     return f"*/{max(1, round(n / 60))} * * * *"
 
 
@@ -78,9 +83,9 @@ class QueueJobs:
         for name, fn in tasks.items():
             app.task(name=name, queue=self.queue)(_by_keywords(fn))
         for p in (*periodic, Periodic("queue.recover", RECOVER_EVERY, lambda: self._recover(app))):
-            lock = f"{self.queue}:{p.name}"
-            task = app.task(name=f"periodic.{p.name}", queue=self.queue, lock=lock,
-                            queueing_lock=lock)(_on_tick(p))  # fmt: skip
+            task = app.task(name=f"periodic.{p.name}", queue=self.queue,
+                            lock=f"{self.queue}:{p.lock or p.name}",
+                            queueing_lock=f"{self.queue}:{p.name}")(_on_tick(p))  # fmt: skip
             app.periodic(cron=cron_every(p.every), periodic_id=self.queue)(task)
         return app
 
@@ -100,7 +105,8 @@ class QueueJobs:
             worker = asyncio.create_task(app.run_worker_async(
                 queues=[self.queue], concurrency=self._concurrency, wait=True,
                 delete_jobs="successful", install_signal_handlers=False,
-                shutdown_graceful_timeout=10, update_heartbeat_interval=5))  # fmt: skip
+                shutdown_graceful_timeout=10, update_heartbeat_interval=5,
+                fetch_job_polling_interval=POLL_SECONDS))  # fmt: skip
             stopping = asyncio.create_task(stop.wait())
             await asyncio.wait({worker, stopping}, return_when=asyncio.FIRST_COMPLETED)
             stopping.cancel()

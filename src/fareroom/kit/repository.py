@@ -23,14 +23,19 @@ from fareroom.kit.db import Base
 M = TypeVar("M", bound=Base)
 
 
+def for_update(stmt: Select[Any]) -> Select[Any]:
+    """``stmt`` locking what it reads, read again from the database rather than taken from
+    the session as an earlier read in this transaction left it: the lock is what makes it
+    current (a row read before its lock was waited for may have changed since)."""
+    return stmt.with_for_update().execution_options(populate_existing=True)
+
+
 @cache
 def _of_business(model: type[Base], lock: bool) -> Select[Any]:
     """Built once per model: ``model``'s row by id, within one business."""
     c = cast(Table, model.__table__).c
     stmt = select(model).where(c.id == bindparam("r_id"), c.business_id == bindparam("r_business"))
-    # A locked read is read again from the database, not taken from the session as an
-    # earlier read in this transaction left it: the lock is what makes it current.
-    return stmt.with_for_update().execution_options(populate_existing=True) if lock else stmt
+    return for_update(stmt) if lock else stmt
 
 
 class Repository:

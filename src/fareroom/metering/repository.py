@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from fareroom.kit.db import Keyset, after_keyset
-from fareroom.kit.repository import Repository
+from fareroom.kit.repository import Repository, for_update
 from fareroom.models.metering import (
     SETTLED,
     ChatSession,
@@ -71,9 +71,13 @@ class MeteringRepository(Repository):
         return (await self.session.execute(stmt)).scalars().all()
 
     async def collection(self, collection_id: str, *, lock: bool = False) -> Collection | None:
+        """``lock``: the row as it is once its lock is held (read again, not the session's
+        copy: two executions of one collection meet here, and the second must see the
+        first's outcome)."""
         stmt = select(Collection).where(Collection.id == collection_id)
         if lock:
-            stmt = stmt.with_for_update()
+            await self.session.flush()  # nothing of ours is overwritten by the read
+            stmt = for_update(stmt)
         return (await self.session.execute(stmt)).scalar()
 
     async def pending_collection(self, session_id: str) -> tuple[str, str] | None:

@@ -75,12 +75,15 @@ async def sweep(ctx: Context) -> None:
 
 
 def periodic_jobs(ctx: Context) -> list[Periodic]:
-    """The periodic jobs, the meter's tick first (the pages wait for it)."""
+    """The periodic jobs, the meter's tick first (the pages wait for it). They share one
+    lock: they were written to run one after another (a tick's collection and the round's
+    takeover of stale ones, the sweeps, never at once), and so they still do, in whichever
+    worker."""
     st = ctx.settings
     return [
-        Periodic("meter.tick", st.meter_tick_seconds, ctx.meters.tick),
-        Periodic("round", ROUND_SECONDS, lambda: run_round(ctx)),
-        Periodic("sweep", st.offline_after_seconds / 3, lambda: sweep(ctx)),
+        Periodic("meter.tick", st.meter_tick_seconds, ctx.meters.tick, lock="worker"),
+        Periodic("round", ROUND_SECONDS, lambda: run_round(ctx), lock="worker"),
+        Periodic("sweep", st.offline_after_seconds / 3, lambda: sweep(ctx), lock="worker"),
     ]
 
 

@@ -1,0 +1,83 @@
+"""Token buckets: at most ``rate`` requests per second on average, ``burst`` at once.
+
+A payment run asks the gateway as fast as its rate limit allows and no faster (Stripe allows
+about 25 requests/s in test mode and 100/s live, and answers 429 above): each request first
+takes a token. Tokens come back at ``rate`` per second up to ``burst``.
+
+Two adapters, picked by the composition root:
+
+- ``LocalBucket``: this process's (SQLite: every job runs in it). Timed by the monotonic
+  clock: a rate is real time, not the business's (frozen) clock.
+- ``SharedBucket``: one row of ``token_buckets`` in PostgreSQL, shared by every worker
+  process, taken by one ``UPDATE`` that refills and takes in the database's own time; a
+  taker finding it empty sleeps for the time one token takes to come back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Protocol
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+
+class TokenBucket(Protocol):
+    async def take(self) -> None:
+        """Wait for a token and take it."""
+        ...
+
+
+class LocalBucket:
+    def __init__(self, rate: float, *, burst: float | None = None) -> None:
+        self.rate = rate
+        self.burst = burst if burst is not None else max(1.0, rate / 10)
+        self._tokens = self.burst
+        self._at = time.monotonic()
+        self._lock = asyncio.Lock()
+
+    async def take(self) -> None:
+        async with self._lock:  # first come, first served
+            while True:
+                now = time.monotonic()
+                self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
+                self._at = now
+                if self._tokens >= 1:
+                    self._tokens -= 1
+                    return
+                await asyncio.sleep((1 - self._tokens) / self.rate)
+
+
+_TAKE = text("""
+UPDATE token_buckets
+   SET tokens = LEAST(:burst, tokens + EXTRACT(EPOCH FROM clock_timestamp() - at) * :rate) - 1,
+       at = clock_timestamp()
+ WHERE name = :name
+   AND LEAST(:burst, tokens + EXTRACT(EPOCH FROM clock_timestamp() - at) * :rate) >= 1
+RETURNING tokens
+""")
+_ENSURE = text("""
+INSERT INTO token_buckets (name, tokens, at) VALUES (:name, :burst, clock_timestamp())
+ON CONFLICT (name) DO NOTHING
+""")
+
+
+class SharedBucket:
+    def __init__(self, engine: AsyncEngine, name: str, rate: float, *,
+                 burst: float | None = None) -> None:  # fmt: skip
+        self._engine = engine
+        self.name, self.rate = name, rate
+        self.burst = burst if burst is not None else max(1.0, rate / 10)
+        self._ready = False
+
+    async def take(self) -> None:
+        params = {"name": self.name, "rate": self.rate, "burst": self.burst}
+        while True:
+            async with self._engine.begin() as conn:
+                if not self._ready:
+                    await conn.execute(_ENSURE, params)
+                    self._ready = True
+                if (await conn.execute(_TAKE, params)).first() is not None:
+                    return
+            await asyncio.sleep(1 / self.rate)
