@@ -3,6 +3,8 @@ the collection with one charge and a balanced ledger. Meters are rebuilt from ev
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import update
 
@@ -101,6 +103,28 @@ async def test_a_chat_ended_while_its_split_collection_is_pending_is_charged_its
     payments = await chat.payments(session)
     assert sum(p["amount_captured"] for p in payments) == 1700
     assert [p["status"] for p in payments if p["status"] == "requires_capture"] == []
+    assert await chat.balance() == sum(net_of(p["amount_captured"]) for p in payments
+                                       if p["amount_captured"])  # fmt: skip
+    await chat.ledger_ok()
+
+
+async def test_two_executions_of_one_collection_at_once_pay_it_once(
+    chat: Chat, ctx: Context
+) -> None:
+    """The worker's tick and a request's settling may carry out the same planned collection
+    together: the second waits for the first's lock and then sees it done (it used to read
+    its own earlier copy, still pending, and pay again under the same payment id)."""
+    assert ctx.sandbox is not None
+    session = await chat.open(await chat.room({**TARIFF, "split_threshold": 1500}))
+    chat.advance(500)  # 17.00 due: a split of 16.50
+    ctx.sandbox.inject_fault("capture", "timeout")  # planned, left pending
+    await ctx.meters.tick()
+    assert (await chat.get(session))["collection_pending"] is True
+    await asyncio.gather(ctx.meters.settle(session["id"]), ctx.meters.settle(session["id"]))
+    done = await chat.get(session)
+    assert (done["collected"], done["collection_pending"]) == (1650, False)
+    payments = await chat.payments(session)
+    assert sum(p["amount_captured"] for p in payments) == 1650
     assert await chat.balance() == sum(net_of(p["amount_captured"]) for p in payments
                                        if p["amount_captured"])  # fmt: skip
     await chat.ledger_ok()
