@@ -258,13 +258,19 @@ async def test_the_summary_needs_a_chat_and_the_visits_token(live: Live) -> None
     assert r.status_code == 401 and r.json()["code"] == "resume_token_invalid"
 
 
+def _snapshot(frame: dict) -> bool:
+    return frame.get("type") == "session" and "messages" in frame
+
+
 async def _connected_page(live: Live) -> tuple[Socket, Socket, dict[str, Any], dict[str, Any]]:
     agent = await live.agent()
     room = await live.room([agent])
     console = await live.console(agent)
     visit = await live.visit(room)
     page, welcome = await live.client(visit["token"])
-    snapshot = await page.expect("session")
+    # the snapshot the page follows the session with (an update of the session published as
+    # the page starts listening may come before it)
+    snapshot = await page.expect(_snapshot)
     await console.session(lambda s: s["id"] == snapshot["session"]["id"])
     return page, console, welcome, snapshot
 
@@ -301,10 +307,6 @@ async def test_a_clients_message_comes_back_with_the_pages_own_ref(live: Live) -
     await page.send(type="message", text="  ", ref="m2")
     refused = await page.expect("error")
     assert (refused["code"], refused["ref"]) == ("empty_message", "m2")
-
-
-def _snapshot(frame: dict) -> bool:
-    return frame.get("type") == "session" and "messages" in frame
 
 
 async def test_a_message_resent_after_a_reconnect_is_not_stored_twice(live: Live) -> None:
