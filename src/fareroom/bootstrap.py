@@ -15,7 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from fareroom.accounts.passwords import Passwords
 from fareroom.accounts.service import AccountsService, SignInLimits
+from fareroom.billing.collect import CollectService
+from fareroom.billing.runs import RunsService
 from fareroom.billing.service import BillsService
+from fareroom.billing.tasks import BillingJobs
 from fareroom.chat.live import LiveService, VisitLimits
 from fareroom.chat.realtime import Pages
 from fareroom.chat.relay import Relay
@@ -24,11 +27,12 @@ from fareroom.clients.service import ClientsService
 from fareroom.config import Settings
 from fareroom.gateway.base import GatewayError, PaymentGateway
 from fareroom.gateway.log import GatewayLog, LoggedGateway, LogScope
-from fareroom.gateway.sandbox import ProcessingFee, SandboxGateway
+from fareroom.gateway.sandbox import ProcessingFee, SandboxGateway, parse_fault_rates
 from fareroom.idempotency.service import IdempotencyService
 from fareroom.jobs import Jobs
 from fareroom.jobs.inprocess import InProcessJobs
 from fareroom.jobs.queue import QueueJobs
+from fareroom.kit.bucket import LocalBucket, SharedBucket, TokenBucket
 from fareroom.kit.clock import Clock, SystemClock
 from fareroom.kit.db import (
     StatementCount,
@@ -88,6 +92,8 @@ class Services:
     live: LiveService
     revenue: RevenueService
     bills: BillsService
+    collect: CollectService
+    runs: RunsService
     ledger: Ledger
     webhooks: WebhooksService
     meetings: MeetingsService
@@ -232,6 +238,21 @@ class Context:
                                   st.limit_meeting_password)  # fmt: skip
 
     @cached_property
+    def gateway_pace(self) -> TokenBucket:
+        """Payment runs' pace at the gateway: 97 % of its rate limit (so that the jitter
+        between taking a token and the request's arrival stays under it), shared by every
+        worker."""
+        st = self.settings
+        return bucket_for(st, self.engine, "gateway:pace", st.gateway_rate_limit * 0.97,
+                          burst_seconds=0.05)  # fmt: skip
+
+    @cached_property
+    def billing(self) -> BillingJobs:
+        """Payment runs' jobs and the billing schedule."""
+        return BillingJobs(self.unit_of_work, self.clock, self.gateway_pace,
+                           retries=self.settings.gateway_retries)  # fmt: skip
+
+    @cached_property
     def meters(self) -> MeterJobs:
         """The meter's jobs (the worker's, and each request's for its own session)."""
         return MeterJobs(self.unit_of_work, self.sessions, self.hub, self.clock,
@@ -275,6 +296,7 @@ class Context:
                                              limits=self.registration_limits,
                                              base_url=st.base_url)  # fmt: skip
         meetings.door = registrations  # the paid meetings' codes at the meetings' door
+        bills = BillsService(session, self.clock, ledger, clients)
         return Services(
             session=session,
             accounts=AccountsService(session, self.clock, passwords=self.passwords,
@@ -284,7 +306,9 @@ class Context:
                              limits=self.visit_limits,
                              nobody_wait=timedelta(seconds=self.settings.queue_nobody_seconds)),
             revenue=RevenueService(session),
-            bills=BillsService(session, self.clock, ledger, clients),
+            bills=bills,
+            collect=CollectService(session, self.clock, bills, payments, clients),
+            runs=RunsService(session, self.clock, self.jobs),
             webhooks=WebhooksService(session, self.gateway, payments, self.clock),
             meetings=meetings,
             registrations=registrations,
@@ -352,7 +376,11 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None) -
             fingerprint_secret=settings.secret_key.get_secret_value(),
             processing_fee=ProcessingFee(Fraction(settings.processing_fee_rate),
                                          settings.processing_fee_fixed),
-            base_url=settings.base_url)  # fmt: skip
+            base_url=settings.base_url,
+            rate_limit=bucket_for(settings, sandbox_engine, "sandbox:limit",
+                                  settings.sandbox_rate_limit, burst_seconds=0.2)
+            if settings.sandbox_rate_limit else None,
+            fault_rates=parse_fault_rates(settings.sandbox_faults))  # fmt: skip
         inner = sandbox
     fees = FeePolicy(
         settings.fee_rate_service, settings.fee_rate_goods, settings.processing_fee_bearer
@@ -374,6 +402,16 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None) -
         for watched in dict.fromkeys([engine, sandbox_engine or engine]):
             ctx.statements.watch(watched)
     return ctx
+
+
+def bucket_for(settings: Settings, engine: AsyncEngine, name: str, rate: float, *,
+               burst_seconds: float) -> TokenBucket:  # fmt: skip
+    """A rate in this process on SQLite (every job runs in it), shared by every process
+    through PostgreSQL."""
+    burst = max(1.0, rate * burst_seconds)
+    if is_sqlite(settings.database_url):
+        return LocalBucket(rate, burst=burst)
+    return SharedBucket(engine, name, rate, burst=burst)
 
 
 def jobs_for(settings: Settings) -> Jobs:

@@ -45,6 +45,18 @@ class Settings(BaseSettings):
     )
     # Unset: the installation makes its own once and keeps it in the sandbox's store.
     sandbox_webhook_secret: SecretStr | None = None
+    # The gateway's rate limit in requests per second (Stripe: about 25 in test mode, 100
+    # live). Payment runs pace their charges to just under it, across every worker.
+    gateway_rate_limit: float = Field(default=25, gt=0, le=10_000)
+    # How often a run asks again for a bill the gateway did not answer (timeouts, 429s),
+    # waiting longer each time, before it records the bill as not reached.
+    gateway_retries: int = Field(default=6, ge=0, le=20)
+    # The sandbox's own rate limit (requests per second, answered 429 above it; 0: none),
+    # and faults it makes at random, for reliability tests and benchmarks:
+    # "timeout=0.01,rate_limit=0.01,lost_response=0.01" (each a probability per charge).
+    sandbox_rate_limit: float = Field(default=0, ge=0, le=10_000)
+    sandbox_faults: str = Field(default="", max_length=200,
+                                pattern=r"^([a-z_]+=[0-9.]+(,[a-z_]+=[0-9.]+)*)?$")  # fmt: skip
 
     # Platform fee rates (fractions of the amount paid) and the sandbox processing fee.
     fee_rate_service: Decimal = Decimal("0.10")

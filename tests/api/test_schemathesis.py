@@ -59,6 +59,8 @@ BEYOND_SCHEMA = {
     "csv_empty": "a bills file has a bill in it",
     "csv_bad_row": "each row of a bills file is a line of a good bill",
     "csv_invalid": "a bills file is UTF-8 text",
+    "invalid_criteria": "a run selects by a due date or days ahead, with min <= max amount",
+    "run_definition_not_found": "a run of a definition names one of this business",
 }
 _CHECKS = [not_a_server_error, checks.status_code_conformance, checks.content_type_conformance,
            checks.response_schema_conformance, checks.negative_data_rejection]  # fmt: skip

@@ -1,4 +1,6 @@
-"""The bills API: create, import a CSV file, list with filters, read, cancel, write off."""
+"""The billing API: bills (create, import a CSV file, list with filters, read, cancel, write
+off); payment runs (start one, ad hoc or from a definition, follow its progress, stop it, run
+it again, its report as CSV); run definitions; the business's collection rules."""
 
 from __future__ import annotations
 
@@ -7,15 +9,30 @@ from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from fareroom.accounts.service import Caller
-from fareroom.billing.schemas import AttemptOut, BillCreate, BillOut, ImportOut, LineOut
+from fareroom.billing.runs import Criteria, Progress
+from fareroom.billing.schemas import (
+    AttemptOut,
+    BillCreate,
+    BillingSettingsIn,
+    BillingSettingsOut,
+    BillOut,
+    CriteriaIn,
+    DefinitionCreate,
+    DefinitionOut,
+    ImportOut,
+    LineOut,
+    RunCreate,
+    RunOut,
+)
 from fareroom.billing.service import CSV_COLUMNS, BillIn, BillView, LineIn
 from fareroom.bootstrap import Services
 from fareroom.http import Page, PathId, api_key, page_params, paginated, read, write
-from fareroom.models.billing import Bill, BillStatus
+from fareroom.kit.errors import ValidationFailed
+from fareroom.models.billing import Bill, BillStatus, PaymentRun
 from fareroom.openapi import problems
 
 router = APIRouter(prefix="/api/v1", tags=["billing"])
@@ -109,3 +126,143 @@ async def write_off_bill(bill_id: PathId, request: Request,
         return render(await s.bills.write_off(caller.business, bill_id))
 
     return await write(request, key, None, prefix="boff", fn=run, status=200)
+
+
+# ---------------------------------------------------------------- payment runs
+
+
+def criteria_of(body: CriteriaIn) -> Criteria:
+    return Criteria(due_on_or_before=body.due_on_or_before, due_within_days=body.due_within_days,
+                    min_amount=body.min_amount, max_amount=body.max_amount,
+                    currency=body.currency, tag=body.tag,
+                    recurring_only=body.recurring_only)  # fmt: skip
+
+
+def run_out(found: Progress | PaymentRun) -> RunOut:
+    run = found.run if isinstance(found, Progress) else found
+    out = RunOut.model_validate(run)
+    if isinstance(found, Progress):
+        out = out.model_copy(
+            update={
+                "done": found.done,
+                "counts": found.counts,
+                "amounts": found.amounts,
+                "failures": found.failures,
+            }
+        )
+    return out
+
+
+@router.post("/payment-runs", status_code=201, response_model=RunOut,
+             responses=problems(404, 409))  # fmt: skip
+async def start_run(body: RunCreate, request: Request,
+                    key: str = Depends(api_key)) -> JSONResponse:  # fmt: skip
+    async def run(s: Services, caller: Caller, rid: str | None) -> RunOut:
+        if body.definition_id is not None:
+            if body.model_dump(exclude={"definition_id"}, exclude_defaults=True):
+                raise ValidationFailed("A run of a definition takes the definition's criteria; "
+                                       "give no other.", code="invalid_criteria")  # fmt: skip
+            started = await s.runs.start_from(
+                caller.business,
+                body.definition_id,
+                started_by=caller.user.id if caller.user else None,
+                run_id=rid,
+            )
+        else:
+            started = await s.runs.start(
+                caller.business,
+                criteria_of(body),
+                started_by=caller.user.id if caller.user else None,
+                run_id=rid,
+            )
+        return run_out(await s.runs.progress(caller.business_id, started.id))
+
+    return await write(request, key, body, prefix="run", fn=run)
+
+
+@router.get("/payment-runs", response_model=dict[str, Any])
+async def list_runs(request: Request, page: Page = Depends(page_params),
+                    key: str = Depends(api_key)) -> dict[str, Any]:  # fmt: skip
+    runs = await read(
+        request,
+        key,
+        lambda s, caller: s.runs.list(
+            caller.business_id, limit=page.limit + 1, starting_after=page.starting_after
+        ),
+    )
+    return paginated(runs, page, run_out, lambda r: r.id)
+
+
+@router.get("/payment-runs/{run_id}", response_model=RunOut, responses=problems(404))
+async def get_run(run_id: PathId, request: Request, key: str = Depends(api_key)) -> RunOut:
+    return run_out(await read(request, key, lambda s, c: s.runs.progress(c.business_id, run_id)))
+
+
+@router.get("/payment-runs/{run_id}/report.csv", response_class=Response,
+            responses={200: {"content": {"text/csv": {}}}, **problems(404)})  # fmt: skip
+async def run_report(run_id: PathId, request: Request, key: str = Depends(api_key)) -> Response:
+    text = await read(request, key, lambda s, c: s.runs.report_csv(c.business_id, run_id))
+    return Response(text, media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="run-{run_id}.csv"'})  # fmt: skip
+
+
+@router.post("/payment-runs/{run_id}/stop", response_model=RunOut,
+             responses=problems(404, 409))  # fmt: skip
+async def stop_run(run_id: PathId, request: Request,
+                   key: str = Depends(api_key)) -> JSONResponse:  # fmt: skip
+    async def run(s: Services, caller: Caller, _: str | None) -> RunOut:
+        await s.runs.stop(caller.business, run_id)
+        return run_out(await s.runs.progress(caller.business_id, run_id))
+
+    return await write(request, key, None, prefix="rstop", fn=run, status=200)
+
+
+@router.post("/payment-runs/{run_id}/run-again", response_model=RunOut,
+             responses=problems(404, 409))  # fmt: skip
+async def run_again(run_id: PathId, request: Request,
+                    key: str = Depends(api_key)) -> JSONResponse:  # fmt: skip
+    async def run(s: Services, caller: Caller, _: str | None) -> RunOut:
+        await s.runs.again(caller.business, run_id)
+        return run_out(await s.runs.progress(caller.business_id, run_id))
+
+    return await write(request, key, None, prefix="ragain", fn=run, status=200)
+
+
+@router.post("/run-definitions", status_code=201, response_model=DefinitionOut)
+async def define_run(body: DefinitionCreate, request: Request,
+                     key: str = Depends(api_key)) -> JSONResponse:  # fmt: skip
+    async def run(s: Services, caller: Caller, _: str | None) -> DefinitionOut:
+        found = await s.runs.define(
+            caller.business,
+            name=body.name,
+            criteria=criteria_of(body.criteria),
+            daily_at=body.daily_at,
+        )
+        return DefinitionOut.model_validate(found)
+
+    return await write(request, key, body, prefix="rdef", fn=run)
+
+
+@router.get("/run-definitions", response_model=list[DefinitionOut])
+async def list_definitions(request: Request,
+                           key: str = Depends(api_key)) -> list[DefinitionOut]:  # fmt: skip
+    found = await read(request, key, lambda s, c: s.runs.definitions(c.business_id))
+    return [DefinitionOut.model_validate(d) for d in found]
+
+
+@router.get("/billing-settings", response_model=BillingSettingsOut)
+async def get_settings(request: Request, key: str = Depends(api_key)) -> BillingSettingsOut:
+    return BillingSettingsOut.model_validate(
+        await read(request, key, lambda s, c: s.bills.billing_settings(c.business_id))
+    )
+
+
+@router.put("/billing-settings", response_model=BillingSettingsOut)
+async def put_settings(body: BillingSettingsIn, request: Request,
+                       key: str = Depends(api_key)) -> JSONResponse:  # fmt: skip
+    async def run(s: Services, caller: Caller, _: str | None) -> BillingSettingsOut:
+        return BillingSettingsOut.model_validate(await s.bills.update_billing_settings(
+            caller.business_id, retry_days=body.retry_days, autopay_days=body.autopay_days,
+            reminders=body.reminders))  # fmt: skip
+
+    return await write(request, key, body, prefix="bset", fn=run, status=200)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -81,3 +82,80 @@ class BillOut(BaseModel):
 class ImportOut(BaseModel):
     created: int
     bills: list[BillOut]
+
+
+class CriteriaIn(BaseModel):
+    model_config = Strict
+    due_on_or_before: date | None = None
+    due_within_days: int | None = Field(None, ge=0, le=366, description="Due in the next N days")
+    min_amount: Whole | None = Field(None, json_schema_extra={"minimum": 0})
+    max_amount: Whole | None = Field(None, json_schema_extra={"minimum": 0})
+    currency: Currency | None = None
+    tag: str | None = Field(None, min_length=1, max_length=40)
+    recurring_only: bool = Field(False, description="Only clients whose card is authorised "
+                                                    "for recurring payments")  # fmt: skip
+
+
+class RunCreate(CriteriaIn):
+    definition_id: str | None = Field(None, description="Run this definition's criteria "
+                                                         "(then give no other)")  # fmt: skip
+
+
+class DefinitionCreate(BaseModel):
+    model_config = Strict
+    name: str = text(100)
+    criteria: CriteriaIn = CriteriaIn()
+    daily_at: str | None = Field(
+        None,
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+        description="Runs by itself every day at HH:MM (UTC)",
+    )
+
+
+class DefinitionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    name: str
+    criteria: dict[str, object]
+    daily_at: str | None
+    last_run_on: date | None
+    created_at: datetime
+
+
+class RunOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    kind: str
+    definition_id: str | None
+    criteria: dict[str, object]
+    status: str
+    bills: int
+    amount: int
+    currency: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    done: int = 0
+    counts: dict[str, int] = {}
+    amounts: dict[str, int] = {}
+    failures: dict[str, int] = Field({}, description="Failed bills by decline code or reason")
+
+
+class BillingSettingsIn(BaseModel):
+    model_config = Strict
+    retry_days: list[Annotated[int, Field(ge=1, le=60)]] = Field(
+        max_length=10, description="The days after each decline the bill is tried again; "
+        "declined on the last, it is written off")  # fmt: skip
+    autopay_days: int | None = Field(
+        None,
+        ge=0,
+        le=60,
+        description="Bills are paid this many days before they are due (none: not automatically)",
+    )
+    reminders: bool = True
+
+
+class BillingSettingsOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    retry_days: list[int]
+    autopay_days: int | None
+    reminders: bool

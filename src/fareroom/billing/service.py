@@ -44,6 +44,7 @@ from fareroom.models.billing import (
     AttemptStatus,
     Bill,
     BillAttempt,
+    BillingSettings,
     BillLine,
     BillStatus,
     Dunning,
@@ -51,6 +52,8 @@ from fareroom.models.billing import (
 from fareroom.models.business import Business
 
 MAX_LINES = 100
+MAX_RETRIES = 10
+DEFAULT_RETRY_DAYS = (3, 5, 7)
 MAX_QUANTITY = 100_000
 MAX_IMPORT_ROWS = 5_000
 MAX_IMPORT_BYTES = 2_000_000
@@ -60,6 +63,7 @@ _EARLIEST, _LATEST = date(2000, 1, 1), date(2100, 12, 31)
 CSV_COLUMNS = ("client", "reference", "currency", "issued_on", "due_on", "tag", "description",
                "line", "quantity", "unit_price")  # fmt: skip
 CSV_REQUIRED = ("client", "reference", "due_on", "line", "unit_price")
+_CLOSED = {BillStatus.CANCELLED: "bill_cancelled", BillStatus.WRITTEN_OFF: "bill_written_off"}
 
 
 class BillNotFound(NotFound):
@@ -87,6 +91,22 @@ class BillIn:
     reference: str | None = None  # the bill's id, by default
     tag: str = ""
     description: str = ""
+
+
+@dataclass(frozen=True)
+class Rules:
+    """A business's collection rules (``BillingSettings``)."""
+
+    retry_days: list[int]
+    autopay_days: int | None
+    reminders: bool
+
+
+def retry_days(settings: BillingSettings | None) -> tuple[int, ...]:
+    """The waits after each decline; the defaults for a business that set none."""
+    if settings is None:
+        return DEFAULT_RETRY_DAYS
+    return tuple(int(d) for d in settings.retry_days.split(",") if d.strip())
 
 
 @dataclass(frozen=True)
@@ -300,7 +320,7 @@ class BillsService:
             raise BillNotFound(bill_id)
         return bill
 
-    async def _close(self, biz: Business, bill_id: str, status: BillStatus, kind: str) -> BillView:
+    async def _close(self, biz: Business, bill_id: str, status: BillStatus) -> BillView:
         bill = await self._locked(biz.id, bill_id)
         if bill.status not in OPEN:
             raise Conflict(f"This bill is {bill.status.replace('_', ' ')}; only an open bill can "
@@ -312,17 +332,21 @@ class BillsService:
             # and forget the debt. The next run (or the worker) asks the gateway again.
             raise Conflict("A charge of this bill is still waiting for the gateway's answer; "
                            "try again once it has one.", code="bill_charge_pending")  # fmt: skip
-        left = bill.amount - bill.amount_paid
-        await self._move(bill, kind, left, bill.id)
-        bill.status, bill.next_try_on = status, None
-        bill.updated_at = self._clock.now()
+        await self.close(bill, status)
         return BillView(bill, await self._repo.lines(bill.id), attempts)
 
+    async def close(self, bill: Bill, status: BillStatus) -> None:
+        """The (locked, open) bill no longer claims what is left of it."""
+        left = bill.amount - bill.amount_paid
+        await self._move(bill, _CLOSED[status], left, bill.id)
+        bill.status, bill.next_try_on = status, None
+        bill.updated_at = self._clock.now()
+
     async def cancel(self, biz: Business, bill_id: str) -> BillView:
-        return await self._close(biz, bill_id, BillStatus.CANCELLED, "bill_cancelled")
+        return await self._close(biz, bill_id, BillStatus.CANCELLED)
 
     async def write_off(self, biz: Business, bill_id: str) -> BillView:
-        return await self._close(biz, bill_id, BillStatus.WRITTEN_OFF, "bill_written_off")
+        return await self._close(biz, bill_id, BillStatus.WRITTEN_OFF)
 
     async def record_paid(self, bill: Bill, amount: int, reference: str) -> None:
         """``amount`` of the (locked, open) bill paid, by the payment or wallet movement
@@ -335,6 +359,37 @@ class BillsService:
             bill.dunning, bill.next_try_on = Dunning.CURRENT, None
         bill.updated_at = self._clock.now()
         await self._move(bill, "bill_paid", amount, reference)
+
+    # ------------------------------------------------------------ collection rules
+
+    async def billing_settings(self, business_id: str) -> Rules:
+        found = await self._repo.settings(business_id)
+        if found is None:
+            return Rules(list(DEFAULT_RETRY_DAYS), None, True)
+        return Rules(list(retry_days(found)), found.autopay_days, found.reminders)
+
+    async def update_billing_settings(
+        self, business_id: str, *, retry_days: Sequence[int], autopay_days: int | None,
+        reminders: bool,
+    ) -> Rules:  # fmt: skip
+        if len(retry_days) > MAX_RETRIES or any(
+            not isinstance(d, int) or not 1 <= d <= 60 for d in retry_days
+        ):
+            raise ValidationFailed(f"A retry schedule is at most {MAX_RETRIES} waits of 1 to 60 "
+                                   "days each.", code="invalid_retry_days")  # fmt: skip
+        if autopay_days is not None and not 0 <= autopay_days <= 60:
+            raise ValidationFailed("Bills are paid automatically 0 to 60 days before they "
+                                   "are due.", code="invalid_autopay_days")  # fmt: skip
+        values = {"retry_days": ",".join(str(d) for d in retry_days),
+                  "autopay_days": autopay_days, "reminders": reminders,
+                  "updated_at": self._clock.now()}  # fmt: skip
+        found = await self._repo.settings(business_id)
+        if found is None:
+            await self._repo.add(BillingSettings(business_id=business_id, **values))
+        else:
+            for name, value in values.items():
+                setattr(found, name, value)
+        return Rules(list(retry_days), autopay_days, reminders)
 
     # ------------------------------------------------------------ reading
 

@@ -3,7 +3,9 @@
 Product code, not a test double: deterministic, persistent (``sandbox_objects`` in its own
 store), honouring idempotency keys, holds that expire after 7 days, one capture per hold,
 refunds up to what was captured, a simulated Connect onboarding, webhook-shaped events
-delivered to the same inbox as Stripe's, and fault injection for reliability tests.
+delivered to the same inbox as Stripe's, fault injection for reliability tests (the next
+calls of an operation, or charges at random by the settings), and a rate limit answered
+429 above it, as Stripe's.
 
 Tokens come from ``tokenize`` (``POST /sandbox/tokens``): the card number is mapped to its
 behaviour there and dropped; only brand, last 4, expiry and a fingerprint are kept.
@@ -14,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import random
 import re
 import secrets
 import time
@@ -49,6 +52,7 @@ from fareroom.gateway.base import (
 from fareroom.gateway.sandbox_store import SandboxStore
 from fareroom.gateway.signature import SignatureInvalid, sign, verify
 from fareroom.gateway.testcards import TEST_CARDS, luhn_ok
+from fareroom.kit.bucket import TokenBucket
 from fareroom.kit.clock import Clock
 from fareroom.kit.db import driver_transaction, statement_count, transaction
 from fareroom.kit.ids import new_id
@@ -77,6 +81,19 @@ class ProcessingFee:
 _objects = cast(Table, SandboxObject.__table__)
 
 
+def parse_fault_rates(text: str) -> dict[str, float]:
+    """``"timeout=0.01,lost_response=0.005"`` (the sandbox_faults setting)."""
+    rates = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        fault, _, rate = part.partition("=")
+        if fault not in FAULTS:
+            raise ValueError(f"unknown fault {fault!r}: one of {', '.join(FAULTS)}")
+        rates[fault] = float(rate)
+    if sum(rates.values()) > 1:
+        raise ValueError("the faults' probabilities add up to more than 1")
+    return rates
+
+
 class SandboxGateway:
     name = "sandbox"
 
@@ -89,6 +106,8 @@ class SandboxGateway:
         fingerprint_secret: str,
         processing_fee: ProcessingFee,
         base_url: str,
+        rate_limit: TokenBucket | None = None,
+        fault_rates: dict[str, float] | None = None,
     ) -> None:
         self._sessions = sessions
         self._engine: AsyncEngine = sessions.kw["bind"]
@@ -98,6 +117,9 @@ class SandboxGateway:
         self._fee = processing_fee
         self._base_url = base_url.rstrip("/")
         self._faults: dict[str, list[str]] = {}
+        self._limit = rate_limit
+        self._fault_rates = fault_rates or {}
+        self.refused = 0  # requests this process was answered 429 by the rate limit
         self.event_sink: EventSink | None = None
 
     # ------------------------------------------------------------ fault injection
@@ -117,7 +139,15 @@ class SandboxGateway:
 
     def _take_fault(self, operation: str) -> str | None:
         queue = self._faults.get(operation)
-        return queue.pop(0) if queue else None
+        if queue:
+            return queue.pop(0)
+        if operation == "create_charge" and self._fault_rates:
+            draw = random.random()
+            for fault, rate in self._fault_rates.items():
+                if draw < rate:
+                    return fault
+                draw -= rate
+        return None
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[SandboxStore]:
@@ -144,6 +174,9 @@ class SandboxGateway:
             raise GatewayTimeout("The sandbox timed out (injected fault).")
         if fault == "rate_limit":
             raise GatewayRateLimited("Too many requests (injected fault).")
+        if self._limit is not None and not await self._limit.try_take():
+            self.refused += 1
+            raise GatewayRateLimited("Too many requests: the sandbox's rate limit.")
         digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
         idem_id = f"idem:{operation}:{key}"
         async with self._tx() as store:

@@ -42,6 +42,8 @@ class Periodic:
 
 
 class Jobs(Protocol):
+    durable: bool  # a job deferred outlives the process that deferred it
+
     async def defer(self, session: AsyncSession, task: str, args: Sequence[Mapping[str, Any]],
                     ) -> None:  # fmt: skip
         """Add a job of ``task`` for each of ``args`` to ``session``'s transaction."""

@@ -25,6 +25,8 @@ class InProcessJobs:
     ``concurrency`` at a time, between the periodic jobs (run in their order, one at a time:
     the first is the one pages wait for)."""
 
+    durable = False  # jobs waiting in memory are lost with the process
+
     def __init__(self, *, concurrency: int = 4) -> None:
         self._ready: deque[tuple[str, dict[str, Any]]] = deque()
         self._wake = asyncio.Event()

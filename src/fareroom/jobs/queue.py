@@ -63,6 +63,8 @@ def conninfo(database_url: str) -> str:
 
 
 class QueueJobs:
+    durable = True
+
     def __init__(self, database_url: str, *, queue: str = "fareroom", concurrency: int = 4,
                  ) -> None:  # fmt: skip
         self.queue = queue

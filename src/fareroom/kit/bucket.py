@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -28,6 +28,10 @@ class TokenBucket(Protocol):
         """Wait for a token and take it."""
         ...
 
+    async def try_take(self) -> bool:
+        """Take a token if there is one now (a server's limit: refuse above it)."""
+        ...
+
 
 class LocalBucket:
     def __init__(self, rate: float, *, burst: float | None = None) -> None:
@@ -35,26 +39,38 @@ class LocalBucket:
         self.burst = burst if burst is not None else max(1.0, rate / 10)
         self._tokens = self.burst
         self._at = time.monotonic()
-        self._lock = asyncio.Lock()
+
+    def _refilled(self) -> float:
+        now = time.monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
+        self._at = now
+        return self._tokens
 
     async def take(self) -> None:
-        async with self._lock:  # first come, first served
-            while True:
-                now = time.monotonic()
-                self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
-                self._at = now
-                if self._tokens >= 1:
-                    self._tokens -= 1
-                    return
-                await asyncio.sleep((1 - self._tokens) / self.rate)
+        # as ``SharedBucket``: the token is taken now, and waited for if it is owed
+        self._tokens = self._refilled() - 1
+        if self._tokens < 0:
+            await asyncio.sleep(-self._tokens / self.rate)
+
+    async def try_take(self) -> bool:
+        if self._refilled() < 1:
+            return False
+        self._tokens -= 1
+        return True
 
 
-_TAKE = text("""
-UPDATE token_buckets
-   SET tokens = LEAST(:burst, tokens + EXTRACT(EPOCH FROM clock_timestamp() - at) * :rate) - 1,
-       at = clock_timestamp()
+_NOW = "LEAST(:burst, tokens + EXTRACT(EPOCH FROM clock_timestamp() - at) * :rate)"
+# A taker takes its token whatever is left, and waits until the tokens it owes have come
+# back (the bucket below zero is the queue of those waiting): one statement a token, and
+# takers served in the order they came, without polling.
+_RESERVE = text(f"""
+UPDATE token_buckets SET tokens = {_NOW} - 1, at = clock_timestamp()
  WHERE name = :name
-   AND LEAST(:burst, tokens + EXTRACT(EPOCH FROM clock_timestamp() - at) * :rate) >= 1
+RETURNING tokens
+""")
+_TRY = text(f"""
+UPDATE token_buckets SET tokens = {_NOW} - 1, at = clock_timestamp()
+ WHERE name = :name AND {_NOW} >= 1
 RETURNING tokens
 """)
 _ENSURE = text("""
@@ -71,13 +87,18 @@ class SharedBucket:
         self.burst = burst if burst is not None else max(1.0, rate / 10)
         self._ready = False
 
-    async def take(self) -> None:
+    async def _update(self, stmt: Any) -> float | None:
         params = {"name": self.name, "rate": self.rate, "burst": self.burst}
-        while True:
-            async with self._engine.begin() as conn:
-                if not self._ready:
-                    await conn.execute(_ENSURE, params)
-                    self._ready = True
-                if (await conn.execute(_TAKE, params)).first() is not None:
-                    return
-            await asyncio.sleep(1 / self.rate)
+        async with self._engine.begin() as conn:
+            if not self._ready:
+                await conn.execute(_ENSURE, params)
+                self._ready = True
+            return (await conn.execute(stmt, params)).scalar()
+
+    async def take(self) -> None:
+        left = await self._update(_RESERVE)
+        if left is not None and left < 0:
+            await asyncio.sleep(-left / self.rate)
+
+    async def try_take(self) -> bool:
+        return await self._update(_TRY) is not None

@@ -20,7 +20,13 @@ from fareroom.models.chat import (
     RoomAgent,
 )  # fmt: skip
 from fareroom.models.client import Card, Client
-from fareroom.models.gateway import GatewayRequest, IdempotencyRecord, SandboxObject, WebhookEvent
+from fareroom.models.gateway import (
+    GatewayRequest,
+    IdempotencyRecord,
+    SandboxObject,
+    TokenBucketRow,
+    WebhookEvent,
+)  # fmt: skip
 from fareroom.models.ledger import LedgerAccount, LedgerBalance, LedgerEntry, LedgerTransfer
 from fareroom.models.mail import OutboxMail
 from fareroom.models.meeting import (
@@ -56,5 +62,5 @@ __all__ = [
     "PaymentRequest", "Payout", "Refund", "RoomAgent", "SandboxObject", "TariffRow", "User",
     "WebSession", "WebhookEvent", "MeetingCode", "Notification", "Occurrence", "PaidMeeting",
     "Registration", "RegistrationItem", "Bill", "BillAttempt", "BillingSettings", "BillLine",
-    "PaymentRun", "RunDefinition", "RunItem",
+    "PaymentRun", "RunDefinition", "RunItem", "TokenBucketRow",
 ]  # fmt: skip

@@ -3,7 +3,16 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fareroom.kit.db import Base, UTCDateTime, str_enum
@@ -87,3 +96,14 @@ class SandboxObject(Base):
     data: Mapped[str] = mapped_column(Text)
     amount: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class TokenBucketRow(Base):
+    """A rate shared by every process on PostgreSQL (``kit.bucket.SharedBucket``): the
+    tokens left at ``at``; tokens come back at the bucket's rate."""
+
+    __tablename__ = "token_buckets"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)

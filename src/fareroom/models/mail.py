@@ -14,6 +14,7 @@ class MailKind(StrEnum):
     AGENT_REVENUE = "agent_revenue"  # to the agent whose chat or request was paid
     INVITATION = "invitation"  # to someone a meeting room invites
     REGISTRATION = "registration"  # a paid meeting's: to the registrant, and to its host
+    BILL = "bill"  # a declined bill's reminder, to the client
 
 
 class OutboxMail(Base):

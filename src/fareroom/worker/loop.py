@@ -14,8 +14,10 @@ send mail.
 Every third of the offline window: record offline the chat parties whose pages nobody has
 heard (their process died), take such meeting participants out of their meetings, and
 give the seats of paid meetings' registrations never paid back.
-Every ``meter_tick_seconds``: publish the live meters and collect split bills. On start:
-rebuild every open session's meter from its events.
+Every ``meter_tick_seconds``: publish the live meters and collect split bills. Every
+minute: start the payment runs that are due (``billing.tasks``); their chunks are jobs. On
+start: rebuild every open session's meter from its events (and, on SQLite, defer again the
+chunks of running payment runs).
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ async def run_round(ctx: Context) -> None:
 
 
 ROUND_SECONDS = 1.0
+SCHEDULE_SECONDS = 60.0
 
 
 async def sweep(ctx: Context) -> None:
@@ -84,12 +87,14 @@ def periodic_jobs(ctx: Context) -> list[Periodic]:
         Periodic("meter.tick", st.meter_tick_seconds, ctx.meters.tick, lock="worker"),
         Periodic("round", ROUND_SECONDS, lambda: run_round(ctx), lock="worker"),
         Periodic("sweep", st.offline_after_seconds / 3, lambda: sweep(ctx), lock="worker"),
+        # the billing schedule has its own lock: a run it starts runs as jobs, not in it
+        Periodic("billing.schedule", SCHEDULE_SECONDS, ctx.billing.schedule),
     ]
 
 
 def tasks(ctx: Context) -> dict[str, Task]:
     """The tasks jobs name, bound to ``ctx``."""
-    return {}
+    return ctx.billing.tasks()
 
 
 async def run_worker(ctx: Context, stop: asyncio.Event) -> None:
@@ -101,4 +106,9 @@ async def run_worker(ctx: Context, stop: asyncio.Event) -> None:
             log.warning("rebuilt %d session meters from their events", fixed)
     except Exception:
         log.exception("rebuilding the meters failed")
+    if not ctx.jobs.durable:  # the jobs of running payment runs were lost with the process
+        try:
+            await ctx.billing.resume()
+        except Exception:
+            log.exception("resuming the payment runs failed")
     await ctx.jobs.run(tasks(ctx), periodic_jobs(ctx), stop)
