@@ -97,9 +97,13 @@ class Books:
 
 
 async def read_books(s: Services, business_id: str) -> Books:
-    """``business_id``'s books, read in the caller's unit of work."""
-    return Books(await s.ledger.business_summary(business_id),
-                 list(await s.payments.list(business_id, limit=1_000)),
+    """``business_id``'s books (every payment, page by page), read in the caller's unit of
+    work."""
+    payments: list[Any] = []
+    while page := await s.payments.list(business_id, limit=1_000, starting_after=payments[-1]
+                                        .payment.id if payments else None):  # fmt: skip
+        payments += page
+    return Books(await s.ledger.business_summary(business_id), payments,
                  list(await s.payments.payouts(business_id, limit=1_000)))  # fmt: skip
 
 

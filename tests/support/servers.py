@@ -136,6 +136,37 @@ class FareroomServer:
         return err.decode(errors="replace")
 
 
+class FareroomWorker:
+    """``fareroom worker`` in a process of its own; what it writes to stderr goes to a file
+    (a pipe nobody reads would fill and stop it)."""
+
+    def __init__(self, env: dict[str, str], log_path: str) -> None:
+        import os
+
+        limits = {f"FAREROOM_{name.upper()}": value for name, value in SUITE_LIMITS.items()}
+        self.log_path = log_path
+        self._log = open(log_path, "wb")  # noqa: SIM115 (closed by stop)
+        self.proc = subprocess.Popen([sys.executable, "-m", "fareroom", "worker"],
+                                     env={**os.environ, **limits, **env},
+                                     stdout=subprocess.DEVNULL, stderr=self._log)  # fmt: skip
+
+    def kill(self) -> None:
+        """As a crash: no chance to finish anything."""
+        self.proc.kill()
+        self.proc.wait()
+
+    def stop(self) -> str:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._log.close()
+        with open(self.log_path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+
 def _redis_answers(url: str) -> bool:
     import redis
 
