@@ -15,10 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from fareroom.accounts.passwords import Passwords
 from fareroom.accounts.service import AccountsService, SignInLimits
+from fareroom.billing.cancellations import CancellationsService
 from fareroom.billing.collect import CollectService
 from fareroom.billing.runs import RunsService
 from fareroom.billing.service import BillsService
 from fareroom.billing.tasks import BillingJobs
+from fareroom.billing.wallets import WalletsService
 from fareroom.chat.live import LiveService, VisitLimits
 from fareroom.chat.realtime import Pages
 from fareroom.chat.relay import Relay
@@ -94,6 +96,8 @@ class Services:
     bills: BillsService
     collect: CollectService
     runs: RunsService
+    wallets: WalletsService
+    cancellations: CancellationsService
     ledger: Ledger
     webhooks: WebhooksService
     meetings: MeetingsService
@@ -297,6 +301,7 @@ class Context:
                                              base_url=st.base_url)  # fmt: skip
         meetings.door = registrations  # the paid meetings' codes at the meetings' door
         bills = BillsService(session, self.clock, ledger, clients)
+        wallets = WalletsService(session, self.clock, ledger, payments, clients, self.jobs)
         return Services(
             session=session,
             accounts=AccountsService(session, self.clock, passwords=self.passwords,
@@ -307,7 +312,9 @@ class Context:
                              nobody_wait=timedelta(seconds=self.settings.queue_nobody_seconds)),
             revenue=RevenueService(session),
             bills=bills,
-            collect=CollectService(session, self.clock, bills, payments, clients),
+            collect=CollectService(session, self.clock, bills, payments, clients, wallets),
+            wallets=wallets,
+            cancellations=CancellationsService(session, self.clock, payments),
             runs=RunsService(session, self.clock, self.jobs),
             webhooks=WebhooksService(session, self.gateway, payments, self.clock),
             meetings=meetings,

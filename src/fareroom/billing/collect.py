@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fareroom.billing.repository import BillsRepository
 from fareroom.billing.service import BillNotFound, BillsService, retry_days
+from fareroom.billing.wallets import WalletsService
 from fareroom.clients.service import ClientsService
 from fareroom.gateway.base import GatewayInvalidRequest, PaymentActionRequired, PaymentDeclined
 from fareroom.kit.clock import Clock
@@ -69,8 +70,10 @@ def payment_id_of(bill_id: str, number: int) -> str:
 
 class CollectService:
     def __init__(self, session: AsyncSession, clock: Clock, bills: BillsService,
-                 payments: PaymentsService, clients: ClientsService) -> None:  # fmt: skip
+                 payments: PaymentsService, clients: ClientsService,
+                 wallets: WalletsService) -> None:  # fmt: skip
         self._repo = BillsRepository(session)
+        self._wallets = wallets
         self._session = session
         self._clock = clock
         self._bills = bills
@@ -118,9 +121,13 @@ class CollectService:
         if bill.next_try_on is not None and bill.next_try_on > self.today():
             # declined since the run took it (by another run): it waits for its retry day
             return Collected(ItemStatus.SKIPPED, reason="retry_scheduled")
+        wallet_paid = await self._from_wallet(biz, bill)
+        if bill.status == BillStatus.PAID:
+            return Collected(ItemStatus.PAID, reason="wallet")
         attempt = await self._attempt(biz, bill, run_id, recurring_only)
         if isinstance(attempt, Collected):
-            return attempt
+            return attempt if not wallet_paid else Collected(
+                ItemStatus.FAILED, reason=f"{attempt.reason}_after_wallet")  # fmt: skip
         assert attempt.payment_id is not None and attempt.card_id is not None
         try:
             payment = await self._payments.charge(
@@ -139,6 +146,21 @@ class CollectService:
         left = bill.amount - bill.amount_paid
         await self._bills.record_paid(bill, min(payment.amount_captured, left), payment.id)
         return Collected(ItemStatus.PAID, attempt.number, payment.id)
+
+    async def _from_wallet(self, biz: Business, bill: Bill) -> int:
+        """What the client's wallet paid of the bill, if the client pays wallet first (and
+        no card charge of it is pending: that one is asked again as it was)."""
+        client = await self._clients.get(biz.id, bill.client_id)
+        if client.pay_with != "wallet_first":
+            return 0
+        if any(a.status == AttemptStatus.PENDING for a in await self._repo.attempts(bill.id)):
+            return 0
+        spent = await self._wallets.spend(biz, client.id, bill.amount - bill.amount_paid,
+                                          bill_id=bill.id)  # fmt: skip
+        if spent is None:
+            return 0
+        await self._bills.record_paid(bill, -spent.amount, spent.id)
+        return -spent.amount
 
     async def _close(self, attempt: BillAttempt, status: AttemptStatus, *,
                      code: str | None = None, error: str | None = None) -> None:  # fmt: skip

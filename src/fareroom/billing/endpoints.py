@@ -16,20 +16,32 @@ from fareroom.accounts.service import Caller
 from fareroom.billing.runs import Criteria, Progress
 from fareroom.billing.schemas import (
     AttemptOut,
+    AutoTopUp,
     BillCreate,
     BillingSettingsIn,
     BillingSettingsOut,
     BillOut,
+    CancellationTypeCreate,
+    CancellationTypeOut,
+    Credit,
     CriteriaIn,
     DefinitionCreate,
     DefinitionOut,
     ImportOut,
     LineOut,
+    MovementOut,
+    PaymentCancel,
+    PaymentCancellationOut,
+    PreferenceIn,
     RunCreate,
     RunOut,
+    TopUp,
+    WalletOut,
 )
 from fareroom.billing.service import CSV_COLUMNS, BillIn, BillView, LineIn
+from fareroom.billing.wallets import WalletView
 from fareroom.bootstrap import Services
+from fareroom.clients.schemas import ClientOut
 from fareroom.http import Page, PathId, api_key, page_params, paginated, read, write
 from fareroom.kit.errors import ValidationFailed
 from fareroom.models.billing import Bill, BillStatus, PaymentRun
@@ -266,3 +278,118 @@ async def put_settings(body: BillingSettingsIn, request: Request,
             reminders=body.reminders))  # fmt: skip
 
     return await write(request, key, body, prefix="bset", fn=run, status=200)
+
+
+# ---------------------------------------------------------------- wallets, preference
+
+
+def wallet_out(view: WalletView) -> WalletOut:
+    w = view.wallet
+    return WalletOut(currency=view.currency, balance=view.balance,
+                     threshold=w.threshold if w else None, target=w.target if w else None,
+                     failures=w.failures if w else 0, next_topup_on=w.next_topup_on if w else None,
+                     last_failure=w.last_failure if w else None,
+                     movements=[MovementOut.model_validate(m) for m in view.movements])  # fmt: skip
+
+
+@router.get("/clients/{client_id}/wallet", response_model=WalletOut, responses=problems(404))
+async def get_wallet(client_id: PathId, request: Request,
+                     key: str = Depends(api_key)) -> WalletOut:  # fmt: skip
+    return wallet_out(await read(request, key,
+                                 lambda s, c: s.wallets.view(c.business, client_id)))  # fmt: skip
+
+
+@router.put("/clients/{client_id}/wallet/auto-top-up", response_model=WalletOut,
+            responses=problems(404))  # fmt: skip
+async def set_auto_top_up(client_id: PathId, body: AutoTopUp, request: Request,
+                          key: str = Depends(api_key)) -> JSONResponse:  # fmt: skip
+    async def run(s: Services, caller: Caller, _: str | None) -> WalletOut:
+        return wallet_out(
+            await s.wallets.configure(
+                caller.business, client_id, threshold=body.threshold, target=body.target
+            )
+        )
+
+    return await write(request, key, body, prefix="wauto", fn=run, status=200)
+
+
+@router.post("/clients/{client_id}/wallet/top-up", status_code=201, response_model=WalletOut,
+             responses=problems(402, 404))  # fmt: skip
+async def top_up(client_id: PathId, body: TopUp, request: Request,
+                 key: str = Depends(api_key)) -> JSONResponse:  # fmt: skip
+    """Charge the client's default card and credit the wallet once the payment succeeded."""
+
+    async def run(s: Services, caller: Caller, rid: str | None) -> WalletOut:
+        await s.wallets.top_up(caller.business, client_id, body.amount, payment_id=rid)
+        return wallet_out(await s.wallets.view(caller.business, client_id))
+
+    return await write(request, key, body, prefix="pay", fn=run)
+
+
+@router.post("/clients/{client_id}/wallet/credit", status_code=201, response_model=WalletOut,
+             responses=problems(404))  # fmt: skip
+async def add_credit(client_id: PathId, body: Credit, request: Request,
+                     key: str = Depends(api_key)) -> JSONResponse:  # fmt: skip
+    """Credit the business gives the client (no payment)."""
+
+    async def run(s: Services, caller: Caller, _: str | None) -> WalletOut:
+        await s.wallets.credit(caller.business, client_id, body.amount, note=body.note)
+        return wallet_out(await s.wallets.view(caller.business, client_id))
+
+    return await write(request, key, body, prefix="wcred", fn=run)
+
+
+@router.put("/clients/{client_id}/payment-preference", response_model=ClientOut,
+            responses=problems(404))  # fmt: skip
+async def set_preference(client_id: PathId, body: PreferenceIn, request: Request,
+                         key: str = Depends(api_key)) -> JSONResponse:  # fmt: skip
+    async def run(s: Services, caller: Caller, _: str | None) -> ClientOut:
+        client = await s.clients.set_preference(caller.business_id, client_id,
+                                                pay_with=body.pay_with, card_id=body.card_id,
+                                                autopay_days=body.autopay_days)  # fmt: skip
+        return ClientOut.model_validate(client)
+
+    return await write(request, key, body, prefix="cpref", fn=run, status=200)
+
+
+# ---------------------------------------------------------------- cancellation types
+
+
+@router.post("/cancellation-types", status_code=201, response_model=CancellationTypeOut,
+             responses=problems(409))  # fmt: skip
+async def define_cancellation_type(body: CancellationTypeCreate, request: Request,
+                                   key: str = Depends(api_key)) -> JSONResponse:  # fmt: skip
+    async def run(s: Services, caller: Caller, _: str | None) -> CancellationTypeOut:
+        return CancellationTypeOut.model_validate(
+            await s.cancellations.define(
+                caller.business, name=body.name, refund_percent=body.refund_percent
+            )
+        )
+
+    return await write(request, key, body, prefix="ctype", fn=run)
+
+
+@router.get("/cancellation-types", response_model=list[CancellationTypeOut])
+async def list_cancellation_types(
+    request: Request, key: str = Depends(api_key)
+) -> list[CancellationTypeOut]:
+    found = await read(request, key, lambda s, c: s.cancellations.types(c.business_id))
+    return [CancellationTypeOut.model_validate(t) for t in found]
+
+
+@router.post("/payments/{payment_id}/cancellations", status_code=201,
+             response_model=PaymentCancellationOut, responses=problems(404, 409))  # fmt: skip
+async def cancel_payment(payment_id: PathId, body: PaymentCancel, request: Request,
+                         key: str = Depends(api_key)) -> JSONResponse:  # fmt: skip
+    """Cancel a payment with a cancellation type: it refunds the type's share of the payment
+    through the gateway (a hold is released)."""
+
+    async def run(s: Services, caller: Caller, _: str | None) -> PaymentCancellationOut:
+        done = await s.cancellations.cancel(
+            caller.business, payment_id, type_id=body.cancellation_type_id, reason=body.reason
+        )
+        return PaymentCancellationOut.model_validate(done.cancellation).model_copy(
+            update={"payment_status": done.payment_status}
+        )
+
+    return await write(request, key, body, prefix="pcan", fn=run)

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -159,3 +159,93 @@ class BillingSettingsOut(BaseModel):
     retry_days: list[int]
     autopay_days: int | None
     reminders: bool
+
+
+class CancellationTypeCreate(BaseModel):
+    model_config = Strict
+    name: str = text(100)
+    refund_percent: int = Field(
+        ge=0,
+        le=100,
+        description="What a cancellation of this type "
+        "refunds of the payment: 100 in full, 0 nothing",
+    )
+
+
+class CancellationTypeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    name: str
+    refund_percent: int
+    created_at: datetime
+
+
+class PaymentCancel(BaseModel):
+    model_config = Strict
+    cancellation_type_id: str = ident()
+    reason: str = text(300, "", blank=True)
+
+
+class PaymentCancellationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    payment_id: str
+    type_id: str
+    type_name: str
+    refund_percent: int
+    refund_id: str | None
+    refunded: int
+    reason: str
+    created_at: datetime
+    payment_status: str = ""
+
+
+class MovementOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    kind: str
+    amount: int
+    payment_id: str | None
+    bill_id: str | None
+    note: str
+    created_at: datetime
+
+
+class WalletOut(BaseModel):
+    currency: str
+    balance: int
+    threshold: int | None = None
+    target: int | None = None
+    failures: int = 0
+    next_topup_on: date | None = None
+    last_failure: str | None = None
+    movements: list[MovementOut] = []
+
+
+class AutoTopUp(BaseModel):
+    model_config = Strict
+    threshold: Whole | None = Field(None, json_schema_extra={"minimum": 0})
+    target: Whole | None = Field(None, json_schema_extra={"minimum": 0})
+
+
+class TopUp(BaseModel):
+    model_config = Strict
+    amount: Whole = Field(json_schema_extra={"minimum": 0, "description": "Minor units"})
+
+
+class Credit(BaseModel):
+    model_config = Strict
+    amount: Whole = Field(json_schema_extra={"minimum": 1, "description": "Minor units"})
+    note: str = text(200, "", blank=True)
+
+
+class PreferenceIn(BaseModel):
+    model_config = Strict
+    pay_with: Literal["card", "wallet_first"] = "card"
+    card_id: str | None = Field(None, description="The card to charge (the default card)")
+    autopay_days: int | None = Field(
+        None,
+        ge=0,
+        le=60,
+        description="Pay this client's bills "
+        "this many days before they are due (none: the business's)",
+    )

@@ -9,7 +9,11 @@ attempt stays pending for the next try.
 
 ``schedule`` (the worker's, every minute) starts the runs that are due: each run
 definition at its time of day, once a day; and once a day per business a retry run (bills
-whose retry day has come) and an autopay run (bills whose client pays them N days early).
+whose retry day has come) and an autopay run (bills whose client pays them N days early);
+and tries again the wallets' declined top-ups whose retry day has come.
+
+``top_up`` is a wallet's automatic top-up (``billing.wallets``), deferred by the charge that
+took the wallet below its threshold.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Protocol
 
 from fareroom.billing.collect import CollectService
 from fareroom.billing.runs import CHUNK_TASK, Criteria, RunsService
+from fareroom.billing.wallets import TOPUP_TASK, WalletsService
 from fareroom.gateway.base import GatewayUnavailable
 from fareroom.jobs import Task
 from fareroom.kit.bucket import TokenBucket
@@ -37,6 +42,7 @@ class BillingUnit(Protocol):
     runs: RunsService
     collect: CollectService
     payments: PaymentsService
+    wallets: WalletsService
 
 
 class UnitOfWork(Protocol):
@@ -55,7 +61,22 @@ class BillingJobs:
         self.backoff = backoff
 
     def tasks(self) -> dict[str, Task]:
-        return {CHUNK_TASK: self.chunk}
+        return {CHUNK_TASK: self.chunk, TOPUP_TASK: self.top_up}
+
+    async def top_up(self, wallet_id: str, retry: bool = False) -> str:
+        """A wallet's automatic top-up (a job deferred by the charge that took it below its
+        threshold, or the schedule's retry of a declined one)."""
+        for n in range(self.retries + 1):
+            await self.pace.take()
+            try:
+                async with self.unit_of_work() as s:
+                    return await s.wallets.auto_top_up(wallet_id, retry=retry)
+            except GatewayUnavailable:
+                if n < self.retries:
+                    await asyncio.sleep(min(8.0, self.backoff * 2**n) * (0.5 + random.random()))
+        async with self.unit_of_work() as s:  # tried again tomorrow
+            await s.wallets.unreached(wallet_id)
+        return "unreached"
 
     async def chunk(self, run_id: str, chunk: int) -> None:
         async with self.unit_of_work() as s:
@@ -122,6 +143,10 @@ class BillingJobs:
         for business_id, kind, criteria in daily:
             async with self.unit_of_work(business_id) as s:
                 started += await s.runs.start_daily(business_id, kind, criteria)
+        async with self.unit_of_work() as s:
+            wallets = await s.wallets.topups_due(now.date())
+        for wallet_id in wallets:
+            await self.top_up(wallet_id, retry=True)
         return started
 
     async def resume(self) -> int:

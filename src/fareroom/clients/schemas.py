@@ -52,5 +52,7 @@ class ClientOut(BaseModel):
     name: str
     email: str
     default_card_id: str | None
+    pay_with: str = Field("card", description="'card', or 'wallet_first' (then the card)")
+    autopay_days: int | None = None
     cards: list[CardOut] | None = None
     created_at: datetime

@@ -134,6 +134,21 @@ class ClientsService:
             card.recurring_authorised = recurring_authorised
         return card
 
+    async def set_preference(self, business_id: str, client_id: str, *, pay_with: str,
+                             card_id: str | None, autopay_days: int | None) -> Client:  # fmt: skip
+        """How the client's bills are paid: the card (``card_id``, the default card), or the
+        wallet first; and N days before they are due (None: the business's setting)."""
+        client = await self.get(business_id, client_id)
+        if pay_with not in ("card", "wallet_first"):
+            raise ValidationFailed("Pay with 'card' or 'wallet_first'.", code="invalid_pay_with")
+        if autopay_days is not None and not 0 <= autopay_days <= 60:
+            raise ValidationFailed("Bills are paid 0 to 60 days before they are due.",
+                                   code="invalid_autopay_days")  # fmt: skip
+        if card_id is not None:
+            client.default_card_id = (await self.card(business_id, client.id, card_id)).id
+        client.pay_with, client.autopay_days = pay_with, autopay_days
+        return client
+
     async def delete_card(self, business_id: str, client_id: str, card_id: str) -> None:
         client = await self.get(business_id, client_id)
         card = await self.card(business_id, client_id, card_id)

@@ -48,6 +48,7 @@ ACCOUNT_KINDS: dict[str, str] = {
     "written_off_debt": "debit",  # debt given up
     "abandoned_debt": "credit",  # what clients left unpaid when an agent gave up collecting
     "bills_outstanding": "credit",  # what the business's open bills claim of its clients
+    "wallets_issued": "debit",  # the business's side of its clients' wallets (their sum)
 }
 
 

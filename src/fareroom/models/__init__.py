@@ -5,9 +5,13 @@ from fareroom.models.billing import (
     BillAttempt,
     BillingSettings,
     BillLine,
+    CancellationType,
+    PaymentCancellation,
     PaymentRun,
     RunDefinition,
     RunItem,
+    Wallet,
+    WalletMovement,
 )  # fmt: skip
 from fareroom.models.business import ApiKey, Business, User, WebSession
 from fareroom.models.chat import (
@@ -62,5 +66,6 @@ __all__ = [
     "PaymentRequest", "Payout", "Refund", "RoomAgent", "SandboxObject", "TariffRow", "User",
     "WebSession", "WebhookEvent", "MeetingCode", "Notification", "Occurrence", "PaidMeeting",
     "Registration", "RegistrationItem", "Bill", "BillAttempt", "BillingSettings", "BillLine",
-    "PaymentRun", "RunDefinition", "RunItem", "TokenBucketRow",
+    "PaymentRun", "RunDefinition", "RunItem", "TokenBucketRow", "Wallet", "WalletMovement",
+    "CancellationType", "PaymentCancellation",
 ]  # fmt: skip

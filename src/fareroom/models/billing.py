@@ -197,3 +197,78 @@ class BillingSettings(Base):
     autopay_days: Mapped[int | None] = mapped_column(Integer)
     reminders: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Wallet(Base):
+    """A client's prepaid credit in one currency. Its balance is the ledger's
+    (``client_wallet``); the row holds the automatic top-up: when a charge takes the balance
+    below ``threshold``, one top-up brings it back to ``target``. ``topups`` numbers the
+    top-ups asked for (their payment ids); a declined one is tried again on the business's
+    retry schedule (``failures``, ``next_topup_on``)."""
+
+    __tablename__ = "wallets"
+    __table_args__ = (UniqueConstraint("client_id", "currency", name="uq_wallets_client_currency"),
+                      Index("ix_wallets_next_topup", "next_topup_on"))  # fmt: skip
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    business_id: Mapped[str] = mapped_column(ForeignKey("businesses.id"), index=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"))
+    currency: Mapped[str] = mapped_column(String(3))
+    threshold: Mapped[int | None] = mapped_column(BigInteger)
+    target: Mapped[int | None] = mapped_column(BigInteger)
+    topups: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    next_topup_on: Mapped[date | None] = mapped_column(Date)
+    last_failure: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WalletMovement(Base):
+    """One change of a wallet's balance, as the account's timeline shows it (the ledger
+    holds the amounts): a top-up (with its payment), credit added by the business, or what
+    paid a bill."""
+
+    __tablename__ = "wallet_movements"
+    __table_args__ = (Index("ix_wallet_movements_wallet", "wallet_id", "id"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    business_id: Mapped[str] = mapped_column(ForeignKey("businesses.id"), index=True)
+    wallet_id: Mapped[str] = mapped_column(ForeignKey("wallets.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # "topup" | "credit" | "spent"
+    amount: Mapped[int] = mapped_column(BigInteger)  # signed: + in, - out
+    payment_id: Mapped[str | None] = mapped_column(String(40))
+    bill_id: Mapped[str | None] = mapped_column(String(40))
+    note: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CancellationType(Base):
+    """A kind of cancellation the business defines, and what it refunds of a payment it
+    cancels: ``refund_percent`` of what was captured (100: in full, 0: nothing)."""
+
+    __tablename__ = "cancellation_types"
+    __table_args__ = (UniqueConstraint("business_id", "name", name="uq_cancellation_types_name"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    business_id: Mapped[str] = mapped_column(ForeignKey("businesses.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    refund_percent: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PaymentCancellation(Base):
+    """A payment cancelled with a type: once per payment; its refund, if the type gave
+    one."""
+
+    __tablename__ = "payment_cancellations"
+
+    payment_id: Mapped[str] = mapped_column(ForeignKey("payments.id"), primary_key=True)
+    business_id: Mapped[str] = mapped_column(ForeignKey("businesses.id"), index=True)
+    type_id: Mapped[str] = mapped_column(ForeignKey("cancellation_types.id"))
+    type_name: Mapped[str] = mapped_column(String(100))  # as it was named then
+    refund_percent: Mapped[int] = mapped_column(Integer)
+    refund_id: Mapped[str | None] = mapped_column(String(40))
+    refunded: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
