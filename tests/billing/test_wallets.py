@@ -33,8 +33,11 @@ async def test_a_top_up_credits_the_wallet_once_its_payment_succeeded(
     assert r.status_code == 201, r.text
     assert (r.json()["balance"], [m["kind"] for m in r.json()["movements"]]) == (5_000, ["topup"])
     payment_id = r.json()["movements"][0]["payment_id"]
-    again = await tenant.api.post(f"/api/v1/clients/{ada['id']}/wallet/top-up",
-                                  json={"amount": 5_000}, headers={"Idempotency-Key": "top-1"})
+    again = await tenant.api.post(
+        f"/api/v1/clients/{ada['id']}/wallet/top-up",
+        json={"amount": 5_000},
+        headers={"Idempotency-Key": "top-1"},
+    )
     assert again.json()["balance"] == 5_000  # the same top-up, once
     payment = await _get(tenant, f"/api/v1/payments/{payment_id}")
     assert (payment["amount_captured"], payment["status"]) == (5_000, "succeeded")
@@ -65,8 +68,9 @@ async def test_a_charge_below_the_threshold_tops_the_wallet_up_to_its_target_in_
     assert (r.status_code, r.json()["pay_with"]) == (200, "wallet_first")
     small = await _bill(tenant, ada, 4_000, clock.now().date(), "WAL-1")
     big = await _bill(tenant, ada, 9_000, clock.now().date() + timedelta(days=1), "WAL-2")
-    await tenant.api.post("/api/v1/payment-runs", json={"due_on_or_before":
-                                                        clock.now().date().isoformat()})
+    await tenant.api.post(
+        "/api/v1/payment-runs", json={"due_on_or_before": clock.now().date().isoformat()}
+    )
     await _drain(ctx)  # the run, then the top-up its charge deferred
     got = await _get(tenant, f"/api/v1/bills/{small['id']}")
     assert (got["status"], got["attempts"]) == ("paid", [])  # the wallet paid it all
@@ -88,8 +92,10 @@ async def test_a_charge_below_the_threshold_tops_the_wallet_up_to_its_target_in_
         ("topup", 6_000), ("spent", -6_000)]  # fmt: skip
     assert await _wallet_books(ctx, tenant, ada["id"]) == (6_000, 6_000)
     card_charges = [5_000, 5_000, 3_000, 6_000]
-    assert await tenant.balance() == {**await tenant.balance(),
-                                      "available": sum(_net(a) for a in card_charges)}
+    assert await tenant.balance() == {
+        **await tenant.balance(),
+        "available": sum(_net(a) for a in card_charges),
+    }
 
 
 async def test_a_declined_top_up_is_mailed_and_tried_again_on_the_schedule(
@@ -114,8 +120,9 @@ async def test_a_declined_top_up_is_mailed_and_tried_again_on_the_schedule(
     assert [m.subject for m in mails] == [f"Your {tenant.business.name} wallet could not be "
                                           "topped up"]  # fmt: skip
     card = await tenant.card(ada["id"])
-    await tenant.api.put(f"{base}/payment-preference", json={"pay_with": "wallet_first",
-                                                             "card_id": card["id"]})
+    await tenant.api.put(
+        f"{base}/payment-preference", json={"pay_with": "wallet_first", "card_id": card["id"]}
+    )
     clock.advance(days=2)
     await _work(ctx)
     assert (await _get(tenant, f"{base}/wallet"))["balance"] == 1_000  # not yet
@@ -141,8 +148,10 @@ async def test_cancellation_types_refund_all_half_or_nothing_of_a_payment(
     refunded = {}
     for percent, type_id in types.items():
         payment = (await tenant.pay(ada["id"], 10_001)).json()
-        r = await tenant.api.post(f"/api/v1/payments/{payment['id']}/cancellations",
-                                  json={"cancellation_type_id": type_id, "reason": "asked"})
+        r = await tenant.api.post(
+            f"/api/v1/payments/{payment['id']}/cancellations",
+            json={"cancellation_type_id": type_id, "reason": "asked"},
+        )
         assert r.status_code == 201, r.text
         refunded[percent] = r.json()["refunded"]
         got = await _get(tenant, f"/api/v1/payments/{payment['id']}")
@@ -161,13 +170,16 @@ async def test_cancellation_types_refund_all_half_or_nothing_of_a_payment(
                                   json={"name": "no-show", "refund_percent": 10})  # fmt: skip
     assert (taken.status_code, taken.json()["code"]) == (409, "name_taken")
     payment = (await tenant.pay(ada["id"], 2_000)).json()
-    theirs = await other_tenant.api.post("/api/v1/cancellation-types",
-                                         json={"name": "Theirs", "refund_percent": 100})
+    theirs = await other_tenant.api.post(
+        "/api/v1/cancellation-types", json={"name": "Theirs", "refund_percent": 100}
+    )
     r = await tenant.api.post(f"/api/v1/payments/{payment['id']}/cancellations",
                               json={"cancellation_type_id": theirs.json()["id"]})  # fmt: skip
     assert (r.status_code, r.json()["code"]) == (404, "cancellation_type_not_found")
-    r = await other_tenant.api.post(f"/api/v1/payments/{payment['id']}/cancellations",
-                                    json={"cancellation_type_id": theirs.json()["id"]})
+    r = await other_tenant.api.post(
+        f"/api/v1/payments/{payment['id']}/cancellations",
+        json={"cancellation_type_id": theirs.json()["id"]},
+    )
     assert (r.status_code, r.json()["code"]) == (404, "payment_not_found")
     assert (await _get(tenant, f"/api/v1/payments/{payment['id']}"))["amount_refunded"] == 0
     listed = (await tenant.api.get("/api/v1/cancellation-types")).json()
