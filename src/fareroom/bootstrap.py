@@ -17,6 +17,7 @@ from fareroom.accounts.passwords import Passwords
 from fareroom.accounts.service import AccountsService, SignInLimits
 from fareroom.billing.cancellations import CancellationsService
 from fareroom.billing.collect import CollectService
+from fareroom.billing.receivables import ReceivablesService
 from fareroom.billing.runs import RunsService
 from fareroom.billing.service import BillsService
 from fareroom.billing.tasks import BillingJobs
@@ -98,6 +99,7 @@ class Services:
     runs: RunsService
     wallets: WalletsService
     cancellations: CancellationsService
+    receivables: ReceivablesService
     ledger: Ledger
     webhooks: WebhooksService
     meetings: MeetingsService
@@ -315,6 +317,7 @@ class Context:
             collect=CollectService(session, self.clock, bills, payments, clients, wallets),
             wallets=wallets,
             cancellations=CancellationsService(session, self.clock, payments),
+            receivables=ReceivablesService(session, ledger, clients, wallets),
             runs=RunsService(session, self.clock, self.jobs),
             webhooks=WebhooksService(session, self.gateway, payments, self.clock),
             meetings=meetings,

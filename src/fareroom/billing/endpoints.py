@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from fareroom.accounts.service import Caller
 from fareroom.billing.runs import Criteria, Progress
 from fareroom.billing.schemas import (
+    AccountOut,
     AttemptOut,
     AutoTopUp,
     BillCreate,
@@ -27,6 +28,7 @@ from fareroom.billing.schemas import (
     CriteriaIn,
     DefinitionCreate,
     DefinitionOut,
+    EventOut,
     ImportOut,
     LineOut,
     MovementOut,
@@ -393,3 +395,24 @@ async def cancel_payment(payment_id: PathId, body: PaymentCancel, request: Reque
         )
 
     return await write(request, key, body, prefix="pcan", fn=run)
+
+
+# ---------------------------------------------------------------- accounts receivable
+
+
+@router.get("/clients/{client_id}/account", response_model=AccountOut, responses=problems(404))
+async def get_account(client_id: PathId, request: Request,
+                      key: str = Depends(api_key)) -> AccountOut:  # fmt: skip
+    """The client's account receivable: what it owes, how it pays, and its timeline."""
+    found = await read(request, key, lambda s, c: s.receivables.account(c.business, client_id))
+    client = found.client.client
+    return AccountOut(
+        client_id=client.id, name=client.name, email=client.email, currency=found.currency,
+        receivable=found.receivable, open_bills=[render(b) for b in found.open_bills],
+        wallet=wallet_out(found.wallet), pay_with=client.pay_with,
+        default_card_id=client.default_card_id,
+        cards=[{"id": c.id, "brand": c.brand, "last4": c.last4, "exp_month": c.exp_month,
+                "exp_year": c.exp_year, "recurring_authorised": c.recurring_authorised}
+               for c in found.client.cards],
+        recurring_card_ids=[c.id for c in found.client.cards if c.recurring_authorised],
+        timeline=[EventOut.model_validate(e) for e in found.timeline])  # fmt: skip

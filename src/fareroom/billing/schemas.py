@@ -249,3 +249,28 @@ class PreferenceIn(BaseModel):
         description="Pay this client's bills "
         "this many days before they are due (none: the business's)",
     )
+
+
+class EventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    at: datetime
+    kind: str
+    text: str
+    amount: int | None
+    ref: str | None
+    detail: dict[str, str | int | None]
+
+
+class AccountOut(BaseModel):
+    client_id: str
+    name: str
+    email: str
+    currency: str
+    receivable: int = Field(description="What the client owes: open bills and chat debt")
+    open_bills: list[BillOut]
+    wallet: WalletOut
+    pay_with: str
+    default_card_id: str | None
+    cards: list[dict[str, object]]
+    recurring_card_ids: list[str]
+    timeline: list[EventOut]
