@@ -41,6 +41,7 @@ from fareroom.realtime.websocket import STATE_KEY, Routes
 from fareroom.registrations.endpoints import router as registrations_router
 from fareroom.revenue.endpoints import router as revenue_router
 from fareroom.serving import HEAD_SECONDS_KEY
+from fareroom.web.billing import router as billing_pages_router
 from fareroom.web.chat.admin import router as rooms_pages_router
 from fareroom.web.chat.console import router as console_router
 from fareroom.web.chat.pages import router as chat_pages_router
@@ -289,7 +290,7 @@ def create_app(ctx: Context | None = None, *, settings: Settings | None = None,
                billing_router, sandbox_router,
                visits_router, rooms_pages_router, console_router, chat_pages_router,
                meeting_pages_router, meeting_settings_router, meeting_admin_router,
-               registration_pages_router, registration_admin_router,
+               registration_pages_router, registration_admin_router, billing_pages_router,
                pages_router)  # fmt: skip
     for router in routers:
         app.include_router(router)

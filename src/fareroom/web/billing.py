@@ -1,0 +1,311 @@
+"""The billing back office in the dashboard (owners, admins and finance users): bills (a
+list with filters, a CSV import), payment runs (start one, its live progress bar, stop, run
+again, the report as CSV; run definitions), and a customer's account (what it owes, its
+cards, wallet and preference, its timeline), with the forms that change them.
+
+Forms post and redirect back with a notice code; a form whose input is refused shows its
+page again with the sentence (4xx), changing nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from fareroom.accounts.service import FINANCE_ROLES, Caller
+from fareroom.billing.runs import Criteria, Progress
+from fareroom.billing.service import MAX_IMPORT_BYTES
+from fareroom.http import PathId, context
+from fareroom.kit.errors import FareroomError, ValidationFailed
+from fareroom.kit.money import parse_major, parse_whole
+from fareroom.models.billing import BillStatus
+from fareroom.web.pages import back, checked_caller, csrf_token, signed_in, to_login
+from fareroom.web.render import templates
+
+router = APIRouter(include_in_schema=False)
+REFUSAL = "Billing is for owners, admins and finance users."
+NOTICES = {
+    "run_started": "The run started: its bills are being charged.",
+    "run_stopped": "The run is stopped: no new charge starts.",
+    "run_again": "The run is running again.",
+    "defined": "The run definition was saved.",
+    "imported": "The bills were imported.",
+    "credit_added": "The credit was added to the wallet.",
+    "card_saved": "The card was saved.",
+    "card_deleted": "The card was deleted.",
+    "preference_saved": "The payment preference was saved.",
+    "customer_deleted": "The customer was deleted.",
+}
+STATUSES = [s.value for s in BillStatus]
+
+
+async def _caller(request: Request) -> Caller | None:
+    return await signed_in(request, FINANCE_ROLES, REFUSAL)
+
+
+def _page(request: Request, name: str, caller: Caller, data: dict[str, Any], *,
+          notice: str | None = None, problem: FareroomError | None = None) -> Response:  # fmt: skip
+    return templates.TemplateResponse(request, name, {
+        "caller": caller, "csrf": csrf_token(request), "notice": NOTICES.get(notice or ""),
+        "error": problem.message if problem else None,
+        "error_code": problem.code if problem else None, **data},
+        status_code=problem.status if problem else 200)  # fmt: skip
+
+
+def _money(text: str, currency: str, label: str) -> int | None:
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return parse_major(text, currency)
+    except FareroomError as exc:
+        raise ValidationFailed(f"{label}: {exc.message}", code=exc.code) from None
+
+
+def _criteria(form: dict[str, str], currency: str) -> Criteria:
+    days = form.get("due_within_days", "").strip()
+    before = form.get("due_on_or_before", "").strip()
+    try:
+        due_on = date.fromisoformat(before) if before else None
+    except ValueError:
+        raise ValidationFailed("The due date is a date like 2026-12-31.",
+                               code="invalid_date") from None  # fmt: skip
+    return Criteria(
+        due_on_or_before=due_on,
+        due_within_days=parse_whole(days, label="days ahead", unit="days") if days else None,
+        min_amount=_money(form.get("min_amount", ""), currency, "The smallest amount"),
+        max_amount=_money(form.get("max_amount", ""), currency, "The largest amount"),
+        tag=form.get("tag", "").strip() or None,
+        recurring_only=form.get("recurring_only") == "on",
+    ).checked()
+
+
+def _run_json(p: Progress) -> dict[str, Any]:
+    run = p.run
+    return {"id": run.id, "status": run.status, "bills": run.bills, "done": p.done,
+            "counts": p.counts, "amounts": p.amounts, "failures": p.failures}  # fmt: skip
+
+
+# ---------------------------------------------------------------- runs
+
+
+async def _runs_page(request: Request, caller: Caller, *, notice: str | None = None,
+                     problem: FareroomError | None = None,
+                     typed: dict[str, str] | None = None) -> Response:  # fmt: skip
+    async with context(request).unit_of_work(caller.business_id) as s:
+        runs = await s.runs.list(caller.business_id, limit=50)
+        definitions = await s.runs.definitions(caller.business_id)
+    return _page(request, "dashboard/runs.html", caller,
+                 {"runs": runs, "definitions": definitions, "typed": typed or {}},
+                 notice=notice, problem=problem)  # fmt: skip
+
+
+@router.get("/dashboard/runs", response_class=HTMLResponse)
+async def runs_page(request: Request, notice: str | None = None) -> Response:
+    caller = await _caller(request)
+    if caller is None:
+        return to_login()
+    return await _runs_page(request, caller, notice=notice)
+
+
+@router.post("/dashboard/runs")
+async def start_run(request: Request) -> Response:
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    caller = await checked_caller(request, form.get("csrf", ""), roles=FINANCE_ROLES)
+    try:
+        async with context(request).unit_of_work(caller.business_id) as s:
+            criteria = _criteria(form, caller.business.default_currency)
+            definition = form.get("definition_id", "").strip()
+            if definition:
+                run = await s.runs.start_from(
+                    caller.business, definition, started_by=caller.user.id if caller.user else None
+                )
+            elif form.get("name", "").strip():  # save as a definition
+                await s.runs.define(
+                    caller.business,
+                    name=form["name"],
+                    criteria=criteria,
+                    daily_at=form.get("daily_at", "").strip() or None,
+                )
+                return back("/dashboard/runs", notice="defined")
+            else:
+                run = await s.runs.start(
+                    caller.business, criteria, started_by=caller.user.id if caller.user else None
+                )
+    except FareroomError as exc:
+        return await _runs_page(request, caller, problem=exc, typed=form)
+    return back(f"/dashboard/runs/{run.id}", notice="run_started")
+
+
+@router.get("/dashboard/runs/{run_id}", response_class=HTMLResponse)
+async def run_page(request: Request, run_id: PathId, notice: str | None = None) -> Response:
+    caller = await _caller(request)
+    if caller is None:
+        return to_login()
+    async with context(request).unit_of_work(caller.business_id) as s:
+        progress = await s.runs.progress(caller.business_id, run_id)
+    return _page(request, "dashboard/run.html", caller,
+                 {"p": progress, "run": progress.run, "json": _run_json(progress)},
+                 notice=notice)  # fmt: skip
+
+
+@router.get("/dashboard/runs/{run_id}/progress")
+async def run_progress(request: Request, run_id: PathId) -> Response:
+    """What the run page's progress bar follows (``billing-run.js``)."""
+    caller = await _caller(request)
+    if caller is None:
+        return JSONResponse({"code": "unauthenticated"}, status_code=401)
+    async with context(request).unit_of_work(caller.business_id) as s:
+        progress = await s.runs.progress(caller.business_id, run_id)
+    return JSONResponse(_run_json(progress), headers={"Cache-Control": "no-store"})
+
+
+@router.get("/dashboard/runs/{run_id}/report.csv")
+async def run_report(request: Request, run_id: PathId) -> Response:
+    caller = await _caller(request)
+    if caller is None:
+        return to_login()
+    async with context(request).unit_of_work(caller.business_id) as s:
+        text = await s.runs.report_csv(caller.business_id, run_id)
+    return Response(text, media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="run-{run_id}.csv"'})  # fmt: skip
+
+
+@router.post("/dashboard/runs/{run_id}/{action}")
+async def change_run(request: Request, run_id: PathId, action: str,
+                     csrf: str = Form("")) -> Response:  # fmt: skip
+    caller = await checked_caller(request, csrf, roles=FINANCE_ROLES)
+    if action not in ("stop", "again"):
+        raise ValidationFailed("A run is stopped or run again.", code="invalid_action")
+    try:
+        async with context(request).unit_of_work(caller.business_id) as s:
+            if action == "stop":
+                await s.runs.stop(caller.business, run_id)
+            else:
+                await s.runs.again(caller.business, run_id)
+    except FareroomError as exc:
+        async with context(request).unit_of_work(caller.business_id) as s:
+            progress = await s.runs.progress(caller.business_id, run_id)
+        return _page(request, "dashboard/run.html", caller,
+                     {"p": progress, "run": progress.run, "json": _run_json(progress)},
+                     problem=exc)  # fmt: skip
+    return back(
+        f"/dashboard/runs/{run_id}", notice="run_stopped" if action == "stop" else "run_again"
+    )
+
+
+# ---------------------------------------------------------------- bills
+
+
+async def _bills_page(request: Request, caller: Caller, status: str | None, *,
+                      notice: str | None = None, problem: FareroomError | None = None
+                      ) -> Response:  # fmt: skip
+    bid = caller.business_id
+    async with context(request).unit_of_work(bid) as s:
+        bills = await s.bills.list(bid, limit=100, status=BillStatus(status) if status in
+                                   STATUSES else None)  # fmt: skip
+        clients = {c.id: c.name for c in await s.clients.list(bid, limit=500, starting_after=None)}
+    return _page(request, "dashboard/bills.html", caller,
+                 {"bills": bills, "clients": clients, "status": status or "",
+                  "statuses": STATUSES}, notice=notice, problem=problem)  # fmt: skip
+
+
+@router.get("/dashboard/bills", response_class=HTMLResponse)
+async def bills_page(request: Request, status: str | None = None,
+                     notice: str | None = None) -> Response:  # fmt: skip
+    caller = await _caller(request)
+    if caller is None:
+        return to_login()
+    return await _bills_page(request, caller, status, notice=notice)
+
+
+@router.post("/dashboard/bills/import")
+async def import_bills(request: Request, file: UploadFile, csrf: str = Form("")) -> Response:
+    caller = await checked_caller(request, csrf, roles=FINANCE_ROLES)
+    data = await file.read(MAX_IMPORT_BYTES + 1)
+    try:
+        async with context(request).unit_of_work(caller.business_id) as s:
+            await s.bills.import_csv(caller.business, data)
+    except FareroomError as exc:
+        return await _bills_page(request, caller, None, problem=exc)
+    return back("/dashboard/bills", notice="imported")
+
+
+# ---------------------------------------------------------------- customers
+
+
+async def _customer_page(request: Request, caller: Caller, client_id: str, *,
+                         notice: str | None = None, problem: FareroomError | None = None
+                         ) -> Response:  # fmt: skip
+    async with context(request).unit_of_work(caller.business_id) as s:
+        account = await s.receivables.account(caller.business, client_id)
+    return _page(request, "dashboard/customer.html", caller, {"a": account},
+                 notice=notice, problem=problem)  # fmt: skip
+
+
+@router.get("/dashboard/customers/{client_id}", response_class=HTMLResponse)
+async def customer_page(request: Request, client_id: PathId,
+                        notice: str | None = None) -> Response:  # fmt: skip
+    caller = await _caller(request)
+    if caller is None:
+        return to_login()
+    return await _customer_page(request, caller, client_id, notice=notice)
+
+
+async def _change(request: Request, client_id: str, csrf: str, notice: str,
+                  fn: Any) -> Response:  # fmt: skip
+    caller = await checked_caller(request, csrf, roles=FINANCE_ROLES)
+    try:
+        async with context(request).unit_of_work(caller.business_id) as s:
+            await fn(s, caller)
+    except FareroomError as exc:
+        return await _customer_page(request, caller, client_id, problem=exc)
+    return back(f"/dashboard/customers/{client_id}", notice=notice)
+
+
+@router.post("/dashboard/customers/{client_id}/credit")
+async def add_credit(request: Request, client_id: PathId, csrf: str = Form(""),
+                     amount: str = Form(""), note: str = Form("")) -> Response:  # fmt: skip
+    async def fn(s: Any, caller: Caller) -> None:
+        minor = _money(amount, caller.business.default_currency, "The credit")
+        if minor is None:
+            raise ValidationFailed("Type the credit to add, like 25.00.", code="amount_required")
+        await s.wallets.credit(caller.business, client_id, minor, note=note.strip()[:200])
+
+    return await _change(request, client_id, csrf, "credit_added", fn)
+
+
+@router.post("/dashboard/customers/{client_id}/cards/{card_id}")
+async def save_card(request: Request, client_id: PathId, card_id: PathId, csrf: str = Form(""),
+                    default: str = Form(""), recurring: str = Form("")) -> Response:  # fmt: skip
+    async def fn(s: Any, caller: Caller) -> None:
+        await s.clients.update_card(caller.business_id, client_id, card_id,
+                                    make_default=default == "on" or None,
+                                    recurring_authorised=recurring == "on")  # fmt: skip
+
+    return await _change(request, client_id, csrf, "card_saved", fn)
+
+
+@router.post("/dashboard/customers/{client_id}/cards/{card_id}/delete")
+async def delete_card(request: Request, client_id: PathId, card_id: PathId,
+                      csrf: str = Form("")) -> Response:  # fmt: skip
+    async def fn(s: Any, caller: Caller) -> None:
+        await s.clients.delete_card(caller.business_id, client_id, card_id)
+
+    return await _change(request, client_id, csrf, "card_deleted", fn)
+
+
+@router.post("/dashboard/customers/{client_id}/preference")
+async def save_preference(request: Request, client_id: PathId, csrf: str = Form(""),
+                          pay_with: str = Form("card"), autopay_days: str = Form("")
+                          ) -> Response:  # fmt: skip
+    async def fn(s: Any, caller: Caller) -> None:
+        days = parse_whole(autopay_days, label="days", unit="days") if autopay_days.strip() \
+            else None  # fmt: skip
+        await s.clients.set_preference(caller.business_id, client_id, pay_with=pay_with,
+                                       card_id=None, autopay_days=days)  # fmt: skip
+
+    return await _change(request, client_id, csrf, "preference_saved", fn)

@@ -1,0 +1,130 @@
+"""The billing back office's dashboard pages, used as a finance user does: bills and their CSV
+import, a payment run started from the form, its progress (the JSON its bar follows), stop
+and run again, its CSV report; a customer's account with a card saved and deleted, credit
+added and a preference; agents are refused; bad input shows the sentence and changes
+nothing."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+
+from fareroom.bootstrap import Context
+from fareroom.kit.clock import FrozenClock
+from tests.billing.test_runs import _bill, _drain, _get
+from tests.conftest import Tenant
+from tests.support.pages import form_token, sign_in
+
+PASSWORD = "finance desk 2026 ok"
+
+
+async def _as(ctx: Context, t: Tenant, role: str) -> httpx.AsyncClient:
+    """The tenant's API client signed in (cookies) as a new user of ``role``."""
+    email = f"{role}-{uuid.uuid4().hex[:8]}@example.com"
+    async with ctx.unit_of_work() as s:
+        await s.accounts.add_user(t.id, email=email, password=PASSWORD, role=role)
+    web = httpx.AsyncClient(transport=t.api._transport, base_url="http://testserver")
+    login = await sign_in(web, email, PASSWORD)
+    assert login.status_code == 303, login.text
+    web.cookies.update(login.cookies)
+    return web
+
+
+async def test_a_finance_user_runs_collections_from_the_dashboard(
+    ctx: Context, tenant: Tenant, clock: FrozenClock
+) -> None:
+    web = await _as(ctx, tenant, "finance")
+    ada = await tenant.client("Ada")
+    csv_file = (f"client,reference,due_on,line,unit_price\n{ada['id']},WEB-1,"
+                f"{clock.now().date().isoformat()},Lesson,\"1,250.00\"\n")  # fmt: skip
+    page = await web.get("/dashboard/bills")
+    assert page.status_code == 200 and "No bills." in page.text
+    r = await web.post("/dashboard/bills/import", data={"csrf": form_token(page.text)},
+                       files={"file": ("bills.csv", csv_file.encode(), "text/csv")})  # fmt: skip
+    assert (r.status_code, r.headers["location"]) == (303, "/dashboard/bills?notice=imported")
+    listed = await web.get("/dashboard/bills")
+    assert "WEB-1" in listed.text and "1,250.00 EUR" in listed.text
+    bad = await web.post("/dashboard/bills/import", data={"csrf": form_token(page.text)},
+                         files={"file": ("b.csv", b"client,reference\nx,y\n", "text/csv")})
+    assert bad.status_code == 422 and "Missing: due_on, line, unit_price" in bad.text
+    runs = await web.get("/dashboard/runs")
+    token = form_token(runs.text)
+    refused = await web.post("/dashboard/runs", data={"csrf": token, "min_amount": "20",
+                                                      "max_amount": "10"})  # fmt: skip
+    assert refused.status_code == 422 and "smallest amount is above the largest" in refused.text
+    started = await web.post("/dashboard/runs", data={"csrf": token, "tag": ""})
+    assert started.status_code == 303, started.text
+    run_path = started.headers["location"].split("?")[0]
+    shown = await web.get(run_path)
+    assert 'id="run-bar"' in shown.text and "Stop the run" in shown.text
+    before = (await web.get(f"{run_path}/progress")).json()
+    assert (before["status"], before["bills"], before["done"]) == ("running", 1, 0)
+    stopped = await web.post(f"{run_path}/stop", data={"csrf": form_token(shown.text)})
+    assert stopped.status_code == 303
+    assert (await web.get(f"{run_path}/progress")).json()["status"] == "stopped"
+    again = await web.post(f"{run_path}/again", data={"csrf": form_token(shown.text)})
+    assert again.status_code == 303
+    await _drain(ctx)
+    after = (await web.get(f"{run_path}/progress")).json()
+    assert (after["status"], after["done"], after["counts"]) == ("finished", 1, {"paid": 1})
+    report = await web.get(f"{run_path}/report.csv")
+    assert report.headers["content-type"].startswith("text/csv")
+    assert report.text.splitlines()[1].split(",")[1:3] == ["WEB-1", "Ada"]
+    await web.aclose()
+
+
+async def test_a_customers_cards_wallet_and_preference_are_changed_from_their_page(
+    ctx: Context, tenant: Tenant, clock: FrozenClock
+) -> None:
+    web = await _as(ctx, tenant, "finance")
+    ada = await tenant.client("Ada")
+    second = await tenant.card(ada["id"], "5555555555554444")
+    await _bill(tenant, ada, 3_000, clock.now().date(), "CUS-1")
+    path = f"/dashboard/customers/{ada['id']}"
+    page = await web.get(path)
+    assert page.status_code == 200 and "30.00 EUR" in page.text and "Visa •••• 4242" in page.text
+    token = form_token(page.text)
+    r = await web.post(f"{path}/cards/{second['id']}", data={"csrf": token, "default": "on",
+                                                            "recurring": "on"})  # fmt: skip
+    assert r.status_code == 303
+    account = await _get(tenant, f"/api/v1/clients/{ada['id']}/account")
+    assert account["default_card_id"] == second["id"]
+    assert account["recurring_card_ids"] == [second["id"]]
+    r = await web.post(f"{path}/cards/{ada['card_id']}/delete", data={"csrf": token})
+    assert r.status_code == 303
+    account = await _get(tenant, f"/api/v1/clients/{ada['id']}/account")
+    assert [c["last4"] for c in account["cards"]] == ["4444"]
+    bad = await web.post(f"{path}/credit", data={"csrf": token, "amount": "1,0,0"})
+    assert bad.status_code == 422
+    assert (await _get(tenant, f"/api/v1/clients/{ada['id']}/wallet"))["balance"] == 0
+    r = await web.post(f"{path}/credit", data={"csrf": token, "amount": "1,000.50",
+                                               "note": "goodwill"})  # fmt: skip
+    assert r.status_code == 303
+    assert (await _get(tenant, f"/api/v1/clients/{ada['id']}/wallet"))["balance"] == 100_050
+    r = await web.post(f"{path}/preference", data={"csrf": token, "pay_with": "wallet_first",
+                                                   "autopay_days": "3"})  # fmt: skip
+    assert r.status_code == 303
+    page = await web.get(path)
+    assert "wallet first" in page.text and "1,000.50 EUR" in page.text
+    assert "Credit added to the wallet: goodwill" in page.text
+    forged = await web.post(f"{path}/credit", data={"csrf": "forged", "amount": "5"})
+    assert forged.status_code == 403
+    await web.aclose()
+
+
+async def test_agents_and_other_businesses_see_no_billing_page(
+    ctx: Context, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    agent = await _as(ctx, tenant, "agent")
+    for path in ("/dashboard/bills", "/dashboard/runs"):
+        r = await agent.get(path)
+        assert r.status_code == 403, (path, r.status_code)
+    theirs = await other_tenant.client("Theirs")
+    finance = await _as(ctx, tenant, "finance")
+    r = await finance.get(f"/dashboard/customers/{theirs['id']}")
+    assert r.status_code == 404
+    run = (await other_tenant.api.post("/api/v1/payment-runs", json={})).json()
+    assert (await finance.get(f"/dashboard/runs/{run['id']}/progress")).status_code == 404
+    await agent.aclose()
+    await finance.aclose()
