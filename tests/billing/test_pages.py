@@ -45,8 +45,11 @@ async def test_a_finance_user_runs_collections_from_the_dashboard(
     assert (r.status_code, r.headers["location"]) == (303, "/dashboard/bills?notice=imported")
     listed = await web.get("/dashboard/bills")
     assert "WEB-1" in listed.text and "1,250.00 EUR" in listed.text
-    bad = await web.post("/dashboard/bills/import", data={"csrf": form_token(page.text)},
-                         files={"file": ("b.csv", b"client,reference\nx,y\n", "text/csv")})
+    bad = await web.post(
+        "/dashboard/bills/import",
+        data={"csrf": form_token(page.text)},
+        files={"file": ("b.csv", b"client,reference\nx,y\n", "text/csv")},
+    )
     assert bad.status_code == 422 and "Missing: due_on, line, unit_price" in bad.text
     runs = await web.get("/dashboard/runs")
     token = form_token(runs.text)
