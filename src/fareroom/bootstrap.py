@@ -245,11 +245,11 @@ class Context:
 
     @cached_property
     def gateway_pace(self) -> TokenBucket:
-        """Payment runs' pace at the gateway: 97 % of its rate limit (so that the jitter
-        between taking a token and the request's arrival stays under it), shared by every
-        worker."""
+        """Payment runs' pace at the gateway: 99 % of its rate limit, shared by every
+        worker, with little burst (a gateway's own bucket holds a burst of its own, which
+        takes up the jitter between taking a token and the request's arrival)."""
         st = self.settings
-        return bucket_for(st, self.engine, "gateway:pace", st.gateway_rate_limit * 0.97,
+        return bucket_for(st, self.engine, "gateway:pace", st.gateway_rate_limit * 0.99,
                           burst_seconds=0.05)  # fmt: skip
 
     @cached_property
