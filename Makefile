@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/meter.py
 	$(BIN)/python bench/realtime.py
 	$(BIN)/python bench/meetings.py
+	$(BIN)/python bench/runs.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

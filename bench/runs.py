@@ -15,7 +15,7 @@ sandbox's own charges:
 - 429s received, as a share of all requests (target < 1 %);
 - CPU per bill: the workers' and PostgreSQL's backends' CPU over the run, per bill.
 
-    .venv/bin/python -m bench.runs
+    .venv/bin/python bench/runs.py
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, CpuMeter, fresh_databases, pg_backends, verdict
+from common import ROOT, CpuMeter, fresh_databases, pg_backends, verdict
 
 BILLS = int(os.environ.get("FAREROOM_BENCH_RUN_BILLS", "20000"))
 LIMIT = float(os.environ.get("FAREROOM_BENCH_RUN_LIMIT", "100"))
