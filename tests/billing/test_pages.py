@@ -6,6 +6,7 @@ nothing."""
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import httpx
@@ -131,3 +132,60 @@ async def test_agents_and_other_businesses_see_no_billing_page(
     assert (await finance.get(f"/dashboard/runs/{run['id']}/progress")).status_code == 404
     await agent.aclose()
     await finance.aclose()
+
+
+async def test_the_overview_charts_count_what_happened_each_day(
+    ctx: Context, tenant: Tenant, clock: FrozenClock
+) -> None:
+    web = await _as(ctx, tenant, "finance")
+    ada = await tenant.client("Ada")
+    paid = [(await tenant.pay(ada["id"], amount)).json() for amount in (1_000, 2_500)]
+    await tenant.api.post(f"/api/v1/payments/{paid[0]['id']}/refunds", json={"amount": 400})
+    clock.advance(days=1)
+    await tenant.client("Bob")
+    await tenant.pay(ada["id"], 700)
+    page = await web.get("/dashboard/overview")
+    assert page.status_code == 200
+    bars = {
+        chart: [int(v) for v in re.findall(r'data-value="(\d+)"', svg)]
+        for chart, svg in re.findall(r'<svg class="chart" id="chart-(\w+)"(.*?)</svg>', page.text,
+                                     re.S)
+    }  # fmt: skip
+    assert {k: (len(v), v[-2:]) for k, v in bars.items()} == {
+        "gross": (30, [3_500, 700]), "charges": (30, [2, 1]), "refunds": (30, [400, 0]),
+        "customers": (30, [1, 1])}  # fmt: skip
+    assert "42.00 EUR" in page.text  # the gross volume of the 30 days
+    weekly = await web.get("/dashboard/overview?unit=week")
+    assert len(re.findall(r'<svg class="chart"', weekly.text)) == 4
+    await web.aclose()
+
+
+async def test_customers_are_found_by_the_start_of_their_name_or_email_and_deleted(
+    ctx: Context, tenant: Tenant, clock: FrozenClock
+) -> None:
+    assert ctx.sandbox is not None
+    web = await _as(ctx, tenant, "finance")
+    names = ["Ada Lovelace", "adam smith", "Bob Builder"]
+    made = [await tenant.client(n) for n in names]
+    found = await web.get("/dashboard/customers?q=ADA")
+    assert "Ada Lovelace" in found.text and "adam smith" in found.text
+    assert "Bob Builder" not in found.text
+    listed = await web.get("/dashboard/customers")
+    assert all(n in listed.text for n in names)
+    bob = made[2]
+    await _bill(tenant, bob, 1_000, clock.now().date(), "DEL-1")
+    page = await web.get(f"/dashboard/customers/{bob['id']}")
+    refused = await web.post(f"/dashboard/customers/{bob['id']}/delete",
+                             data={"csrf": form_token(page.text)})  # fmt: skip
+    assert refused.status_code == 409 and "still owes money" in refused.text
+    bills = (await _get(tenant, f"/api/v1/clients/{bob['id']}/account"))["open_bills"]
+    await tenant.api.post(f"/api/v1/bills/{bills[0]['id']}/cancel")
+    gone = await web.post(f"/dashboard/customers/{bob['id']}/delete",
+                          data={"csrf": form_token(page.text)})  # fmt: skip
+    assert gone.status_code == 303
+    assert "Bob Builder" not in (await web.get("/dashboard/customers")).text
+    r = await tenant.api.get(f"/api/v1/clients/{bob['id']}")
+    assert r.status_code == 200  # its history stays readable
+    charge = await tenant.pay(bob["id"], 1_000, card_id=bob["card_id"])
+    assert charge.status_code == 404 and charge.json()["code"] == "card_not_found"
+    await web.aclose()

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fareroom.billing.wallets import WalletsService, WalletView
 from fareroom.clients.service import ClientsService, ClientView
+from fareroom.kit.errors import Conflict
 from fareroom.kit.repository import Repository
 from fareroom.ledger.service import AccountRef, Ledger
 from fareroom.models.billing import (
@@ -110,6 +111,18 @@ class ReceivablesService:
         timeline = await self._timeline(biz, client.client.id, bills, wallet)
         return Account(client, cur, owed, [b for b in bills if b.status in OPEN], wallet,
                        timeline)  # fmt: skip
+
+    async def delete_customer(self, biz: Business, client_id: str) -> None:
+        """Delete the client (its cards detached at the gateway), once it owes nothing and
+        its wallet is empty."""
+        account = await self.account(biz, client_id)
+        if account.receivable:
+            raise Conflict("This customer still owes money: settle, cancel or write off its "
+                           "bills first.", code="customer_owes")  # fmt: skip
+        if account.wallet.balance:
+            raise Conflict("This customer's wallet holds credit: spend or refund it first.",
+                           code="customer_has_credit")  # fmt: skip
+        await self._clients.delete(biz.id, client_id)
 
     async def _timeline(self, biz: Business, client_id: str, bills: Sequence[Bill],
                         wallet: WalletView) -> list[Event]:  # fmt: skip

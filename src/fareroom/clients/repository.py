@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from sqlalchemy import bindparam, select
 
 from fareroom.kit.repository import Repository
+from fareroom.models.business import Business
 from fareroom.models.client import Card, Client
 
 _CARD = select(Card).where(
@@ -35,8 +36,27 @@ class ClientsRepository(Repository):
         self, business_id: str, *, limit: int, starting_after: str | None
     ) -> Sequence[Client]:
         return await self.newest_first(
-            Client, business_id, limit=limit, starting_after=starting_after
-        )
+            Client, business_id, Client.deleted_at.is_(None), limit=limit,
+            starting_after=starting_after,
+        )  # fmt: skip
+
+    async def search(self, business_id: str, text: str, *, limit: int) -> Sequence[Client]:
+        """Clients whose name (any case) or email starts with ``text``: two range scans of
+        the business's name and email indexes, whatever the number of clients."""
+        found: dict[str, Client] = {}
+        key = text.lower()
+        for column in (Client.name_key, Client.email):
+            stmt = (select(Client)
+                    .where(Client.business_id == business_id, column >= key,
+                           column < key + "\U0010ffff", Client.deleted_at.is_(None))
+                    .order_by(column).limit(limit))  # fmt: skip
+            for client in (await self.session.scalars(stmt)).all():
+                found.setdefault(client.id, client)
+        return sorted(found.values(), key=lambda c: (c.name_key, c.id))[:limit]
+
+    async def currency_of(self, business_id: str) -> str:
+        stmt = select(Business.default_currency).where(Business.id == business_id)
+        return str(await self.session.scalar(stmt))
 
     async def cards(self, business_id: str, client_id: str) -> Sequence[Card]:
         stmt = (

@@ -14,6 +14,7 @@ from fareroom.gateway.log import acting_for
 from fareroom.kit.clock import Clock
 from fareroom.kit.errors import InvalidEmail, NameRequired, NotFound, ValidationFailed
 from fareroom.kit.ids import new_id
+from fareroom.ledger import stats
 from fareroom.models.client import Card, Client
 
 
@@ -53,11 +54,14 @@ class ClientsService:
             id=client_id,
             business_id=business_id,
             name=name,
+            name_key=name.lower(),
             email=email,
             gateway_customer_id=customer_id,
             created_at=self._clock.now(),
         )
         await self._repo.add(client)
+        await stats.count(self._repo.session, business_id, client.created_at,
+                          await self._repo.currency_of(business_id), customers=1)  # fmt: skip
         return client
 
     async def for_email(self, business_id: str, *, name: str, email: str) -> Client:
@@ -147,6 +151,23 @@ class ClientsService:
         if card_id is not None:
             client.default_card_id = (await self.card(business_id, client.id, card_id)).id
         client.pay_with, client.autopay_days = pay_with, autopay_days
+        return client
+
+    async def search(self, business_id: str, text: str, *, limit: int = 50) -> Sequence[Client]:
+        text = text.strip()[:100]
+        return await self._repo.search(business_id, text, limit=limit) if text else []
+
+    async def delete(self, business_id: str, client_id: str) -> Client:
+        """The client is gone from lists, and its cards from the gateway; its payments and
+        bills stay (the books keep what happened). A client still owing, or holding a
+        wallet's credit, is settled first (the caller checks: ``billing``)."""
+        client = await self.get(business_id, client_id)
+        if client.deleted_at is not None:
+            raise NotFound(f"No client {client_id!r} in this business.", code="client_not_found")
+        for card in await self._repo.cards(business_id, client.id):
+            await self.delete_card(business_id, client.id, card.id)
+        client.deleted_at = self._clock.now()
+        client.default_card_id = None
         return client
 
     async def delete_card(self, business_id: str, client_id: str, card_id: str) -> None:

@@ -55,6 +55,7 @@ from fareroom.models.registration import (
     Registration,
     RegistrationItem,
 )
+from fareroom.models.stats import DailyStat
 
 __all__ = [
     "AgentPresence", "AgentTariff", "ApiKey", "Business", "Card", "ChatMessage", "ChatRoom",
@@ -67,5 +68,5 @@ __all__ = [
     "WebSession", "WebhookEvent", "MeetingCode", "Notification", "Occurrence", "PaidMeeting",
     "Registration", "RegistrationItem", "Bill", "BillAttempt", "BillingSettings", "BillLine",
     "PaymentRun", "RunDefinition", "RunItem", "TokenBucketRow", "Wallet", "WalletMovement",
-    "CancellationType", "PaymentCancellation",
+    "CancellationType", "PaymentCancellation", "DailyStat",
 ]  # fmt: skip

@@ -13,11 +13,14 @@ class Client(Base):
     __table_args__ = (
         Index("ix_clients_business_created", "business_id", "id"),
         Index("ix_clients_business_email", "business_id", "email"),
+        Index("ix_clients_business_name", "business_id", "name_key"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     business_id: Mapped[str] = mapped_column(ForeignKey("businesses.id"))
     name: Mapped[str] = mapped_column(String(200))
+    # the name in lower case, to search by
+    name_key: Mapped[str] = mapped_column(String(200), default="", server_default="")
     email: Mapped[str] = mapped_column(String(254))
     gateway_customer_id: Mapped[str | None] = mapped_column(String(64))
     default_card_id: Mapped[str | None] = mapped_column(String(40))
@@ -27,6 +30,7 @@ class Client(Base):
     # Pay my bills this many days before they are due (none: the business's setting).
     autopay_days: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # its cards detached
 
 
 class Card(Base):

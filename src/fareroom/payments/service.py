@@ -41,6 +41,7 @@ from fareroom.kit.money import (
     Money,
     normalise_currency,
 )
+from fareroom.ledger import stats
 from fareroom.ledger.service import Ledger, business, platform
 from fareroom.models.business import Business, ConnectStatus
 from fareroom.models.payment import (
@@ -230,6 +231,8 @@ class PaymentsService:
         payment.business_net = net
         payment.updated_at = self._clock.now()
         cur = payment.currency
+        await stats.count(self._repo.session, biz.id, payment.updated_at, cur, gross=captured,
+                          charges=1)  # fmt: skip
         await self._ledger.post(
             kind="payment_captured",
             reference=payment.id,
@@ -354,6 +357,8 @@ class PaymentsService:
         payment.amount_refunded += amount
         payment.updated_at = self._clock.now()
         await self._repo.add(refund)
+        await stats.count(self._repo.session, biz.id, refund.created_at, payment.currency,
+                          refunded=amount)  # fmt: skip
         cur = payment.currency
         await self._ledger.post(
             kind="payment_refunded",

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fareroom.kit.errors import InvalidPeriod, ValidationFailed
+from fareroom.ledger import stats
 from fareroom.revenue.repository import GROUPS, RevenueRepository
 
 FIGURES = ("gross", "platform_fees", "processing_fees", "refunds", "abandoned_debt", "net")
@@ -48,6 +49,13 @@ class RevenueLine:
 class RevenueService:
     def __init__(self, session: AsyncSession) -> None:
         self._repo = RevenueRepository(session)
+        self._session = session
+
+    async def series(self, business_id: str, currency: str, *, unit: str, count: int,
+                     until: date) -> list[Bucket]:  # fmt: skip
+        """The dashboard's charts: gross volume, charges, refunds, new customers."""
+        return await series(self._session, business_id, currency, unit=unit, count=count,
+                            until=until)  # fmt: skip
 
     async def report(
         self, business_id: str, *, group_by: str = "business", start: datetime | None = None,
@@ -87,3 +95,51 @@ class RevenueService:
         if group_by == "agent":
             return await self._repo.agent_names(business_id, ids)
         return await self._repo.room_names(business_id, ids)
+
+
+UNITS = ("day", "week", "month")
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """One bar of the dashboard's charts: a day, a week (from Monday) or a month."""
+
+    start: date
+    gross: int = 0
+    charges: int = 0
+    refunded: int = 0
+    customers: int = 0
+
+
+def bucket_start(day: date, unit: str) -> date:
+    if unit == "week":
+        return day - timedelta(days=day.weekday())
+    if unit == "month":
+        return day.replace(day=1)
+    return day
+
+
+def _previous(start: date, unit: str) -> date:
+    if unit == "day":
+        return start - timedelta(days=1)
+    if unit == "week":
+        return start - timedelta(days=7)
+    return (start - timedelta(days=1)).replace(day=1)
+
+
+async def series(session: AsyncSession, business_id: str, currency: str, *, unit: str,
+                 count: int, until: date) -> list[Bucket]:  # fmt: skip
+    """The last ``count`` buckets up to ``until``, oldest first, from the daily figures."""
+    if unit not in UNITS:
+        raise ValidationFailed(f"Show by {', '.join(UNITS)}.", code="invalid_unit")
+    starts = [bucket_start(until, unit)]
+    for _ in range(count - 1):
+        starts.append(_previous(starts[-1], unit))
+    starts.reverse()
+    sums = {s: dict.fromkeys(stats.FIGURES, 0) for s in starts}
+    for row in await stats.days(session, business_id, starts[0], until):
+        if row.currency == currency:
+            figures = sums[bucket_start(row.day, unit)]
+            for name in stats.FIGURES:
+                figures[name] += getattr(row, name)
+    return [Bucket(s, **sums[s]) for s in starts]

@@ -20,10 +20,12 @@ from fareroom.billing.runs import Criteria, Progress
 from fareroom.billing.service import MAX_IMPORT_BYTES
 from fareroom.http import PathId, context
 from fareroom.kit.errors import FareroomError, ValidationFailed
+from fareroom.kit.ids import has_prefix
 from fareroom.kit.money import parse_major, parse_whole
 from fareroom.models.billing import BillStatus
+from fareroom.web.charts import bar_chart
 from fareroom.web.pages import back, checked_caller, csrf_token, signed_in, to_login
-from fareroom.web.render import templates
+from fareroom.web.render import money, templates
 
 router = APIRouter(include_in_schema=False)
 REFUSAL = "Billing is for owners, admins and finance users."
@@ -309,3 +311,86 @@ async def save_preference(request: Request, client_id: PathId, csrf: str = Form(
                                        card_id=None, autopay_days=days)  # fmt: skip
 
     return await _change(request, client_id, csrf, "preference_saved", fn)
+
+
+# ---------------------------------------------------------------- overview, customers
+
+COUNTS = {"day": 30, "week": 12, "month": 12}
+
+
+def _label(start: date, unit: str) -> str:
+    return start.strftime("%b %Y") if unit == "month" else start.strftime("%d %b")
+
+
+@router.get("/dashboard/overview", response_class=HTMLResponse)
+async def overview(request: Request, unit: str = "day") -> Response:
+    """Gross volume, successful charges, refunds and new customers per day, week or month,
+    drawn as SVG from the daily figures."""
+    caller = await _caller(request)
+    if caller is None:
+        return to_login()
+    unit = unit if unit in COUNTS else "day"
+    biz = caller.business
+    ctx = context(request)
+    async with ctx.unit_of_work(biz.id) as s:
+        buckets = await s.revenue.series(
+            biz.id,
+            biz.default_currency,
+            unit=unit,
+            count=COUNTS[unit],
+            until=ctx.clock.now().date(),
+        )
+    labels = [_label(b.start, unit) for b in buckets]
+    cur = biz.default_currency
+
+    def amount(value: int) -> str:
+        return money(value, cur)
+
+    charts = [
+        ("Gross volume", bar_chart([b.gross for b in buckets], labels, title="Gross volume",
+                                   chart_id="chart-gross", fmt=amount),
+         amount(sum(b.gross for b in buckets))),
+        ("Successful charges", bar_chart([b.charges for b in buckets], labels,
+                                         title="Successful charges", chart_id="chart-charges"),
+         str(sum(b.charges for b in buckets))),
+        ("Refunds", bar_chart([b.refunded for b in buckets], labels, title="Refunds",
+                              chart_id="chart-refunds", fmt=amount),
+         amount(sum(b.refunded for b in buckets))),
+        ("New customers", bar_chart([b.customers for b in buckets], labels,
+                                    title="New customers", chart_id="chart-customers"),
+         str(sum(b.customers for b in buckets))),
+    ]  # fmt: skip
+    return _page(request, "dashboard/overview.html", caller,
+                 {"charts": charts, "unit": unit, "count": COUNTS[unit]})  # fmt: skip
+
+
+@router.get("/dashboard/customers", response_class=HTMLResponse)
+async def customers_page(request: Request, q: str = "", notice: str | None = None,
+                         after: str | None = None) -> Response:  # fmt: skip
+    """Customers newest first, or those whose name or email starts with ``q``."""
+    caller = await _caller(request)
+    if caller is None:
+        return to_login()
+    q = q.strip()[:100]
+    async with context(request).unit_of_work(caller.business_id) as s:
+        if q:
+            found = list(await s.clients.search(caller.business_id, q, limit=50))
+        else:
+            found = list(await s.clients.list(caller.business_id, limit=51,
+                                              starting_after=after if after and has_prefix(
+                                                  after, "cli") else None))  # fmt: skip
+    more = not q and len(found) > 50
+    return _page(request, "dashboard/customers.html", caller,
+                 {"customers": found[:50], "q": q,
+                  "older": found[49].id if more else None}, notice=notice)  # fmt: skip
+
+
+@router.post("/dashboard/customers/{client_id}/delete")
+async def delete_customer(request: Request, client_id: PathId, csrf: str = Form("")) -> Response:
+    caller = await checked_caller(request, csrf, roles=FINANCE_ROLES)
+    try:
+        async with context(request).unit_of_work(caller.business_id) as s:
+            await s.receivables.delete_customer(caller.business, client_id)
+    except FareroomError as exc:
+        return await _customer_page(request, caller, client_id, problem=exc)
+    return back("/dashboard/customers", notice="customer_deleted")
