@@ -317,7 +317,7 @@ class Context:
             collect=CollectService(session, self.clock, bills, payments, clients, wallets),
             wallets=wallets,
             cancellations=CancellationsService(session, self.clock, payments),
-            receivables=ReceivablesService(session, ledger, clients, wallets),
+            receivables=ReceivablesService(session, ledger, clients, wallets, payments),
             runs=RunsService(session, self.clock, self.jobs),
             webhooks=WebhooksService(session, self.gateway, payments, self.clock),
             meetings=meetings,

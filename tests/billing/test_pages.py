@@ -189,3 +189,39 @@ async def test_customers_are_found_by_the_start_of_their_name_or_email_and_delet
     charge = await tenant.pay(bob["id"], 1_000, card_id=bob["card_id"])
     assert charge.status_code == 404 and charge.json()["code"] == "card_not_found"
     await web.aclose()
+
+
+async def test_a_payments_page_shows_what_it_paid_its_requests_and_refunds_from_it(
+    ctx: Context, tenant: Tenant, clock: FrozenClock
+) -> None:
+    web = await _as(ctx, tenant, "finance")
+    ada = await tenant.client("Ada")
+    bill = await _bill(tenant, ada, 5_000, clock.now().date(), "PAY-1")
+    await tenant.api.post("/api/v1/payment-runs", json={})
+    await _drain(ctx)
+    payment_id = (await _get(tenant, f"/api/v1/bills/{bill['id']}"))["attempts"][0]["payment_id"]
+    listed = await web.get("/dashboard")
+    assert f'href="/dashboard/payments/{payment_id}"' in listed.text
+    path = f"/dashboard/payments/{payment_id}"
+    page = await web.get(path)
+    assert page.status_code == 200
+    assert "Bill PAY-1 (charge 1)" in page.text and "Gateway: create charge" in page.text
+    token = form_token(page.text)
+    too_much = await web.post(f"{path}/refund-here", data={"csrf": token, "amount": "60.00"})
+    assert too_much.status_code == 422 and "at most 50.00 EUR" in too_much.text
+    r = await web.post(f"{path}/refund-here", data={"csrf": token, "amount": "10.00",
+                                                    "reason": "late start"})  # fmt: skip
+    assert r.status_code == 303
+    page = await web.get(path)
+    assert "Refund of 10.00 EUR: late start" in page.text and "Gateway: refund" in page.text
+    kind = await tenant.api.post("/api/v1/cancellation-types",
+                                 json={"name": "Half back", "refund_percent": 50})  # fmt: skip
+    page = await web.get(path)
+    r = await web.post(f"{path}/cancel", data={"csrf": form_token(page.text),
+                                               "type_id": kind.json()["id"]})  # fmt: skip
+    assert r.status_code == 303
+    got = await _get(tenant, f"/api/v1/payments/{payment_id}")
+    assert got["amount_refunded"] == 2_500  # half of 50.00, of which 10.00 was refunded already
+    page = await web.get(path)
+    assert "Cancelled as “Half back” (50 %)" in page.text
+    await web.aclose()

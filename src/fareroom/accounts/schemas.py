@@ -17,7 +17,7 @@ class UserCreate(BaseModel):
     password: Annotated[str, WithJsonSchema({
         "type": "string", "minLength": MIN_LENGTH, "maxLength": 200, "pattern": PLAIN,
     })] = Field(max_length=200, pattern=PLAIN)  # fmt: skip
-    role: Literal["admin", "agent", "finance"]
+    role: Literal["admin", "agent", "host", "finance"]
     name: str = text(200, "", blank=True)
 
 

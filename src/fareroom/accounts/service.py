@@ -42,8 +42,10 @@ from fareroom.kit.ratelimit import Limit, RateLimiter, check_all
 from fareroom.models.business import ApiKey, Business, ConnectStatus, User, WebSession
 from fareroom.pricing.fees import FeePolicy, parse_rate
 
-ROLES = ("owner", "admin", "agent", "finance")
+ROLES = ("owner", "admin", "agent", "host", "finance")  # what each may do: docs/roles.md
 FINANCE_ROLES = frozenset({"owner", "admin", "finance"})
+# Who hosts meetings: owners and admins every room, agents and hosts their own.
+HOSTING_ROLES = frozenset({"owner", "admin", "agent", "host"})
 SESSION_LIFETIME = timedelta(days=14)
 COOKIE = "fareroom_session"  # a sign-in session's cookie: the pages' and the console socket's
 _passwords = Passwords()
@@ -161,7 +163,8 @@ class AccountsService:
     ) -> User:
         email = email.strip().lower()
         if role not in ROLES or role == "owner":
-            raise ValidationFailed("'role' is one of admin, agent, finance.", code="invalid_role")
+            raise ValidationFailed("'role' is one of admin, agent, host, finance.",
+                                   code="invalid_role")  # fmt: skip
         if "@" not in email or len(email) > 254:
             raise InvalidEmail()
         check_password(password, email=email)

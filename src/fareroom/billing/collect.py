@@ -22,6 +22,7 @@ off. Each step mails the client (when the business's reminders are on).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -47,6 +48,7 @@ from fareroom.models.billing import (
     ItemStatus,
 )
 from fareroom.models.business import Business
+from fareroom.models.client import Client
 from fareroom.models.mail import MailKind
 from fareroom.payments.service import PaymentsService
 
@@ -84,14 +86,13 @@ class CollectService:
         return self._clock.now().date()
 
     async def _attempt(self, biz: Business, bill: Bill, run_id: str | None,
-                       recurring_only: bool) -> BillAttempt | Collected:  # fmt: skip
+                       recurring_only: bool, client: Client, attempts: Sequence[BillAttempt]
+                       ) -> BillAttempt | Collected:  # fmt: skip
         """The attempt to make now: the pending one, or a new one (not yet added) with the
         client's preferred card; or, with no card to charge, why not."""
-        attempts = await self._repo.attempts(bill.id)
         for attempt in attempts:
             if attempt.status == AttemptStatus.PENDING:
                 return attempt
-        client = await self._clients.get(biz.id, bill.client_id)
         card = None
         if client.default_card_id is not None:
             try:
@@ -121,10 +122,12 @@ class CollectService:
         if bill.next_try_on is not None and bill.next_try_on > self.today():
             # declined since the run took it (by another run): it waits for its retry day
             return Collected(ItemStatus.SKIPPED, reason="retry_scheduled")
-        wallet_paid = await self._from_wallet(biz, bill)
+        client = await self._clients.get(biz.id, bill.client_id)
+        attempts = await self._repo.attempts(bill.id)
+        wallet_paid = await self._from_wallet(biz, bill, client, attempts)
         if bill.status == BillStatus.PAID:
             return Collected(ItemStatus.PAID, reason="wallet")
-        attempt = await self._attempt(biz, bill, run_id, recurring_only)
+        attempt = await self._attempt(biz, bill, run_id, recurring_only, client, attempts)
         if isinstance(attempt, Collected):
             return attempt if not wallet_paid else Collected(
                 ItemStatus.FAILED, reason=f"{attempt.reason}_after_wallet")  # fmt: skip
@@ -147,13 +150,13 @@ class CollectService:
         await self._bills.record_paid(bill, min(payment.amount_captured, left), payment.id)
         return Collected(ItemStatus.PAID, attempt.number, payment.id)
 
-    async def _from_wallet(self, biz: Business, bill: Bill) -> int:
+    async def _from_wallet(self, biz: Business, bill: Bill, client: Client,
+                           attempts: Sequence[BillAttempt]) -> int:  # fmt: skip
         """What the client's wallet paid of the bill, if the client pays wallet first (and
         no card charge of it is pending: that one is asked again as it was)."""
-        client = await self._clients.get(biz.id, bill.client_id)
         if client.pay_with != "wallet_first":
             return 0
-        if any(a.status == AttemptStatus.PENDING for a in await self._repo.attempts(bill.id)):
+        if any(a.status == AttemptStatus.PENDING for a in attempts):
             return 0
         spent = await self._wallets.spend(biz, client.id, bill.amount - bill.amount_paid,
                                           bill_id=bill.id)  # fmt: skip
@@ -179,7 +182,9 @@ class CollectService:
             raise BillNotFound(bill_id)
         if bill.status not in OPEN:
             return Collected(ItemStatus.SKIPPED, reason=f"bill_{bill.status}")
-        attempt = await self._attempt(biz, bill, run_id, recurring_only)
+        client = await self._clients.get(biz.id, bill.client_id)
+        attempts = await self._repo.attempts(bill.id)
+        attempt = await self._attempt(biz, bill, run_id, recurring_only, client, attempts)
         if isinstance(attempt, Collected):
             return attempt
         attempt.error = error[:300] or "The gateway could not be reached."

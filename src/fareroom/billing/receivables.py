@@ -1,5 +1,7 @@
-"""A client's account receivable: what the client owes (the ledger's ``client_receivable``:
-open bills, and any chat debt it left), how it pays (cards, the wallet, its preference),
+"""A client's account receivable, and a payment's detail.
+
+The account: what the client owes (the ledger's ``client_receivable``: open bills, and any
+chat debt it left), how it pays (cards, the wallet, its preference),
 and the timeline of everything that happened on the account, newest first: bills issued and
 closed, charge attempts with the gateway request behind each, payments, refunds, wallet
 movements, cancellations.
@@ -25,10 +27,13 @@ from fareroom.models.billing import (
     BillAttempt,
     BillStatus,
     PaymentCancellation,
+    WalletMovement,
 )
 from fareroom.models.business import Business
 from fareroom.models.gateway import GatewayRequest
 from fareroom.models.payment import Payment, Refund
+from fareroom.models.registration import PaidMeeting, Registration
+from fareroom.payments.service import PaymentsService, PaymentView
 
 TIMELINE = 200  # events shown
 
@@ -51,6 +56,19 @@ class Account:
     open_bills: Sequence[Bill]
     wallet: WalletView
     timeline: Sequence[Event]
+
+
+@dataclass(frozen=True)
+class PaymentDetail:
+    """A payment as its page shows it: what it paid for, every gateway request behind it,
+    its refunds and cancellation."""
+
+    view: PaymentView
+    client_name: str
+    paid_for: str  # in words
+    paid_for_link: str | None
+    requests: Sequence[GatewayRequest]
+    cancellation: PaymentCancellation | None
 
 
 class ReceivablesRepository(Repository):
@@ -83,6 +101,31 @@ class ReceivablesRepository(Repository):
         stmt = select(PaymentCancellation).where(PaymentCancellation.payment_id.in_(payment_ids))
         return (await self.session.scalars(stmt)).all()
 
+    async def paid_for(self, payment: Payment) -> tuple[str, str | None]:
+        attempt = await self.session.scalar(
+            select(BillAttempt).where(BillAttempt.payment_id == payment.id)
+        )
+        if attempt is not None:
+            bill = await self.session.get(Bill, attempt.bill_id)
+            assert bill is not None
+            return (f"Bill {bill.reference} (charge {attempt.number})",
+                    f"/dashboard/customers/{bill.client_id}")  # fmt: skip
+        topup = await self.session.scalar(
+            select(WalletMovement).where(WalletMovement.payment_id == payment.id)
+        )
+        if topup is not None:
+            return "A top-up of the wallet", f"/dashboard/customers/{payment.client_id}"
+        registration = await self.session.scalar(
+            select(Registration).where(Registration.payment_id == payment.id)
+        )
+        if registration is not None:
+            paid = await self.session.get(PaidMeeting, registration.paid_meeting_id)
+            return (f"A paid meeting's registration ({registration.name})",
+                    f"/dashboard/meetings/{paid.room_id}/paid" if paid else None)  # fmt: skip
+        if payment.source_id:
+            return f"Live chat ({payment.source_id})", None
+        return payment.description or "A payment made through the API", None
+
     async def requests(self, business_id: str, references: Sequence[str]
                        ) -> Sequence[GatewayRequest]:  # fmt: skip
         if not references:
@@ -95,8 +138,9 @@ class ReceivablesRepository(Repository):
 
 class ReceivablesService:
     def __init__(self, session: AsyncSession, ledger: Ledger, clients: ClientsService,
-                 wallets: WalletsService) -> None:  # fmt: skip
+                 wallets: WalletsService, payments: PaymentsService) -> None:  # fmt: skip
         self._repo = ReceivablesRepository(session)
+        self._payments = payments
         self._ledger = ledger
         self._clients = clients
         self._wallets = wallets
@@ -111,6 +155,17 @@ class ReceivablesService:
         timeline = await self._timeline(biz, client.client.id, bills, wallet)
         return Account(client, cur, owed, [b for b in bills if b.status in OPEN], wallet,
                        timeline)  # fmt: skip
+
+    async def payment(self, biz: Business, payment_id: str) -> PaymentDetail:
+        view = await self._payments.get(biz.id, payment_id)
+        p = view.payment
+        client = await self._clients.get(biz.id, p.client_id)
+        words, link = await self._repo.paid_for(p)
+        refs = [p.id] + ([p.gateway_charge_id] if p.gateway_charge_id else [])
+        requests = sorted(await self._repo.requests(biz.id, refs), key=lambda r: r.created_at)
+        cancelled = await self._repo.cancellations([p.id])
+        return PaymentDetail(view, client.name, words, link, requests,
+                             cancelled[0] if cancelled else None)  # fmt: skip
 
     async def delete_customer(self, biz: Business, client_id: str) -> None:
         """Delete the client (its cards detached at the gateway), once it owes nothing and

@@ -27,7 +27,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -187,9 +187,13 @@ class RunsRepository(Repository):
         for start in range(0, len(rows), 1_000):
             await self.session.execute(insert(RunItem), rows[start : start + 1_000])
 
-    async def item(self, run_id: str, bill_id: str, *, lock: bool = False) -> RunItem | None:
-        stmt = select(RunItem).where(RunItem.run_id == run_id, RunItem.bill_id == bill_id)
-        return await self.session.scalar(for_update(stmt) if lock else stmt)
+    async def claim(self, run_id: str, bill_id: str) -> tuple[RunItem, str] | None:
+        """The item, locked (the run's row is not), and its run's status: one query."""
+        stmt = (select(RunItem, PaymentRun.status).join(PaymentRun, PaymentRun.id == RunItem.run_id)
+                .where(RunItem.run_id == run_id, RunItem.bill_id == bill_id)
+                .with_for_update(of=RunItem).execution_options(populate_existing=True))  # fmt: skip
+        row = (await self.session.execute(stmt)).first()
+        return (row[0], row[1]) if row is not None else None
 
     async def pending(self, run_id: str, chunk: int | None = None) -> Sequence[str]:
         where = [RunItem.run_id == run_id, RunItem.status == ItemStatus.PENDING]
@@ -363,10 +367,13 @@ class RunsService:
     async def pending(self, run_id: str, chunk: int) -> Sequence[str]:
         return await self._repo.pending(run_id, chunk)
 
-    async def claim(self, run_id: str, bill_id: str) -> RunItem | None:
-        """The item, locked, if it is still to do."""
-        item = await self._repo.item(run_id, bill_id, lock=True)
-        return item if item is not None and item.status == ItemStatus.PENDING else None
+    async def claim(self, run_id: str, bill_id: str) -> RunItem | None | Literal[False]:
+        """The item, locked, if it is still to do and its run is running; None if it is
+        done already; False if the run is no longer running."""
+        found = await self._repo.claim(run_id, bill_id)
+        if found is None or found[0].status != ItemStatus.PENDING:
+            return None
+        return found[0] if found[1] == RunStatus.RUNNING else False
 
     def record(self, item: RunItem, outcome: Collected) -> None:
         item.status, item.attempt = outcome.status, outcome.attempt

@@ -31,6 +31,7 @@ from fareroom.gateway.base import GatewayUnavailable
 from fareroom.jobs import Task
 from fareroom.kit.bucket import TokenBucket
 from fareroom.kit.clock import Clock
+from fareroom.models.billing import RunItem
 from fareroom.payments.service import PaymentsService
 
 log = logging.getLogger("fareroom.billing")
@@ -113,10 +114,8 @@ class BillingJobs:
     async def _charge(self, s: BillingUnit, business_id: str, run_id: str, bill_id: str,
                       recurring_only: bool, *, give_up: str | None = None) -> bool:  # fmt: skip
         item = await s.runs.claim(run_id, bill_id)
-        if item is None:  # done already (by another job of this chunk)
-            return True
-        if await s.runs.live(run_id) is None:
-            return False
+        if not isinstance(item, RunItem):  # None: done already (by another job of this
+            return item is None  # chunk); False: the run was stopped
         biz = await s.payments.business(business_id)
         if give_up is None:
             outcome = await s.collect.collect(biz, bill_id, run_id=run_id,

@@ -20,7 +20,7 @@ from fareroom.billing.runs import Criteria, Progress
 from fareroom.billing.service import MAX_IMPORT_BYTES
 from fareroom.http import PathId, context
 from fareroom.kit.errors import FareroomError, ValidationFailed
-from fareroom.kit.ids import has_prefix
+from fareroom.kit.ids import has_prefix, new_id
 from fareroom.kit.money import parse_major, parse_whole
 from fareroom.models.billing import BillStatus
 from fareroom.web.charts import bar_chart
@@ -40,6 +40,8 @@ NOTICES = {
     "card_deleted": "The card was deleted.",
     "preference_saved": "The payment preference was saved.",
     "customer_deleted": "The customer was deleted.",
+    "refunded": "The refund was made.",
+    "payment_cancelled": "The payment was cancelled, and refunded by its type's rule.",
 }
 STATUSES = [s.value for s in BillStatus]
 
@@ -394,3 +396,61 @@ async def delete_customer(request: Request, client_id: PathId, csrf: str = Form(
     except FareroomError as exc:
         return await _customer_page(request, caller, client_id, problem=exc)
     return back("/dashboard/customers", notice="customer_deleted")
+
+
+# ---------------------------------------------------------------- a payment
+
+
+async def _payment_page(request: Request, caller: Caller, payment_id: str, *,
+                        notice: str | None = None, problem: FareroomError | None = None
+                        ) -> Response:  # fmt: skip
+    async with context(request).unit_of_work(caller.business_id) as s:
+        detail = await s.receivables.payment(caller.business, payment_id)
+        types = await s.cancellations.types(caller.business_id)
+    p = detail.view.payment
+    return _page(request, "dashboard/payment.html", caller,
+                 {"d": detail, "p": p, "types": types, "refund_id": new_id("re"),
+                  "left": p.amount_captured - p.amount_refunded}, notice=notice,
+                 problem=problem)  # fmt: skip
+
+
+@router.get("/dashboard/payments/{payment_id}", response_class=HTMLResponse)
+async def payment_page(request: Request, payment_id: PathId,
+                       notice: str | None = None) -> Response:  # fmt: skip
+    """A payment: what it paid for, its timeline of gateway requests, refunds with their
+    reasons, a cancellation, and the forms that refund or cancel it."""
+    caller = await _caller(request)
+    if caller is None:
+        return to_login()
+    return await _payment_page(request, caller, payment_id, notice=notice)
+
+
+@router.post("/dashboard/payments/{payment_id}/refund-here")
+async def refund_here(request: Request, payment_id: PathId, csrf: str = Form(""),
+                      amount: str = Form(""), reason: str = Form(""),
+                      refund_id: str = Form("")) -> Response:  # fmt: skip
+    """A refund from the payment's page: the amount typed, or everything that is left."""
+    caller = await checked_caller(request, csrf, roles=FINANCE_ROLES)
+    try:
+        async with context(request).unit_of_work(caller.business_id) as s:
+            payment = (await s.payments.get(caller.business_id, payment_id)).payment
+            await s.payments.refund(
+                caller.business, payment_id, reason=reason.strip()[:200],
+                amount=_money(amount, payment.currency, "The refund"),
+                refund_id=refund_id if has_prefix(refund_id, "re") else None)  # fmt: skip
+    except FareroomError as exc:
+        return await _payment_page(request, caller, payment_id, problem=exc)
+    return back(f"/dashboard/payments/{payment_id}", notice="refunded")
+
+
+@router.post("/dashboard/payments/{payment_id}/cancel")
+async def cancel_payment(request: Request, payment_id: PathId, csrf: str = Form(""),
+                         type_id: str = Form(""), reason: str = Form("")) -> Response:  # fmt: skip
+    caller = await checked_caller(request, csrf, roles=FINANCE_ROLES)
+    try:
+        async with context(request).unit_of_work(caller.business_id) as s:
+            await s.cancellations.cancel(caller.business, payment_id, type_id=type_id,
+                                         reason=reason.strip()[:300])  # fmt: skip
+    except FareroomError as exc:
+        return await _payment_page(request, caller, payment_id, problem=exc)
+    return back(f"/dashboard/payments/{payment_id}", notice="payment_cancelled")

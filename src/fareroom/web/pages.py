@@ -63,7 +63,10 @@ ERRORS: dict[str, str] = {}
 
 
 def home_of(role: str) -> str:
-    """Where a role's pages start: agents take chats, everyone else runs the business."""
+    """Where a role's pages start: agents take chats, hosts hold meetings, everyone else
+    runs the business."""
+    if role == "host":
+        return "/dashboard/meetings"
     return "/console" if role == "agent" else "/dashboard"
 
 

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from fareroom.accounts.service import Caller
+from fareroom.accounts.service import HOSTING_ROLES, Caller
 from fareroom.bootstrap import Services
 from fareroom.http import PathId, context
 from fareroom.kit.errors import FareroomError, ValidationFailed
@@ -32,7 +32,6 @@ from fareroom.web.pages import NOTICES, back, checked_caller, csrf_token, signed
 from fareroom.web.render import templates
 
 router = APIRouter(include_in_schema=False)
-HOSTING = frozenset({"owner", "admin", "agent"})
 REFUSAL = "Meeting rooms are for owners, admins and hosts."
 PAGE_SIZE = 50
 # A short list to choose from; the business's own zones are added, and any IANA name typed.
@@ -205,7 +204,7 @@ async def _page(request: Request, caller: Caller, s: Services, *, view: RoomView
 @router.get("/dashboard/meetings", response_class=HTMLResponse)
 async def rooms_page(request: Request, notice: str | None = None,
                      after: str | None = None) -> Response:  # fmt: skip
-    caller = await signed_in(request, HOSTING, REFUSAL)
+    caller = await signed_in(request, HOSTING_ROLES, REFUSAL)
     if caller is None:
         return to_login()
     after = after if after and after.replace("_", "").isalnum() and len(after) <= 40 else None
@@ -228,7 +227,7 @@ def _zone_default(caller: Caller) -> str:
 
 @router.get("/dashboard/meetings/new", response_class=HTMLResponse)
 async def new_room_page(request: Request) -> Response:
-    caller = await signed_in(request, HOSTING, REFUSAL)
+    caller = await signed_in(request, HOSTING_ROLES, REFUSAL)
     if caller is None:
         return to_login()
     async with context(request).unit_of_work(caller.business_id) as s:
@@ -239,7 +238,7 @@ async def new_room_page(request: Request) -> Response:
 @router.post("/dashboard/meetings/new")
 async def create_room(request: Request) -> Response:
     csrf, form = await _read_form(request)
-    caller = await checked_caller(request, csrf, roles=HOSTING, refusal=REFUSAL)
+    caller = await checked_caller(request, csrf, roles=HOSTING_ROLES, refusal=REFUSAL)
     try:
         async with context(request).unit_of_work(caller.business_id) as s:
             kind, start_type, recording = _choices(form)
@@ -260,7 +259,7 @@ async def create_room(request: Request) -> Response:
 @router.get("/dashboard/meetings/{room_id}", response_class=HTMLResponse)
 async def room_page(request: Request, room_id: PathId, notice: str | None = None,
                     queued: str = "") -> Response:  # fmt: skip
-    caller = await signed_in(request, HOSTING, REFUSAL)
+    caller = await signed_in(request, HOSTING_ROLES, REFUSAL)
     if caller is None:
         return to_login()
     said = NOTICES.get(notice or "")
@@ -277,7 +276,7 @@ async def room_page(request: Request, room_id: PathId, notice: str | None = None
 @router.post("/dashboard/meetings/{room_id}")
 async def update_room(request: Request, room_id: PathId) -> Response:
     csrf, form = await _read_form(request)
-    caller = await checked_caller(request, csrf, roles=HOSTING, refusal=REFUSAL)
+    caller = await checked_caller(request, csrf, roles=HOSTING_ROLES, refusal=REFUSAL)
     biz = caller.business
     try:
         async with context(request).unit_of_work(biz.id) as s:
@@ -307,7 +306,7 @@ async def send_invitations(request: Request, room_id: PathId, csrf: str = Form("
                            password: str = Form(""),
                            batch: str = Form("", max_length=40, pattern=MAYBE_ID)
                            ) -> Response:  # fmt: skip
-    caller = await checked_caller(request, csrf, roles=HOSTING, refusal=REFUSAL)
+    caller = await checked_caller(request, csrf, roles=HOSTING_ROLES, refusal=REFUSAL)
     biz = caller.business
     try:
         async with context(request).unit_of_work(biz.id) as s:
@@ -325,7 +324,7 @@ async def send_invitations(request: Request, room_id: PathId, csrf: str = Form("
 @router.post("/dashboard/meetings/{room_id}/bans/{ban_id}/lift")
 async def lift_ban(request: Request, room_id: PathId, ban_id: PathId,
                    csrf: str = Form("")) -> Response:  # fmt: skip
-    caller = await checked_caller(request, csrf, roles=HOSTING, refusal=REFUSAL)
+    caller = await checked_caller(request, csrf, roles=HOSTING_ROLES, refusal=REFUSAL)
     async with context(request).unit_of_work(caller.business_id) as s:
         await s.meetings.view_for(caller.business_id, _user(caller), room_id)
         await s.meetings.lift_ban(caller.business_id, room_id, ban_id)
@@ -334,7 +333,7 @@ async def lift_ban(request: Request, room_id: PathId, ban_id: PathId,
 
 @router.post("/dashboard/meetings/{room_id}/delete")
 async def delete_room(request: Request, room_id: PathId, csrf: str = Form("")) -> Response:
-    caller = await checked_caller(request, csrf, roles=HOSTING, refusal=REFUSAL)
+    caller = await checked_caller(request, csrf, roles=HOSTING_ROLES, refusal=REFUSAL)
     biz = caller.business
     try:
         async with context(request).unit_of_work(biz.id) as s:

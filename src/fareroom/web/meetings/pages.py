@@ -16,7 +16,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from fareroom.accounts.service import Caller
+from fareroom.accounts.service import HOSTING_ROLES, Caller
 from fareroom.http import context, peer_address
 from fareroom.kit.errors import Unauthenticated
 from fareroom.meetings.realtime import DEVICE_COOKIE
@@ -29,7 +29,6 @@ from fareroom.web.security import check_same_origin
 router = APIRouter(include_in_schema=False)
 _DEVICE = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 DEVICE_SECONDS = 365 * 86400
-HOSTING_ROLES = ("owner", "admin", "agent")
 
 
 def _device(request: Request) -> tuple[str, bool]:

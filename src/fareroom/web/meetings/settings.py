@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from fareroom.accounts.service import Caller
+from fareroom.accounts.service import HOSTING_ROLES, Caller
 from fareroom.bootstrap import Services
 from fareroom.http import PathId, context
 from fareroom.kit.errors import FareroomError
@@ -22,7 +22,6 @@ from fareroom.web.render import templates
 router = APIRouter(include_in_schema=False)
 MANAGERS = frozenset(HOST_ROLES)
 REFUSAL = "Meeting groups and settings are kept by owners and admins."
-HOSTING = frozenset({"owner", "admin", "agent"})
 BLANK_ROWS = 2  # empty dial-in rows under the numbers, to add some
 
 
@@ -182,7 +181,7 @@ async def set_e2ee(request: Request, csrf: str = Form(""), encrypt: str = Form("
                    back_to: str = Form("")) -> Response:  # fmt: skip
     """The signed-in host's own "encrypt my meetings"."""
     refusal = "Meeting rooms are for the business's users."
-    caller = await checked_caller(request, csrf, roles=HOSTING, refusal=refusal)
+    caller = await checked_caller(request, csrf, roles=HOSTING_ROLES, refusal=refusal)
     assert caller.user is not None
     async with context(request).unit_of_work(caller.business_id) as s:
         await s.meetings.set_e2ee(caller.business_id, caller.user.id, encrypt == "on")

@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from fareroom.accounts.service import Caller
+from fareroom.accounts.service import HOSTING_ROLES, Caller
 from fareroom.bootstrap import Services
 from fareroom.http import PathId, context
 from fareroom.kit.errors import FareroomError, ValidationFailed
@@ -28,7 +28,6 @@ from fareroom.web.pages import back, checked_caller, csrf_token, signed_in, to_l
 from fareroom.web.render import templates
 
 router = APIRouter(include_in_schema=False)
-HOSTING = frozenset({"owner", "admin", "agent"})
 REFUSAL = "Paid meetings are for owners, admins and hosts."
 NOTICES = {"paid_saved": "Saved: the registration page shows it now.",
            "refunded": "Refunded.", "occurrence_cancelled":
@@ -135,7 +134,7 @@ async def _paid_of(s: Services, business_id: str, room_id: str) -> PaidView:
 async def paid_page(request: Request, room_id: PathId, notice: str | None = None,
                     status: str | None = None, occurrence: str | None = None
                     ) -> Response:  # fmt: skip
-    caller = await signed_in(request, HOSTING, REFUSAL)
+    caller = await signed_in(request, HOSTING_ROLES, REFUSAL)
     if caller is None:
         return to_login()
     status = status if status in STATUSES else None
@@ -148,7 +147,7 @@ async def paid_page(request: Request, room_id: PathId, notice: str | None = None
 @router.post("/dashboard/meetings/{room_id}/paid")
 async def save_paid(request: Request, room_id: PathId) -> Response:
     csrf, form = await _read(request)
-    caller = await checked_caller(request, csrf, roles=HOSTING, refusal=REFUSAL)
+    caller = await checked_caller(request, csrf, roles=HOSTING_ROLES, refusal=REFUSAL)
     biz = caller.business
     try:
         async with context(request).unit_of_work(biz.id) as s:
@@ -169,7 +168,7 @@ async def refund(request: Request, registration_id: PathId, csrf: str = Form("")
                  refund_key: str = Form("")) -> Response:  # fmt: skip
     """One click (all that is left), or part of it with an amount; the form's key makes a
     second click of the same form refund nothing more."""
-    caller = await checked_caller(request, csrf, roles=HOSTING, refusal=REFUSAL)
+    caller = await checked_caller(request, csrf, roles=HOSTING_ROLES, refusal=REFUSAL)
     biz = caller.business
     room_id = room_id if room_id.replace("_", "").isalnum() and len(room_id) <= 40 else ""
     try:
@@ -194,7 +193,7 @@ async def refund(request: Request, registration_id: PathId, csrf: str = Form("")
 @router.post("/dashboard/meetings/{room_id}/paid/occurrences/{occurrence_id}/cancel")
 async def cancel_occurrence(request: Request, room_id: PathId, occurrence_id: PathId,
                             csrf: str = Form("")) -> Response:  # fmt: skip
-    caller = await checked_caller(request, csrf, roles=HOSTING, refusal=REFUSAL)
+    caller = await checked_caller(request, csrf, roles=HOSTING_ROLES, refusal=REFUSAL)
     biz = caller.business
     try:
         async with context(request).unit_of_work(biz.id) as s:
@@ -211,7 +210,7 @@ async def cancel_occurrence(request: Request, room_id: PathId, occurrence_id: Pa
 @router.post("/dashboard/meetings/{room_id}/paid/occurrences/{occurrence_id}/no-shows")
 async def no_shows(request: Request, room_id: PathId, occurrence_id: PathId) -> Response:
     raw = await request.form()
-    caller = await checked_caller(request, str(raw.get("csrf", "")), roles=HOSTING,
+    caller = await checked_caller(request, str(raw.get("csrf", "")), roles=HOSTING_ROLES,
                                   refusal=REFUSAL)  # fmt: skip
     biz = caller.business
     marked = [str(v)[:40] for v in raw.getlist("no_show")][:10_000]
@@ -232,7 +231,7 @@ async def no_shows(request: Request, room_id: PathId, occurrence_id: PathId) -> 
 
 @router.get("/dashboard/notifications", response_class=HTMLResponse)
 async def notifications(request: Request) -> Response:
-    caller = await signed_in(request, HOSTING, REFUSAL)
+    caller = await signed_in(request, HOSTING_ROLES, REFUSAL)
     if caller is None:
         return to_login()
     async with context(request).unit_of_work(caller.business_id) as s:
@@ -245,7 +244,7 @@ async def notifications(request: Request) -> Response:
 
 @router.post("/dashboard/notifications/read")
 async def read_all(request: Request, csrf: str = Form("")) -> Response:
-    caller = await checked_caller(request, csrf, roles=HOSTING, refusal=REFUSAL)
+    caller = await checked_caller(request, csrf, roles=HOSTING_ROLES, refusal=REFUSAL)
     async with context(request).unit_of_work(caller.business_id) as s:
         await s.registrations.mark_read(caller.business_id, _user(caller).id, None)
     return back("/dashboard/notifications")
