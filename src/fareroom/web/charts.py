@@ -9,7 +9,7 @@ from html import escape
 
 from markupsafe import Markup
 
-WIDTH, HEIGHT, PAD, AXIS = 600, 180, 6, 22
+WIDTH, HEIGHT, PAD, AXIS = 320, 140, 4, 18
 
 
 def bar_chart(values: Sequence[int], labels: Sequence[str], *, title: str, chart_id: str,
@@ -33,12 +33,12 @@ def bar_chart(values: Sequence[int], labels: Sequence[str], *, title: str, chart
     total = sum(values)
     return Markup(
         f'<svg class="chart" id="{escape(chart_id)}" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-        f'aria-label="{escape(title)}: {escape(fmt(total))} in all" preserveAspectRatio="none">'
+        f'aria-label="{escape(title)}: {escape(fmt(total))} in all">'
         f"<title>{escape(title)}</title>"
         f'<line class="axis" x1="{PAD}" y1="{PAD + plot}" x2="{WIDTH - PAD}" y2="{PAD + plot}"/>'
         + "".join(rects)
-        + f'<text class="label" x="{PAD}" y="{HEIGHT - 6}">{first}</text>'
-        f'<text class="label end" x="{WIDTH - PAD}" y="{HEIGHT - 6}">{last}</text>'
+        + f'<text class="label" x="{PAD}" y="{HEIGHT - 4}">{first}</text>'
+        f'<text class="label end" x="{WIDTH - PAD}" y="{HEIGHT - 4}">{last}</text>'
         f'<text class="label" x="{PAD}" y="{PAD + 12}">{escape(fmt(max(values, default=0)))}'
         "</text></svg>"
     )
