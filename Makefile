@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/realtime.py
 	$(BIN)/python bench/meetings.py
 	$(BIN)/python bench/runs.py
+	$(BIN)/python bench/dashboard.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -225,3 +225,38 @@ async def test_a_payments_page_shows_what_it_paid_its_requests_and_refunds_from_
     page = await web.get(path)
     assert "Cancelled as “Half back” (50 %)" in page.text
     await web.aclose()
+
+
+async def test_the_gateway_log_shows_why_cards_failed_with_filters(
+    ctx: Context, tenant: Tenant, clock: FrozenClock
+) -> None:
+    web = await _as(ctx, tenant, "finance")
+    ada = await tenant.client("Ada", number="4000000000000341")  # attaches, then declines
+    await tenant.pay(ada["id"], 1_500)
+    bob = await tenant.client("Bob")
+    await tenant.pay(bob["id"], 2_000)
+    every = await web.get("/dashboard/gateway-log")
+    assert every.status_code == 200
+    assert every.text.count("<td>create charge</td>") == 2 and "(generic_decline)" in every.text
+    failed = await web.get("/dashboard/gateway-log?outcome=error")
+    assert failed.text.count("<td>create charge</td>") == 1 and "card_declined" in failed.text
+    by_code = await web.get("/dashboard/gateway-log?code=generic_decline")
+    assert by_code.text.count("<tr><td>") == 1
+    ok = await web.get("/dashboard/gateway-log?outcome=ok&operation=create_charge")
+    assert ok.text.count("<td>create charge</td>") == 1 and "generic_decline" not in ok.text
+    odd = await web.get("/dashboard/gateway-log?code=%27%3B--&operation=drop")
+    assert odd.status_code == 200 and odd.text.count("<td>create charge</td>") == 2  # ignored
+    await web.aclose()
+
+
+async def test_every_payment_is_exported_as_csv(ctx: Context, tenant: Tenant) -> None:
+    web = await _as(ctx, tenant, "finance")
+    ada = await tenant.client("Ada")
+    made = [(await tenant.pay(ada["id"], 1_000 + n)).json()["id"] for n in range(3)]
+    r = await web.get("/dashboard/payments.csv")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    lines = r.text.splitlines()
+    assert lines[0].startswith("id,created_at,client_id,status")
+    assert [line.split(",")[0] for line in lines[1:]] == list(reversed(made))
+    assert lines[1].split(",")[5:7] == ["1002", "1002"]
+    await web.aclose()

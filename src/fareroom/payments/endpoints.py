@@ -174,7 +174,7 @@ async def gateway_requests(request: Request, page: Page = Depends(page_params),
             caller.business_id, limit=page.limit + 1, starting_after=page.starting_after
         ),
     )
-    return paginated(items, page, GatewayRequestOut.model_validate, lambda g: g.id)  # type: ignore[attr-defined]
+    return paginated(items, page, GatewayRequestOut.model_validate, lambda g: g.id)
 
 
 @router.post("/connect/onboarding", response_model=ConnectOut)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import bindparam, select, tuple_
+from sqlalchemy import bindparam, or_, select, tuple_
 
 from fareroom.kit.repository import Repository
 from fareroom.models.business import Business
@@ -75,10 +75,21 @@ class PaymentsRepository(Repository):
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def gateway_requests(
-        self, business_id: str, *, limit: int, starting_after: str | None = None
-    ) -> Sequence[GatewayRequest]:
+        self, business_id: str, *, limit: int, starting_after: str | None = None,
+        outcome: str | None = None, operation: str | None = None, code: str | None = None,
+    ) -> Sequence[GatewayRequest]:  # fmt: skip
+        """Newest first, filtered: an outcome, an operation, an error or decline code."""
+        where = []
+        if outcome:
+            where.append(GatewayRequest.outcome == outcome)
+        if operation:
+            where.append(GatewayRequest.operation == operation)
+        if code:
+            where.append(
+                or_(GatewayRequest.error_code == code, GatewayRequest.decline_code == code)
+            )
         return await self.newest_first(
-            GatewayRequest, business_id, limit=limit, starting_after=starting_after
+            GatewayRequest, business_id, *where, limit=limit, starting_after=starting_after
         )
 
     async def business(self, business_id: str) -> Business:

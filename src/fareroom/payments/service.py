@@ -44,6 +44,7 @@ from fareroom.kit.money import (
 from fareroom.ledger import stats
 from fareroom.ledger.service import Ledger, business, platform
 from fareroom.models.business import Business, ConnectStatus
+from fareroom.models.gateway import GatewayRequest
 from fareroom.models.payment import (
     Payment,
     PaymentStatus,
@@ -417,11 +418,13 @@ class PaymentsService:
         return payment
 
     async def gateway_requests(
-        self, business_id: str, *, limit: int, starting_after: str | None = None
-    ) -> Sequence[object]:
+        self, business_id: str, *, limit: int, starting_after: str | None = None,
+        outcome: str | None = None, operation: str | None = None, code: str | None = None,
+    ) -> Sequence[GatewayRequest]:  # fmt: skip
         return await self._repo.gateway_requests(
-            business_id, limit=limit, starting_after=starting_after
-        )
+            business_id, limit=limit, starting_after=starting_after, outcome=outcome,
+            operation=operation, code=code,
+        )  # fmt: skip
 
     # ------------------------------------------------------------ payouts and Connect
 

@@ -9,11 +9,14 @@ page again with the sentence (4xx), changing nothing.
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Form, Request, UploadFile
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
 from fareroom.accounts.service import FINANCE_ROLES, Caller
 from fareroom.billing.runs import Criteria, Progress
@@ -454,3 +457,72 @@ async def cancel_payment(request: Request, payment_id: PathId, csrf: str = Form(
     except FareroomError as exc:
         return await _payment_page(request, caller, payment_id, problem=exc)
     return back(f"/dashboard/payments/{payment_id}", notice="payment_cancelled")
+
+
+# ---------------------------------------------------------------- the gateway request log
+
+OPERATIONS = ("create_customer", "attach_card", "detach_card", "create_charge", "capture",
+              "cancel", "refund", "create_account", "create_payout")  # fmt: skip
+
+
+@router.get("/dashboard/gateway-log", response_class=HTMLResponse)
+async def gateway_log(request: Request, outcome: str = "", operation: str = "", code: str = "",
+                      after: str = "") -> Response:  # fmt: skip
+    """Every request to the gateway for the business, newest first, 50 a page, filtered by
+    outcome, operation and error or decline code (so a business sees why cards failed)."""
+    caller = await _caller(request)
+    if caller is None:
+        return to_login()
+    filters = {
+        "outcome": outcome if outcome in ("ok", "error") else "",
+        "operation": operation if operation in OPERATIONS else "",
+        "code": code.strip()[:60] if code.strip().replace("_", "").isalnum() else "",
+    }
+    async with context(request).unit_of_work(caller.business_id) as s:
+        found = list(await s.payments.gateway_requests(
+            caller.business_id, limit=51, starting_after=after if has_prefix(after, "greq")
+            else None, **{k: v or None for k, v in filters.items()}))  # fmt: skip
+    more = len(found) > 50
+    query = "&".join(f"{k}={v}" for k, v in filters.items() if v)
+    return _page(request, "dashboard/gateway_log.html", caller,
+                 {"requests": found[:50], "filters": filters, "operations": OPERATIONS,
+                  "older": f"?{query}&after={found[49].id}" if more else None})  # fmt: skip
+
+
+# ---------------------------------------------------------------- payments as CSV
+
+
+@router.get("/dashboard/payments.csv")
+async def payments_csv(request: Request) -> Response:
+    """Every payment of the business, newest first, as CSV: read a thousand at a time (a
+    keyset, each page in a transaction of its own) and sent as it is read."""
+    caller = await _caller(request)
+    if caller is None:
+        return to_login()
+    ctx, bid = context(request), caller.business_id
+
+    async def rows() -> AsyncIterator[str]:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["id", "created_at", "client_id", "status", "currency", "amount",
+                         "captured", "refunded", "platform_fee", "processing_fee", "net",
+                         "description"])  # fmt: skip
+        after = None
+        while True:
+            async with ctx.unit_of_work(bid) as s:
+                page = await s.payments.list(bid, limit=1_000, starting_after=after)
+            for v in page:
+                p = v.payment
+                writer.writerow([p.id, p.created_at.isoformat(), p.client_id, p.status,
+                                 p.currency, p.amount, p.amount_captured, p.amount_refunded,
+                                 p.platform_fee, p.processing_fee,
+                                 p.business_net - p.amount_refunded, p.description])  # fmt: skip
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+            if len(page) < 1_000:
+                return
+            after = page[-1].payment.id
+
+    return StreamingResponse(rows(), media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": 'attachment; filename="payments.csv"'})  # fmt: skip
