@@ -17,6 +17,7 @@ from fareroom.accounts.passwords import Passwords
 from fareroom.accounts.service import AccountsService, SignInLimits
 from fareroom.billing.cancellations import CancellationsService
 from fareroom.billing.collect import CollectService
+from fareroom.billing.payouts import PayoutsService
 from fareroom.billing.receivables import ReceivablesService
 from fareroom.billing.runs import RunsService
 from fareroom.billing.service import BillsService
@@ -100,6 +101,7 @@ class Services:
     wallets: WalletsService
     cancellations: CancellationsService
     receivables: ReceivablesService
+    payouts: PayoutsService
     ledger: Ledger
     webhooks: WebhooksService
     meetings: MeetingsService
@@ -318,6 +320,7 @@ class Context:
             wallets=wallets,
             cancellations=CancellationsService(session, self.clock, payments),
             receivables=ReceivablesService(session, ledger, clients, wallets, payments),
+            payouts=PayoutsService(session, self.clock, ledger, payments),
             runs=RunsService(session, self.clock, self.jobs),
             webhooks=WebhooksService(session, self.gateway, payments, self.clock),
             meetings=meetings,

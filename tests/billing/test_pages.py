@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import timedelta
 
 import httpx
 
@@ -259,4 +260,47 @@ async def test_every_payment_is_exported_as_csv(ctx: Context, tenant: Tenant) ->
     assert lines[0].startswith("id,created_at,client_id,status")
     assert [line.split(",")[0] for line in lines[1:]] == list(reversed(made))
     assert lines[1].split(",")[5:7] == ["1002", "1002"]
+    await web.aclose()
+
+
+async def test_payouts_by_hand_and_on_a_schedule_arrive_two_days_later(
+    ctx: Context, tenant: Tenant, clock: FrozenClock
+) -> None:
+    assert ctx.sandbox is not None
+    web = await _as(ctx, tenant, "finance")
+    ada = await tenant.client("Ada")
+    await tenant.pay(ada["id"], 10_000)  # 86.80 EUR to the business
+    page = await web.get("/dashboard/payouts")
+    assert page.status_code == 200 and "86.80 EUR" in page.text
+    token = form_token(page.text)
+    too_much = await web.post("/dashboard/payouts", data={"csrf": token, "amount": "100"})
+    assert too_much.status_code == 409 and "too low" in too_much.text
+    r = await web.post("/dashboard/payouts", data={"csrf": token, "amount": "20.00"})
+    assert r.status_code == 303
+    made = (await tenant.api.get("/api/v1/payouts")).json()["data"]
+    today = clock.now().date()
+    assert [(p["amount"], p["status"], p["automatic"]) for p in made] == [
+        (2_000, "in_transit", False)]  # fmt: skip
+    assert made[0]["arrives_on"] == (today + timedelta(days=2)).isoformat()
+    # the schedule: weekly on today's weekday pays out all that is left, once today
+    clock.advance(minutes=1)  # (after the payout by hand)
+    today = clock.now().date()
+    bad = await web.post("/dashboard/payouts/schedule", data={"csrf": token,
+                                                              "schedule": "weekly",
+                                                              "weekday": "9"})  # fmt: skip
+    assert bad.status_code == 422
+    r = await web.post("/dashboard/payouts/schedule", data={
+        "csrf": token, "schedule": "weekly", "weekday": str(today.weekday())})  # fmt: skip
+    assert r.status_code == 303
+    await ctx.billing.schedule()
+    await ctx.billing.schedule()
+    made = (await tenant.api.get("/api/v1/payouts")).json()["data"]
+    assert [(p["amount"], p["automatic"]) for p in made] == [(6_680, True), (2_000, False)]
+    assert (await tenant.balance())["available"] == 0
+    clock.advance(days=2)
+    await ctx.sandbox.deliver_events()  # the sandbox's bank: both arrive
+    made = (await tenant.api.get("/api/v1/payouts")).json()["data"]
+    assert {p["status"] for p in made} == {"paid"}
+    page = await web.get("/dashboard/payouts")
+    assert "the schedule" in page.text and page.text.count('class="status paid"') == 2
     await web.aclose()

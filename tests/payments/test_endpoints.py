@@ -103,7 +103,8 @@ async def test_payout_is_limited_to_the_available_balance(tenant: Tenant) -> Non
     too_much = await tenant.api.post("/api/v1/payouts", json={"amount": 8_681})
     assert too_much.status_code == 409 and too_much.json()["code"] == "insufficient_funds"
     ok = await tenant.api.post("/api/v1/payouts", json={"amount": 8_000})
-    assert ok.status_code == 201 and ok.json()["status"] == "paid"
+    assert ok.status_code == 201 and ok.json()["status"] == "in_transit"
+    assert ok.json()["arrives_on"] is not None
     b = await tenant.balance()
     assert b["available"] == 680 and b["payouts"] == 8_000
     listed = (await tenant.api.get("/api/v1/payouts")).json()["data"]

@@ -48,7 +48,7 @@ from fareroom.models.billing import (
     ItemStatus,
 )
 from fareroom.models.business import Business
-from fareroom.models.client import Client
+from fareroom.models.client import Card, Client
 from fareroom.models.mail import MailKind
 from fareroom.payments.service import PaymentsService
 
@@ -76,6 +76,7 @@ class CollectService:
                  wallets: WalletsService) -> None:  # fmt: skip
         self._repo = BillsRepository(session)
         self._wallets = wallets
+        self._card: Card | None = None  # the card ``_attempt`` chose
         self._session = session
         self._clock = clock
         self._bills = bills
@@ -90,10 +91,11 @@ class CollectService:
                        ) -> BillAttempt | Collected:  # fmt: skip
         """The attempt to make now: the pending one, or a new one (not yet added) with the
         client's preferred card; or, with no card to charge, why not."""
+        self._card = None
         for attempt in attempts:
             if attempt.status == AttemptStatus.PENDING:
                 return attempt
-        card = None
+        card: Card | None = None
         if client.default_card_id is not None:
             try:
                 card = await self._clients.card(biz.id, client.id, client.default_card_id)
@@ -104,6 +106,7 @@ class CollectService:
         if recurring_only and not card.recurring_authorised:
             return Collected(ItemStatus.FAILED, reason="card_not_authorised")
         number = len(attempts) + 1
+        self._card = card
         return BillAttempt(id=new_id("batt"), business_id=biz.id, bill_id=bill.id,
                            number=number, run_id=run_id, card_id=card.id,
                            amount=bill.amount - bill.amount_paid, status=AttemptStatus.PENDING,
@@ -137,7 +140,7 @@ class CollectService:
                 biz, client_id=bill.client_id, card_id=attempt.card_id, amount=attempt.amount,
                 currency=bill.currency, category="service", capture=True,
                 description=f"Bill {bill.reference}", payment_id=attempt.payment_id,
-                off_session=True)  # fmt: skip
+                off_session=True, found=(client, self._card) if self._card else None)  # fmt: skip
         except (PaymentDeclined, PaymentActionRequired, GatewayInvalidRequest) as exc:
             code = exc.decline_code if isinstance(exc, PaymentDeclined) else exc.code
             await self._close(attempt, AttemptStatus.DECLINED, code=code or "declined",

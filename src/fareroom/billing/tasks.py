@@ -10,7 +10,8 @@ attempt stays pending for the next try.
 ``schedule`` (the worker's, every minute) starts the runs that are due: each run
 definition at its time of day, once a day; and once a day per business a retry run (bills
 whose retry day has come) and an autopay run (bills whose client pays them N days early);
-and tries again the wallets' declined top-ups whose retry day has come.
+tries again the wallets' declined top-ups whose retry day has come; and makes the day's
+automatic payouts (``billing.payouts``).
 
 ``top_up`` is a wallet's automatic top-up (``billing.wallets``), deferred by the charge that
 took the wallet below its threshold.
@@ -25,12 +26,14 @@ from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from fareroom.billing.collect import CollectService
+from fareroom.billing.payouts import PayoutsService
 from fareroom.billing.runs import CHUNK_TASK, Criteria, RunsService
 from fareroom.billing.wallets import TOPUP_TASK, WalletsService
-from fareroom.gateway.base import GatewayUnavailable
+from fareroom.gateway.base import GatewayError, GatewayUnavailable
 from fareroom.jobs import Task
 from fareroom.kit.bucket import TokenBucket
 from fareroom.kit.clock import Clock
+from fareroom.kit.errors import FareroomError
 from fareroom.models.billing import RunItem
 from fareroom.payments.service import PaymentsService
 
@@ -44,6 +47,7 @@ class BillingUnit(Protocol):
     collect: CollectService
     payments: PaymentsService
     wallets: WalletsService
+    payouts: PayoutsService
 
 
 class UnitOfWork(Protocol):
@@ -144,8 +148,17 @@ class BillingJobs:
                 started += await s.runs.start_daily(business_id, kind, criteria)
         async with self.unit_of_work() as s:
             wallets = await s.wallets.topups_due(now.date())
+            payouts = await s.payouts.due(now.date())
         for wallet_id in wallets:
             await self.top_up(wallet_id, retry=True)
+        for business_id in payouts:
+            try:
+                async with self.unit_of_work(business_id) as s:
+                    biz = await s.payments.business(business_id)
+                    await s.payouts.pay_out_scheduled(biz, now.date())
+            except (GatewayError, FareroomError):
+                log.warning("the scheduled payout of %s failed; tried again next tick",
+                            business_id, exc_info=True)  # fmt: skip
         return started
 
     async def resume(self) -> int:

@@ -152,6 +152,7 @@ class PayoutResult:
     amount: int
     currency: str
     status: str
+    arrival_date: str | None = None  # ISO date the money is expected in the bank
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,6 +60,7 @@ from fareroom.kit.money import round_half_up
 from fareroom.models.gateway import SandboxObject
 
 HOLD_LIFETIME = timedelta(days=7)
+PAYOUT_TRANSIT = timedelta(days=2)  # a payout arrives in the bank two days later
 FAULTS = ("timeout", "rate_limit", "lost_response")
 # The installation's own webhook secret, when none is configured: made once, kept in the
 # sandbox's store, so every process of the installation signs and verifies with it.
@@ -506,16 +507,34 @@ class SandboxGateway:
                 "amount": amount,
                 "currency": currency,
                 "account": account_id,
-                "status": "paid",
+                "status": "in_transit",
+                "arrival_date": (self._clock.now() + PAYOUT_TRANSIT).date().isoformat(),
             }
             store.add("payout", po)
-            self._emit(store, "payout.paid", po)
+            store.add("transit", {"id": f"transit:{po['id']}", "payout": po["id"]})
             return po
 
         po = await self._idempotent(
             "create_payout", idempotency_key, {"account": account_id, "amount": amount}, work
         )
-        return PayoutResult(po["id"], po["amount"], po["currency"], po["status"])
+        return PayoutResult(po["id"], po["amount"], po["currency"], po["status"],
+                            po.get("arrival_date"))  # fmt: skip
+
+    async def _arrivals(self) -> None:
+        """Payouts in transit whose arrival day has come are paid (``payout.paid``)."""
+        async with self._tx() as store:
+            markers = await store.first_of_kind("transit", 200)
+            if not markers:
+                return
+            await store.load([m["payout"] for m in markers], lock=True)
+            today = self._clock.now().date().isoformat()
+            for marker in markers:
+                po = await store.get("payout", marker["payout"])
+                if po is None or po["status"] != "in_transit" or po["arrival_date"] > today:
+                    continue
+                store.put("payout", {**po, "status": "paid"})
+                store.put("arrived", marker)  # no longer in transit
+                self._emit(store, "payout.paid", {**po, "status": "paid"})
 
     # ------------------------------------------------------------ events
 
@@ -558,6 +577,7 @@ class SandboxGateway:
         a delivered event is kept as ``event_sent``."""
         if self.event_sink is None:
             return 0
+        await self._arrivals()
         sent = 0
         secret = await self.webhook_secret()
         while batch := await self.pending_events():

@@ -8,6 +8,7 @@ application fee; the processing fee is read from the charge's balance transactio
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
 import stripe
@@ -284,8 +285,13 @@ class StripeGateway:
                 {"amount": amount, "currency": currency.lower()}, options
             )
         )
+        arrival = getattr(payout, "arrival_date", None)
         return PayoutResult(
-            str(payout.id), int(payout.amount), str(payout.currency).upper(), str(payout.status)
+            str(payout.id),
+            int(payout.amount),
+            str(payout.currency).upper(),
+            str(payout.status),
+            datetime.fromtimestamp(int(arrival), UTC).date().isoformat() if arrival else None,
         )
 
     # ------------------------------------------------------------ webhooks

@@ -196,6 +196,11 @@ class BillingSettings(Base):
     retry_days: Mapped[str] = mapped_column(String(60), default="3,5,7")
     autopay_days: Mapped[int | None] = mapped_column(Integer)
     reminders: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Automatic payouts of the available balance: "manual" (none), "daily", or "weekly" on
+    # ``payout_weekday`` (0 Monday … 6 Sunday).
+    payout_schedule: Mapped[str] = mapped_column(String(8), default="manual",
+                                                 server_default="manual")  # fmt: skip
+    payout_weekday: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, String
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fareroom.kit.db import Base, UTCDateTime, str_enum
@@ -99,4 +100,6 @@ class Payout(Base):
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[PayoutStatus] = mapped_column(str_enum(PayoutStatus, 20))
     gateway_payout_id: Mapped[str | None] = mapped_column(String(64))
+    arrives_on: Mapped[date | None] = mapped_column(Date)  # as the gateway expects it
+    automatic: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -68,7 +68,11 @@ class PaymentsRepository(Repository):
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def payouts(self, business_id: str, *, limit: int) -> Sequence[Payout]:
-        return await self.newest_first(Payout, business_id, limit=limit)
+        """Newest first by when they were made (a scheduled payout's id is its day's, not
+        time-ordered)."""
+        stmt = (select(Payout).where(Payout.business_id == business_id)
+                .order_by(Payout.created_at.desc(), Payout.id.desc()).limit(limit))  # fmt: skip
+        return (await self.session.scalars(stmt)).all()
 
     async def payout_by_gateway_id(self, gateway_payout_id: str) -> Payout | None:
         stmt = select(Payout).where(Payout.gateway_payout_id == gateway_payout_id)

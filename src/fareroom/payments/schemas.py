@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
@@ -82,7 +82,9 @@ class PayoutOut(BaseModel):
     id: str
     amount: int
     currency: str
-    status: str
+    status: str = Field(description="in_transit until it arrives, then paid (or failed)")
+    arrives_on: date | None = Field(None, description="When the bank should have it")
+    automatic: bool = False
     created_at: datetime
 
 

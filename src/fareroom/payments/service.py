@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 from typing import ClassVar
 
@@ -44,6 +45,7 @@ from fareroom.kit.money import (
 from fareroom.ledger import stats
 from fareroom.ledger.service import Ledger, business, platform
 from fareroom.models.business import Business, ConnectStatus
+from fareroom.models.client import Card, Client
 from fareroom.models.gateway import GatewayRequest
 from fareroom.models.payment import (
     Payment,
@@ -162,8 +164,10 @@ class PaymentsService:
         self, biz: Business, *, client_id: str, card_id: str | None,
         amount: int, currency: str, category: str, capture: bool, description: str = "",
         payment_id: str | None = None, off_session: bool = False,
-        source: PaymentSource | None = None,
+        source: PaymentSource | None = None, found: tuple[Client, Card] | None = None,
     ) -> Payment:  # fmt: skip
+        """``found``: the client and card, read (and locked, if need be) by the caller in
+        this transaction already."""
         fees = self._fees(biz)
         amount = check_amount(amount, minimum=MIN_CHARGE_MINOR)
         currency = normalise_currency(currency)
@@ -173,13 +177,17 @@ class PaymentsService:
             )
         if category not in CATEGORIES:
             raise ValidationFailed("'category' is 'service' or 'goods'.", code="invalid_category")
-        client = await self._clients.get(biz.id, client_id)
+        if found is not None and found[0].id == client_id and found[1].id == card_id:
+            client, card = found
+            card_id = card.id
+        else:
+            client, card = await self._clients.get(biz.id, client_id), None
         card_id = card_id or client.default_card_id
         if card_id is None:
             raise ValidationFailed(
                 "The client has no card; register one first.", code="card_required"
             )
-        card = await self._clients.card(biz.id, client.id, card_id)
+        card = card or await self._clients.card(biz.id, client.id, card_id)
         payment_id = payment_id or new_id("pay")
         destination = _destination(biz)
         acting_for(biz.id)
@@ -430,7 +438,7 @@ class PaymentsService:
 
     async def payout(
         self, biz: Business, *, amount: int, currency: str | None = None,
-        payout_id: str | None = None,
+        payout_id: str | None = None, automatic: bool = False,
     ) -> Payout:  # fmt: skip
         amount = check_amount(amount)
         currency = normalise_currency(currency or biz.default_currency)
@@ -461,6 +469,8 @@ class PaymentsService:
             currency=currency,
             status=PayoutStatus(result.status),
             gateway_payout_id=result.id,
+            arrives_on=date.fromisoformat(result.arrival_date) if result.arrival_date else None,
+            automatic=automatic,
             created_at=self._clock.now(),
         )
         await self._repo.add(payout)

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
 from fareroom.accounts.service import FINANCE_ROLES, Caller
+from fareroom.billing.payouts import WEEKDAYS
 from fareroom.billing.runs import Criteria, Progress
 from fareroom.billing.service import MAX_IMPORT_BYTES
 from fareroom.http import PathId, context
@@ -45,6 +46,8 @@ NOTICES = {
     "customer_deleted": "The customer was deleted.",
     "refunded": "The refund was made.",
     "payment_cancelled": "The payment was cancelled, and refunded by its type's rule.",
+    "paid_out": "The payout was made: it arrives on the day shown.",
+    "schedule_saved": "The payout schedule was saved.",
 }
 STATUSES = [s.value for s in BillStatus]
 
@@ -526,3 +529,58 @@ async def payments_csv(request: Request) -> Response:
 
     return StreamingResponse(rows(), media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": 'attachment; filename="payments.csv"'})  # fmt: skip
+
+
+# ---------------------------------------------------------------- payouts
+
+
+async def _payouts_page(request: Request, caller: Caller, *, notice: str | None = None,
+                        problem: FareroomError | None = None) -> Response:  # fmt: skip
+    async with context(request).unit_of_work(caller.business_id) as s:
+        view = await s.payouts.view(caller.business)
+    return _page(request, "dashboard/payouts.html", caller,
+                 {"v": view, "weekdays": WEEKDAYS, "payout_id": new_id("po")},
+                 notice=notice, problem=problem)  # fmt: skip
+
+
+@router.get("/dashboard/payouts", response_class=HTMLResponse)
+async def payouts_page(request: Request, notice: str | None = None) -> Response:
+    """The available balance, the next automatic payout, past payouts with the day each
+    arrives, and the transfers (captured payments' net) that made the balance."""
+    caller = await _caller(request)
+    if caller is None:
+        return to_login()
+    return await _payouts_page(request, caller, notice=notice)
+
+
+@router.post("/dashboard/payouts")
+async def pay_out(request: Request, csrf: str = Form(""), amount: str = Form(""),
+                  payout_id: str = Form("")) -> Response:  # fmt: skip
+    caller = await checked_caller(request, csrf, roles=FINANCE_ROLES)
+    try:
+        async with context(request).unit_of_work(caller.business_id) as s:
+            cur = caller.business.default_currency
+            minor = _money(amount, cur, "The payout")
+            if minor is None:
+                minor = await s.payouts.available(caller.business)
+            await s.payments.payout(
+                caller.business,
+                amount=minor,
+                payout_id=payout_id if has_prefix(payout_id, "po") else None,
+            )
+    except FareroomError as exc:
+        return await _payouts_page(request, caller, problem=exc)
+    return back("/dashboard/payouts", notice="paid_out")
+
+
+@router.post("/dashboard/payouts/schedule")
+async def payout_schedule(request: Request, csrf: str = Form(""), schedule: str = Form(""),
+                          weekday: str = Form("")) -> Response:  # fmt: skip
+    caller = await checked_caller(request, csrf, roles=FINANCE_ROLES)
+    try:
+        async with context(request).unit_of_work(caller.business_id) as s:
+            day = int(weekday) if weekday.isdigit() and len(weekday) == 1 else None
+            await s.payouts.set_schedule(caller.business, schedule, day)
+    except FareroomError as exc:
+        return await _payouts_page(request, caller, problem=exc)
+    return back("/dashboard/payouts", notice="schedule_saved")
