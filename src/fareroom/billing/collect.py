@@ -174,7 +174,7 @@ class CollectService:
         attempt.error = error[:300] if error else None
         attempt.finished_at = self._clock.now()
         if attempt not in self._session:
-            await self._repo.add(attempt)
+            self._session.add(attempt)  # written at the commit: nothing reads it before
 
     async def give_up(self, biz: Business, bill_id: str, *, run_id: str | None = None,
                       recurring_only: bool = False, error: str = "") -> Collected:  # fmt: skip

@@ -35,6 +35,7 @@ from fareroom.kit.bucket import TokenBucket
 from fareroom.kit.clock import Clock
 from fareroom.kit.errors import FareroomError
 from fareroom.models.billing import RunItem
+from fareroom.models.business import Business
 from fareroom.payments.service import PaymentsService
 
 log = logging.getLogger("fareroom.billing")
@@ -88,39 +89,39 @@ class BillingJobs:
             run = await s.runs.live(run_id)
             if run is None:
                 return
-            business_id, criteria = run.business_id, Criteria.from_json(run.criteria)
+            criteria = Criteria.from_json(run.criteria)
             bill_ids = await s.runs.pending(run_id, chunk)
+            # read once for the chunk (its fees and Connect account, for its charges)
+            biz = await s.payments.business(run.business_id)
         for bill_id in bill_ids:
-            if not await self._item(business_id, run_id, bill_id, criteria.recurring_only):
+            if not await self._item(biz, run_id, bill_id, criteria.recurring_only):
                 return  # the run was stopped
         async with self.unit_of_work() as s:
             await s.runs.finish_if_done(run_id)
 
-    async def _item(self, business_id: str, run_id: str, bill_id: str,
+    async def _item(self, biz: Business, run_id: str, bill_id: str,
                     recurring_only: bool) -> bool:  # fmt: skip
         """Charge one bill of the run; False if the run is no longer running."""
         error = ""
         for n in range(self.retries + 1):
             await self.pace.take()
             try:
-                async with self.unit_of_work(business_id) as s:
-                    return await self._charge(s, business_id, run_id, bill_id, recurring_only)
+                async with self.unit_of_work(biz.id) as s:
+                    return await self._charge(s, biz, run_id, bill_id, recurring_only)
             except GatewayUnavailable as exc:
                 error = exc.message
                 if n < self.retries:
                     await asyncio.sleep(min(8.0, self.backoff * 2**n) * (0.5 + random.random()))
         log.warning("run %s: bill %s not reached after %d tries", run_id, bill_id,
                     self.retries + 1)  # fmt: skip
-        async with self.unit_of_work(business_id) as s:
-            return await self._charge(s, business_id, run_id, bill_id, recurring_only,
-                                      give_up=error)  # fmt: skip
+        async with self.unit_of_work(biz.id) as s:
+            return await self._charge(s, biz, run_id, bill_id, recurring_only, give_up=error)
 
-    async def _charge(self, s: BillingUnit, business_id: str, run_id: str, bill_id: str,
+    async def _charge(self, s: BillingUnit, biz: Business, run_id: str, bill_id: str,
                       recurring_only: bool, *, give_up: str | None = None) -> bool:  # fmt: skip
         item = await s.runs.claim(run_id, bill_id)
         if not isinstance(item, RunItem):  # None: done already (by another job of this
             return item is None  # chunk); False: the run was stopped
-        biz = await s.payments.business(business_id)
         if give_up is None:
             outcome = await s.collect.collect(biz, bill_id, run_id=run_id,
                                               recurring_only=recurring_only)  # fmt: skip

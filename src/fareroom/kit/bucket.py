@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from typing import Any, Protocol
 
 from sqlalchemy import text
@@ -64,7 +65,7 @@ _NOW = "LEAST(:burst, tokens + EXTRACT(EPOCH FROM clock_timestamp() - at) * :rat
 # back (the bucket below zero is the queue of those waiting): one statement a token, and
 # takers served in the order they came, without polling.
 _RESERVE = text(f"""
-UPDATE token_buckets SET tokens = {_NOW} - 1, at = clock_timestamp()
+UPDATE token_buckets SET tokens = {_NOW} - :take, at = clock_timestamp()
  WHERE name = :name
 RETURNING tokens
 """)
@@ -80,15 +81,22 @@ ON CONFLICT (name) DO NOTHING
 
 
 class SharedBucket:
+    """``take`` reserves ``batch`` tokens at a time (one statement for them all) and hands
+    them out in this process at the times they come due, so a worker asks the database once
+    per few requests, and the requests stay spaced at the rate."""
+
     def __init__(self, engine: AsyncEngine, name: str, rate: float, *,
-                 burst: float | None = None) -> None:  # fmt: skip
+                 burst: float | None = None, batch: int | None = None) -> None:  # fmt: skip
         self._engine = engine
         self.name, self.rate = name, rate
         self.burst = burst if burst is not None else max(1.0, rate / 10)
+        self.batch = batch if batch is not None else max(1, min(10, int(rate / 20)))
         self._ready = False
+        self._due: deque[float] = deque()  # when each reserved token may be used
+        self._lock = asyncio.Lock()
 
-    async def _update(self, stmt: Any) -> float | None:
-        params = {"name": self.name, "rate": self.rate, "burst": self.burst}
+    async def _update(self, stmt: Any, take: int = 1) -> float | None:
+        params = {"name": self.name, "rate": self.rate, "burst": self.burst, "take": take}
         async with self._engine.begin() as conn:
             if not self._ready:
                 await conn.execute(_ENSURE, params)
@@ -96,9 +104,17 @@ class SharedBucket:
             return (await conn.execute(stmt, params)).scalar()
 
     async def take(self) -> None:
-        left = await self._update(_RESERVE)
-        if left is not None and left < 0:
-            await asyncio.sleep(-left / self.rate)
+        async with self._lock:
+            if not self._due:
+                left = await self._update(_RESERVE, self.batch) or 0.0
+                now = time.monotonic()
+                # the i-th of the tokens taken is owed until the bucket has refilled to it
+                self._due.extend(now + max(0.0, -(left + self.batch - i)) / self.rate
+                                 for i in range(1, self.batch + 1))  # fmt: skip
+            due = self._due.popleft()
+        wait = due - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
 
     async def try_take(self) -> bool:
         return await self._update(_TRY) is not None

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
+from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,16 +21,26 @@ _TABLE = cast(Table, DailyStat.__table__)
 FIGURES = ("gross", "charges", "refunded", "customers")
 
 
+@cache
+def _upsert(dialect: str, names: tuple[str, ...]) -> Any:
+    """The statement that adds ``names``' values to a day's row (made once: SQLAlchemy
+    caches its compiled form by the statement, not by what builds it)."""
+    insert: Any = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_TABLE)
+    insert = insert.values({c: bindparam(c) for c in ("business_id", "day", "currency",
+                                                      *FIGURES)})  # fmt: skip
+    return insert.on_conflict_do_update(
+        index_elements=["business_id", "day", "currency"],
+        set_={name: _TABLE.c[name] + insert.excluded[name] for name in names},
+    )
+
+
 async def count(session: AsyncSession, business_id: str, at: datetime, currency: str,
                 **figures: int) -> None:  # fmt: skip
     """Add ``figures`` (of FIGURES) to the business's row of that day."""
     values = {"business_id": business_id, "day": at.date(), "currency": currency,
               **dict.fromkeys(FIGURES, 0), **figures}  # fmt: skip
-    insert: Any = (postgresql.insert if session.get_bind().dialect.name == "postgresql"
-                   else sqlite.insert)(_TABLE).values(**values)  # fmt: skip
-    await session.execute(insert.on_conflict_do_update(
-        index_elements=["business_id", "day", "currency"],
-        set_={name: _TABLE.c[name] + insert.excluded[name] for name in figures}))  # fmt: skip
+    stmt = _upsert(session.get_bind().dialect.name, tuple(sorted(figures)))
+    await session.execute(stmt, values)
 
 
 async def days(session: AsyncSession, business_id: str, start: date, end: date
