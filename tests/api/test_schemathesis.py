@@ -54,13 +54,14 @@ BEYOND_SCHEMA = {
     "agent_not_found": "the agents named in a room are users of this business",
     "token_invalid": "a card token is one the gateway issued and that is not used yet",
     "invalid_due_date": "a bill is due on or after the day it is issued",
-    "invalid_date": "a bill's dates lie between 2000 and 2100",
+    "invalid_date": "a bill's dates lie between 2000 and 2100, on days of the calendar",
     "csv_columns": "a bills file's first row names its columns",
     "csv_empty": "a bills file has a bill in it",
     "csv_bad_row": "each row of a bills file is a line of a good bill",
     "csv_invalid": "a bills file is UTF-8 text",
     "invalid_criteria": "a run selects by a due date or days ahead, with min <= max amount",
     "run_definition_not_found": "a run of a definition names one of this business",
+    "invalid_auto_topup": "both a threshold and a target, the target a charge above it",
 }
 _CHECKS = [not_a_server_error, checks.status_code_conformance, checks.content_type_conformance,
            checks.response_schema_conformance, checks.negative_data_rejection]  # fmt: skip

@@ -8,7 +8,7 @@ import hashlib
 from datetime import date
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
@@ -50,6 +50,17 @@ from fareroom.models.billing import Bill, BillStatus, PaymentRun
 from fareroom.openapi import problems
 
 router = APIRouter(prefix="/api/v1", tags=["billing"])
+
+
+def parse_day(text: str | None) -> date | None:
+    """A day typed as 2026-12-31 (the pattern let only such text through), or why not."""
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValidationFailed(f"{text!r} is not a day of the calendar.",
+                               code="invalid_date") from None  # fmt: skip
 
 
 def render(view: BillView | Bill) -> BillOut:
@@ -109,10 +120,12 @@ async def import_bills(request: Request, key: str = Depends(api_key)) -> JSONRes
 @router.get("/bills", response_model=dict[str, Any])
 async def list_bills(request: Request, page: Page = Depends(page_params),
                      status: BillStatus | None = None, client_id: str | None = None,
-                     tag: str | None = None, due_on_or_before: date | None = None,
+                     tag: str | None = None,
+                     due_on_or_before: str | None = Query(None, pattern=r"^\d{4}-\d{2}-\d{2}$",
+                                                          description="A date: 2026-12-31"),
                      key: str = Depends(api_key)) -> dict[str, Any]:  # fmt: skip
     filters = {"status": status, "client_id": client_id, "tag": tag,
-               "due_on_or_before": due_on_or_before}  # fmt: skip
+               "due_on_or_before": parse_day(due_on_or_before)}  # fmt: skip
     bills = await read(request, key, lambda s, caller: s.bills.list(
         caller.business_id, limit=page.limit + 1, starting_after=page.starting_after,
         **filters))  # fmt: skip

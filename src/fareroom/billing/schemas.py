@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from fareroom.billing.service import REFERENCE
 from fareroom.kit.fields import Currency, Strict, Whole, ident, text
-from fareroom.kit.money import MAX_CHARGE_MINOR
+from fareroom.kit.money import MAX_CHARGE_MINOR, MIN_CHARGE_MINOR
 
 
 class LineCreate(BaseModel):
@@ -223,18 +223,40 @@ class WalletOut(BaseModel):
 
 class AutoTopUp(BaseModel):
     model_config = Strict
-    threshold: Whole | None = Field(None, json_schema_extra={"minimum": 0})
-    target: Whole | None = Field(None, json_schema_extra={"minimum": 0})
+    threshold: Whole | None = Field(
+        None,
+        json_schema_extra={
+            "minimum": 0,
+            "maximum": MAX_CHARGE_MINOR * 10,
+            "description": "Minor units",
+        },
+    )
+    target: Whole | None = Field(
+        None,
+        json_schema_extra={
+            "minimum": 0,
+            "maximum": MAX_CHARGE_MINOR * 10,
+            "description": "At least the smallest charge above the threshold",
+        },
+    )
 
 
 class TopUp(BaseModel):
     model_config = Strict
-    amount: Whole = Field(json_schema_extra={"minimum": 0, "description": "Minor units"})
+    amount: Whole = Field(
+        json_schema_extra={
+            "minimum": MIN_CHARGE_MINOR,
+            "maximum": MAX_CHARGE_MINOR,
+            "description": "Minor units: a charge of the card, 0.50 at least",
+        }
+    )
 
 
 class Credit(BaseModel):
     model_config = Strict
-    amount: Whole = Field(json_schema_extra={"minimum": 1, "description": "Minor units"})
+    amount: Whole = Field(
+        json_schema_extra={"minimum": 1, "maximum": MAX_CHARGE_MINOR, "description": "Minor units"}
+    )
     note: str = text(200, "", blank=True)
 
 
