@@ -304,3 +304,55 @@ async def test_payouts_by_hand_and_on_a_schedule_arrive_two_days_later(
     page = await web.get("/dashboard/payouts")
     assert "the schedule" in page.text and page.text.count('class="status paid"') == 2
     await web.aclose()
+
+
+async def test_a_bill_typed_in_the_dashboard_is_made_once_and_bad_lines_are_refused(
+    ctx: Context, tenant: Tenant, clock: FrozenClock
+) -> None:
+    web = await _as(ctx, tenant, "finance")
+    ada = await tenant.client("Ada")
+    page = await web.get("/dashboard/bills")
+    token, due = form_token(page.text), clock.now().date().isoformat()
+    bill_id = re.search(r'name="bill_id" value="([^"]+)"', page.text)
+    assert bill_id is not None
+    form = {"csrf": token, "bill_id": bill_id.group(1), "client_id": ada["id"], "due_on": due,
+            "reference": "FORM-1", "line1": "Coaching", "quantity1": "3", "price1": "40.00",
+            "line2": "Workbook", "price2": "1,250.50"}  # fmt: skip
+    bad = await web.post("/dashboard/bills", data={**form, "price2": ""})
+    assert bad.status_code == 422 and "Line 2: give its unit price" in bad.text
+    assert 'value="Workbook"' in bad.text  # what was typed stays
+    negative = await web.post("/dashboard/bills", data={**form, "price2": "-5"})
+    assert negative.status_code == 422
+    for _ in range(2):  # sent twice: one bill
+        r = await web.post("/dashboard/bills", data=form)
+        assert (r.status_code, r.headers["location"]) == (
+            303,
+            "/dashboard/bills?notice=bill_created",
+        )
+    bills = (await tenant.api.get("/api/v1/bills")).json()["data"]
+    assert [(b["reference"], b["amount"]) for b in bills] == [("FORM-1", 3 * 4_000 + 125_050)]
+    await web.aclose()
+
+
+async def test_payments_are_filtered_by_status_and_customer_across_pages(
+    ctx: Context, tenant: Tenant
+) -> None:
+    web = await _as(ctx, tenant, "finance")
+    ada, bob = await tenant.client("Ada"), await tenant.client("Bob")
+    held = (await tenant.pay(ada["id"], 2_000, capture=False)).json()
+    for n in range(27):
+        await tenant.pay(ada["id"] if n % 3 else bob["id"], 1_000 + n)
+    page = await web.get("/dashboard?status=requires_capture")
+    row = f'<tr id="{held["id"]}">'
+    assert page.text.count('class="payment-link"') == 1 and row in page.text
+    adas = await web.get(f"/dashboard?client_id={ada['id']}")
+    assert adas.text.count('class="payment-link"') == 19 and 'rel="next"' not in adas.text
+    succeeded = await web.get("/dashboard?status=succeeded")
+    assert succeeded.text.count('class="payment-link"') == 25
+    older = re.search(r'href="(/dashboard\?after=[^"]+)" rel="next"', succeeded.text)
+    assert older is not None and "status=succeeded" in older.group(1)
+    rest = await web.get(older.group(1).replace("&amp;", "&"))
+    assert rest.text.count('class="payment-link"') == 2 and row not in rest.text
+    odd = await web.get("/dashboard?status=drop&client_id=%27")
+    assert odd.status_code == 200 and odd.text.count('class="payment-link"') == 25
+    await web.aclose()

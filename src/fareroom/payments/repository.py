@@ -34,12 +34,15 @@ class PaymentsRepository(Repository):
     async def payments(
         self, business_id: str, *, limit: int, older_than: Payment | None = None,
         newer_than: Payment | None = None, client_id: str | None = None,
+        status: str | None = None,
     ) -> Sequence[Payment]:  # fmt: skip
         """Newest first by (created_at, id): a keyset, so a page is the same whatever was
         added since the one before it. ``newer_than`` reads the page before a payment."""
         stmt = select(Payment).where(Payment.business_id == business_id)
         if client_id:
             stmt = stmt.where(Payment.client_id == client_id)
+        if status:
+            stmt = stmt.where(Payment.status == status)
         key = (Payment.created_at, Payment.id)
         if older_than is not None:
             stmt = stmt.where(tuple_(*key) < tuple_(older_than.created_at, older_than.id))

@@ -404,11 +404,12 @@ class PaymentsService:
     async def list(
         self, business_id: str, *, limit: int, starting_after: str | None = None,
         ending_before: str | None = None, client_id: str | None = None,
+        status: str | None = None,
     ) -> list[PaymentView]:  # fmt: skip
         """Newest first; ``starting_after`` a payment id gives the older ones after it,
         ``ending_before`` the newer ones before it."""
         payments = await self._repo.payments(
-            business_id, limit=limit, client_id=client_id,
+            business_id, limit=limit, client_id=client_id, status=status,
             older_than=await self._cursor(business_id, starting_after, "starting_after"),
             newer_than=await self._cursor(business_id, ending_before, "ending_before"),
         )  # fmt: skip

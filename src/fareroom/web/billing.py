@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date
 from typing import Any
 
@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingRes
 from fareroom.accounts.service import FINANCE_ROLES, Caller
 from fareroom.billing.payouts import WEEKDAYS
 from fareroom.billing.runs import Criteria, Progress
-from fareroom.billing.service import MAX_IMPORT_BYTES
+from fareroom.billing.service import MAX_IMPORT_BYTES, BillIn, LineIn
 from fareroom.http import PathId, context
 from fareroom.kit.errors import FareroomError, ValidationFailed
 from fareroom.kit.ids import has_prefix, new_id
@@ -39,6 +39,7 @@ NOTICES = {
     "run_again": "The run is running again.",
     "defined": "The run definition was saved.",
     "imported": "The bills were imported.",
+    "bill_created": "The bill was created: the customer owes it now.",
     "credit_added": "The credit was added to the wallet.",
     "card_saved": "The card was saved.",
     "card_deleted": "The card was deleted.",
@@ -63,6 +64,24 @@ def _page(request: Request, name: str, caller: Caller, data: dict[str, Any], *,
         "error": problem.message if problem else None,
         "error_code": problem.code if problem else None, **data},
         status_code=problem.status if problem else 200)  # fmt: skip
+
+
+Work = Callable[[Any, Caller], Awaitable[Any]]
+Again = Callable[[Caller, FareroomError], Awaitable[Response]]
+
+
+async def _posted(request: Request, csrf: str, work: Work, *, again: Again, done: str,
+                  notice: str) -> Response:  # fmt: skip
+    """A form's POST: its origin, token and role checked, ``work(services, caller)`` in one
+    transaction; refused, ``again`` shows the form's page with the sentence (nothing
+    changed); done, a redirect to ``done`` with the notice."""
+    caller = await checked_caller(request, csrf, roles=FINANCE_ROLES)
+    try:
+        async with context(request).unit_of_work(caller.business_id) as s:
+            await work(s, caller)
+    except FareroomError as exc:
+        return await again(caller, exc)
+    return back(done, notice=notice)
 
 
 def _money(text: str, currency: str, label: str) -> int | None:
@@ -211,8 +230,8 @@ async def change_run(request: Request, run_id: PathId, action: str,
 
 
 async def _bills_page(request: Request, caller: Caller, status: str | None, *,
-                      notice: str | None = None, problem: FareroomError | None = None
-                      ) -> Response:  # fmt: skip
+                      notice: str | None = None, problem: FareroomError | None = None,
+                      typed: dict[str, str] | None = None) -> Response:  # fmt: skip
     bid = caller.business_id
     async with context(request).unit_of_work(bid) as s:
         bills = await s.bills.list(bid, limit=100, status=BillStatus(status) if status in
@@ -220,7 +239,8 @@ async def _bills_page(request: Request, caller: Caller, status: str | None, *,
         clients = {c.id: c.name for c in await s.clients.list(bid, limit=500, starting_after=None)}
     return _page(request, "dashboard/bills.html", caller,
                  {"bills": bills, "clients": clients, "status": status or "",
-                  "statuses": STATUSES}, notice=notice, problem=problem)  # fmt: skip
+                  "statuses": STATUSES, "typed": typed or {}, "lines": range(1, FORM_LINES + 1),
+                  "bill_id": new_id("bill")}, notice=notice, problem=problem)  # fmt: skip
 
 
 @router.get("/dashboard/bills", response_class=HTMLResponse)
@@ -232,16 +252,73 @@ async def bills_page(request: Request, status: str | None = None,
     return await _bills_page(request, caller, status, notice=notice)
 
 
-@router.post("/dashboard/bills/import")
-async def import_bills(request: Request, file: UploadFile, csrf: str = Form("")) -> Response:
-    caller = await checked_caller(request, csrf, roles=FINANCE_ROLES)
-    data = await file.read(MAX_IMPORT_BYTES + 1)
+FORM_LINES = 3  # a bill typed in the form (more lines: the API or a CSV file)
+
+
+def _bill_of(form: dict[str, str], currency: str) -> BillIn:
+    lines = []
+    for n in range(1, FORM_LINES + 1):
+        text, price = form.get(f"line{n}", "").strip(), form.get(f"price{n}", "").strip()
+        if not text and not price:
+            continue
+        quantity = form.get(f"quantity{n}", "").strip()
+        amount = _money(price, currency, f"Line {n}'s price")
+        if amount is None:
+            raise ValidationFailed(f"Line {n}: give its unit price, like 40.00.",
+                                   code="price_required", line=n)  # fmt: skip
+        count = parse_whole(quantity, label="quantity", unit="items") if quantity else 1
+        lines.append(LineIn(text, count, amount))
+    try:
+        due_on = date.fromisoformat(form.get("due_on", "").strip())
+    except ValueError:
+        raise ValidationFailed("Give the day the bill is due, like 2026-12-31.",
+                               code="invalid_due_date") from None  # fmt: skip
+    return BillIn(
+        client_id=form.get("client_id", ""),
+        lines=lines,
+        due_on=due_on,
+        reference=form.get("reference", "").strip() or None,
+        tag=form.get("tag", "").strip(),
+        description=form.get("description", "").strip(),
+    )
+
+
+@router.post("/dashboard/bills")
+async def create_bill(request: Request) -> Response:
+    """A bill typed in the dashboard: a customer, up to three lines, a due date."""
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    caller = await checked_caller(request, form.get("csrf", ""), roles=FINANCE_ROLES)
+    bill_id = form.get("bill_id", "")
     try:
         async with context(request).unit_of_work(caller.business_id) as s:
-            await s.bills.import_csv(caller.business, data)
+            if has_prefix(bill_id, "bill"):
+                try:  # the form sent twice: the bill it made
+                    await s.bills.get(caller.business_id, bill_id)
+                    return back("/dashboard/bills", notice="bill_created")
+                except FareroomError:
+                    pass
+            await s.bills.create(
+                caller.business,
+                _bill_of(form, caller.business.default_currency),
+                bill_id=bill_id if has_prefix(bill_id, "bill") else None,
+            )
     except FareroomError as exc:
+        return await _bills_page(request, caller, None, problem=exc, typed=form)
+    return back("/dashboard/bills", notice="bill_created")
+
+
+@router.post("/dashboard/bills/import")
+async def import_bills(request: Request, file: UploadFile, csrf: str = Form("")) -> Response:
+    data = await file.read(MAX_IMPORT_BYTES + 1)
+
+    async def work(s: Any, caller: Caller) -> None:
+        await s.bills.import_csv(caller.business, data)
+
+    async def again(caller: Caller, exc: FareroomError) -> Response:
         return await _bills_page(request, caller, None, problem=exc)
-    return back("/dashboard/bills", notice="imported")
+
+    return await _posted(request, csrf, work, again=again, done="/dashboard/bills",
+                         notice="imported")  # fmt: skip
 
 
 # ---------------------------------------------------------------- customers
@@ -265,15 +342,15 @@ async def customer_page(request: Request, client_id: PathId,
     return await _customer_page(request, caller, client_id, notice=notice)
 
 
-async def _change(request: Request, client_id: str, csrf: str, notice: str,
-                  fn: Any) -> Response:  # fmt: skip
-    caller = await checked_caller(request, csrf, roles=FINANCE_ROLES)
-    try:
-        async with context(request).unit_of_work(caller.business_id) as s:
-            await fn(s, caller)
-    except FareroomError as exc:
+async def _change(request: Request, client_id: str, csrf: str, notice: str, fn: Work,
+                  done: str | None = None) -> Response:  # fmt: skip
+    """A form of the customer's page."""
+
+    async def again(caller: Caller, exc: FareroomError) -> Response:
         return await _customer_page(request, caller, client_id, problem=exc)
-    return back(f"/dashboard/customers/{client_id}", notice=notice)
+
+    return await _posted(request, csrf, fn, again=again, notice=notice,
+                         done=done or f"/dashboard/customers/{client_id}")  # fmt: skip
 
 
 @router.post("/dashboard/customers/{client_id}/credit")
@@ -395,13 +472,11 @@ async def customers_page(request: Request, q: str = "", notice: str | None = Non
 
 @router.post("/dashboard/customers/{client_id}/delete")
 async def delete_customer(request: Request, client_id: PathId, csrf: str = Form("")) -> Response:
-    caller = await checked_caller(request, csrf, roles=FINANCE_ROLES)
-    try:
-        async with context(request).unit_of_work(caller.business_id) as s:
-            await s.receivables.delete_customer(caller.business, client_id)
-    except FareroomError as exc:
-        return await _customer_page(request, caller, client_id, problem=exc)
-    return back("/dashboard/customers", notice="customer_deleted")
+    async def fn(s: Any, caller: Caller) -> None:
+        await s.receivables.delete_customer(caller.business, client_id)
+
+    return await _change(request, client_id, csrf, "customer_deleted", fn,
+                         done="/dashboard/customers")  # fmt: skip
 
 
 # ---------------------------------------------------------------- a payment
@@ -436,30 +511,36 @@ async def refund_here(request: Request, payment_id: PathId, csrf: str = Form("")
                       amount: str = Form(""), reason: str = Form(""),
                       refund_id: str = Form("")) -> Response:  # fmt: skip
     """A refund from the payment's page: the amount typed, or everything that is left."""
-    caller = await checked_caller(request, csrf, roles=FINANCE_ROLES)
-    try:
-        async with context(request).unit_of_work(caller.business_id) as s:
-            payment = (await s.payments.get(caller.business_id, payment_id)).payment
-            await s.payments.refund(
-                caller.business, payment_id, reason=reason.strip()[:200],
-                amount=_money(amount, payment.currency, "The refund"),
-                refund_id=refund_id if has_prefix(refund_id, "re") else None)  # fmt: skip
-    except FareroomError as exc:
+
+    async def work(s: Any, caller: Caller) -> None:
+        payment = (await s.payments.get(caller.business_id, payment_id)).payment
+        await s.payments.refund(
+            caller.business, payment_id, reason=reason.strip()[:200],
+            amount=_money(amount, payment.currency, "The refund"),
+            refund_id=refund_id if has_prefix(refund_id, "re") else None)  # fmt: skip
+
+    return await _on_payment(request, payment_id, csrf, work, "refunded")
+
+
+async def _on_payment(request: Request, payment_id: str, csrf: str, work: Work,
+                      notice: str) -> Response:  # fmt: skip
+    """A form of the payment's page."""
+
+    async def again(caller: Caller, exc: FareroomError) -> Response:
         return await _payment_page(request, caller, payment_id, problem=exc)
-    return back(f"/dashboard/payments/{payment_id}", notice="refunded")
+
+    return await _posted(request, csrf, work, again=again, notice=notice,
+                         done=f"/dashboard/payments/{payment_id}")  # fmt: skip
 
 
 @router.post("/dashboard/payments/{payment_id}/cancel")
 async def cancel_payment(request: Request, payment_id: PathId, csrf: str = Form(""),
                          type_id: str = Form(""), reason: str = Form("")) -> Response:  # fmt: skip
-    caller = await checked_caller(request, csrf, roles=FINANCE_ROLES)
-    try:
-        async with context(request).unit_of_work(caller.business_id) as s:
-            await s.cancellations.cancel(caller.business, payment_id, type_id=type_id,
-                                         reason=reason.strip()[:300])  # fmt: skip
-    except FareroomError as exc:
-        return await _payment_page(request, caller, payment_id, problem=exc)
-    return back(f"/dashboard/payments/{payment_id}", notice="payment_cancelled")
+    async def work(s: Any, caller: Caller) -> None:
+        await s.cancellations.cancel(caller.business, payment_id, type_id=type_id,
+                                     reason=reason.strip()[:300])  # fmt: skip
+
+    return await _on_payment(request, payment_id, csrf, work, "payment_cancelled")
 
 
 # ---------------------------------------------------------------- the gateway request log
@@ -556,31 +637,32 @@ async def payouts_page(request: Request, notice: str | None = None) -> Response:
 @router.post("/dashboard/payouts")
 async def pay_out(request: Request, csrf: str = Form(""), amount: str = Form(""),
                   payout_id: str = Form("")) -> Response:  # fmt: skip
-    caller = await checked_caller(request, csrf, roles=FINANCE_ROLES)
-    try:
-        async with context(request).unit_of_work(caller.business_id) as s:
-            cur = caller.business.default_currency
-            minor = _money(amount, cur, "The payout")
-            if minor is None:
-                minor = await s.payouts.available(caller.business)
-            await s.payments.payout(
-                caller.business,
-                amount=minor,
-                payout_id=payout_id if has_prefix(payout_id, "po") else None,
-            )
-    except FareroomError as exc:
+    async def work(s: Any, caller: Caller) -> None:
+        minor = _money(amount, caller.business.default_currency, "The payout")
+        if minor is None:  # all that is available
+            minor = await s.payouts.available(caller.business)
+        await s.payments.payout(
+            caller.business,
+            amount=minor,
+            payout_id=payout_id if has_prefix(payout_id, "po") else None,
+        )
+
+    return await _on_payouts(request, csrf, work, "paid_out")
+
+
+async def _on_payouts(request: Request, csrf: str, work: Work, notice: str) -> Response:
+    async def again(caller: Caller, exc: FareroomError) -> Response:
         return await _payouts_page(request, caller, problem=exc)
-    return back("/dashboard/payouts", notice="paid_out")
+
+    return await _posted(request, csrf, work, again=again, done="/dashboard/payouts",
+                         notice=notice)  # fmt: skip
 
 
 @router.post("/dashboard/payouts/schedule")
 async def payout_schedule(request: Request, csrf: str = Form(""), schedule: str = Form(""),
                           weekday: str = Form("")) -> Response:  # fmt: skip
-    caller = await checked_caller(request, csrf, roles=FINANCE_ROLES)
-    try:
-        async with context(request).unit_of_work(caller.business_id) as s:
-            day = int(weekday) if weekday.isdigit() and len(weekday) == 1 else None
-            await s.payouts.set_schedule(caller.business, schedule, day)
-    except FareroomError as exc:
-        return await _payouts_page(request, caller, problem=exc)
-    return back("/dashboard/payouts", notice="schedule_saved")
+    async def work(s: Any, caller: Caller) -> None:
+        day = int(weekday) if weekday.isdigit() and len(weekday) == 1 else None
+        await s.payouts.set_schedule(caller.business, schedule, day)
+
+    return await _on_payouts(request, csrf, work, "schedule_saved")

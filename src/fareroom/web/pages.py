@@ -36,6 +36,7 @@ from fareroom.kit.fields import ID, MAYBE_ID, PLAIN
 from fareroom.kit.ids import has_prefix, new_id
 from fareroom.kit.money import format_major, parse_major
 from fareroom.kit.ratelimit import RateLimited
+from fareroom.models.payment import PaymentStatus
 from fareroom.payments.service import PaymentView, RefundedShare
 from fareroom.web.render import templates
 from fareroom.web.security import check_same_origin
@@ -197,6 +198,7 @@ async def logout(request: Request, csrf: str = Form("")) -> Response:
 
 
 PAGE_SIZE = 25
+PAYMENT_STATUSES = [s.value for s in PaymentStatus]
 
 
 # A payment id in the dashboard's URL or form, as the API takes one (a NUL never reaches
@@ -216,27 +218,35 @@ class RefundForm:
 
 @router.get("/dashboard", response_class=HTMLResponse)
 async def dashboard(request: Request, notice: str | None = None, error: str | None = None,
-                    after: str | None = _page_id(), before: str | None = _page_id()
-                    ) -> Response:  # fmt: skip
+                    after: str | None = _page_id(), before: str | None = _page_id(),
+                    status: str = "", client_id: str = "") -> Response:  # fmt: skip
     """Payments newest first, PAGE_SIZE at a time: ``after`` a payment id shows the older
-    ones after it, ``before`` the newer ones before it."""
+    ones after it, ``before`` the newer ones before it; ``status`` and ``client_id`` filter
+    them (anything else given is ignored)."""
     caller = await signed_in(request, FINANCE_ROLES,
                              "The dashboard is for owners, admins and finance users.")  # fmt: skip
     if caller is None:
         return to_login()
+    filters = {
+        "status": status if status in PAYMENT_STATUSES else "",
+        "client_id": client_id if has_prefix(client_id, "cli") else "",
+    }
     return await _dashboard(request, caller, after=after, before=before,
-                            notice=NOTICES.get(notice or ""),
-                            error=ERRORS.get(error or ""))  # fmt: skip
+                            notice=NOTICES.get(notice or ""), error=ERRORS.get(error or ""),
+                            filters=filters)  # fmt: skip
 
 
 async def _dashboard(request: Request, caller: Caller, *, after: str | None = None,
                      before: str | None = None, notice: str | None = None,
                      error: str | None = None, problem: FareroomError | None = None,
-                     typed: RefundForm | None = None) -> Response:  # fmt: skip
+                     typed: RefundForm | None = None, filters: dict[str, str] | None = None
+                     ) -> Response:  # fmt: skip
     bid = caller.business_id
+    filters = filters or {}
     async with context(request).unit_of_work(bid) as s:
         views = await s.payments.list(bid, limit=PAGE_SIZE + 1, starting_after=after,
-                                      ending_before=before)  # fmt: skip
+                                      ending_before=before,
+                                      **{k: v or None for k, v in filters.items()})  # fmt: skip
         clients = await s.clients.list(bid, limit=500, starting_after=None)
         log = await s.payments.gateway_requests(bid, limit=50)
         balances = await s.ledger.business_summary(bid)
@@ -248,6 +258,7 @@ async def _dashboard(request: Request, caller: Caller, *, after: str | None = No
         "newer": payments[0].payment.id if payments and (after or (before and more)) else None,
         "older": payments[-1].payment.id if payments and (before or more) else None,
         "page": {"after": after, "before": before}, "refund_ids": _refund_ids(payments),
+        "filters": filters, "filter_query": urlencode({k: v for k, v in filters.items() if v}),
         "client_names": {c.id: c.name for c in clients}, "gateway_requests": log,
         "balances": balances, "notice": notice, "typed": typed,
         # A refund form's error is shown by that form only (not twice) when its row is shown.
@@ -336,7 +347,8 @@ async def refund(request: Request, payment_id: PathId, csrf: str = Form(""),
                 refund_id=refund_id if has_prefix(refund_id, "re") else None)  # fmt: skip
     except FareroomError as exc:
         # Shown at once: a redirect would have to carry the sentence in its URL.
-        return await _dashboard(request, caller, problem=exc, **page,
+        return await _dashboard(request, caller, problem=exc, after=page.get("after"),
+                                before=page.get("before"),
                                 typed=RefundForm(payment_id, amount, reason))  # fmt: skip
     return back("/dashboard", notice="refunded", **page)
 
