@@ -152,7 +152,10 @@ async def test_the_back_office_fits_a_phone(pages: Pages) -> None:
     for path, shown in (("/dashboard/overview", "svg.chart"), ("/dashboard/runs", "#start-run"),
                         (f"/dashboard/customers/{seeded['ada']['id']}", "#credit-form"),
                         (f"/dashboard/payments/{seeded['payments'][0]['id']}",
-                         "#refund-form")):  # fmt: skip
+                         "#refund-form"), ("/dashboard/bills", "#bill-form"),
+                        ("/dashboard/payouts", "#payout-form"),
+                        ("/dashboard/gateway-log", "form.filters"),
+                        ("/dashboard", "#payment-filters")):  # fmt: skip
         await page.goto(f"{pages.base}{path}")
         await _fits(page, shown)
         await _fits(page, "main h2")

@@ -22,8 +22,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from fareroom.billing.collect import CollectService
 from fareroom.billing.payouts import PayoutsService
@@ -39,6 +40,7 @@ from fareroom.models.business import Business
 from fareroom.payments.service import PaymentsService
 
 log = logging.getLogger("fareroom.billing")
+T = TypeVar("T")
 
 
 class BillingUnit(Protocol):
@@ -72,14 +74,13 @@ class BillingJobs:
     async def top_up(self, wallet_id: str, retry: bool = False) -> str:
         """A wallet's automatic top-up (a job deferred by the charge that took it below its
         threshold, or the schedule's retry of a declined one)."""
-        for n in range(self.retries + 1):
-            await self.pace.take()
-            try:
-                async with self.unit_of_work() as s:
-                    return await s.wallets.auto_top_up(wallet_id, retry=retry)
-            except GatewayUnavailable:
-                if n < self.retries:
-                    await asyncio.sleep(min(8.0, self.backoff * 2**n) * (0.5 + random.random()))
+
+        async def work(s: BillingUnit) -> str:
+            return await s.wallets.auto_top_up(wallet_id, retry=retry)
+
+        done = await self._paced(None, work)
+        if not isinstance(done, GatewayUnavailable):
+            return done
         async with self.unit_of_work() as s:  # tried again tomorrow
             await s.wallets.unreached(wallet_id)
         return "unreached"
@@ -102,20 +103,35 @@ class BillingJobs:
     async def _item(self, biz: Business, run_id: str, bill_id: str,
                     recurring_only: bool) -> bool:  # fmt: skip
         """Charge one bill of the run; False if the run is no longer running."""
-        error = ""
-        for n in range(self.retries + 1):
-            await self.pace.take()
-            try:
-                async with self.unit_of_work(biz.id) as s:
-                    return await self._charge(s, biz, run_id, bill_id, recurring_only)
-            except GatewayUnavailable as exc:
-                error = exc.message
-                if n < self.retries:
-                    await asyncio.sleep(min(8.0, self.backoff * 2**n) * (0.5 + random.random()))
+
+        async def work(s: BillingUnit) -> bool:
+            return await self._charge(s, biz, run_id, bill_id, recurring_only)
+
+        done = await self._paced(biz.id, work)
+        if not isinstance(done, GatewayUnavailable):
+            return done
         log.warning("run %s: bill %s not reached after %d tries", run_id, bill_id,
                     self.retries + 1)  # fmt: skip
         async with self.unit_of_work(biz.id) as s:
-            return await self._charge(s, biz, run_id, bill_id, recurring_only, give_up=error)
+            return await self._charge(s, biz, run_id, bill_id, recurring_only,
+                                      give_up=done.message)  # fmt: skip
+
+    async def _paced(self, business_id: str | None, work: Callable[[BillingUnit], Awaitable[T]]
+                     ) -> T | GatewayUnavailable:  # fmt: skip
+        """``work`` in a unit of work, each try paced by the bucket; a gateway that cannot be
+        reached is asked again after a pause that doubles each time (with jitter, so that
+        workers slowed together do not come back together), ``retries`` times; then its last
+        error is returned."""
+        for n in range(self.retries + 1):
+            await self.pace.take()
+            try:
+                async with self.unit_of_work(business_id) as s:
+                    return await work(s)
+            except GatewayUnavailable as exc:
+                last = exc
+                if n < self.retries:
+                    await asyncio.sleep(min(8.0, self.backoff * 2**n) * (0.5 + random.random()))
+        return last
 
     async def _charge(self, s: BillingUnit, biz: Business, run_id: str, bill_id: str,
                       recurring_only: bool, *, give_up: str | None = None) -> bool:  # fmt: skip

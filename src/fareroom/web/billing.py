@@ -174,11 +174,16 @@ async def run_page(request: Request, run_id: PathId, notice: str | None = None) 
     caller = await _caller(request)
     if caller is None:
         return to_login()
+    return await _run_page(request, caller, run_id, notice=notice)
+
+
+async def _run_page(request: Request, caller: Caller, run_id: str, *,
+                    notice: str | None = None, problem: FareroomError | None = None
+                    ) -> Response:  # fmt: skip
     async with context(request).unit_of_work(caller.business_id) as s:
         progress = await s.runs.progress(caller.business_id, run_id)
-    return _page(request, "dashboard/run.html", caller,
-                 {"p": progress, "run": progress.run, "json": _run_json(progress)},
-                 notice=notice)  # fmt: skip
+    return _page(request, "dashboard/run.html", caller, {"p": progress, "run": progress.run},
+                 notice=notice, problem=problem)  # fmt: skip
 
 
 @router.get("/dashboard/runs/{run_id}/progress")
@@ -206,23 +211,24 @@ async def run_report(request: Request, run_id: PathId) -> Response:
 @router.post("/dashboard/runs/{run_id}/{action}")
 async def change_run(request: Request, run_id: PathId, action: str,
                      csrf: str = Form("")) -> Response:  # fmt: skip
-    caller = await checked_caller(request, csrf, roles=FINANCE_ROLES)
-    if action not in ("stop", "again"):
-        raise ValidationFailed("A run is stopped or run again.", code="invalid_action")
-    try:
-        async with context(request).unit_of_work(caller.business_id) as s:
-            if action == "stop":
-                await s.runs.stop(caller.business, run_id)
-            else:
-                await s.runs.again(caller.business, run_id)
-    except FareroomError as exc:
-        async with context(request).unit_of_work(caller.business_id) as s:
-            progress = await s.runs.progress(caller.business_id, run_id)
-        return _page(request, "dashboard/run.html", caller,
-                     {"p": progress, "run": progress.run, "json": _run_json(progress)},
-                     problem=exc)  # fmt: skip
-    return back(
-        f"/dashboard/runs/{run_id}", notice="run_stopped" if action == "stop" else "run_again"
+    async def work(s: Any, caller: Caller) -> None:
+        if action == "stop":
+            await s.runs.stop(caller.business, run_id)
+        elif action == "again":
+            await s.runs.again(caller.business, run_id)
+        else:
+            raise ValidationFailed("A run is stopped or run again.", code="invalid_action")
+
+    async def again(caller: Caller, exc: FareroomError) -> Response:
+        return await _run_page(request, caller, run_id, problem=exc)
+
+    return await _posted(
+        request,
+        csrf,
+        work,
+        again=again,
+        done=f"/dashboard/runs/{run_id}",
+        notice="run_stopped" if action == "stop" else "run_again",
     )
 
 
